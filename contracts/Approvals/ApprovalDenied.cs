@@ -1,0 +1,9 @@
+namespace Portcullis.Contracts;
+
+public sealed record ApprovalDenied(
+    Guid ApprovalId,
+    Guid RequestId,
+    string SessionId,
+    string Approver,
+    string? Comment,
+    DateTimeOffset DeniedAt) : IRequestMessage;

@@ -1,0 +1,8 @@
+namespace Portcullis.Contracts;
+
+/// <summary>The masking service's answer to <see cref="MaskContent"/>: the masked body and what was found.</summary>
+public sealed record ContentMasked(
+    Guid RequestId,
+    string SessionId,
+    byte[] Body,
+    IReadOnlyDictionary<string, int> CountsByEntity) : IRequestMessage;

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Local PostgreSQL and RabbitMQ for development and tests, from Debian's packages, on loopback, with
+# every file in a project-local folder (.local/). Used when no Docker engine answers.
+#   scripts/servers.sh install   install missing Debian packages (needs root)
+#   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env
+#   scripts/servers.sh stop      stop both servers
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
+PG_PORT="${PORTCULLIS_PG_PORT:-55432}"
+AMQP_PORT="${PORTCULLIS_AMQP_PORT:-55672}"
+DIST_PORT="${PORTCULLIS_RABBIT_DIST_PORT:-55673}"
+EPMD_PORT="${PORTCULLIS_EPMD_PORT:-55674}"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+log() { printf '[servers] %s\n' "$*" >&2; }
+die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
+
+install() {
+  local missing=()
+  [ -n "$PG_BIN" ] && [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql)
+  [ -x "$RABBIT_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
+  log "installing ${missing[*]} from Debian packages (apt-get)"
+  # Debian's maintainer scripts would try to start the system-wide services; we run our own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+}
+
+# Runs a command as a service user when we are root (initdb and RabbitMQ refuse root), else as us.
+as_user() {
+  local user="$1"; shift
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+secret() { # a password generated once per data folder, never printed
+  local file="$1"
+  [ -s "$file" ] || (umask 077; openssl rand -hex 24 > "$file")
+  cat "$file"
+}
+
+start_postgres() {
+  local dir="$LOCAL/postgres" owner=postgres
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  mkdir -p "$dir/run" "$LOCAL/secrets"
+  local password; password="$(secret "$LOCAL/secrets/postgres-password")"
+  chown -R "$owner" "$dir"
+  if [ ! -s "$dir/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $dir/data"
+    local pwfile="$dir/pwfile"; (umask 077; printf '%s\n' "$password" > "$pwfile"); chown "$owner" "$pwfile"
+    as_user "$owner" "$PG_BIN/initdb" -D "$dir/data" -U portcullis --pwfile="$pwfile" \
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed (log above)"; }
+    rm -f "$pwfile"
+  fi
+  if as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $dir/run -c max_connections=300 -c fsync=off -c synchronous_commit=off" >/dev/null \
+      || { tail -n 30 "$dir/postgres.log" >&2; die "PostgreSQL did not start (log: $dir/postgres.log)"; }
+  fi
+  as_user "$owner" "$PG_BIN/psql" -h "$dir/run" -p "$PG_PORT" -U portcullis -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='portcullis'" | grep -q 1 \
+    || as_user "$owner" "$PG_BIN/createdb" -h "$dir/run" -p "$PG_PORT" -U portcullis portcullis
+}
+
+stop_postgres() {
+  local dir="$LOCAL/postgres" owner=postgres
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  [ -s "$dir/data/PG_VERSION" ] || return 0
+  as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 && log "PostgreSQL stopped" || true
+}
+
+rabbit() { # rabbit OWNER COMMAND ARGS...: a RabbitMQ tool with our node's environment
+  local owner="$1" dir="$LOCAL/rabbitmq"; shift
+  as_user "$owner" env HOME="$dir/home" \
+    RABBITMQ_NODENAME="portcullis@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
+    RABBITMQ_DIST_PORT="$DIST_PORT" ERL_EPMD_PORT="$EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1 \
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+    RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
+    "$@"
+}
+
+start_rabbitmq() {
+  local dir="$LOCAL/rabbitmq" owner=rabbitmq
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  mkdir -p "$dir/home" "$dir/mnesia" "$dir/log" "$LOCAL/secrets"
+  local password; password="$(secret "$LOCAL/secrets/rabbitmq-password")"
+  [ -f "$dir/enabled_plugins" ] || echo '[].' > "$dir/enabled_plugins"
+  : > "$dir/rabbitmq-env.conf"
+  # The default user is created on first boot only; loopback only, so the password never leaves here.
+  cat > "$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+default_user = portcullis
+default_pass = $password
+loopback_users = none
+log.file.level = warning
+CONF
+  chmod 600 "$dir/rabbitmq.conf"
+  chown -R "$owner" "$dir"
+  if rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q status >/dev/null 2>&1; then
+    log "RabbitMQ already running on 127.0.0.1:$AMQP_PORT"
+    return 0
+  fi
+  log "starting RabbitMQ on 127.0.0.1:$AMQP_PORT"
+  rabbit "$owner" "$RABBIT_BIN/rabbitmq-server" -detached >"$dir/log/start.log" 2>&1 || true
+  local i
+  for i in $(seq 1 90); do
+    if rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q await_startup --timeout 2 >/dev/null 2>&1; then
+      log "RabbitMQ ready"; return 0
+    fi
+    sleep 1
+  done
+  tail -n 30 "$dir/log/"*.log >&2 || true
+  die "RabbitMQ did not start in 90 s (logs: $dir/log)"
+}
+
+stop_rabbitmq() {
+  local dir="$LOCAL/rabbitmq" owner=rabbitmq
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  [ -d "$dir/mnesia" ] || return 0
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q stop >/dev/null 2>&1 && log "RabbitMQ stopped" || true
+  # epmd was started on our own port for this node only
+  pkill -u "$owner" -f "epmd.*-port $EPMD_PORT" 2>/dev/null || pkill -f "epmd -daemon" -u "$owner" 2>/dev/null || true
+}
+
+write_env() {
+  local pg; pg="$(cat "$LOCAL/secrets/postgres-password")"
+  local mq; mq="$(cat "$LOCAL/secrets/rabbitmq-password")"
+  (umask 077; cat > "$LOCAL/servers.env" <<ENV
+export PORTCULLIS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=portcullis;Username=portcullis;Password=$pg'
+export PORTCULLIS_RABBITMQ='amqp://portcullis:$mq@127.0.0.1:$AMQP_PORT/'
+ENV
+  )
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) install; start_postgres; start_rabbitmq; write_env ;;
+  stop) stop_rabbitmq; stop_postgres ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,37 @@
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Contracts;
+
+namespace Portcullis.Audit.Apis;
+
+public static class SessionsApi
+{
+    public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
+    {
+        var sessions = app.MapGroup("/sessions").RequireAuthorization(Extensions.AuditorPolicy);
+        sessions.MapGet("/{id}", GetTimeline);
+        return app;
+    }
+
+    /// <summary>A session's events in the order they were recorded, with who acted.</summary>
+    public static async Task<Results<Ok<SessionTimeline>, ProblemHttpResult>> GetTimeline(
+        string id, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var events = await session.Events.FetchStreamAsync(id, token: cancellationToken);
+        if (events.Count == 0)
+            return TypedResults.Problem(statusCode: 404, title: "Session not found",
+                detail: $"No events are recorded for session '{id}'.");
+
+        var principal = events.Select(e => e.Data).OfType<RequestReceived>().FirstOrDefault()?.Principal;
+        return TypedResults.Ok(new SessionTimeline(
+            id,
+            principal?.Subject,
+            principal?.Groups ?? [],
+            [.. events.Select(e => new TimelineEntry(
+                e.Version, e.Sequence, e.EventType.Name, ((IRequestMessage)e.Data).RequestId, e.Timestamp, e.Data))]));
+    }
+}
+
+public sealed record SessionTimeline(string SessionId, string? Subject, IReadOnlyList<string> Groups, IReadOnlyList<TimelineEntry> Events);
+
+public sealed record TimelineEntry(long Version, long Sequence, string Type, Guid RequestId, DateTimeOffset RecordedAt, object Data);

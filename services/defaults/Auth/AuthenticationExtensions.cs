@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.IdentityModel.Tokens;
+using Portcullis.Contracts;
+
+namespace Portcullis.Defaults.Auth;
+
+public static class AuthenticationExtensions
+{
+    public const string GroupsClaim = "groups";
+
+    /// <summary>
+    /// OIDC bearer tokens from the issuer in <c>Auth:Authority</c>, found by discovery (keys from its JWKS).
+    /// The token must be for <c>Auth:Audience</c> (default "portcullis") and not expired beyond
+    /// <c>Auth:ClockSkewSeconds</c> (default 30). Plain-http issuers are refused unless
+    /// <c>Auth:RequireHttpsMetadata</c> is false, which only the local stack and tests set.
+    /// </summary>
+    public static IHostApplicationBuilder AddPortcullisAuthentication(this IHostApplicationBuilder builder)
+    {
+        var auth = builder.Configuration.GetSection("Auth");
+        var authority = auth["Authority"] ?? throw new InvalidOperationException(
+            "Auth:Authority is not set: set it to the OpenID provider's issuer URL (env Auth__Authority).");
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
+        {
+            options.Authority = authority;
+            options.Audience = auth["Audience"] ?? "portcullis";
+            options.RequireHttpsMetadata = auth.GetValue("RequireHttpsMetadata", true);
+            options.MapInboundClaims = false;
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidateIssuer = true,
+                ValidateAudience = true,
+                ValidateLifetime = true,
+                RequireExpirationTime = true,
+                ClockSkew = TimeSpan.FromSeconds(auth.GetValue("ClockSkewSeconds", 30)),
+                NameClaimType = "sub",
+                RoleClaimType = GroupsClaim,
+            };
+            options.Events = new JwtBearerEvents { OnChallenge = WriteChallengeProblem };
+        });
+        builder.Services.AddAuthorization();
+        return builder;
+    }
+
+    /// <summary>401 as problem details that say what to do, instead of an empty body.</summary>
+    private static async Task WriteChallengeProblem(JwtBearerChallengeContext context)
+    {
+        context.HandleResponse();
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status401Unauthorized;
+        response.Headers.WWWAuthenticate = context.Error is null ? "Bearer" : $"Bearer error=\"{context.Error}\"";
+        var detail = context.AuthenticateFailure switch
+        {
+            null => "A bearer token is required: get one from the OpenID provider (client credentials) and send it as 'Authorization: Bearer <token>'.",
+            SecurityTokenExpiredException => "The bearer token has expired: get a new one from the OpenID provider.",
+            SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException =>
+                "The bearer token is not signed by the configured OpenID provider.",
+            _ => "The bearer token is not valid for this gateway (issuer, audience or lifetime).",
+        };
+        await Results.Problem(statusCode: 401, title: "Unauthorized", detail: detail,
+            type: "https://portcullis.dev/problems/unauthorized").ExecuteAsync(context.HttpContext);
+    }
+
+    /// <summary>The contract principal of an authenticated user: subject, client and groups.</summary>
+    public static Principal ToPrincipal(this ClaimsPrincipal user)
+    {
+        var subject = user.FindFirstValue("sub") ?? throw new InvalidOperationException("The token has no 'sub' claim.");
+        var client = user.FindFirstValue("client_id") ?? user.FindFirstValue("azp");
+        var groups = user.FindAll(GroupsClaim)
+            .Select(claim => claim.Value.TrimStart('/')) // Keycloak's group mapper may give full paths
+            .Where(group => group.Length > 0)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        return new Principal(subject, client, groups);
+    }
+}

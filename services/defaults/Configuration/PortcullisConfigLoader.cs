@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Portcullis.Defaults.Configuration;
+
+public static class PortcullisConfigLoader
+{
+    private static readonly IDeserializer Deserializer = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .Build(); // unknown keys are errors: a misspelt rule field must not silently match everything
+
+    public static PortcullisConfig Parse(string yaml, string source = "portcullis.yaml")
+    {
+        try
+        {
+            return Deserializer.Deserialize<PortcullisConfig?>(yaml) ?? new PortcullisConfig();
+        }
+        catch (YamlException ex)
+        {
+            throw new InvalidOperationException(
+                $"{source}: line {ex.Start.Line}, column {ex.Start.Column}: {(ex.InnerException ?? ex).Message}", ex);
+        }
+    }
+
+    public static PortcullisConfig Load(string path) =>
+        File.Exists(path)
+            ? Parse(File.ReadAllText(path), path)
+            : throw new FileNotFoundException(
+                $"The Portcullis configuration file '{path}' does not exist. Set Portcullis:ConfigPath " +
+                "(env Portcullis__ConfigPath) to your portcullis.yaml.", path);
+
+    /// <summary>Loads the file named by <c>Portcullis:ConfigPath</c> (default ./portcullis.yaml) and registers it as a singleton.</summary>
+    public static PortcullisConfig AddPortcullisConfig(this IHostApplicationBuilder builder)
+    {
+        var path = builder.Configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml";
+        var config = Load(Path.GetFullPath(path, builder.Environment.ContentRootPath));
+        builder.Services.AddSingleton(config);
+        return config;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+
+namespace Portcullis.Demo;
+
+public static class DemoApi
+{
+    private static readonly Customer[] Customers =
+    [
+        new(1, "Ada Lovelace", "ada.lovelace@example.com", "Analytical Engines Ltd"),
+        new(2, "Grace Hopper", "grace.hopper@example.org", "Compilers Inc"),
+        new(3, "Alan Turing", "alan@turing.example.net", "Bletchley Works"),
+    ];
+
+    public static WebApplication MapDemoApi(this WebApplication app)
+    {
+        app.MapGet("/customers", () => Customers);
+        app.MapGet("/customers/{id:int}", (int id) =>
+            Customers.FirstOrDefault(c => c.Id == id) is { } customer ? Results.Ok(customer) : Results.NotFound());
+        app.MapGet("/customers/export", () => Results.Text(
+            string.Join('\n', Customers.Select(c => $"{c.Id},{c.Name},{c.Email}")), "text/csv"));
+        app.MapGet("/admin/config", () => new { database = "demo", feature_flags = new[] { "beta" } });
+        app.MapGet("/health/live", () => Results.Ok());
+
+        // What reached this upstream, for tests and the demo: method, path, and the names of the headers.
+        app.MapGet("/__requests", (RequestLog log) => log.Entries);
+        app.MapDelete("/__requests", (RequestLog log) => { log.Clear(); return Results.NoContent(); });
+        return app;
+    }
+}
+
+public sealed record Customer(int Id, string Name, string Email, string Company);
+
+public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers);
+
+public sealed class RequestLog
+{
+    private readonly ConcurrentQueue<SeenRequest> _entries = new();
+
+    public IReadOnlyCollection<SeenRequest> Entries => _entries.ToArray();
+
+    public void Add(HttpRequest request) => _entries.Enqueue(new SeenRequest(
+        request.Method, request.Path, request.QueryString.HasValue ? request.QueryString.Value : null,
+        [.. request.Headers.Keys.Order(StringComparer.OrdinalIgnoreCase)]));
+
+    public void Clear() => _entries.Clear();
+}

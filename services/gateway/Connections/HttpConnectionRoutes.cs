@@ -1,0 +1,56 @@
+using Portcullis.Defaults.Configuration;
+using Portcullis.Gateway.Pipeline;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace Portcullis.Gateway.Connections;
+
+/// <summary>
+/// YARP routes and clusters for the http connections of portcullis.yaml: <c>/http/{name}/{**path}</c> goes
+/// to the connection's upstream and nowhere else (the agent never names a host).
+/// </summary>
+public static class HttpConnectionRoutes
+{
+    public const string ConnectionMetadata = "portcullis.connection";
+
+    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(PortcullisConfig config)
+    {
+        var routes = new List<RouteConfig>();
+        var clusters = new List<ClusterConfig>();
+        foreach (var (name, connection) in config.Connections.Where(c => c.Value.Kind == "http"))
+        {
+            if (!Uri.TryCreate(connection.Upstream, UriKind.Absolute, out var upstream) || upstream.Scheme is not ("http" or "https"))
+                throw new InvalidOperationException($"connections.{name}.upstream must be an absolute http(s) URL.");
+            routes.Add(new RouteConfig
+            {
+                RouteId = $"http-{name}",
+                ClusterId = name,
+                AuthorizationPolicy = "default",
+                Match = new RouteMatch { Path = $"/http/{name}/{{**path}}" },
+                Metadata = new Dictionary<string, string> { [ConnectionMetadata] = name },
+            });
+            clusters.Add(new ClusterConfig
+            {
+                ClusterId = name,
+                Destinations = new Dictionary<string, DestinationConfig> { ["upstream"] = new() { Address = upstream.ToString() } },
+            });
+        }
+        return (routes, clusters);
+    }
+
+    /// <summary>The same transforms on every connection route, in code so configuration cannot weaken them.</summary>
+    public static void AddTransforms(TransformBuilderContext context)
+    {
+        if (context.Route.Metadata?.TryGetValue(ConnectionMetadata, out var name) != true) return;
+        context.AddPathRemovePrefix($"/http/{name}");
+        // The agent's token and session are for the gateway; upstream credentials are the gateway's to add.
+        context.AddRequestHeaderRemove("Authorization");
+        context.AddRequestHeaderRemove("Cookie");
+        context.AddRequestHeaderRemove(Sessions.SessionResolver.SessionHeader);
+        // Bodies come back uncompressed so they can be masked.
+        context.AddRequestHeaderRemove("Accept-Encoding");
+        var masking = context.Services.GetRequiredService<ResponseMaskingTransform>();
+        context.AddResponseTransform(masking.Apply);
+    }
+}

@@ -1,0 +1,46 @@
+using Portcullis.Contracts;
+using Portcullis.Defaults.Auth;
+using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Gateway.Connections;
+using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Sessions;
+
+namespace Portcullis.Gateway;
+
+public static class Extensions
+{
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        var config = builder.AddPortcullisConfig();
+        builder.AddPortcullisAuthentication();
+        builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SessionResolver>();
+        builder.Services.AddSingleton<AgentResponses>();
+        builder.Services.AddSingleton<ResponseMaskingTransform>();
+
+        var (routes, clusters) = HttpConnectionRoutes.Build(config);
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(routes, clusters)
+            .AddTransforms(HttpConnectionRoutes.AddTransforms);
+
+        // The gateway consumes nothing: it asks (request clients) and publishes.
+        builder.AddPortcullisBus("gateway", bus =>
+        {
+            bus.AddRequestClient<RequestReceived>();
+            bus.AddRequestClient<MaskContent>();
+        });
+        return builder;
+    }
+
+    public static WebApplication MapAgentEndpoints(this WebApplication app)
+    {
+        app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>());
+        // Any /http/{connection} that no route claims: the connection does not exist.
+        app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>
+                responses.UnknownConnection(context, connection))
+            .RequireAuthorization();
+        return app;
+    }
+}

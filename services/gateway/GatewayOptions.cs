@@ -1,0 +1,17 @@
+namespace Portcullis.Gateway;
+
+/// <summary>The gateway's own settings (section "Gateway").</summary>
+public sealed class GatewayOptions
+{
+    /// <summary>How long a request waits for the policy decision before it is refused with 503.</summary>
+    public TimeSpan DecisionTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a response waits for masking before it is withheld with 503.</summary>
+    public TimeSpan MaskingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest upstream response that is masked and returned; larger ones are withheld (502).</summary>
+    public int MaxResponseBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>How much of the masked output goes into the audit record (its size and hash always do).</summary>
+    public int AuditPreviewBytes { get; set; } = 4096;
+}

@@ -1,0 +1,23 @@
+using System.Diagnostics;
+using Portcullis.Contracts;
+
+namespace Portcullis.Gateway.Pipeline;
+
+/// <summary>One agent request as it crosses the gateway; kept in the HttpContext's features.</summary>
+public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction action)
+{
+    private readonly long _started = Stopwatch.GetTimestamp();
+
+    public Guid RequestId { get; } = requestId;
+    public string SessionId { get; } = sessionId;
+    public AgentAction Action { get; } = action;
+
+    /// <summary>Set by whoever writes the agent's response: see <see cref="Outcomes"/>.</summary>
+    public string Outcome { get; set; } = Outcomes.Completed;
+
+    /// <summary>Exactly the bytes the agent was sent (masked), for the audit record.</summary>
+    public byte[]? Output { get; set; }
+    public string OutputContentType { get; set; } = "";
+
+    public double ElapsedMs => Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
+}

@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Portcullis.Contracts;
+
+namespace Portcullis.Gateway.Pipeline;
+
+/// <summary>
+/// The answers the gateway itself gives an agent, as problem details it can read and act on: which rule,
+/// why, whether approval can be asked for, what to do next. For a request under way they only become its
+/// output: the guard delivers it once the request's completion is recorded.
+/// </summary>
+public sealed class AgentResponses(IOptions<GatewayOptions> options)
+{
+    private const string ProblemBase = "https://portcullis.dev/problems/";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public void Denied(HttpContext context, AgentRequest request, PolicyEvaluated decision) =>
+        Prepare(context, request, Outcomes.Denied, StatusCodes.Status403Forbidden, "denied", "Denied by policy",
+            decision.Reason, new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["approvalAvailable"] = false,
+            });
+
+    public void ApprovalRequired(HttpContext context, AgentRequest request, PolicyEvaluated decision) =>
+        Prepare(context, request, Outcomes.ApprovalRequired, StatusCodes.Status403Forbidden, "approval-required",
+            "Approval required",
+            $"{decision.Reason} An approver from {string.Join(", ", decision.ApproverGroups)} must approve this action; it was not executed.",
+            new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["approvalAvailable"] = true,
+                ["approverGroups"] = decision.ApproverGroups,
+            });
+
+    public void Unavailable(HttpContext context, AgentRequest request, string detail) =>
+        Prepare(context, request, Outcomes.Unavailable, StatusCodes.Status503ServiceUnavailable, "unavailable",
+            "Gateway cannot decide or mask right now", detail + " Nothing was returned from the upstream; retry later.", []);
+
+    public void UpstreamFailed(HttpContext context, AgentRequest request, int status, string detail) =>
+        Prepare(context, request, Outcomes.UpstreamFailed, status, "upstream-failed", "Upstream failed", detail, []);
+
+    /// <summary>Refuses what never became a request (no session, an ambiguous path): written at once.</summary>
+    public Task BadRequest(HttpContext context, string detail) =>
+        WriteNow(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request", detail);
+
+    public Task UnknownConnection(HttpContext context, string connection) =>
+        WriteNow(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
+            $"There is no http connection named '{connection}'.");
+
+    /// <summary>Sends the request's output, exactly the bytes recorded for it.</summary>
+    public static Task Deliver(HttpContext context, AgentRequest request) =>
+        request.Output is { Length: > 0 } output && !context.Response.HasStarted
+            ? context.Response.Body.WriteAsync(output, context.RequestAborted).AsTask()
+            : Task.CompletedTask;
+
+    /// <summary>Builds the audit copy of an output: its start (capped), its size and its hash.</summary>
+    public CapturedOutput? Capture(AgentRequest request)
+    {
+        if (request.Output is not { } output) return null;
+        var cap = Math.Min(output.Length, options.Value.AuditPreviewBytes);
+        var preview = Encoding.UTF8.GetString(output, 0, cap).TrimEnd('\uFFFD'); // a cut character is dropped
+        return new CapturedOutput(request.OutputContentType, preview, output.LongLength,
+            Convert.ToHexStringLower(SHA256.HashData(output)), cap < output.Length);
+    }
+
+    private static void Prepare(HttpContext context, AgentRequest request, string outcome, int status, string type,
+        string title, string detail, Dictionary<string, object?> extensions)
+    {
+        extensions["requestId"] = request.RequestId;
+        extensions["sessionId"] = request.SessionId;
+        var body = ProblemBody(context, status, type, title, detail, extensions);
+        var response = context.Response;
+        response.Headers.Clear(); // nothing of an upstream answer survives into a refusal
+        response.StatusCode = status;
+        response.ContentType = "application/problem+json";
+        response.ContentLength = body.Length;
+        request.Outcome = outcome;
+        request.Output = body;
+        request.OutputContentType = response.ContentType;
+    }
+
+    private static async Task WriteNow(HttpContext context, int status, string type, string title, string detail)
+    {
+        var body = ProblemBody(context, status, type, title, detail, []);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/problem+json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    private static byte[] ProblemBody(HttpContext context, int status, string type, string title, string detail,
+        Dictionary<string, object?> extensions)
+    {
+        var problem = new ProblemDetails
+        {
+            Type = ProblemBase + type,
+            Title = title,
+            Status = status,
+            Detail = detail,
+            Instance = context.Request.Path,
+        };
+        foreach (var (key, value) in extensions) problem.Extensions[key] = value;
+        return JsonSerializer.SerializeToUtf8Bytes(problem, Json);
+    }
+}

@@ -1,0 +1,11 @@
+using Portcullis.Defaults;
+using Portcullis.Defaults.Health;
+using Portcullis.Masking;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+app.MapPortcullisHealth();
+app.Run();
