@@ -4,6 +4,7 @@
 #   scripts/servers.sh install   install missing Debian packages (needs root)
 #   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env
 #   scripts/servers.sh stop      stop both servers
+#   scripts/servers.sh test-env  a fresh RabbitMQ vhost and database for one test run, in .local/servers-tests.env
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -145,9 +146,29 @@ ENV
   )
 }
 
+# A clean slate for each test run, beside whatever the demo stack uses: its own vhost (no stale queues)
+# and its own database (no stale streams).
+test_env() {
+  local owner=rabbitmq pg_owner=postgres dir="$LOCAL/postgres"
+  [ "$(id -u)" = 0 ] || { owner="$(id -un)"; pg_owner="$(id -un)"; }
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q delete_vhost portcullis-tests >/dev/null 2>&1 || true
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q add_vhost portcullis-tests >/dev/null
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q set_permissions -p portcullis-tests portcullis '.*' '.*' '.*' >/dev/null
+  as_user "$pg_owner" "$PG_BIN/dropdb" -h "$dir/run" -p "$PG_PORT" -U portcullis --if-exists --force portcullis_tests
+  as_user "$pg_owner" "$PG_BIN/createdb" -h "$dir/run" -p "$PG_PORT" -U portcullis portcullis_tests
+  local pg mq; pg="$(cat "$LOCAL/secrets/postgres-password")"; mq="$(cat "$LOCAL/secrets/rabbitmq-password")"
+  (umask 077; cat > "$LOCAL/servers-tests.env" <<ENV
+export PORTCULLIS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=portcullis_tests;Username=portcullis;Password=$pg'
+export PORTCULLIS_RABBITMQ='amqp://portcullis:$mq@127.0.0.1:$AMQP_PORT/portcullis-tests'
+ENV
+  )
+  log "test vhost and database ready"
+}
+
 case "${1:-}" in
   install) install ;;
   start) install; start_postgres; start_rabbitmq; write_env ;;
   stop) stop_rabbitmq; stop_postgres ;;
-  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+  test-env) test_env ;;
+  *) echo "usage: $0 install|start|stop|test-env" >&2; exit 2 ;;
 esac

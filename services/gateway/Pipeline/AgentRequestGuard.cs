@@ -73,14 +73,17 @@ public sealed class AgentRequestGuard(
         try
         {
             // The request client publishes RequestReceived and returns only after the broker confirmed it.
-            var response = await decisions.GetResponse<PolicyEvaluated>(received, deadline.Token,
-                RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
+            var response = await decisions.GetResponse<PolicyEvaluated>(received,
+                // No time-to-live: the same message is the audit's record and must not expire in its queue.
+                request => request.UseExecute(send => send.TimeToLive = null),
+                deadline.Token, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
             return response.Message;
         }
         catch (Exception ex) when (ex is RequestTimeoutException or OperationCanceledException or MassTransitException
                                        or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
         {
-            logger.LogWarning("Request {RequestId}: no policy decision ({Reason}); refused", request.RequestId, ex.GetType().Name);
+            logger.LogWarning("Request {RequestId}: no policy decision ({Reason}: {Message}); refused",
+                request.RequestId, ex.GetType().Name, ex.InnerException?.Message ?? ex.Message);
             return null;
         }
     }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, and end-to-end tests against a real RabbitMQ and PostgreSQL. Where a Docker
+# engine answers, the test fixtures start them with Testcontainers; otherwise this script starts them from
+# Debian's packages (scripts/servers.sh) and hands their addresses to the fixtures. Ends with one line:
+#   tests: N passed, N failed[, N skipped]
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
+mkdir -p "$LOCAL"
+log() { printf '[test] %s\n' "$*" >&2; }
+
+if command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; then
+  log "a Docker engine answers: the fixtures start RabbitMQ and PostgreSQL with Testcontainers"
+  unset PORTCULLIS_RABBITMQ PORTCULLIS_POSTGRES
+else
+  log "no Docker engine: starting local PostgreSQL and RabbitMQ (scripts/servers.sh)"
+  "$ROOT/scripts/servers.sh" start || { echo "tests: 0 passed, 1 failed"; exit 1; }
+  "$ROOT/scripts/servers.sh" test-env || { echo "tests: 0 passed, 1 failed"; exit 1; }
+  # shellcheck disable=SC1091
+  . "$LOCAL/servers-tests.env"
+fi
+
+output="$LOCAL/test-output.log"
+log "dotnet test Platform.sln (output also in $output)"
+dotnet test "$ROOT/Platform.sln" --nologo "$@" 2>&1 | tee "$output"
+status=${PIPESTATUS[0]}
+
+# Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...").
+sum() { grep -E '^(Passed|Failed)!' "$output" | grep -oE "$1: +[0-9]+" | awk '{ n += $2 } END { print n + 0 }'; }
+passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; log "dotnet test failed before or outside the tests (see above)"; fi
+line="tests: $passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+exit "$status"

@@ -1,0 +1,219 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Portcullis.EndToEndTests.Infrastructure;
+
+namespace Portcullis.EndToEndTests.Stack;
+
+/// <summary>
+/// The whole Portcullis stack for end-to-end tests: a real RabbitMQ and PostgreSQL, the development
+/// OpenID provider with a signing key the tests hold, the five services and the demo upstream, each its
+/// own process built from this repository.
+/// </summary>
+public sealed class PortcullisStack : IAsyncLifetime
+{
+    public const string AgentClient = "e2e-agent";
+    public const string AuditorClient = "e2e-auditor";
+    public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly Dictionary<string, ServiceProcess> _services = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
+    private TestServers? _servers;
+
+    public string RunDirectory { get; } = Path.Combine(RepositoryRoot, ".local", "test-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);
+    public RSA SigningKey { get; } = RSA.Create(2048);
+    public Uri Issuer => _services["identity"].BaseAddress;
+    public HttpClient Gateway { get; private set; } = null!;
+    public HttpClient Audit { get; private set; } = null!;
+    public HttpClient Upstream { get; private set; } = null!;
+
+    public static string RepositoryRoot => Metadata("RepositoryRoot");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(RunDirectory);
+        _servers = await TestServers.StartAsync();
+
+        var ports = new[] { "identity", "demo", "policy", "masking", "approval", "audit", "gateway" }
+            .ToDictionary(name => name, _ => ServiceProcess.FreePort());
+        var issuer = $"http://127.0.0.1:{ports["identity"]}/";
+        WriteIdentityConfig(issuer);
+        var configPath = WritePortcullisYaml(ports["demo"]);
+
+        var common = new Dictionary<string, string>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Development",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["ConnectionStrings__RabbitMq"] = _servers.RabbitMq,
+            ["Portcullis__ConfigPath"] = configPath,
+            ["Auth__Authority"] = issuer,
+            ["Auth__RequireHttpsMetadata"] = "false",
+            ["Auth__ClockSkewSeconds"] = "5",
+        };
+        Add("identity", "services/identity", "Portcullis.Identity", ports, common, new()
+        {
+            ["Identity__ConfigFile"] = Path.Combine(RunDirectory, "identity.json"),
+        });
+        Add("demo", "services/demo", "Portcullis.Demo", ports, common, [], "/health/live");
+        Add("policy", "services/policy", "Portcullis.Policy", ports, common, []);
+        Add("masking", "services/masking", "Portcullis.Masking", ports, common, []);
+        Add("approval", "services/approval", "Portcullis.Approval", ports, common, []);
+        Add("audit", "services/audit", "Portcullis.Audit", ports, common, new()
+        {
+            ["ConnectionStrings__Postgres"] = _servers.Postgres,
+        });
+        Add("gateway", "services/gateway", "Portcullis.Gateway", ports, common, new()
+        {
+            ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
+            ["Gateway__MaskingTimeout"] = "00:00:05",
+        });
+
+        foreach (var service in _services.Values) service.Start();
+        await Task.WhenAll(_services.Values.Select(s => s.WaitUntilReadyAsync(TimeSpan.FromSeconds(90))));
+
+        Gateway = new HttpClient { BaseAddress = _services["gateway"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Audit = new HttpClient { BaseAddress = _services["audit"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Upstream = new HttpClient { BaseAddress = _services["demo"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Gateway?.Dispose();
+        Audit?.Dispose();
+        Upstream?.Dispose();
+        await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
+        if (_servers is not null) await _servers.DisposeAsync();
+    }
+
+    public Task StopAsync(string service) => _services[service].StopAsync();
+
+    public async Task StartAsync(string service)
+    {
+        _services[service].Start();
+        await _services[service].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>A token from the OpenID provider through the client credentials grant, as an agent gets one.</summary>
+    public async Task<string> TokenFor(string client)
+    {
+        if (_tokens.TryGetValue(client, out var cached)) return cached;
+        using var http = new HttpClient { BaseAddress = Issuer };
+        using var response = await http.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = client,
+            ["client_secret"] = _secrets[client],
+        }));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"token request for {client} failed: {body}");
+        return _tokens[client] = JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    public async Task<HttpRequestMessage> AgentRequest(HttpMethod method, string path, string sessionId)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenFor(AgentClient));
+        request.Headers.Add("X-Session-Id", sessionId);
+        return request;
+    }
+
+    /// <summary>What reached the demo upstream.</summary>
+    public async Task<IReadOnlyList<SeenRequest>> UpstreamRequests() =>
+        await Upstream.GetFromJsonAsync<List<SeenRequest>>("__requests") ?? [];
+
+    /// <summary>
+    /// The audit timeline of a session, once it holds <paramref name="until"/> for the request: the audit
+    /// service consumes from the bus, so its record follows the agent's answer by a moment.
+    /// </summary>
+    public async Task<JsonElement> TimelineAsync(string sessionId, Func<JsonElement, bool> until)
+    {
+        var auditor = await TokenFor(AuditorClient);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        JsonElement last = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var attempt = new HttpRequestMessage(HttpMethod.Get, $"sessions/{sessionId}");
+            attempt.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auditor);
+            using var response = await Audit.SendAsync(attempt);
+            if (response.IsSuccessStatusCode)
+            {
+                last = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+                if (until(last)) return last;
+            }
+            await Task.Delay(200);
+        }
+        throw new Xunit.Sdk.XunitException($"The audit timeline of session {sessionId} did not reach the expected state; last: {last}");
+    }
+
+    private void Add(string name, string folder, string assembly, Dictionary<string, int> ports,
+        Dictionary<string, string> common, Dictionary<string, string> own, string readiness = "/health/ready")
+    {
+        var path = Path.Combine(RepositoryRoot, folder, "bin", Metadata("Configuration"), "net10.0", assembly + ".dll");
+        var environment = new Dictionary<string, string>(common);
+        foreach (var (key, value) in own) environment[key] = value;
+        _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
+    }
+
+    private void WriteIdentityConfig(string issuer)
+    {
+        var keyPath = Path.Combine(RunDirectory, "signing-key.pem");
+        File.WriteAllText(keyPath, SigningKey.ExportPkcs8PrivateKeyPem());
+        _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        var config = new
+        {
+            Identity = new
+            {
+                Issuer = issuer,
+                SigningKeyPath = keyPath,
+                Clients = new Dictionary<string, object>
+                {
+                    [AgentClient] = new { Secret = _secrets[AgentClient], Groups = "agents" },
+                    [AuditorClient] = new { Secret = _secrets[AuditorClient], Groups = "auditors" },
+                },
+            },
+        };
+        File.WriteAllText(Path.Combine(RunDirectory, "identity.json"), JsonSerializer.Serialize(config));
+    }
+
+    private string WritePortcullisYaml(int demoPort)
+    {
+        var path = Path.Combine(RunDirectory, "portcullis.yaml");
+        File.WriteAllText(path, $$"""
+            connections:
+              demo:
+                kind: http
+                upstream: http://127.0.0.1:{{demoPort}}/
+                default_effect: allow
+            policy:
+              default_effect: deny
+              rules:
+                - id: agents-no-admin
+                  effect: deny
+                  reason: Agents may not use admin endpoints.
+                  match: { connections: [demo], groups: [agents], paths: ["/admin/**"] }
+                - id: approve-bulk-export
+                  effect: require_approval
+                  approvers: [approvers]
+                  reason: Bulk export needs a human.
+                  match: { connections: [demo], paths: ["/customers/export"] }
+            masking:
+              detectors: [email]
+            """);
+        return path;
+    }
+
+    private static string Metadata(string key) =>
+        typeof(PortcullisStack).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+}
+
+public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers);
+
+[CollectionDefinition(Name)]
+public sealed class StackCollection : ICollectionFixture<PortcullisStack>
+{
+    public const string Name = "Portcullis stack";
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Portcullis.EndToEndTests.Stack;
+
+/// <summary>
+/// One Portcullis service running as its own process from its build output, on a loopback port, with its
+/// output in a log file. Tests stop and start it to see what the others do without it.
+/// </summary>
+public sealed class ServiceProcess(string name, string assemblyPath, int port, IReadOnlyDictionary<string, string> environment,
+    string logDirectory, string readinessPath = "/health/ready") : IAsyncDisposable
+{
+    private Process? _process;
+
+    public string Name => name;
+    public int Port => port;
+    public Uri BaseAddress => new($"http://127.0.0.1:{port}/");
+    public string LogPath => Path.Combine(logDirectory, $"{name}.log");
+
+    public void Start()
+    {
+        if (!File.Exists(assemblyPath))
+            throw new FileNotFoundException($"{name} is not built: {assemblyPath} is missing (dotnet build Platform.sln).", assemblyPath);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { assemblyPath, "--urls", $"http://127.0.0.1:{port}" },
+            WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        var log = new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        _process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public async Task WaitUntilReadyAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        string last = "no answer";
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process is null || _process.HasExited)
+                throw new InvalidOperationException($"{name} exited during start-up; its log ({LogPath}) ends with:\n{Tail()}");
+            try
+            {
+                using var response = await http.GetAsync(readinessPath);
+                if (response.IsSuccessStatusCode) return;
+                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                last = ex.Message;
+            }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException($"{name} was not ready within {timeout.TotalSeconds} s ({last}); its log ({LogPath}) ends with:\n{Tail()}");
+    }
+
+    /// <summary>Kills the process, as a crash or an operator would stop it.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null) return;
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private string Tail() =>
+        File.Exists(LogPath)
+            ? string.Join('\n', File.ReadLines(LogPath).TakeLast(25))
+            : "(no log)";
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
