@@ -15,4 +15,5 @@ public sealed record PolicyEvaluated(
     string PolicyVersion,
     Principal Principal,
     AgentAction Action,
-    DateTimeOffset EvaluatedAt) : IRequestMessage;
+    DateTimeOffset EvaluatedAt,
+    Obligations? Obligations = null) : IRequestMessage;

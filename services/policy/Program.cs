@@ -1,11 +1,15 @@
 using Portcullis.Defaults;
 using Portcullis.Defaults.Health;
 using Portcullis.Policy;
+using Portcullis.Policy.Apis;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapPortcullisHealth();
+app.MapEvaluateApi();
 app.Run();

@@ -23,6 +23,9 @@ public sealed class ConnectionConfig
     public string? DefaultEffect { get; set; }
 
     public string? Description { get; set; }
+
+    /// <summary>Obligations every allowed action on this connection carries (rules can only tighten them).</summary>
+    public ObligationsConfig? Obligations { get; set; }
 }
 
 public sealed class PolicyConfig
@@ -48,9 +51,28 @@ public sealed class PolicyRuleConfig
     public List<string> Approvers { get; set; } = [];
 
     public RuleMatchConfig Match { get; set; } = new();
+
+    /// <summary>Conditions the gateway enforces when this rule matches an action that runs.</summary>
+    public ObligationsConfig? Obligations { get; set; }
 }
 
-/// <summary>Every listed condition must hold; an empty list matches anything.</summary>
+public sealed class ObligationsConfig
+{
+    public int? MaxRows { get; set; }
+    public bool? ReadOnly { get; set; }
+
+    /// <summary>A duration such as "5s", "500ms", "2m".</summary>
+    public string? StatementTimeout { get; set; }
+
+    public long? MaxOutputBytes { get; set; }
+}
+
+/// <summary>
+/// Every listed condition must hold; an empty list matches anything. Lists over what an action contains
+/// (tables, kinds, functions, columns, programs) match, for deny and require_approval rules, when any one
+/// element matches; for allow rules, only when every element does, so an allow-list cannot be ridden by one
+/// allowed program or table beside a forbidden one.
+/// </summary>
 public sealed class RuleMatchConfig
 {
     public List<string> Connections { get; set; } = [];
@@ -67,6 +89,45 @@ public sealed class RuleMatchConfig
 
     /// <summary>Path globs: '*' within one segment, '**' across segments; case-insensitive.</summary>
     public List<string> Paths { get; set; } = [];
+
+    /// <summary>Query parameters: "name" (present) or "name=glob" (with a matching value).</summary>
+    public List<string> Query { get; set; } = [];
+
+    /// <summary>Conditions on the parsed SQL; a rule with them matches SQL actions only.</summary>
+    public SqlMatchConfig? Sql { get; set; }
+
+    /// <summary>Conditions on the analysed command line; a rule with them matches commands only.</summary>
+    public ExecMatchConfig? Exec { get; set; }
+}
+
+/// <summary>Every listed condition must hold; each list matches when any of its entries does.</summary>
+public sealed class SqlMatchConfig
+{
+    /// <summary>select, insert, update, delete, merge, copy, copy_to_program, ddl, drop, truncate, privilege, file_access, remote_access, ...</summary>
+    public List<string> Kinds { get; set; } = [];
+
+    /// <summary>Tables read or written: "name" in any schema, "schema.name", globs allowed ("pii.*").</summary>
+    public List<string> Tables { get; set; } = [];
+    public List<string> Reads { get; set; } = [];
+    public List<string> Writes { get; set; } = [];
+    public List<string> Functions { get; set; } = [];
+    public List<string> Columns { get; set; } = [];
+}
+
+public sealed class ExecMatchConfig
+{
+    /// <summary>Programs by base name ("curl") or by path glob ("/usr/bin/*").</summary>
+    public List<string> Programs { get; set; } = [];
+
+    /// <summary>With programs: one of those programs is given one of these flags; alone: any program is.</summary>
+    public List<string> Flags { get; set; } = [];
+
+    /// <summary>Globs over the arguments of the matching programs (any program when none is listed): "/etc/shadow", "*/.ssh/*".</summary>
+    public List<string> Arguments { get; set; } = [];
+
+    public bool? Network { get; set; }
+    public bool? PipesIntoInterpreter { get; set; }
+    public bool? InlineCode { get; set; }
 }
 
 public sealed class MaskingConfig

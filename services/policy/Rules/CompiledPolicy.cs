@@ -12,6 +12,16 @@ public sealed class CompiledPolicy
     public required IReadOnlyList<CompiledRule> Rules { get; init; }
     public required Decision DefaultEffect { get; init; }
     public required IReadOnlyDictionary<string, Decision> ConnectionDefaults { get; init; }
+    public required IReadOnlyDictionary<string, Obligations> ConnectionObligations { get; init; }
+
+    /// <summary>The statement and capability kinds a rule may name; anything else is a typo.</summary>
+    public static readonly IReadOnlySet<string> SqlKinds = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "select", "insert", "update", "delete", "merge", "copy", "copy_to", "copy_from", "copy_to_program",
+        "copy_from_program", "program_execution", "file_access", "remote_access", "admin_function", "admin", "ddl", "drop",
+        "truncate", "privilege", "transaction", "set", "show", "explain", "do", "call", "prepare", "execute", "lock",
+        "maintenance", "notify", "load",
+    };
 
     public static CompiledPolicy From(PortcullisConfig config)
     {
@@ -31,14 +41,19 @@ public sealed class CompiledPolicy
                 errors.Add($"{where}: connection '{connection}' is not defined under connections");
             foreach (var path in rule.Match.Paths.Where(p => !p.StartsWith('/')))
                 errors.Add($"{where}: path '{path}' must start with '/'");
-            rules.Add(new CompiledRule(rule, effect, index));
+            foreach (var kind in rule.Match.Sql?.Kinds.Where(k => !SqlKinds.Contains(k)) ?? [])
+                errors.Add($"{where}: sql kind '{kind}' is not one of {string.Join(", ", SqlKinds)}");
+            var obligations = ParseObligations(rule.Obligations, where, errors);
+            rules.Add(new CompiledRule(rule, effect, index, obligations));
         }
 
         if (!TryParseEffect(config.Policy.DefaultEffect, out var defaultEffect) || defaultEffect == Decision.RequireApproval)
             errors.Add($"policy.default_effect '{config.Policy.DefaultEffect}' must be allow or deny");
         var connectionDefaults = new Dictionary<string, Decision>(StringComparer.Ordinal);
+        var connectionObligations = new Dictionary<string, Obligations>(StringComparer.Ordinal);
         foreach (var (name, connection) in config.Connections)
         {
+            connectionObligations[name] = ParseObligations(connection.Obligations, $"connections.{name}", errors) ?? Obligations.None;
             if (connection.DefaultEffect is null) connectionDefaults[name] = defaultEffect;
             else if (TryParseEffect(connection.DefaultEffect, out var effect) && effect != Decision.RequireApproval)
                 connectionDefaults[name] = effect;
@@ -54,8 +69,31 @@ public sealed class CompiledPolicy
             Rules = rules,
             DefaultEffect = defaultEffect,
             ConnectionDefaults = connectionDefaults,
+            ConnectionObligations = connectionObligations,
         };
     }
+
+    private static Obligations? ParseObligations(ObligationsConfig? config, string where, List<string> errors)
+    {
+        if (config is null) return null;
+        int? timeout = null;
+        if (config.StatementTimeout is { } text)
+        {
+            if (DurationText.TryParse(text, out var duration)) timeout = (int)duration.TotalMilliseconds;
+            else errors.Add($"{where}.obligations.statement_timeout '{text}' is not a duration such as 5s, 500ms or 2m");
+        }
+        if (config.MaxRows is <= 0) errors.Add($"{where}.obligations.max_rows must be positive");
+        if (config.MaxOutputBytes is <= 0) errors.Add($"{where}.obligations.max_output_bytes must be positive");
+        return new Obligations(config.MaxRows, config.ReadOnly ?? false, timeout, config.MaxOutputBytes);
+    }
+
+    /// <summary>The strictest of two sets of obligations: the smaller limits, read-only if either says so.</summary>
+    public static Obligations Strictest(Obligations a, Obligations b) => new(
+        Min(a.MaxRows, b.MaxRows), a.ReadOnly || b.ReadOnly, Min(a.StatementTimeoutMs, b.StatementTimeoutMs),
+        Min(a.MaxOutputBytes, b.MaxOutputBytes));
+
+    private static T? Min<T>(T? a, T? b) where T : struct, IComparable<T> =>
+        a is null ? b : b is null ? a : a.Value.CompareTo(b.Value) <= 0 ? a : b;
 
     private static bool TryParseEffect(string value, out Decision effect)
     {
@@ -76,32 +114,10 @@ public sealed class CompiledPolicy
         var text = new StringBuilder(config.Policy.DefaultEffect);
         foreach (var (name, connection) in config.Connections.OrderBy(c => c.Key, StringComparer.Ordinal))
             text.Append('\n').Append(name).Append('=').Append(connection.DefaultEffect);
+        foreach (var (_, connection) in config.Connections.OrderBy(c => c.Key, StringComparer.Ordinal))
+            text.Append('\n').Append(System.Text.Json.JsonSerializer.Serialize(connection.Obligations));
         foreach (var rule in config.Policy.Rules)
             text.Append('\n').Append(System.Text.Json.JsonSerializer.Serialize(rule));
         return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..12];
     }
-}
-
-public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int order)
-{
-    private readonly HashSet<string> _connections = new(rule.Match.Connections, StringComparer.Ordinal);
-    private readonly HashSet<string> _protocols = new(rule.Match.Protocols, StringComparer.OrdinalIgnoreCase);
-    private readonly HashSet<string> _groups = new(rule.Match.Groups, StringComparer.Ordinal);
-    private readonly HashSet<string> _subjects = new(rule.Match.Subjects, StringComparer.Ordinal);
-    private readonly HashSet<string> _methods = new(rule.Match.Methods, StringComparer.OrdinalIgnoreCase);
-    private readonly PathGlob[] _paths = [.. rule.Match.Paths.Select(p => new PathGlob(p))];
-
-    public string Id => rule.Id;
-    public Decision Effect => effect;
-    public int Order => order;
-    public IReadOnlyList<string> Approvers => rule.Approvers;
-    public string Reason => rule.Reason ?? rule.Description ?? $"rule '{rule.Id}'";
-
-    public bool Matches(Principal principal, AgentAction action) =>
-        (_connections.Count == 0 || _connections.Contains(action.Connection)) &&
-        (_protocols.Count == 0 || _protocols.Contains(action.Protocol)) &&
-        (_subjects.Count == 0 || _subjects.Contains(principal.Subject)) &&
-        (_groups.Count == 0 || principal.Groups.Any(_groups.Contains)) &&
-        (_methods.Count == 0 || (action.Method is not null && _methods.Contains(action.Method))) &&
-        (_paths.Length == 0 || (action.Path is not null && _paths.Any(p => p.IsMatch(action.Path))));
 }

@@ -1,50 +1,68 @@
 using Portcullis.Contracts;
+using Portcullis.Policy.Analysis;
+using Portcullis.Policy.Analysis.Shell;
+using Portcullis.Policy.Analysis.Sql;
 
 namespace Portcullis.Policy.Rules;
 
+/// <summary>A decision with the analysis it was made on (for the dry-run API and the logs).</summary>
+public sealed record PolicyDecision(PolicyEvaluated Evaluated, ActionAnalysis Analysis);
+
 /// <summary>
-/// Decides a request: every rule is checked; the strictest effect among those that match wins (deny over
-/// require_approval over allow), the earliest in the file among equals, so the answer never depends on
-/// timing. When nothing matches, the connection's default effect decides.
+/// Decides a request. What cannot be parsed (SQL the parser rejects) or analysed with confidence (a command
+/// line whose programs are only known at run time) is denied before any rule is asked. Otherwise every rule
+/// is checked; the strictest effect among those that match wins (deny over require_approval over allow), the
+/// earliest in the file among equals, so the answer never depends on timing. When nothing matches, the
+/// connection's default effect decides. Obligations are the strictest of the connection's and every matching
+/// rule's.
 /// </summary>
-public sealed class PolicyEvaluator(CompiledPolicy policy, TimeProvider clock)
+public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyzer shell, TimeProvider clock)
 {
-    public PolicyEvaluated Evaluate(RequestReceived request)
+    public const string UnparsableSqlRule = "builtin:sql-unparsable";
+    public const string UnanalysableCommandRule = "builtin:command-unanalysable";
+
+    public PolicyDecision Evaluate(CompiledPolicy policy, RequestReceived request)
     {
         var (principal, action) = (request.Principal, request.Action);
-        var matched = policy.Rules.Where(rule => rule.Matches(principal, action)).ToArray();
+        var analysis = ActionAnalysis.Of(action, sql, shell);
+
+        if (analysis.Sql?.Error is { } parseError)
+            return Decided(policy, request, analysis, Decision.Deny, UnparsableSqlRule,
+                $"PostgreSQL's parser rejected the SQL: {parseError}.", [], Obligations.None);
+        if (analysis.Shell is { } commandLine && (commandLine.Unanalysable is not null || commandLine.Commands.Count == 0))
+            return Decided(policy, request, analysis, Decision.Deny, UnanalysableCommandRule,
+                $"The command cannot be analysed with confidence: {commandLine.Unanalysable ?? "it runs no program"}.", [], Obligations.None);
+
+        var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)).ToArray();
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
+        var obligations = matched.Select(rule => rule.Obligations).OfType<Obligations>()
+            .Aggregate(policy.ConnectionObligations.GetValueOrDefault(action.Connection) ?? Obligations.None, CompiledPolicy.Strictest);
 
-        Decision decision;
-        string reason;
         if (winner is not null)
-        {
-            (decision, reason) = (winner.Effect, winner.Reason);
-        }
-        else if (policy.ConnectionDefaults.TryGetValue(action.Connection, out var connectionDefault))
-        {
-            decision = connectionDefault;
-            reason = $"No rule matched; the default for connection '{action.Connection}' is {Describe(decision)}.";
-        }
-        else
-        {
-            decision = Decision.Deny;
-            reason = $"Connection '{action.Connection}' is not configured.";
-        }
+            return Decided(policy, request, analysis, winner.Effect, winner.Id, winner.Reason, matched, obligations);
+        if (policy.ConnectionDefaults.TryGetValue(action.Connection, out var connectionDefault))
+            return Decided(policy, request, analysis, connectionDefault, null,
+                $"No rule matched; the default for connection '{action.Connection}' is {(connectionDefault == Decision.Allow ? "allow" : "deny")}.",
+                matched, obligations);
+        return Decided(policy, request, analysis, Decision.Deny, null, $"Connection '{action.Connection}' is not configured.", matched, obligations);
+    }
 
-        return new PolicyEvaluated(
+    private PolicyDecision Decided(CompiledPolicy policy, RequestReceived request, ActionAnalysis analysis, Decision decision,
+        string? ruleId, string reason, IReadOnlyList<CompiledRule> matched, Obligations obligations)
+    {
+        var winner = matched.FirstOrDefault(rule => rule.Id == ruleId);
+        return new PolicyDecision(new PolicyEvaluated(
             request.RequestId,
             request.SessionId,
             decision,
-            winner?.Id,
+            ruleId,
             reason,
             [.. matched.Select(rule => rule.Id)],
-            winner?.Effect == Decision.RequireApproval ? winner.Approvers : [],
+            decision == Decision.RequireApproval && winner is not null ? winner.Approvers : [],
             policy.Version,
-            principal,
-            action,
-            clock.GetUtcNow());
+            request.Principal,
+            request.Action,
+            clock.GetUtcNow(),
+            decision == Decision.Deny ? null : obligations), analysis);
     }
-
-    private static string Describe(Decision decision) => decision == Decision.Allow ? "allow" : "deny";
 }

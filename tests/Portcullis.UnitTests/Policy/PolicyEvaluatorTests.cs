@@ -1,5 +1,7 @@
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Policy.Analysis.Shell;
+using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Rules;
 
 namespace Portcullis.UnitTests.Policy;
@@ -32,12 +34,12 @@ public class PolicyEvaluatorTests
               match: { connections: [locked], methods: [GET], paths: ["/health"] }
         """;
 
-    private static readonly PolicyEvaluator Evaluator =
-        new(CompiledPolicy.From(PortcullisConfigLoader.Parse(Yaml)), TimeProvider.System);
+    private static readonly CompiledPolicy Policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(Yaml));
+    private static readonly PolicyEvaluator Evaluator = new(new SqlStatementAnalyzer(), new ShellCommandAnalyzer(), TimeProvider.System);
 
     private static PolicyEvaluated Decide(string connection, string method, string path, params string[] groups) =>
-        Evaluator.Evaluate(new RequestReceived(Guid.NewGuid(), "s1", new Principal("agent-1", "agent-1", groups),
-            new AgentAction(Protocols.Http, connection, method, path), DateTimeOffset.UtcNow));
+        Evaluator.Evaluate(Policy, new RequestReceived(Guid.NewGuid(), "s1", new Principal("agent-1", "agent-1", groups),
+            new AgentAction(Protocols.Http, connection, method, path), DateTimeOffset.UtcNow)).Evaluated;
 
     [Theory]
     [InlineData("/admin/config")]

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Contracts;
+using Portcullis.Policy.Analysis;
+using Portcullis.Policy.Rules;
+
+namespace Portcullis.Policy.Apis;
+
+public static class EvaluateApi
+{
+    public static IEndpointRouteBuilder MapEvaluateApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/policy/evaluate", Evaluate).RequireAuthorization(Extensions.AdminPolicy);
+        return app;
+    }
+
+    /// <summary>A dry run for rule authors: the decision, the rules that matched and what the action was parsed into.</summary>
+    public static Results<Ok<EvaluateResponse>, ProblemHttpResult> Evaluate(
+        EvaluateRequest body, PolicyEvaluator evaluator, PolicyProvider policy)
+    {
+        if (body.Principal is null || body.Action is null || string.IsNullOrEmpty(body.Action.Connection)
+            || body.Action.Protocol is not (Protocols.Http or Protocols.Sql or Protocols.Exec or Protocols.Mcp))
+            return TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: "Give a principal {subject, groups} and an action {protocol: http|sql|exec|mcp, connection, ...}.");
+
+        var request = new RequestReceived(Guid.NewGuid(), "dry-run",
+            new Principal(body.Principal.Subject ?? "", body.Principal.Subject, body.Principal.Groups ?? []),
+            body.Action, DateTimeOffset.UtcNow);
+        var (evaluated, analysis) = evaluator.Evaluate(policy.Current, request);
+        return TypedResults.Ok(new EvaluateResponse(evaluated.Decision, evaluated.RuleId, evaluated.Reason,
+            evaluated.MatchedRules, evaluated.ApproverGroups, evaluated.Obligations, evaluated.PolicyVersion, Describe(analysis)));
+    }
+
+    private static object? Describe(ActionAnalysis analysis) => analysis switch
+    {
+        { Sql: { } sql } => new
+        {
+            sql = new
+            {
+                statements = sql.Statements,
+                kinds = sql.Kinds.Order(),
+                tablesRead = sql.TablesRead.Select(t => t.ToString()).Order(),
+                tablesWritten = sql.TablesWritten.Select(t => t.ToString()).Order(),
+                functions = sql.Functions.Order(),
+                columns = sql.Columns.Order(),
+                error = sql.Error,
+            },
+        },
+        { Shell: { } shell } => new
+        {
+            command = new
+            {
+                programs = shell.Programs,
+                commands = shell.Commands,
+                usesNetwork = shell.UsesNetwork,
+                pipesIntoInterpreter = shell.PipesIntoInterpreter,
+                runsInlineCode = shell.RunsInlineCode,
+                unanalysable = shell.Unanalysable,
+            },
+        },
+        _ => null,
+    };
+}
+
+public sealed record EvaluatePrincipal(string? Subject, IReadOnlyList<string>? Groups);
+
+public sealed record EvaluateRequest(EvaluatePrincipal? Principal, AgentAction? Action);
+
+public sealed record EvaluateResponse(Decision Decision, string? Rule, string Reason, IReadOnlyList<string> MatchedRules,
+    IReadOnlyList<string> ApproverGroups, Obligations? Obligations, string PolicyVersion, object? Analysis);

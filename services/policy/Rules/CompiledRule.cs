@@ -1,0 +1,110 @@
+using Portcullis.Contracts;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Policy.Analysis;
+using Portcullis.Policy.Analysis.Shell;
+using Portcullis.Policy.Analysis.Sql;
+
+namespace Portcullis.Policy.Rules;
+
+/// <summary>One rule of the policy, compiled: every condition listed must hold; an empty list matches anything.</summary>
+public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int order, Obligations? obligations)
+{
+    private readonly HashSet<string> _connections = new(rule.Match.Connections, StringComparer.Ordinal);
+    private readonly HashSet<string> _protocols = new(rule.Match.Protocols, StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _groups = new(rule.Match.Groups, StringComparer.Ordinal);
+    private readonly HashSet<string> _subjects = new(rule.Match.Subjects, StringComparer.Ordinal);
+    private readonly HashSet<string> _methods = new(rule.Match.Methods, StringComparer.OrdinalIgnoreCase);
+    private readonly PathGlob[] _paths = [.. rule.Match.Paths.Select(p => new PathGlob(p))];
+    private readonly QueryCondition[] _query = [.. rule.Match.Query.Select(QueryCondition.Parse)];
+    private readonly SqlConditions? _sql = rule.Match.Sql is { } sql ? new SqlConditions(sql, AllMustMatch(effect)) : null;
+    private readonly ExecConditions? _exec = rule.Match.Exec is { } exec ? new ExecConditions(exec, AllMustMatch(effect)) : null;
+
+    // An allow rule vouches for the whole action; a deny or approval rule needs one bad element only.
+    private static bool AllMustMatch(Decision effect) => effect == Decision.Allow;
+
+    public string Id => rule.Id;
+    public Decision Effect => effect;
+    public int Order => order;
+    public Obligations? Obligations => obligations;
+    public IReadOnlyList<string> Approvers => rule.Approvers;
+    public string Reason => rule.Reason ?? rule.Description ?? $"rule '{rule.Id}'";
+
+    private bool HasHttpConditions => _methods.Count > 0 || _paths.Length > 0 || _query.Length > 0;
+
+    public bool Matches(Principal principal, AgentAction action, ActionAnalysis analysis)
+    {
+        if (_connections.Count > 0 && !_connections.Contains(action.Connection)) return false;
+        if (_protocols.Count > 0 && !_protocols.Contains(action.Protocol)) return false;
+        if (_subjects.Count > 0 && !_subjects.Contains(principal.Subject)) return false;
+        if (_groups.Count > 0 && !principal.Groups.Any(_groups.Contains)) return false;
+
+        if (HasHttpConditions)
+        {
+            if (action.Protocol != Protocols.Http) return false;
+            if (_methods.Count > 0 && (action.Method is null || !_methods.Contains(action.Method))) return false;
+            if (_paths.Length > 0 && (action.Path is null || !_paths.Any(p => p.IsMatch(action.Path)))) return false;
+            if (_query.Length > 0 && !_query.Any(q => q.IsMatch(analysis.Query))) return false;
+        }
+        if (_sql is not null && (analysis.Sql is not { Error: null } sqlAnalysis || !_sql.Matches(sqlAnalysis))) return false;
+        if (_exec is not null && (analysis.Shell is not { Unanalysable: null } shell || !_exec.Matches(shell))) return false;
+        return true;
+    }
+
+    private static bool Over<T>(IEnumerable<T> elements, bool all, Func<T, bool> match) =>
+        all ? elements.All(match) : elements.Any(match);
+
+    private sealed class SqlConditions(SqlMatchConfig config, bool all)
+    {
+        private readonly HashSet<string> _kinds = new(config.Kinds, StringComparer.OrdinalIgnoreCase);
+        private readonly TablePattern[] _tables = [.. config.Tables.Select(t => new TablePattern(t))];
+        private readonly TablePattern[] _reads = [.. config.Reads.Select(t => new TablePattern(t))];
+        private readonly TablePattern[] _writes = [.. config.Writes.Select(t => new TablePattern(t))];
+        private readonly NameGlob[] _functions = [.. config.Functions.Select(f => new NameGlob(f, ignoreCase: true))];
+        private readonly NameGlob[] _columns = [.. config.Columns.Select(c => new NameGlob(c, ignoreCase: true))];
+
+        public bool Matches(SqlAnalysis sql) =>
+            (_kinds.Count == 0 || Over(sql.Kinds, all, _kinds.Contains)) &&
+            (_tables.Length == 0 || Over(sql.Tables, all, t => _tables.Any(p => p.IsMatch(t, sql.SearchPath)))) &&
+            (_reads.Length == 0 || Over(sql.TablesRead, all, t => _reads.Any(p => p.IsMatch(t, sql.SearchPath)))) &&
+            (_writes.Length == 0 || Over(sql.TablesWritten, all, t => _writes.Any(p => p.IsMatch(t, sql.SearchPath)))) &&
+            (_functions.Length == 0 || Over(sql.Functions, all, f => _functions.Any(p => p.IsMatch(f)))) &&
+            (_columns.Length == 0 || Over(sql.Columns, all, c => _columns.Any(p => p.IsMatch(c))));
+    }
+
+    private sealed class ExecConditions(ExecMatchConfig config, bool all)
+    {
+        private readonly NameGlob[] _programs = [.. config.Programs.Select(p => new NameGlob(p, ignoreCase: false))];
+        private readonly HashSet<string> _flags = new(config.Flags, StringComparer.Ordinal);
+        private readonly NameGlob[] _arguments = [.. config.Arguments.Select(a => new NameGlob(a, ignoreCase: false))];
+
+        public bool Matches(ShellAnalysis shell)
+        {
+            if (config.Network is { } network && shell.UsesNetwork != network) return false;
+            if (config.PipesIntoInterpreter is { } piped && shell.PipesIntoInterpreter != piped) return false;
+            if (config.InlineCode is { } inline && shell.RunsInlineCode != inline) return false;
+            if (_programs.Length > 0 && !Over(shell.Commands, all, IsListedProgram)) return false;
+            var commands = _programs.Length == 0 ? shell.Commands : shell.Commands.Where(IsListedProgram).ToList();
+            if (_flags.Count > 0 && !commands.Any(c => c.Flags.Any(HasFlag))) return false;
+            return _arguments.Length == 0 || commands.Any(c => c.Arguments.Any(a => _arguments.Any(p => p.IsMatch(a))));
+        }
+
+        private bool IsListedProgram(ShellCommand command) =>
+            _programs.Any(p => p.IsMatch(p.Pattern.Contains('/') ? command.Path : command.Program));
+
+        // "-r" also matches inside a cluster such as "-rf".
+        private bool HasFlag(string flag) =>
+            _flags.Contains(flag) ||
+            !flag.StartsWith("--", StringComparison.Ordinal) && flag.Skip(1).Any(letter => _flags.Contains($"-{letter}"));
+    }
+
+    private sealed record QueryCondition(string Name, NameGlob? Value)
+    {
+        public static QueryCondition Parse(string text) =>
+            text.IndexOf('=') is var at && at > 0
+                ? new QueryCondition(text[..at], new NameGlob(text[(at + 1)..], ignoreCase: false))
+                : new QueryCondition(text, null);
+
+        public bool IsMatch(ILookup<string, string> query) =>
+            query.Contains(Name) && (Value is null || query[Name].Any(Value.IsMatch));
+    }
+}
