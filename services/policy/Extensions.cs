@@ -1,9 +1,14 @@
+using JasperFx;
+using JasperFx.Events;
+using Marten;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Health;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Rules;
+using Portcullis.Policy.Versions;
 
 namespace Portcullis.Policy;
 
@@ -13,22 +18,37 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
+        builder.AddPortcullisConfig();
         builder.AddPortcullisAuthentication();
         var admins = builder.Configuration["Policy:AdminGroup"] ?? "admins";
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, policy => policy.RequireClaim(AuthenticationExtensions.GroupsClaim, admins));
 
-        builder.AddPortcullisConfig();
-        builder.Services.AddSingleton(services => new PolicyProvider(CompiledPolicy.From(services.GetRequiredService<PortcullisConfig>())));
+        builder.AddPostgresReadiness();
+        builder.Services.AddMarten(options =>
+        {
+            options.Connection(builder.Configuration.GetConnectionString("Postgres")!);
+            options.DatabaseSchemaName = "policy";
+            options.Events.StreamIdentity = StreamIdentity.AsString;
+            options.Events.AddEventType<PolicyVersionPublished>();
+            options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+        }).UseLightweightSessions().ApplyAllDatabaseChangesOnStartup();
+
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PolicyProvider>();
+        builder.Services.AddSingleton<PolicyVersions>();
         builder.Services.AddSingleton<SqlStatementAnalyzer>();
         builder.Services.AddSingleton<ShellCommandAnalyzer>();
         builder.Services.AddSingleton<PolicyEvaluator>();
+        // Before the bus starts: no request is consumed until a policy version is in force.
+        builder.Services.AddHostedService<PolicyVersionLoader>();
 
         // What the policy service listens to:
         builder.AddPortcullisBus("policy", bus =>
         {
             bus.AddConsumer<RequestReceivedConsumer>();
+            // Every instance hears every new version, on a queue of its own that goes with it.
+            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint => endpoint.Temporary = true);
         });
         return builder;
     }

@@ -12,4 +12,5 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.MapPortcullisHealth();
 app.MapEvaluateApi();
+app.MapPolicyApi();
 app.Run();

@@ -9,6 +9,6 @@ public static class AuditedEvents
     [
         typeof(RequestReceived), typeof(PolicyEvaluated), typeof(ApprovalRequested), typeof(ApprovalGranted),
         typeof(ApprovalDenied), typeof(ApprovalExpired), typeof(RequestForwarded), typeof(ResponseMasked),
-        typeof(RequestCompleted),
+        typeof(RequestCompleted), typeof(PolicyPublished),
     ];
 }

@@ -13,6 +13,14 @@ public static class PortcullisConfigLoader
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .Build(); // unknown keys are errors: a misspelt rule field must not silently match everything
 
+    private static readonly ISerializer Serializer = new SerializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull | DefaultValuesHandling.OmitEmptyCollections)
+        .Build();
+
+    /// <summary>The policy section as YAML, in one canonical form (used to store and compare versions).</summary>
+    public static string SerializePolicy(PolicyConfig policy) => Serializer.Serialize(policy);
+
     public static PortcullisConfig Parse(string yaml, string source = "portcullis.yaml")
     {
         try
@@ -23,6 +31,20 @@ public static class PortcullisConfigLoader
         {
             throw new InvalidOperationException(
                 $"{source}: line {ex.Start.Line}, column {ex.Start.Column}: {(ex.InnerException ?? ex).Message}", ex);
+        }
+    }
+
+    /// <summary>Just the policy section (default_effect, rules), as the admin API receives it.</summary>
+    public static PolicyConfig ParsePolicy(string yaml)
+    {
+        try
+        {
+            return Deserializer.Deserialize<PolicyConfig?>(yaml) ?? new PolicyConfig();
+        }
+        catch (YamlException ex)
+        {
+            throw new InvalidOperationException(
+                $"policy: line {ex.Start.Line}, column {ex.Start.Column}: {(ex.InnerException ?? ex).Message}", ex);
         }
     }
 

@@ -23,7 +23,7 @@ public sealed class CompiledPolicy
         "maintenance", "notify", "load",
     };
 
-    public static CompiledPolicy From(PortcullisConfig config)
+    public static CompiledPolicy From(PortcullisConfig config, string? version = null)
     {
         var errors = new List<string>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -65,7 +65,7 @@ public sealed class CompiledPolicy
 
         return new CompiledPolicy
         {
-            Version = VersionOf(config),
+            Version = version ?? VersionOf(config),
             Rules = rules,
             DefaultEffect = defaultEffect,
             ConnectionDefaults = connectionDefaults,

@@ -16,6 +16,7 @@ public sealed class PortcullisStack : IAsyncLifetime
 {
     public const string AgentClient = "e2e-agent";
     public const string AuditorClient = "e2e-auditor";
+    public const string AdminClient = "e2e-admin";
     public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Dictionary<string, ServiceProcess> _services = new(StringComparer.Ordinal);
@@ -29,6 +30,7 @@ public sealed class PortcullisStack : IAsyncLifetime
     public HttpClient Gateway { get; private set; } = null!;
     public HttpClient Audit { get; private set; } = null!;
     public HttpClient Upstream { get; private set; } = null!;
+    public HttpClient Policy { get; private set; } = null!;
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
@@ -58,7 +60,10 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Identity__ConfigFile"] = Path.Combine(RunDirectory, "identity.json"),
         });
         Add("demo", "services/demo", "Portcullis.Demo", ports, common, [], "/health/live");
-        Add("policy", "services/policy", "Portcullis.Policy", ports, common, []);
+        Add("policy", "services/policy", "Portcullis.Policy", ports, common, new()
+        {
+            ["ConnectionStrings__Postgres"] = _servers.Postgres,
+        });
         Add("masking", "services/masking", "Portcullis.Masking", ports, common, []);
         Add("approval", "services/approval", "Portcullis.Approval", ports, common, []);
         Add("audit", "services/audit", "Portcullis.Audit", ports, common, new()
@@ -77,6 +82,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         Gateway = new HttpClient { BaseAddress = _services["gateway"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Audit = new HttpClient { BaseAddress = _services["audit"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Upstream = new HttpClient { BaseAddress = _services["demo"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Policy = new HttpClient { BaseAddress = _services["policy"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public async Task DisposeAsync()
@@ -84,6 +90,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         Gateway?.Dispose();
         Audit?.Dispose();
         Upstream?.Dispose();
+        Policy?.Dispose();
         await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
         if (_servers is not null) await _servers.DisposeAsync();
     }
@@ -110,6 +117,15 @@ public sealed class PortcullisStack : IAsyncLifetime
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"token request for {client} failed: {body}");
         return _tokens[client] = JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    /// <summary>A request to one of the services with a token of <paramref name="client"/>.</summary>
+    public async Task<HttpRequestMessage> Authorized(string client, HttpMethod method, string path, object? json = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenFor(client));
+        if (json is not null) request.Content = JsonContent.Create(json);
+        return request;
     }
 
     public async Task<HttpRequestMessage> AgentRequest(HttpMethod method, string path, string sessionId)
@@ -163,6 +179,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(keyPath, SigningKey.ExportPkcs8PrivateKeyPem());
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
             Identity = new
@@ -173,6 +190,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                 {
                     [AgentClient] = new { Secret = _secrets[AgentClient], Groups = "agents" },
                     [AuditorClient] = new { Secret = _secrets[AuditorClient], Groups = "auditors" },
+                    [AdminClient] = new { Secret = _secrets[AdminClient], Groups = "admins" },
                 },
             },
         };
@@ -188,6 +206,12 @@ public sealed class PortcullisStack : IAsyncLifetime
                 kind: http
                 upstream: http://127.0.0.1:{{demoPort}}/
                 default_effect: allow
+              warehouse:
+                kind: postgres
+                default_effect: allow
+              ops:
+                kind: ssh
+                default_effect: deny
             policy:
               default_effect: deny
               rules:
@@ -200,6 +224,21 @@ public sealed class PortcullisStack : IAsyncLifetime
                   approvers: [approvers]
                   reason: Bulk export needs a human.
                   match: { connections: [demo], paths: ["/customers/export"] }
+                - id: sql-no-program
+                  effect: deny
+                  reason: COPY ... PROGRAM runs a shell command on the database server.
+                  match: { connections: [warehouse], sql: { kinds: [copy_to_program, copy_from_program] } }
+                - id: sql-no-ddl
+                  effect: deny
+                  reason: Agents do not change the schema.
+                  match: { connections: [warehouse], sql: { kinds: [ddl] } }
+                - id: exec-no-network
+                  effect: deny
+                  reason: Commands may not reach the network.
+                  match: { connections: [ops], exec: { network: true } }
+                - id: exec-inspection
+                  effect: allow
+                  match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime] } }
             masking:
               detectors: [email]
             """);

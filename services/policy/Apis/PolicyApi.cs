@@ -1,0 +1,65 @@
+using System.Security.Claims;
+using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Contracts;
+using Portcullis.Policy.Versions;
+
+namespace Portcullis.Policy.Apis;
+
+/// <summary>The policy's versions, for admins: read the one in force and its history, publish a new one.</summary>
+public static class PolicyApi
+{
+    public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)
+    {
+        var policy = app.MapGroup("/policy").RequireAuthorization(Extensions.AdminPolicy);
+        policy.MapGet("/", GetCurrent);
+        policy.MapGet("/versions", GetVersions);
+        policy.MapPut("/", Publish);
+        return app;
+    }
+
+    public static async Task<Ok<CurrentPolicy>> GetCurrent(PolicyVersions versions, CancellationToken cancellationToken)
+    {
+        var current = (await versions.HistoryAsync(cancellationToken))[^1];
+        return TypedResults.Ok(new CurrentPolicy(current.Version, current.ContentHash, current.Yaml));
+    }
+
+    public static async Task<Ok<IEnumerable<VersionSummary>>> GetVersions(PolicyVersions versions, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await versions.HistoryAsync(cancellationToken)).Select(v =>
+            new VersionSummary(v.Version, v.ContentHash, v.Source, v.PublishedBy, v.Comment, v.PublishedAt)));
+
+    /// <summary>
+    /// Publishes the policy section given as YAML. <c>expectedVersion</c> must be the version in force, so two
+    /// admins cannot overwrite each other unseen (409 when it is not).
+    /// </summary>
+    public static async Task<Results<Ok<PolicyPublished>, ProblemHttpResult>> Publish(
+        PublishPolicyRequest body, ClaimsPrincipal user, PolicyVersions versions, IPublishEndpoint bus,
+        CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(body.Yaml) || body.ExpectedVersion is not > 0)
+            return TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: "Send {\"yaml\": \"<the policy section: default_effect and rules>\", \"expectedVersion\": <the version in force>, \"comment\": \"why\"}.");
+        try
+        {
+            var published = await versions.PublishAsync(body.Yaml, body.ExpectedVersion.Value,
+                user.FindFirstValue("sub") ?? "unknown", body.Comment, bus, cancellationToken);
+            return TypedResults.Ok(published);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "The policy is not valid", detail: ex.Message);
+        }
+        catch (Exception ex) when (ex is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "Version conflict",
+                detail: $"Version {body.ExpectedVersion} is no longer the latest: read GET /policy and publish against the version in force.");
+        }
+    }
+}
+
+public sealed record PublishPolicyRequest(string? Yaml, int? ExpectedVersion, string? Comment);
+
+public sealed record CurrentPolicy(int Version, string ContentHash, string Yaml);
+
+public sealed record VersionSummary(int Version, string ContentHash, string Source, string PublishedBy, string? Comment,
+    DateTimeOffset PublishedAt);

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using System.Text;
+using JasperFx.Events;
+using Marten;
+using Marten.Exceptions;
+using MassTransit;
+using Portcullis.Contracts;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Policy.Rules;
+
+namespace Portcullis.Policy.Versions;
+
+/// <summary>
+/// The policy's versions, stored as events in one Marten stream. The configuration file bootstraps version 1
+/// (and publishes a new version whenever its policy section changes); admins publish versions through the
+/// API. A version is checked by compiling it before it is stored, so no invalid policy is ever in force.
+/// </summary>
+public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, PolicyProvider provider,
+    TimeProvider clock, ILogger<PolicyVersions> logger)
+{
+    public const string StreamId = "policy";
+    public const string FileSource = "file";
+    public const string AdminSource = "admin";
+
+    /// <summary>Loads the latest version into the provider, first publishing the file's policy if it is new.</summary>
+    public async Task<PolicyDocument> LoadAsync(CancellationToken cancellationToken)
+    {
+        var fileYaml = PortcullisConfigLoader.SerializePolicy(file.Policy);
+        var fileHash = Hash(fileYaml);
+        await using var session = store.LightweightSession();
+        var stream = await session.Events.FetchForWriting<PolicyDocument>(StreamId, cancellationToken);
+        if (stream.Aggregate?.LastFileHash != fileHash)
+        {
+            var version = (stream.Aggregate?.Version ?? 0) + 1;
+            Compile(fileYaml, version); // the service does not start on an invalid file
+            stream.AppendOne(new PolicyVersionPublished(StreamId, version, fileYaml, fileHash, FileSource,
+                "file:portcullis.yaml", "bootstrapped from the configuration file", clock.GetUtcNow()));
+            await session.SaveChangesAsync(cancellationToken);
+            logger.LogInformation("Policy version {Version} published from the configuration file", version);
+        }
+        return await ReloadAsync(cancellationToken);
+    }
+
+    public async Task<PolicyDocument> ReloadAsync(CancellationToken cancellationToken)
+    {
+        await using var session = store.QuerySession();
+        var current = await session.Events.AggregateStreamAsync<PolicyDocument>(StreamId, token: cancellationToken)
+                      ?? throw new InvalidOperationException("The policy stream is empty.");
+        if (provider.IsLoaded && provider.Current.Version == Label(current.Version)) return current;
+        provider.Replace(Compile(current.Yaml, current.Version));
+        logger.LogInformation("Policy version {Version} is in force", current.Version);
+        return current;
+    }
+
+    /// <summary>Publishes a new version, if <paramref name="expectedVersion"/> is still the latest.</summary>
+    public async Task<PolicyPublished> PublishAsync(string yaml, int expectedVersion, string publishedBy, string? comment,
+        IPublishEndpoint bus, CancellationToken cancellationToken)
+    {
+        Compile(yaml, expectedVersion + 1); // throws InvalidOperationException with every problem found
+        await using var session = store.LightweightSession();
+        var stream = await session.Events.FetchForWriting<PolicyDocument>(StreamId, expectedVersion, cancellationToken);
+        var published = new PolicyVersionPublished(StreamId, expectedVersion + 1, yaml, Hash(yaml), AdminSource,
+            publishedBy, comment, clock.GetUtcNow());
+        stream.AppendOne(published);
+        await session.SaveChangesAsync(cancellationToken);
+
+        var rules = PortcullisConfigLoader.ParsePolicy(yaml).Rules.Count;
+        var change = new PolicyPublished(NewId.NextGuid(), $"admin:{publishedBy}", published.Version, published.ContentHash,
+            publishedBy, comment, rules, published.PublishedAt);
+        await bus.Publish(change, cancellationToken); // every instance reloads; the audit records the change
+        return change;
+    }
+
+    public async Task<IReadOnlyList<PolicyVersionPublished>> HistoryAsync(CancellationToken cancellationToken)
+    {
+        await using var session = store.QuerySession();
+        var events = await session.Events.FetchStreamAsync(StreamId, token: cancellationToken);
+        return [.. events.Select(e => e.Data).OfType<PolicyVersionPublished>()];
+    }
+
+    public static string Label(int version) => $"v{version}";
+
+    private CompiledPolicy Compile(string yaml, int version) =>
+        CompiledPolicy.From(new PortcullisConfig
+        {
+            Connections = file.Connections,
+            Policy = PortcullisConfigLoader.ParsePolicy(yaml),
+            Masking = file.Masking,
+        }, Label(version));
+
+    private static string Hash(string yaml) =>
+        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)))[..16];
+}
