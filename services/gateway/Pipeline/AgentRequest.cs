@@ -12,6 +12,9 @@ public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction a
     public string SessionId { get; } = sessionId;
     public AgentAction Action { get; } = action;
 
+    /// <summary>What the allowing decision obliges the gateway to enforce.</summary>
+    public Obligations Obligations { get; set; } = Obligations.None;
+
     /// <summary>Set by whoever writes the agent's response: see <see cref="Outcomes"/>.</summary>
     public string Outcome { get; set; } = Outcomes.Completed;
 

@@ -1,20 +1,14 @@
-using MassTransit;
 using Microsoft.Extensions.Options;
-using Portcullis.Contracts;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Portcullis.Gateway.Pipeline;
 
 /// <summary>
-/// Holds back every upstream body, has it masked by the masking service, and sends the agent only the
-/// masked form. When the body cannot be masked (too large, compressed, an unknown type, masking silent or
-/// failing), the agent gets a refusal and none of the body.
+/// Holds back every upstream body of an http connection and has the request flow mask it; the agent is sent
+/// only the masked form. A body that cannot be masked (too large, compressed, an unknown type, masking silent
+/// or failing) becomes a refusal, and none of it is sent.
 /// </summary>
-public sealed class ResponseMaskingTransform(
-    IOptions<GatewayOptions> options,
-    AgentResponses responses,
-    TimeProvider clock,
-    ILogger<ResponseMaskingTransform> logger)
+public sealed class ResponseMaskingTransform(IOptions<GatewayOptions> options, AgentRequestFlow flow, AgentResponses responses)
 {
     public async ValueTask Apply(ResponseTransformContext context)
     {
@@ -22,19 +16,16 @@ public sealed class ResponseMaskingTransform(
         if (context.ProxyResponse is not { } upstream || http.Features.Get<AgentRequest>() is not { } request)
             return; // the forward failed: the guard answers
         context.SuppressResponseBody = true;
-        var services = http.RequestServices;
-        var settings = options.Value;
+        var limit = options.Value.MaxResponseBytes;
 
-        var body = await ReadCapped(upstream.Content, settings.MaxResponseBytes, context.CancellationToken);
-        await services.GetRequiredService<IPublishEndpoint>().Publish(new RequestForwarded(
-            request.RequestId, request.SessionId, request.Action.Connection,
-            upstream.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "",
-            (int)upstream.StatusCode, body?.LongLength ?? -1, request.ElapsedMs, clock.GetUtcNow()), context.CancellationToken);
+        var body = await ReadCapped(upstream.Content, limit, context.CancellationToken);
+        await flow.ForwardedAsync(http, request, upstream.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "",
+            (int)upstream.StatusCode, body?.LongLength ?? -1);
 
         if (body is null)
         {
             responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway,
-                $"The upstream answer is larger than {settings.MaxResponseBytes} bytes and cannot be masked, so it is withheld.");
+                $"The upstream answer is larger than {limit} bytes and cannot be masked, so it is withheld.");
             return;
         }
         if (upstream.Content.Headers.ContentEncoding.Count > 0)
@@ -44,39 +35,13 @@ public sealed class ResponseMaskingTransform(
             return;
         }
 
-        var contentType = upstream.Content.Headers.ContentType?.ToString() ?? "";
-        var masking = services.GetRequiredService<IRequestClient<MaskContent>>();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        deadline.CancelAfter(settings.MaskingTimeout);
-        ContentMasked masked;
-        try
+        if (await flow.MaskAsync(http, request, upstream.Content.Headers.ContentType?.ToString() ?? "", body))
         {
-            var response = await masking.GetResponse<ContentMasked>(
-                new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body),
-                deadline.Token, RequestTimeout.After(ms: (int)settings.MaskingTimeout.TotalMilliseconds));
-            masked = response.Message;
+            var headers = http.Response.Headers;
+            headers.ContentLength = request.Output!.Length;
+            headers.Remove("Content-MD5");
+            headers.ETag = default; // the upstream's tag names the unmasked body
         }
-        catch (RequestFaultException ex)
-        {
-            logger.LogWarning("Request {RequestId}: masking refused the output ({Fault})", request.RequestId,
-                ex.Fault?.Exceptions.FirstOrDefault()?.ExceptionType);
-            responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway,
-                $"The upstream answer (content type '{contentType}') could not be masked, so it is withheld.");
-            return;
-        }
-        catch (Exception ex) when (ex is RequestTimeoutException or OperationCanceledException or MassTransitException)
-        {
-            logger.LogWarning("Request {RequestId}: masking did not answer ({Reason})", request.RequestId, ex.GetType().Name);
-            responses.Unavailable(http, request, "The masking service did not answer within the deadline.");
-            return;
-        }
-
-        var headers = http.Response.Headers;
-        headers.ContentLength = masked.Body.Length;
-        headers.Remove("Content-MD5");
-        headers.ETag = default; // the upstream's tag names the unmasked body
-        request.Output = masked.Body; // delivered by the guard once its completion is recorded
-        request.OutputContentType = contentType;
     }
 
     /// <summary>The whole body, or null when it is larger than <paramref name="limit"/>.</summary>

@@ -33,21 +33,36 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
 
     public bool Matches(Principal principal, AgentAction action, ActionAnalysis analysis)
     {
+        // Hot path (every rule, every request): plain loops, cheapest checks first.
         if (_connections.Count > 0 && !_connections.Contains(action.Connection)) return false;
         if (_protocols.Count > 0 && !_protocols.Contains(action.Protocol)) return false;
         if (_subjects.Count > 0 && !_subjects.Contains(principal.Subject)) return false;
-        if (_groups.Count > 0 && !principal.Groups.Any(_groups.Contains)) return false;
+        if (_groups.Count > 0 && !InAnyGroup(principal.Groups)) return false;
 
         if (HasHttpConditions)
         {
             if (action.Protocol != Protocols.Http) return false;
             if (_methods.Count > 0 && (action.Method is null || !_methods.Contains(action.Method))) return false;
-            if (_paths.Length > 0 && (action.Path is null || !_paths.Any(p => p.IsMatch(action.Path)))) return false;
+            if (_paths.Length > 0 && (action.Path is null || !AnyPathMatches(action.Path))) return false;
             if (_query.Length > 0 && !_query.Any(q => q.IsMatch(analysis.Query))) return false;
         }
         if (_sql is not null && (analysis.Sql is not { Error: null } sqlAnalysis || !_sql.Matches(sqlAnalysis))) return false;
         if (_exec is not null && (analysis.Shell is not { Unanalysable: null } shell || !_exec.Matches(shell))) return false;
         return true;
+    }
+
+    private bool InAnyGroup(IReadOnlyList<string> groups)
+    {
+        for (var i = 0; i < groups.Count; i++)
+            if (_groups.Contains(groups[i])) return true;
+        return false;
+    }
+
+    private bool AnyPathMatches(string path)
+    {
+        foreach (var glob in _paths)
+            if (glob.IsMatch(path)) return true;
+        return false;
     }
 
     private static bool Over<T>(IEnumerable<T> elements, bool all, Func<T, bool> match) =>

@@ -10,10 +10,19 @@ namespace Portcullis.Policy.Rules;
 public sealed class PathGlob
 {
     private readonly Regex _regex;
+    private readonly string _prefix;
+    private readonly string _suffix;
 
     public PathGlob(string pattern)
     {
         Pattern = pattern;
+        // The literal text before the first and after the last wildcard rejects most paths without the regex.
+        var first = pattern.IndexOfAny(['*', '?']);
+        var last = pattern.LastIndexOfAny(['*', '?']);
+        _prefix = first < 0 ? pattern : pattern[..first];
+        _suffix = last < 0 ? "" : pattern[(last + 1)..];
+        if (_prefix.EndsWith('/') && first >= 0 && pattern.AsSpan(first).StartsWith("**"))
+            _prefix = _prefix[..^1]; // "/admin/**" matches "/admin" too
         var regex = new StringBuilder("^");
         for (var i = 0; i < pattern.Length; i++)
         {
@@ -35,5 +44,8 @@ public sealed class PathGlob
 
     public string Pattern { get; }
 
-    public bool IsMatch(string path) => _regex.IsMatch(path);
+    public bool IsMatch(string path) =>
+        path.StartsWith(_prefix, StringComparison.OrdinalIgnoreCase) &&
+        path.EndsWith(_suffix, StringComparison.OrdinalIgnoreCase) &&
+        _regex.IsMatch(path);
 }

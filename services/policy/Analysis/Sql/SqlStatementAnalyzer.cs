@@ -64,13 +64,21 @@ public sealed class SqlStatementAnalyzer
                 var message = Marshal.PtrToStringUTF8(error.Message) ?? "syntax error";
                 return SqlAnalysis.Rejected(error.CursorPosition > 0 ? $"{message} (at character {error.CursorPosition})" : message);
             }
-            using var tree = JsonDocument.Parse(Marshal.PtrToStringUTF8(result.ParseTree) ?? "{}");
+            using var tree = JsonDocument.Parse(Utf8(result.ParseTree));
             return Walk(tree.RootElement);
         }
         finally
         {
             PgQueryNative.Free(result);
         }
+    }
+
+    /// <summary>The parser's JSON as UTF-8 bytes, copied once from native memory (no round trip through a string).</summary>
+    private static unsafe ReadOnlyMemory<byte> Utf8(IntPtr text)
+    {
+        if (text == IntPtr.Zero) return "{}"u8.ToArray();
+        var span = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)text);
+        return span.ToArray();
     }
 
     private static SqlAnalysis Walk(JsonElement root)

@@ -1,0 +1,145 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Portcullis.Contracts;
+using Portcullis.Defaults.Auth;
+using Portcullis.Gateway.Sessions;
+
+namespace Portcullis.Gateway.Pipeline;
+
+/// <summary>
+/// The steps every agent request takes through the gateway, whatever its protocol: begin (session, checked
+/// action), decide (RequestReceived broker-confirmed, then the policy's answer within the deadline), record
+/// what the upstream answered, mask it, and finish (RequestCompleted confirmed, then deliver). A step that
+/// cannot complete turns the request into a refusal; nothing unrecorded or unmasked is delivered.
+/// </summary>
+public sealed class AgentRequestFlow(
+    SessionResolver sessions,
+    AgentResponses responses,
+    IOptions<GatewayOptions> options,
+    TimeProvider clock,
+    ILogger<AgentRequestFlow> logger)
+{
+    /// <summary>Starts a request, or answers 400 (and returns null) when its session id is malformed.</summary>
+    public async Task<AgentRequest?> BeginAsync(HttpContext context, AgentAction action)
+    {
+        var session = sessions.Resolve(context);
+        if (session.SessionId is null)
+        {
+            await responses.BadRequest(context, session.Error!);
+            return null;
+        }
+        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action);
+        context.Features.Set(request);
+        return request;
+    }
+
+    /// <summary>The allowing decision, or null when the request was refused (its refusal is prepared).</summary>
+    public async Task<PolicyEvaluated?> DecideAsync(HttpContext context, AgentRequest request)
+    {
+        var decisions = context.RequestServices.GetRequiredService<IRequestClient<RequestReceived>>();
+        var received = new RequestReceived(request.RequestId, request.SessionId, context.User.ToPrincipal(),
+            request.Action, clock.GetUtcNow());
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(options.Value.DecisionTimeout);
+        PolicyEvaluated decision;
+        try
+        {
+            // The request client publishes RequestReceived and returns only after the broker confirmed it.
+            var response = await decisions.GetResponse<PolicyEvaluated>(received,
+                // No time-to-live: the same message is the audit's record and must not expire in its queue.
+                pipe => pipe.UseExecute(send => send.TimeToLive = null),
+                deadline.Token, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
+            decision = response.Message;
+        }
+        catch (Exception ex) when (ex is RequestTimeoutException or OperationCanceledException or MassTransitException
+                                       or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
+        {
+            logger.LogWarning("Request {RequestId}: no policy decision ({Reason}: {Message}); refused",
+                request.RequestId, ex.GetType().Name, ex.InnerException?.Message ?? ex.Message);
+            responses.Unavailable(context, request, "No policy decision arrived within the deadline.");
+            return null;
+        }
+
+        switch (decision.Decision)
+        {
+            case Decision.Allow:
+                request.Obligations = decision.Obligations ?? Obligations.None;
+                return decision;
+            case Decision.RequireApproval:
+                responses.ApprovalRequired(context, request, decision);
+                return null;
+            default:
+                responses.Denied(context, request, decision);
+                return null;
+        }
+    }
+
+    /// <summary>Records that the action ran upstream (before its output is masked).</summary>
+    public Task ForwardedAsync(HttpContext context, AgentRequest request, string upstream, int status, long bytes) =>
+        context.RequestServices.GetRequiredService<IPublishEndpoint>().Publish(new RequestForwarded(
+            request.RequestId, request.SessionId, request.Action.Connection, upstream, status, bytes, request.ElapsedMs,
+            clock.GetUtcNow()), context.RequestAborted);
+
+    /// <summary>
+    /// Has <paramref name="body"/> masked and makes the masked form the request's output; on failure prepares
+    /// the refusal instead. Returns whether the output is the masked body.
+    /// </summary>
+    public async Task<bool> MaskAsync(HttpContext context, AgentRequest request, string contentType, byte[] body)
+    {
+        var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
+        var settings = options.Value;
+        if (request.Obligations.MaxOutputBytes is { } cap && body.LongLength > cap)
+        {
+            responses.UpstreamFailed(context, request, StatusCodes.Status502BadGateway,
+                $"The output is {body.LongLength} bytes, more than the {cap} the policy allows for this action; it is withheld.");
+            return false;
+        }
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(settings.MaskingTimeout);
+        try
+        {
+            var response = await masking.GetResponse<ContentMasked>(
+                new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body),
+                deadline.Token, RequestTimeout.After(ms: (int)settings.MaskingTimeout.TotalMilliseconds));
+            request.Output = response.Message.Body;
+            request.OutputContentType = contentType;
+            return true;
+        }
+        catch (RequestFaultException ex)
+        {
+            logger.LogWarning("Request {RequestId}: masking refused the output ({Fault})", request.RequestId,
+                ex.Fault?.Exceptions.FirstOrDefault()?.ExceptionType);
+            responses.UpstreamFailed(context, request, StatusCodes.Status502BadGateway,
+                $"The output (content type '{contentType}') could not be masked, so it is withheld.");
+            return false;
+        }
+        catch (Exception ex) when (ex is RequestTimeoutException or OperationCanceledException or MassTransitException)
+        {
+            logger.LogWarning("Request {RequestId}: masking did not answer ({Reason})", request.RequestId, ex.GetType().Name);
+            responses.Unavailable(context, request, "The masking service did not answer within the deadline.");
+            return false;
+        }
+    }
+
+    /// <summary>Records how the request completed, with its output, and only then delivers that output.</summary>
+    public async Task FinishAsync(HttpContext context, AgentRequest request)
+    {
+        var publisher = context.RequestServices.GetRequiredService<IPublishEndpoint>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(options.Value.DecisionTimeout);
+        try
+        {
+            await publisher.Publish(new RequestCompleted(request.RequestId, request.SessionId, request.Outcome,
+                context.Response.StatusCode, request.ElapsedMs, responses.Capture(request), clock.GetUtcNow()), deadline.Token);
+        }
+        catch (Exception ex)
+        {
+            // Unrecorded output is not delivered: the agent gets a refusal instead.
+            logger.LogError("Request {RequestId}: RequestCompleted could not be published ({Reason}); output withheld",
+                request.RequestId, ex.GetType().Name);
+            if (!context.Response.HasStarted)
+                responses.Unavailable(context, request, "The result could not be recorded in the audit trail.");
+        }
+        await AgentResponses.Deliver(context, request);
+    }
+}
