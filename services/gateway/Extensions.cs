@@ -18,6 +18,7 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SessionResolver>();
         builder.Services.AddSingleton<AgentResponses>();
+        builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ResponseMaskingTransform>();
 
         var (routes, clusters) = HttpConnectionRoutes.Build(config);
