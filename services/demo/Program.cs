@@ -12,5 +12,17 @@ app.Use(async (context, next) =>
         context.RequestServices.GetRequiredService<RequestLog>().Add(context.Request);
     await next();
 });
+// With DEMO_API_KEY set, the API wants it in X-Api-Key, as internal APIs do: only the gateway holds it.
+var apiKey = Environment.GetEnvironmentVariable("DEMO_API_KEY");
+app.Use(async (context, next) =>
+{
+    var open = context.Request.Path.StartsWithSegments("/__requests") || context.Request.Path.StartsWithSegments("/health");
+    if (!open && !string.IsNullOrEmpty(apiKey) && context.Request.Headers["X-Api-Key"] != apiKey)
+    {
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        return;
+    }
+    await next();
+});
 app.MapDemoApi();
 app.Run();

@@ -3,6 +3,9 @@ using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Connections;
+using Portcullis.Gateway.Connectors.Postgres;
+using Portcullis.Gateway.Connectors.Ssh;
+using Portcullis.Gateway.Secrets;
 using Portcullis.Gateway.Pipeline;
 using Portcullis.Gateway.Sessions;
 
@@ -20,6 +23,10 @@ public static class Extensions
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ResponseMaskingTransform>();
+        builder.Services.AddSingleton<SecretResolver>();
+        builder.Services.AddSingleton<ColumnOrigins>();
+        builder.Services.AddSingleton<PostgresConnector>();
+        builder.Services.AddSingleton<SshConnector>();
 
         var (routes, clusters) = HttpConnectionRoutes.Build(config);
         builder.Services.AddReverseProxy()
@@ -38,6 +45,8 @@ public static class Extensions
     public static WebApplication MapAgentEndpoints(this WebApplication app)
     {
         app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>());
+        app.MapSqlApi();
+        app.MapExecApi();
         // Any /http/{connection} that no route claims: the connection does not exist.
         app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>
                 responses.UnknownConnection(context, connection))

@@ -11,13 +11,40 @@ public sealed class PortcullisConfig
     public MaskingConfig Masking { get; set; } = new();
 }
 
+/// <summary>
+/// A system agents reach through the gateway. Credentials are references ("secret:NAME") resolved by the
+/// gateway; the agent never sees them.
+/// </summary>
 public sealed class ConnectionConfig
 {
-    /// <summary>http (later: postgres, ssh).</summary>
+    /// <summary>http, postgres or ssh.</summary>
     public string Kind { get; set; } = "http";
 
-    /// <summary>Base URL the connection's requests go to; the agent never sees or chooses it.</summary>
+    /// <summary>http: base URL the connection's requests go to; the agent never sees or chooses it.</summary>
     public string? Upstream { get; set; }
+
+    /// <summary>http: headers added to every upstream request, e.g. X-Api-Key: secret:CRM_API_KEY.</summary>
+    public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>postgres: an Npgsql connection string without the password.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>postgres: the password (a secret reference); ssh: unused.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>ssh: the target host, port and user.</summary>
+    public string? Host { get; set; }
+    public int Port { get; set; } = 22;
+    public string? Username { get; set; }
+
+    /// <summary>ssh: the gateway's private key (a secret reference to an OpenSSH or PEM key).</summary>
+    public string? PrivateKey { get; set; }
+
+    /// <summary>ssh: the host key's SHA-256 fingerprint ("SHA256:...", or a secret reference to it), pinned: any other host key is refused.</summary>
+    public string? HostKeySha256 { get; set; }
+
+    /// <summary>postgres and ssh: how long one action may run before it is cancelled ("30s").</summary>
+    public string? Timeout { get; set; }
 
     /// <summary>Effect when no rule matches: allow (block-list) or deny (allow-list). Unset: the policy's default.</summary>
     public string? DefaultEffect { get; set; }

@@ -1,5 +1,6 @@
 using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Secrets;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -42,7 +43,7 @@ public static class HttpConnectionRoutes
     /// <summary>The same transforms on every connection route, in code so configuration cannot weaken them.</summary>
     public static void AddTransforms(TransformBuilderContext context)
     {
-        if (context.Route.Metadata?.TryGetValue(ConnectionMetadata, out var name) != true) return;
+        if (context.Route.Metadata?.TryGetValue(ConnectionMetadata, out var name) != true || name is null) return;
         context.AddPathRemovePrefix($"/http/{name}");
         // The agent's token and session are for the gateway; upstream credentials are the gateway's to add.
         context.AddRequestHeaderRemove("Authorization");
@@ -50,6 +51,21 @@ public static class HttpConnectionRoutes
         context.AddRequestHeaderRemove(Sessions.SessionResolver.SessionHeader);
         // Bodies come back uncompressed so they can be masked.
         context.AddRequestHeaderRemove("Accept-Encoding");
+        // Upstream credentials come from the gateway's secrets, replacing anything the agent sent under that name.
+        var headers = context.Services.GetRequiredService<PortcullisConfig>().Connections[name].Headers;
+        if (headers.Count > 0)
+        {
+            var secrets = context.Services.GetRequiredService<SecretResolver>();
+            context.AddRequestTransform(async transform =>
+            {
+                foreach (var (header, value) in headers)
+                {
+                    transform.ProxyRequest.Headers.Remove(header);
+                    transform.ProxyRequest.Headers.TryAddWithoutValidation(header,
+                        await secrets.ResolveAsync(value, transform.HttpContext.RequestAborted));
+                }
+            });
+        }
         var masking = context.Services.GetRequiredService<ResponseMaskingTransform>();
         context.AddResponseTransform(masking.Apply);
     }

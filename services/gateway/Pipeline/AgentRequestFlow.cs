@@ -121,6 +121,32 @@ public sealed class AgentRequestFlow(
         }
     }
 
+    /// <summary>
+    /// The whole flow for an action the gateway runs itself (SQL, commands): begin, decide, run the connector,
+    /// record the forward, mask the output (errors included), finish and deliver.
+    /// </summary>
+    public async Task RunAsync(HttpContext context, AgentAction action, Func<AgentRequest, Task<ConnectorOutput>> execute)
+    {
+        if (await BeginAsync(context, action) is not { } request) return;
+        try
+        {
+            if (await DecideAsync(context, request) is null) return;
+            var output = await execute(request);
+            await ForwardedAsync(context, request, output.Upstream, output.Status, output.Body.LongLength);
+            if (await MaskAsync(context, request, output.ContentType, output.Body))
+            {
+                context.Response.StatusCode = output.Status;
+                context.Response.ContentType = output.ContentType;
+                context.Response.ContentLength = request.Output!.Length;
+                if (output.Status >= 400) request.Outcome = Outcomes.UpstreamFailed;
+            }
+        }
+        finally
+        {
+            await FinishAsync(context, request);
+        }
+    }
+
     /// <summary>Records how the request completed, with its output, and only then delivers that output.</summary>
     public async Task FinishAsync(HttpContext context, AgentRequest request)
     {
@@ -143,3 +169,6 @@ public sealed class AgentRequestFlow(
         await AgentResponses.Deliver(context, request);
     }
 }
+
+/// <summary>What a connector produced: the status and body to mask and return, and where it ran (no credentials).</summary>
+public sealed record ConnectorOutput(int Status, string ContentType, byte[] Body, string Upstream);

@@ -49,9 +49,13 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     public Task BadRequest(HttpContext context, string detail) =>
         WriteNow(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request", detail);
 
-    public Task UnknownConnection(HttpContext context, string connection) =>
+    public Task UnknownConnection(HttpContext context, string connection, string kind = "http") =>
         WriteNow(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
-            $"There is no http connection named '{connection}'.");
+            $"There is no {kind} connection named '{connection}'.");
+
+    /// <summary>A problem document as bytes, for outputs that are masked before they are sent.</summary>
+    public static byte[] ProblemBytes(HttpContext context, int status, string type, string title, string detail,
+        Dictionary<string, object?> extensions) => ProblemBody(context, status, type, title, detail, extensions);
 
     /// <summary>Sends the request's output, exactly the bytes recorded for it.</summary>
     public static Task Deliver(HttpContext context, AgentRequest request) =>

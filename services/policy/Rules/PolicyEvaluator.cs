@@ -20,6 +20,11 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
 {
     public const string UnparsableSqlRule = "builtin:sql-unparsable";
     public const string UnanalysableCommandRule = "builtin:command-unanalysable";
+    public const string ObligationEscapeRule = "builtin:obligation-escape";
+
+    // Statements that could end the gateway's transaction or change its settings, and so lift a read-only
+    // or statement-timeout obligation for what follows them.
+    private static readonly string[] ObligationEscapes = ["transaction", "set", "do", "call", "execute", "prepare", "admin_function", "admin"];
 
     public PolicyDecision Evaluate(CompiledPolicy policy, RequestReceived request)
     {
@@ -37,6 +42,13 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
         var obligations = matched.Select(rule => rule.Obligations).OfType<Obligations>()
             .Aggregate(policy.ConnectionObligations.GetValueOrDefault(action.Connection) ?? Obligations.None, CompiledPolicy.Strictest);
+
+        // A rule's own denial says more; the escape check stands in only for what would otherwise run.
+        if (winner?.Effect != Decision.Deny && analysis.Sql is { } statements && (obligations.ReadOnly || obligations.StatementTimeoutMs is not null)
+            && ObligationEscapes.FirstOrDefault(statements.Kinds.Contains) is { } escape)
+            return Decided(policy, request, analysis, Decision.Deny, ObligationEscapeRule,
+                $"This connection runs SQL {(obligations.ReadOnly ? "read-only" : "with a statement timeout")}, and '{escape}' statements could lift that; send the statements without them.",
+                matched, Obligations.None);
 
         if (winner is not null)
             return Decided(policy, request, analysis, winner.Effect, winner.Id, winner.Reason, matched, obligations);

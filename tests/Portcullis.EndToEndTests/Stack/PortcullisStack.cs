@@ -23,6 +23,11 @@ public sealed class PortcullisStack : IAsyncLifetime
     private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private TestServers? _servers;
+    private SshTarget? _ssh;
+
+    /// <summary>The upstream credentials of this run: none may ever appear in a response, a log or an audit event.</summary>
+    public Dictionary<string, string> UpstreamSecrets { get; } = new(StringComparer.Ordinal);
+    public string AdminConnectionString => _servers!.Postgres;
 
     public string RunDirectory { get; } = Path.Combine(RepositoryRoot, ".local", "test-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);
     public RSA SigningKey { get; } = RSA.Create(2048);
@@ -43,7 +48,16 @@ public sealed class PortcullisStack : IAsyncLifetime
             .ToDictionary(name => name, _ => ServiceProcess.FreePort());
         var issuer = $"http://127.0.0.1:{ports["identity"]}/";
         WriteIdentityConfig(issuer);
-        var configPath = WritePortcullisYaml(ports["demo"]);
+
+        UpstreamSecrets["DEMO_DB_PASSWORD"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
+        UpstreamSecrets["DEMO_API_KEY"] = "demo-key-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
+        var warehouse = await DemoDatabase.SeedAsync(_servers.Postgres, RepositoryRoot, UpstreamSecrets["DEMO_DB_PASSWORD"]);
+        _ssh = await SshTarget.StartAsync(RunDirectory, ServiceProcess.FreePort());
+        UpstreamSecrets["DEMO_SSH_KEY"] = _ssh.ClientPrivateKey;
+        var secretsFile = Path.Combine(RunDirectory, "gateway-secrets.json");
+        File.WriteAllText(secretsFile, JsonSerializer.Serialize(UpstreamSecrets));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var configPath = WritePortcullisYaml(ports["demo"], warehouse, _ssh);
 
         var common = new Dictionary<string, string>
         {
@@ -59,7 +73,10 @@ public sealed class PortcullisStack : IAsyncLifetime
         {
             ["Identity__ConfigFile"] = Path.Combine(RunDirectory, "identity.json"),
         });
-        Add("demo", "services/demo", "Portcullis.Demo", ports, common, [], "/health/live");
+        Add("demo", "services/demo", "Portcullis.Demo", ports, common, new()
+        {
+            ["DEMO_API_KEY"] = UpstreamSecrets["DEMO_API_KEY"],
+        }, "/health/live");
         Add("policy", "services/policy", "Portcullis.Policy", ports, common, new()
         {
             ["ConnectionStrings__Postgres"] = _servers.Postgres,
@@ -74,6 +91,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         {
             ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
             ["Gateway__MaskingTimeout"] = "00:00:05",
+            ["Secrets__File"] = secretsFile,
         });
 
         foreach (var service in _services.Values) service.Start();
@@ -92,6 +110,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         Upstream?.Dispose();
         Policy?.Dispose();
         await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
+        if (_ssh is not null) await _ssh.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
     }
 
@@ -197,7 +216,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(Path.Combine(RunDirectory, "identity.json"), JsonSerializer.Serialize(config));
     }
 
-    private string WritePortcullisYaml(int demoPort)
+    private string WritePortcullisYaml(int demoPort, string warehouse, SshTarget ssh)
     {
         var path = Path.Combine(RunDirectory, "portcullis.yaml");
         File.WriteAllText(path, $$"""
@@ -206,11 +225,27 @@ public sealed class PortcullisStack : IAsyncLifetime
                 kind: http
                 upstream: http://127.0.0.1:{{demoPort}}/
                 default_effect: allow
+                headers: { X-Api-Key: "secret:DEMO_API_KEY" }
               warehouse:
                 kind: postgres
+                connection_string: "{{warehouse}}"
+                password: secret:DEMO_DB_PASSWORD
                 default_effect: allow
+                obligations: { max_rows: 20 }
+              warehouse-ro:
+                kind: postgres
+                connection_string: "{{warehouse}}"
+                password: secret:DEMO_DB_PASSWORD
+                default_effect: allow
+                obligations: { read_only: true, statement_timeout: 1s }
               ops:
                 kind: ssh
+                host: 127.0.0.1
+                port: {{ssh.Port}}
+                username: {{ssh.User}}
+                private_key: secret:DEMO_SSH_KEY
+                host_key_sha256: "{{ssh.HostKeyFingerprint}}"
+                timeout: 2s
                 default_effect: deny
             policy:
               default_effect: deny
@@ -227,18 +262,18 @@ public sealed class PortcullisStack : IAsyncLifetime
                 - id: sql-no-program
                   effect: deny
                   reason: COPY ... PROGRAM runs a shell command on the database server.
-                  match: { connections: [warehouse], sql: { kinds: [copy_to_program, copy_from_program] } }
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [copy_to_program, copy_from_program] } }
                 - id: sql-no-ddl
                   effect: deny
                   reason: Agents do not change the schema.
-                  match: { connections: [warehouse], sql: { kinds: [ddl] } }
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [ddl] } }
                 - id: exec-no-network
                   effect: deny
                   reason: Commands may not reach the network.
                   match: { connections: [ops], exec: { network: true } }
                 - id: exec-inspection
                   effect: allow
-                  match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime] } }
+                  match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime, echo, printf, sleep, yes, head] } }
             masking:
               detectors: [email]
             """);

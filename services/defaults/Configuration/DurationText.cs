@@ -1,4 +1,4 @@
-namespace Portcullis.Policy.Rules;
+namespace Portcullis.Defaults.Configuration;
 
 /// <summary>Durations as people write them in YAML: "500ms", "5s", "2m", "1h".</summary>
 public static class DurationText

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Npgsql;
+using Portcullis.Contracts;
+using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Secrets;
+
+namespace Portcullis.Gateway.Connectors.Postgres;
+
+public static class SqlApi
+{
+    public static IEndpointRouteBuilder MapSqlApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/sql/{connection}", Run).RequireAuthorization();
+        return app;
+    }
+
+    /// <summary>POST /sql/{connection} {"sql": "...", "parameters": [...]}: the rows, masked, with column origins.</summary>
+    public static async Task Run(string connection, SqlRequest? body, HttpContext context, AgentRequestFlow flow,
+        PostgresConnector postgres, AgentResponses responses, ILogger<PostgresConnector> logger)
+    {
+        if (!postgres.Has(connection))
+        {
+            await responses.UnknownConnection(context, connection, "postgres");
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(body?.Sql))
+        {
+            await responses.BadRequest(context, "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).");
+            return;
+        }
+        var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql);
+        await flow.RunAsync(context, action, async request =>
+        {
+            var target = postgres.Describe(connection);
+            try
+            {
+                var result = await postgres.ExecuteAsync(connection, body.Sql, body.Parameters ?? [], request.Obligations, context.RequestAborted);
+                return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target);
+            }
+            catch (PostgresException ex)
+            {
+                // The database's own words, with its SQLSTATE; masked like any output before the agent sees it.
+                var status = ex.SqlState == PostgresErrorCodes.QueryCanceled ? 504 : 422;
+                return new ConnectorOutput(status, "application/problem+json", AgentResponses.ProblemBytes(context, status,
+                    "sql-error", ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
+                    ex.MessageText, new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }), target);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or SecretNotFoundException or TimeoutException)
+            {
+                logger.LogWarning("Request {RequestId}: connection {Connection} failed ({Reason})", request.RequestId, connection, ex.GetType().Name);
+                return new ConnectorOutput(502, "application/problem+json", AgentResponses.ProblemBytes(context, 502,
+                    "upstream-failed", "Database unavailable",
+                    $"The database of connection '{connection}' could not be reached; nothing was run.", []), target);
+            }
+        });
+    }
+}
+
+public sealed record SqlRequest(string? Sql, IReadOnlyList<JsonElement>? Parameters);
