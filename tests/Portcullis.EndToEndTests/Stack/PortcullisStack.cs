@@ -116,6 +116,22 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public Task StopAsync(string service) => _services[service].StopAsync();
 
+    /// <summary>
+    /// One more gateway process beside the stack's, with the same configuration but <paramref name="environment"/>
+    /// changed (a key set to "" is removed); the caller disposes it.
+    /// </summary>
+    public async Task<(ServiceProcess Process, HttpClient Client)> StartExtraGatewayAsync(string name, Dictionary<string, string> environment)
+    {
+        var gateway = _services["gateway"];
+        var settings = new Dictionary<string, string>(gateway.Environment);
+        foreach (var (key, value) in environment)
+            if (value.Length == 0) settings.Remove(key); else settings[key] = value;
+        var extra = new ServiceProcess(name, gateway.AssemblyPath, ServiceProcess.FreePort(), settings, RunDirectory);
+        extra.Start();
+        await extra.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        return (extra, new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
+    }
+
     public async Task StartAsync(string service)
     {
         _services[service].Start();

@@ -13,6 +13,8 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
     private Process? _process;
 
     public string Name => name;
+    public string AssemblyPath => assemblyPath;
+    public IReadOnlyDictionary<string, string> Environment => environment;
     public int Port => port;
     public Uri BaseAddress => new($"http://127.0.0.1:{port}/");
     public string LogPath => Path.Combine(logDirectory, $"{name}.log");
