@@ -1,6 +1,6 @@
 namespace Portcullis.Contracts;
 
-/// <summary>An output was masked: counts by entity type and the rules applied, never a raw value.</summary>
+/// <summary>An output was masked: counts by entity type and by rule ("detector:email", "rule:customers-email"), never a raw value.</summary>
 public sealed record ResponseMasked(
     Guid RequestId,
     string SessionId,
@@ -8,4 +8,5 @@ public sealed record ResponseMasked(
     IReadOnlyList<string> RulesApplied,
     long InputBytes,
     long OutputBytes,
-    DateTimeOffset MaskedAt) : IRequestMessage;
+    DateTimeOffset MaskedAt,
+    IReadOnlyDictionary<string, int>? CountsByRule = null) : IRequestMessage;

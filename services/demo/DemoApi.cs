@@ -16,6 +16,17 @@ public static class DemoApi
         app.MapGet("/customers", () => Customers);
         app.MapGet("/customers/{id:int}", (int id) =>
             Customers.FirstOrDefault(c => c.Id == id) is { } customer ? Results.Ok(customer) : Results.NotFound());
+        app.MapGet("/customers/{id:int}/billing", (int id) =>
+            Customers.FirstOrDefault(c => c.Id == id) is { } customer
+                ? Results.Ok(new
+                {
+                    customerId = customer.Id,
+                    email = customer.Email,
+                    card = "4111 1111 1111 1111",
+                    billing = new { address = "12 Analytical Way, London", country = "GB" },
+                    notes = "deploy with AKIAIOSFODNN7EXAMPLE, questions to billing@example.com",
+                })
+                : Results.NotFound());
         app.MapGet("/customers/export", () => Results.Text(
             string.Join('\n', Customers.Select(c => $"{c.Id},{c.Name},{c.Email}")), "text/csv"));
         app.MapGet("/admin/config", () => new { database = "demo", feature_flags = new[] { "beta" } });

@@ -5,7 +5,7 @@ using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Connections;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Pipeline;
 using Portcullis.Gateway.Sessions;
 

@@ -1,6 +1,5 @@
 using MassTransit;
 using Portcullis.Contracts;
-using Portcullis.Masking.Detectors;
 
 namespace Portcullis.Masking;
 
@@ -8,23 +7,24 @@ namespace Portcullis.Masking;
 /// Masks an output for the gateway: answers it with the masked body, and publishes what was masked
 /// (counts only) for the audit record.
 /// </summary>
-public sealed class MaskContentConsumer(ContentMasker masker, DetectorSet detectors, TimeProvider clock)
+public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock)
     : IConsumer<MaskContent>
 {
     public async Task Consume(ConsumeContext<MaskContent> context)
     {
         var message = context.Message;
         var tally = new MaskingTally();
-        var masked = masker.Mask(message.ContentType, message.Body, tally);
+        var masked = masker.Mask(message.Connection, message.ContentType, message.Body, tally);
 
         await context.Publish(new ResponseMasked(
             message.RequestId,
             message.SessionId,
             tally.Counts,
-            [.. detectors.Detectors.Select(d => $"detector:{d.Entity.ToLowerInvariant()}")],
+            [.. tally.Rules.Keys.Order(StringComparer.Ordinal)],
             message.Body.LongLength,
             masked.LongLength,
-            clock.GetUtcNow()));
+            clock.GetUtcNow(),
+            tally.Rules));
         await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts));
     }
 }

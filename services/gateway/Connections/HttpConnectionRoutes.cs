@@ -1,6 +1,6 @@
 using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Pipeline;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;

@@ -133,8 +133,9 @@ public sealed class AgentRequestFlow(
             if (await DecideAsync(context, request) is null) return;
             var output = await execute(request);
             await ForwardedAsync(context, request, output.Upstream, output.Status, output.Body.LongLength);
-            if (await MaskAsync(context, request, output.ContentType, output.Body))
+            if (await MaskAsync(context, request, output.MaskAs ?? output.ContentType, output.Body))
             {
+                request.OutputContentType = output.ContentType;
                 context.Response.StatusCode = output.Status;
                 context.Response.ContentType = output.ContentType;
                 context.Response.ContentLength = request.Output!.Length;
@@ -171,4 +172,5 @@ public sealed class AgentRequestFlow(
 }
 
 /// <summary>What a connector produced: the status and body to mask and return, and where it ran (no credentials).</summary>
-public sealed record ConnectorOutput(int Status, string ContentType, byte[] Body, string Upstream);
+/// <remarks><paramref name="MaskAs"/> names the body's shape for the masker when it is more than its content type (SQL results).</remarks>
+public sealed record ConnectorOutput(int Status, string ContentType, byte[] Body, string Upstream, string? MaskAs = null);

@@ -291,7 +291,16 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: allow
                   match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime, echo, printf, sleep, yes, head] } }
             masking:
-              detectors: [email]
+              detectors: [all]
+              rules:
+                - id: billing-address
+                  json_paths: ["$.billing.address"]
+                  entity: ADDRESS
+                - id: customer-names
+                  connections: [warehouse]
+                  columns: [demo.customers.name]
+                  strategy: partial
+                  keep: 3
             """);
         return path;
     }

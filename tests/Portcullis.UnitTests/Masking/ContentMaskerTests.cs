@@ -2,93 +2,137 @@ using System.Text;
 using System.Text.Json;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
-using Portcullis.Masking.Detectors;
+using Portcullis.Masking.Rules;
 
 namespace Portcullis.UnitTests.Masking;
 
 public class ContentMaskerTests
 {
-    private static readonly ContentMasker Masker = new(DetectorSet.From(new MaskingConfig { Detectors = ["email"] }));
+    private static readonly byte[] Key = Encoding.UTF8.GetBytes("test-hmac-key-0123456789");
 
-    private static (string Output, IReadOnlyDictionary<string, int> Counts) Mask(string contentType, string body)
+    private static ContentMasker Masker(Action<MaskingConfig>? configure = null)
+    {
+        var config = new MaskingConfig();
+        configure?.Invoke(config);
+        return new ContentMasker(MaskingPolicy.From(config, Key));
+    }
+
+    private static (string Output, MaskingTally Tally) Mask(ContentMasker masker, string contentType, string body, string connection = "demo")
     {
         var tally = new MaskingTally();
-        var output = Masker.Mask(contentType, Encoding.UTF8.GetBytes(body), tally);
-        return (Encoding.UTF8.GetString(output), tally.Counts);
+        var output = masker.Mask(connection, contentType, Encoding.UTF8.GetBytes(body), tally);
+        return (Encoding.UTF8.GetString(output), tally);
     }
 
     [Fact]
-    public void Masks_emails_in_json_values_and_keeps_the_document_shape()
+    public void Masks_detected_values_in_json_and_keeps_the_document_shape()
     {
-        var (output, counts) = Mask("application/json; charset=utf-8",
-            """{"id":1,"email":"ada.lovelace@example.com","notes":"cc grace@example.org, thanks","score":1.50,"ok":true,"tags":null}""");
+        var (output, tally) = Mask(Masker(), "application/json; charset=utf-8",
+            """{"id":1,"email":"ada.lovelace@example.com","notes":"cc grace@example.org, key AKIAIOSFODNN7EXAMPLE","score":1.50,"ok":true,"tags":null}""");
 
-        using var document = JsonDocument.Parse(output);
-        var root = document.RootElement;
+        var root = JsonDocument.Parse(output).RootElement;
         Assert.Equal("[EMAIL]", root.GetProperty("email").GetString());
-        Assert.Equal("cc [EMAIL], thanks", root.GetProperty("notes").GetString());
+        Assert.Equal("cc [EMAIL], key [AWS_ACCESS_KEY]", root.GetProperty("notes").GetString());
         Assert.Equal("1.50", root.GetProperty("score").GetRawText());
         Assert.True(root.GetProperty("ok").GetBoolean());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("tags").ValueKind);
-        Assert.Equal(2, counts["EMAIL"]);
+        Assert.Equal(2, tally.Counts["EMAIL"]);
+        Assert.Equal(1, tally.Rules["detector:aws_access_key"]);
+    }
+
+    [Fact]
+    public void Masks_a_card_number_stored_as_a_json_number()
+    {
+        var (output, _) = Mask(Masker(), "application/json", """{"card":4111111111111111,"amount":12.5}""");
+        Assert.Equal("""{"card":"[CARD]","amount":12.5}""", output);
+    }
+
+    [Fact]
+    public void Masks_emails_used_as_property_names_and_escaped_in_strings()
+    {
+        Assert.Equal("""{"owners":{"[EMAIL]":"admin"}}""", Mask(Masker(), "application/json", """{"owners":{"ada@example.com":"admin"}}""").Output);
+        Assert.Equal("""{"e":"[EMAIL]"}""", Mask(Masker(), "application/json", """{"e":"ada\u0040example.com"}""").Output);
+    }
+
+    [Fact]
+    public void Json_path_rules_mask_whole_values_whatever_they_hold()
+    {
+        var masker = Masker(c => c.Rules.Add(new MaskingRuleConfig
+        {
+            Id = "customer-names", JsonPaths = ["$.customers[*].name", "$..secret_note"], Entity = "NAME",
+        }));
+        var (output, tally) = Mask(masker, "application/json",
+            """{"customers":[{"name":"Ada Lovelace","city":"London"},{"name":"Grace Hopper"}],"meta":{"deep":{"secret_note":{"a":1}}}}""");
+        Assert.Equal("""{"customers":[{"name":"[NAME]","city":"London"},{"name":"[NAME]"}],"meta":{"deep":{"secret_note":"[NAME]"}}}""", output);
+        Assert.Equal(3, tally.Rules["rule:customer-names"]);
+    }
+
+    [Fact]
+    public void Column_rules_follow_the_origin_of_sql_result_columns_through_aliases()
+    {
+        var masker = Masker(c => c.Rules.Add(new MaskingRuleConfig
+        {
+            Id = "customer-names", Connections = ["warehouse"], Columns = ["demo.customers.name"], Strategy = "partial", Keep = 3,
+        }));
+        const string results = """{"results":[{"columns":[{"name":"id","origin":"demo.customers.id"},{"name":"who","origin":"demo.customers.name"}],"rows":[[1,"Ada Lovelace"],[2,"Alan Turing"]],"rowCount":2,"truncated":false}]}""";
+        var (output, _) = Mask(masker, ContentMasker.SqlResultsType, results, "warehouse");
+        var rows = JsonDocument.Parse(output).RootElement.GetProperty("results")[0].GetProperty("rows");
+        Assert.Equal(1, rows[0][0].GetInt32());
+        Assert.Equal("*********ace", rows[0][1].GetString());
+        Assert.Equal("********ing", rows[1][1].GetString());
+
+        // Not on another connection, and not for plain JSON of the same shape.
+        Assert.Contains("Ada Lovelace", Mask(masker, ContentMasker.SqlResultsType, results, "elsewhere").Output);
+        Assert.Contains("Ada Lovelace", Mask(masker, "application/json", results, "warehouse").Output);
+    }
+
+    [Fact]
+    public void Keyed_hashes_keep_equal_values_equal_and_differ_by_key()
+    {
+        var masker = Masker(c => c.Strategies["EMAIL"] = "hash");
+        var (output, _) = Mask(masker, "text/plain", "ada@example.com ada@example.com grace@example.com");
+        var tags = output.Split(' ');
+        Assert.Equal(tags[0], tags[1]);
+        Assert.NotEqual(tags[0], tags[2]);
+        Assert.StartsWith("[EMAIL:", tags[0]);
         Assert.DoesNotContain("example", output);
+
+        var otherKey = new ContentMasker(MaskingPolicy.From(new MaskingConfig { Strategies = { ["EMAIL"] = "hash" } }, Encoding.UTF8.GetBytes("another-key")));
+        Assert.NotEqual(tags[0], Mask(otherKey, "text/plain", "ada@example.com").Output);
     }
 
     [Fact]
-    public void Masks_emails_used_as_json_property_names()
+    public void The_null_strategy_removes_the_value()
     {
-        var (output, counts) = Mask("application/json", """{"owners":{"ada@example.com":"admin"}}""");
-        Assert.Equal("""{"owners":{"[EMAIL]":"admin"}}""", output);
-        Assert.Equal(1, counts["EMAIL"]);
+        var masker = Masker(c => c.Strategies["CARD"] = "null");
+        Assert.Equal("""{"card":null,"n":"4"}""", Mask(masker, "application/json", """{"card":"4111 1111 1111 1111","n":"4"}""").Output);
     }
 
     [Fact]
-    public void Masks_escaped_emails_in_json()
+    public void Hashing_without_a_key_is_refused_at_start_up()
     {
-        // \u0040 is '@': the masker reads the decoded value, not the raw bytes.
-        var (output, _) = Mask("application/json", """{"e":"ada\u0040example.com"}""");
-        Assert.Equal("""{"e":"[EMAIL]"}""", output);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            MaskingPolicy.From(new MaskingConfig { Strategies = { ["EMAIL"] = "hash" } }, hashKey: null));
+        Assert.Contains("hash_key", error.Message);
     }
 
     [Fact]
-    public void Invalid_json_is_still_masked_as_text()
+    public void Invalid_json_is_still_masked_as_text_and_text_and_csv_are_masked()
     {
-        var (output, counts) = Mask("application/json", """{"email":"ada@example.com", oops""");
-        Assert.Equal("""{"email":"[EMAIL]", oops""", output);
-        Assert.Equal(1, counts["EMAIL"]);
-    }
-
-    [Fact]
-    public void Masks_plain_text_and_csv()
-    {
-        var (output, counts) = Mask("text/csv", "1,Ada,ada@example.com\n2,Grace,grace.hopper@example.org\n");
-        Assert.Equal("1,Ada,[EMAIL]\n2,Grace,[EMAIL]\n", output);
-        Assert.Equal(2, counts["EMAIL"]);
+        Assert.Equal("""{"email":"[EMAIL]", oops""", Mask(Masker(), "application/json", """{"email":"ada@example.com", oops""").Output);
+        Assert.Equal("1,Ada,[EMAIL],[CARD]\n", Mask(Masker(), "text/csv", "1,Ada,ada@example.com,4111111111111111\n").Output);
     }
 
     [Fact]
     public void Refuses_content_it_cannot_inspect()
     {
-        var tally = new MaskingTally();
-        Assert.Throws<UnmaskableContentException>(() => Masker.Mask("application/octet-stream", [1, 2, 3], tally));
-    }
-
-    [Theory]
-    [InlineData("no address here")]
-    [InlineData("user@localhost")]
-    [InlineData("version 1.2@3.4")]
-    [InlineData("@example.com")]
-    public void Leaves_text_without_emails_alone(string text)
-    {
-        var (output, counts) = Mask("text/plain", text);
-        Assert.Equal(text, output);
-        Assert.Empty(counts);
+        Assert.Throws<UnmaskableContentException>(() => Masker().Mask("demo", "application/octet-stream", [1, 2, 3], new MaskingTally()));
     }
 
     [Fact]
     public void Unknown_detectors_in_configuration_are_an_error()
     {
-        var error = Assert.Throws<InvalidOperationException>(() => DetectorSet.From(new MaskingConfig { Detectors = ["emial"] }));
+        var error = Assert.Throws<InvalidOperationException>(() => MaskingPolicy.From(new MaskingConfig { Detectors = ["emial"] }, null));
         Assert.Contains("emial", error.Message);
     }
 }

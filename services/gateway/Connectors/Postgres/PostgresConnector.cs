@@ -3,7 +3,7 @@ using System.Text.Json;
 using Npgsql;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 
 
 namespace Portcullis.Gateway.Connectors.Postgres;

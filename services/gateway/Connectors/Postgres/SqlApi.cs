@@ -2,7 +2,7 @@ using System.Text.Json;
 using Npgsql;
 using Portcullis.Contracts;
 using Portcullis.Gateway.Pipeline;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 
 namespace Portcullis.Gateway.Connectors.Postgres;
 
@@ -35,7 +35,8 @@ public static class SqlApi
             try
             {
                 var result = await postgres.ExecuteAsync(connection, body.Sql, body.Parameters ?? [], request.Obligations, context.RequestAborted);
-                return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target);
+                return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
+                    MaskAs: "application/vnd.portcullis.sql+json"); // column rules follow the columns' origins
             }
             catch (PostgresException ex)
             {

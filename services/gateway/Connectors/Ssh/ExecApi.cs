@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Portcullis.Contracts;
 using Portcullis.Gateway.Pipeline;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 using Renci.SshNet.Common;
 
 namespace Portcullis.Gateway.Connectors.Ssh;

@@ -1,6 +1,6 @@
 using System.Text;
 using Portcullis.Defaults.Configuration;
-using Portcullis.Gateway.Secrets;
+using Portcullis.Defaults.Secrets;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 

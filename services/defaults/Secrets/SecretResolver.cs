@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapr.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
-namespace Portcullis.Gateway.Secrets;
+namespace Portcullis.Defaults.Secrets;
 
 /// <summary>
 /// Resolves credential references ("secret:NAME") for connections: from the Dapr secret store named in

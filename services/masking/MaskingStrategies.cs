@@ -1,0 +1,34 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Portcullis.Masking;
+
+public enum MaskingStrategy { Redact, Partial, Hash, Null }
+
+/// <summary>
+/// What a sensitive value becomes: its entity tag ([EMAIL]); the last N characters behind asterisks; a keyed
+/// hash (HMAC-SHA256 with the configured key, so equal values stay equal and joins still work, while nobody
+/// without the key can test a guess); or nothing (JSON null).
+/// </summary>
+public sealed class MaskingStrategies(byte[]? hashKey)
+{
+    public static MaskingStrategy Parse(string value) => value switch
+    {
+        "redact" => MaskingStrategy.Redact,
+        "partial" => MaskingStrategy.Partial,
+        "hash" => MaskingStrategy.Hash,
+        "null" => MaskingStrategy.Null,
+        _ => throw new InvalidOperationException($"masking strategy '{value}' is not one of redact, partial, hash, null"),
+    };
+
+    public bool CanHash => hashKey is not null;
+
+    /// <summary>The replacement text; null for <see cref="MaskingStrategy.Null"/>.</summary>
+    public string? Apply(MaskingStrategy strategy, string entity, string value, int keep) => strategy switch
+    {
+        MaskingStrategy.Redact => $"[{entity}]",
+        MaskingStrategy.Partial => value.Length <= keep ? $"[{entity}]" : new string('*', Math.Min(value.Length - keep, 12)) + value[^keep..],
+        MaskingStrategy.Hash => $"[{entity}:{Convert.ToHexStringLower(HMACSHA256.HashData(hashKey!, Encoding.UTF8.GetBytes(value)))[..16]}]",
+        _ => null,
+    };
+}

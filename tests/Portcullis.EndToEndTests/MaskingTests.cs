@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>Masking through the running stack: detectors, JSON path and column rules, and the audit record.</summary>
+[Collection(StackCollection.Name)]
+public sealed class MaskingTests(PortcullisStack stack)
+{
+    [Fact]
+    public async Task A_json_response_with_emails_cards_and_an_aws_key_comes_back_masked_and_the_audit_holds_only_that()
+    {
+        var session = "e2e-masking-" + Guid.NewGuid().ToString("N")[..8];
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/billing", session);
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var billing = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("[EMAIL]", billing.GetProperty("email").GetString());
+        Assert.Equal("[CARD]", billing.GetProperty("card").GetString());
+        Assert.Equal("[ADDRESS]", billing.GetProperty("billing").GetProperty("address").GetString()); // by JSON path
+        Assert.Equal("GB", billing.GetProperty("billing").GetProperty("country").GetString());
+        Assert.Equal("deploy with [AWS_ACCESS_KEY], questions to [EMAIL]", billing.GetProperty("notes").GetString());
+        foreach (var raw in new[] { "ada.lovelace@example.com", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "Analytical Way" })
+            Assert.DoesNotContain(raw, body);
+
+        var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Any(e => e.GetProperty("type").GetString() == "RequestCompleted"));
+        var masked = timeline.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "ResponseMasked").GetProperty("data");
+        Assert.Equal(2, masked.GetProperty("countsByEntity").GetProperty("EMAIL").GetInt32());
+        Assert.Equal(1, masked.GetProperty("countsByEntity").GetProperty("CARD").GetInt32());
+        Assert.Equal(1, masked.GetProperty("countsByRule").GetProperty("rule:billing-address").GetInt32());
+        var record = timeline.GetRawText();
+        Assert.Contains("[AWS_ACCESS_KEY]", record); // the output the agent saw is in the record, masked
+        foreach (var raw in new[] { "ada.lovelace@example.com", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "Analytical Way" })
+            Assert.DoesNotContain(raw, record);
+    }
+
+    [Fact]
+    public async Task Sql_column_rules_hold_through_aliases()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masking-sql");
+        request.Content = JsonContent.Create(new { sql = "SELECT name AS who, email FROM demo.customers WHERE id = 1" });
+        using var response = await stack.Gateway.SendAsync(request);
+        var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0];
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var row = result.GetProperty("rows")[0];
+        Assert.Matches(@"^\*+[a-z]{3}$", row[0].GetString()); // partial: the last 3 characters of the name
+        Assert.Equal("[EMAIL]", row[1].GetString());
+    }
+}
