@@ -3,6 +3,7 @@ using System.Text.Json;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
 using Portcullis.Masking.Rules;
+using Portcullis.Masking.Streaming;
 
 namespace Portcullis.UnitTests.Masking;
 
@@ -134,5 +135,67 @@ public class ContentMaskerTests
     {
         var error = Assert.Throws<InvalidOperationException>(() => MaskingPolicy.From(new MaskingConfig { Detectors = ["emial"] }, null));
         Assert.Contains("emial", error.Message);
+    }
+}
+
+public class StreamingMaskerTests
+{
+    private static readonly ContentMasker Masker = new(MaskingPolicy.From(new MaskingConfig
+    {
+        Rules = { new MaskingRuleConfig { Id = "secret-blocks", JsonPaths = ["$..vault"], Entity = "VAULT" } },
+    }, null));
+
+    private static string Stream(string contentType, string input, int chunkSize, MaskingTally? tally = null)
+    {
+        var output = new MemoryStream();
+        Masker.Mask("demo", contentType, new MemoryStream(Encoding.UTF8.GetBytes(input)), output, tally ?? new MaskingTally(), chunkSize);
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(64)]
+    [InlineData(4096)]
+    public void Json_is_masked_the_same_whatever_the_chunk_size(int chunkSize)
+    {
+        var items = string.Join(",", Enumerable.Range(0, 200).Select(i =>
+            $$"""{"id":{{i}},"email":"user{{i}}@example.com","card":"4111 1111 1111 1111","vault":{"k":[1,2,{"x":"ada@example.com"}]},"note":"ok"}"""));
+        var json = $$"""{"items":[{{items}}]}""";
+        var tally = new MaskingTally();
+        var masked = Stream("application/json", json, chunkSize, tally);
+
+        Assert.Equal(Stream("application/json", json, 1 << 20), masked);
+        Assert.DoesNotContain("@example.com", masked);
+        Assert.DoesNotContain("4111", masked);
+        Assert.Equal(200, tally.Counts["EMAIL"]);
+        Assert.Equal(200, tally.Rules["rule:secret-blocks"]);
+        var first = JsonDocument.Parse(masked).RootElement.GetProperty("items")[0];
+        Assert.Equal("[VAULT]", first.GetProperty("vault").GetString());
+        Assert.Equal("ok", first.GetProperty("note").GetString());
+    }
+
+    [Fact]
+    public void A_value_split_across_two_text_chunks_is_still_caught()
+    {
+        // With 1000-character reads the masker first cuts at 8808 (two overlaps gathered, one held back), then
+        // every 9000: at 17808, inside the email (17800..17824), and at 26808, inside the key (26800..26820).
+        var before = new string('x', 17799);
+        var between = new string('y', 26800 - 17799 - " ada.lovelace@example.com ".Length);
+        var after = new string('z', 20000);
+        var text = before + " ada.lovelace@example.com " + between + "AKIAIOSFODNN7EXAMPLE " + after;
+        Assert.Equal(17800, text.IndexOf("ada.lovelace", StringComparison.Ordinal));
+        Assert.Equal(26800, text.IndexOf("AKIA", StringComparison.Ordinal));
+        foreach (var chunk in new[] { 1000, TextStreamMasker.Overlap, 333 })
+        {
+            var masked = Stream("text/plain", text, chunk);
+            Assert.Equal(before + " [EMAIL] " + between + "[AWS_ACCESS_KEY] " + after, masked);
+        }
+    }
+
+    [Fact]
+    public void Invalid_json_in_a_stream_is_refused_not_passed_through()
+    {
+        Assert.ThrowsAny<JsonException>(() => Stream("application/json", """{"email":"ada@example.com", oops""", 8));
+        Assert.ThrowsAny<JsonException>(() => Stream("application/json", """{"email":"ada@example.com" """, 8));
     }
 }
