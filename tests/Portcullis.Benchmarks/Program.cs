@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Running;
+using Portcullis.Benchmarks;
 
 // dotnet run -c Release --project tests/Portcullis.Benchmarks -- --filter '*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// dotnet run -c Release --project tests/Portcullis.Benchmarks -- --memory-probe
+if (args.Contains("--memory-probe")) MaskingMemoryProbe.Run();
+else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -14,33 +14,53 @@ public static partial class DetectorCatalog
         new PatternDetector("JWT", 110, Jwt(), t => t.Contains("eyJ", StringComparison.Ordinal),
             m => Validators.JwtHeader(m.Groups["header"].Value)),
         new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), t => t.Contains("://", StringComparison.Ordinal), valueGroup: "password"),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), MayHaveAssignment, valueGroup: "value"),
-        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), t => t.Contains("A", StringComparison.Ordinal)),
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), t => HasAny(t, "pass", "pwd"), valueGroup: "value"),
+        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), t => t.Contains("AKIA", StringComparison.Ordinal) || t.Contains("ASIA", StringComparison.Ordinal) || HasAny(t, false, "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")),
         new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(),
             t => t.Contains("aws", StringComparison.OrdinalIgnoreCase) || t.Contains("secret", StringComparison.OrdinalIgnoreCase),
             m => Validators.Entropy(m.Groups["value"].Value) >= 4.0, "value"),
-        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), t => t.Contains("gh", StringComparison.Ordinal) || t.Contains("github_pat_", StringComparison.Ordinal)),
+        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), t => HasAny(t, false, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
         new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), t => t.Contains("glpat-", StringComparison.Ordinal)),
         new PatternDetector("SLACK_TOKEN", 100, SlackToken(), t => t.Contains("xox", StringComparison.Ordinal) || t.Contains("xapp-", StringComparison.Ordinal)),
         new PatternDetector("STRIPE_KEY", 100, StripeKey(), t => t.Contains("_live_", StringComparison.Ordinal) || t.Contains("_test_", StringComparison.Ordinal)),
         new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), t => t.Contains("AIza", StringComparison.Ordinal)),
-        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), MayHaveAssignment,
+        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), t => MayHaveAssignment(t) && HasAny(t, "pass", "secret", "token", "key"),
             m => IsSecretValue(m.Groups["value"].Value), "value"),
-        new PatternDetector("CARD", 60, Card(), HasDigits,
+        new PatternDetector("CARD", 60, Card(), t => Digits(t) >= 13,
             m => Validators.Digits(m.Value) is var digits && digits.Length is >= 13 and <= 19 && Validators.Luhn(digits) && Validators.KnownIssuer(digits)),
-        new PatternDetector("IBAN", 60, Iban(), HasDigits, m => Validators.Iban(m.Value)),
-        new PatternDetector("SSN", 55, Ssn(), t => t.Contains('-') || t.Contains(' '),
+        new PatternDetector("IBAN", 60, Iban(), t => Digits(t) >= 6, m => Validators.Iban(m.Value)),
+        new PatternDetector("SSN", 55, Ssn(), t => Digits(t) >= 9 && (t.Contains('-') || t.Contains(' ')),
             m => Validators.Ssn(m.Groups["area"].Value, m.Groups["group"].Value, m.Groups["serial"].Value)),
         new PatternDetector("EMAIL", 50, Email(), t => t.Contains('@')),
-        new PatternDetector("PHONE", 40, Phone(), HasDigits, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
-        new PatternDetector("IPV4", 30, IPv4(), t => t.Contains('.'), m => Validators.IPv4(m.Value)),
-        new PatternDetector("IPV6", 30, IPv6(), t => t.Contains(':'), m => Validators.IPv6(m.Value)),
+        new PatternDetector("PHONE", 40, Phone(), t => Digits(t) >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
+        new PatternDetector("IPV4", 30, IPv4(), t => Digits(t) >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
+        new PatternDetector("IPV6", 30, IPv6(), t => t.AsSpan().Count(':') >= 2, m => Validators.IPv6(m.Value)),
     }.ToDictionary(d => d.Entity.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
 
     private static readonly HashSet<string> Placeholders = new(StringComparer.OrdinalIgnoreCase)
         { "null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example" };
 
-    private static bool HasDigits(string text) => text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;
+    // The cheap tests that spare most values the patterns: how many digits, which keywords.
+    private static int Digits(string text)
+    {
+        var span = text.AsSpan();
+        var count = 0;
+        for (var at = span.IndexOfAnyInRange('0', '9'); at >= 0; at = span.IndexOfAnyInRange('0', '9'))
+        {
+            count++;
+            span = span[(at + 1)..];
+        }
+        return count;
+    }
+
+    private static bool HasAny(string text, params string[] words) => HasAny(text, true, words);
+
+    private static bool HasAny(string text, bool ignoreCase, params string[] words)
+    {
+        foreach (var word in words)
+            if (text.Contains(word, ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return true;
+        return false;
+    }
 
     private static bool MayHaveAssignment(string text) => text.Contains('=') || text.Contains(':');
 

@@ -1,0 +1,35 @@
+using BenchmarkDotNet.Attributes;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Masking;
+using Portcullis.Masking.Rules;
+
+namespace Portcullis.Benchmarks;
+
+/// <summary>
+/// Masking throughput over 1 MiB of mixed JSON: every detector on, against the email detector alone
+/// (the baseline, measured in the same run). MB/s = 1.0 / mean in seconds.
+/// </summary>
+[MemoryDiagnoser]
+[ShortRunJob]
+public class MaskingBenchmarks
+{
+    private byte[] _json = [];
+    private ContentMasker _all = null!;
+    private ContentMasker _emailOnly = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _json = MixedJson.Make(1 << 20);
+        _all = new ContentMasker(MaskingPolicy.From(new MaskingConfig { Detectors = ["all"] }, null));
+        _emailOnly = new ContentMasker(MaskingPolicy.From(new MaskingConfig { Detectors = ["email"] }, null));
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Email_detector_only_1MiB() => _emailOnly.Mask("demo", "application/json", Input(), Stream.Null, new MaskingTally());
+
+    [Benchmark]
+    public void All_detectors_1MiB() => _all.Mask("demo", "application/json", Input(), Stream.Null, new MaskingTally());
+
+    private MemoryStream Input() => new(_json, writable: false);
+}
