@@ -8,23 +8,28 @@ namespace Portcullis.Masking.Detectors;
 /// </summary>
 public static partial class DetectorCatalog
 {
+    private static readonly string[] PasswordWords = ["pass", "pwd"];
+    private static readonly string[] SecretWords = ["pass", "secret", "token", "key"];
+    private static readonly string[] AwsKeyPrefixes = ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"];
+    private static readonly string[] GitHubPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+
     public static readonly IReadOnlyDictionary<string, IDetector> All = new IDetector[]
     {
         new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), t => t.Contains("PRIVATE KEY-----", StringComparison.Ordinal)),
         new PatternDetector("JWT", 110, Jwt(), t => t.Contains("eyJ", StringComparison.Ordinal),
             m => Validators.JwtHeader(m.Groups["header"].Value)),
         new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), t => t.Contains("://", StringComparison.Ordinal), valueGroup: "password"),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), t => HasAny(t, "pass", "pwd"), valueGroup: "value"),
-        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), t => t.Contains("AKIA", StringComparison.Ordinal) || t.Contains("ASIA", StringComparison.Ordinal) || HasAny(t, false, "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")),
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), t => HasAny(t, PasswordWords), valueGroup: "value"),
+        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), t => HasAny(t, AwsKeyPrefixes, ignoreCase: false)),
         new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(),
             t => t.Contains("aws", StringComparison.OrdinalIgnoreCase) || t.Contains("secret", StringComparison.OrdinalIgnoreCase),
             m => Validators.Entropy(m.Groups["value"].Value) >= 4.0, "value"),
-        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), t => HasAny(t, false, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), t => HasAny(t, GitHubPrefixes, ignoreCase: false)),
         new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), t => t.Contains("glpat-", StringComparison.Ordinal)),
         new PatternDetector("SLACK_TOKEN", 100, SlackToken(), t => t.Contains("xox", StringComparison.Ordinal) || t.Contains("xapp-", StringComparison.Ordinal)),
         new PatternDetector("STRIPE_KEY", 100, StripeKey(), t => t.Contains("_live_", StringComparison.Ordinal) || t.Contains("_test_", StringComparison.Ordinal)),
         new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), t => t.Contains("AIza", StringComparison.Ordinal)),
-        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), t => MayHaveAssignment(t) && HasAny(t, "pass", "secret", "token", "key"),
+        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), t => MayHaveAssignment(t) && HasAny(t, SecretWords),
             m => IsSecretValue(m.Groups["value"].Value), "value"),
         new PatternDetector("CARD", 60, Card(), t => Digits(t) >= 13,
             m => Validators.Digits(m.Value) is var digits && digits.Length is >= 13 and <= 19 && Validators.Luhn(digits) && Validators.KnownIssuer(digits)),
@@ -53,9 +58,7 @@ public static partial class DetectorCatalog
         return count;
     }
 
-    private static bool HasAny(string text, params string[] words) => HasAny(text, true, words);
-
-    private static bool HasAny(string text, bool ignoreCase, params string[] words)
+    private static bool HasAny(string text, string[] words, bool ignoreCase = true)
     {
         foreach (var word in words)
             if (text.Contains(word, ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return true;
