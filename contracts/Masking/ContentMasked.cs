@@ -5,4 +5,5 @@ public sealed record ContentMasked(
     Guid RequestId,
     string SessionId,
     byte[] Body,
-    IReadOnlyDictionary<string, int> CountsByEntity) : IRequestMessage;
+    IReadOnlyDictionary<string, int> CountsByEntity,
+    IReadOnlyDictionary<string, string[]>? Headers = null) : IRequestMessage;

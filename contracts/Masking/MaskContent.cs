@@ -1,12 +1,14 @@
 namespace Portcullis.Contracts;
 
 /// <summary>
-/// Command from the gateway to the masking service: mask this output of a connection. Answered with
-/// <see cref="ContentMasked"/> to the sender only; the raw body is never published.
+/// Command from the gateway to the masking service: mask this output of a connection, and the upstream's
+/// response headers when it has them. Answered with <see cref="ContentMasked"/> to the sender only; the raw
+/// body is never published.
 /// </summary>
 public sealed record MaskContent(
     Guid RequestId,
     string SessionId,
     string Connection,
     string ContentType,
-    byte[] Body) : IRequestMessage;
+    byte[] Body,
+    IReadOnlyDictionary<string, string[]>? Headers = null) : IRequestMessage;

@@ -27,6 +27,15 @@ public static class DemoApi
                     notes = "deploy with AKIAIOSFODNN7EXAMPLE, questions to billing@example.com",
                 })
                 : Results.NotFound());
+        // An upstream that leaks in its headers, as debug builds and careless frameworks do.
+        app.MapGet("/customers/{id:int}/debug", (int id, HttpResponse response) =>
+        {
+            response.Headers["Set-Cookie"] = "session=4f1d2c9a8b7e6d5c; HttpOnly";
+            response.Headers["X-Debug-Token"] = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+            response.Headers["X-Contact"] = "ada.lovelace@example.com";
+            response.Headers["X-Request-Count"] = "7";
+            return Results.Ok(new { id, debug = true });
+        });
         app.MapGet("/customers/export", () => Results.Text(
             string.Join('\n', Customers.Select(c => $"{c.Id},{c.Name},{c.Email}")), "text/csv"));
         app.MapGet("/admin/config", () => new { database = "demo", feature_flags = new[] { "beta" } });

@@ -61,6 +61,23 @@ public sealed class ContentMasker
         else throw new UnmaskableContentException(contentType);
     }
 
+    /// <summary>Response headers: whole values by a header rule, every other value through the detectors.</summary>
+    public Dictionary<string, string[]> MaskHeaders(string connection, IReadOnlyDictionary<string, string[]> headers, MaskingTally tally)
+    {
+        var masked = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in headers)
+        {
+            var rule = _policy.Rules.FirstOrDefault(r => r.AppliesTo(connection) && r.MatchesHeader(name));
+            masked[name] = [.. values.Select(value =>
+            {
+                if (rule is null) return MaskText(value, tally) ?? "";
+                tally.Add(rule.Entity, $"rule:{rule.Id}");
+                return _policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? _policy.Keep) ?? "";
+            })];
+        }
+        return masked;
+    }
+
     /// <summary>Masks what the detectors find in one value; null when a finding's strategy is null (the value goes).</summary>
     public string? MaskText(string text, MaskingTally tally)
     {

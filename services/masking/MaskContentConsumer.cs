@@ -15,6 +15,7 @@ public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock
         var message = context.Message;
         var tally = new MaskingTally();
         var masked = masker.Mask(message.Connection, message.ContentType, message.Body, tally);
+        var headers = message.Headers is null ? null : masker.MaskHeaders(message.Connection, message.Headers, tally);
 
         await context.Publish(new ResponseMasked(
             message.RequestId,
@@ -25,6 +26,6 @@ public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock
             masked.LongLength,
             clock.GetUtcNow(),
             tally.Rules));
-        await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts));
+        await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts, headers));
     }
 }

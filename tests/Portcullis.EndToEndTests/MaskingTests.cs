@@ -51,4 +51,16 @@ public sealed class MaskingTests(PortcullisStack stack)
         Assert.Matches(@"^\*+[a-z]{3}$", row[0].GetString()); // partial: the last 3 characters of the name
         Assert.Equal("[EMAIL]", row[1].GetString());
     }
+
+    [Fact]
+    public async Task Upstream_response_headers_are_masked_by_header_rule_and_by_detector()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/debug", "e2e-masking-headers");
+        using var response = await stack.Gateway.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("[COOKIE]", Assert.Single(response.Headers.GetValues("Set-Cookie")));
+        Assert.Equal("[GITHUB_TOKEN]", Assert.Single(response.Headers.GetValues("X-Debug-Token")));
+        Assert.Equal("[EMAIL]", Assert.Single(response.Headers.GetValues("X-Contact")));
+        Assert.Equal("7", Assert.Single(response.Headers.GetValues("X-Request-Count")));
+    }
 }

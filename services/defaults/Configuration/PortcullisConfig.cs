@@ -46,6 +46,16 @@ public sealed class ConnectionConfig
     /// <summary>postgres and ssh: how long one action may run before it is cancelled ("30s").</summary>
     public string? Timeout { get; set; }
 
+    /// <summary>The host this connection reaches, whatever its kind; null when it names none.</summary>
+    public string? TargetHost() => Kind switch
+    {
+        "http" => Uri.TryCreate(Upstream, UriKind.Absolute, out var upstream) ? upstream.Host : null,
+        "ssh" => Host,
+        "postgres" => ConnectionString?.Split(';').Select(part => part.Split('=', 2))
+            .FirstOrDefault(pair => pair.Length == 2 && pair[0].Trim().Equals("Host", StringComparison.OrdinalIgnoreCase))?[1].Trim(),
+        _ => null,
+    };
+
     /// <summary>Effect when no rule matches: allow (block-list) or deny (allow-list). Unset: the policy's default.</summary>
     public string? DefaultEffect { get; set; }
 
@@ -116,6 +126,9 @@ public sealed class RuleMatchConfig
 
     /// <summary>Path globs: '*' within one segment, '**' across segments; case-insensitive.</summary>
     public List<string> Paths { get; set; } = [];
+
+    /// <summary>The host the connection reaches (http upstream, ssh host, postgres host), as globs: "*.prod.internal".</summary>
+    public List<string> Hosts { get; set; } = [];
 
     /// <summary>Query parameters: "name" (present) or "name=glob" (with a matching value).</summary>
     public List<string> Query { get; set; } = [];
@@ -191,6 +204,9 @@ public sealed class MaskingRuleConfig
 
     /// <summary>JSON paths: $.a.b, $.items[*].card, $..email (any depth), $.a.*.</summary>
     public List<string> JsonPaths { get; set; } = [];
+
+    /// <summary>HTTP response headers by name, '*' wildcards, case-insensitive ("Set-Cookie", "X-Debug-*").</summary>
+    public List<string> Headers { get; set; } = [];
 
     public string Strategy { get; set; } = "redact";
     public int? Keep { get; set; }

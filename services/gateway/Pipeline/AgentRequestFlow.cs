@@ -84,7 +84,8 @@ public sealed class AgentRequestFlow(
     /// Has <paramref name="body"/> masked and makes the masked form the request's output; on failure prepares
     /// the refusal instead. Returns whether the output is the masked body.
     /// </summary>
-    public async Task<bool> MaskAsync(HttpContext context, AgentRequest request, string contentType, byte[] body)
+    public async Task<bool> MaskAsync(HttpContext context, AgentRequest request, string contentType, byte[] body,
+        bool withResponseHeaders = false)
     {
         var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
         var settings = options.Value;
@@ -98,9 +99,21 @@ public sealed class AgentRequestFlow(
         deadline.CancelAfter(settings.MaskingTimeout);
         try
         {
+            var headers = withResponseHeaders ? MaskableHeaders(context.Response.Headers) : null;
             var response = await masking.GetResponse<ContentMasked>(
-                new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body),
+                new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers),
                 deadline.Token, RequestTimeout.After(ms: (int)settings.MaskingTimeout.TotalMilliseconds));
+            if (headers is not null)
+            {
+                // What the upstream's headers carry (cookies, debug tokens, locations) is masked like the body.
+                if (response.Message.Headers is not { } masked || masked.Count != headers.Count)
+                {
+                    responses.UpstreamFailed(context, request, StatusCodes.Status502BadGateway,
+                        "The upstream's response headers could not be masked, so the answer is withheld.");
+                    return false;
+                }
+                foreach (var (name, values) in masked) context.Response.Headers[name] = values;
+            }
             request.Output = response.Message.Body;
             request.OutputContentType = contentType;
             return true;
@@ -147,6 +160,14 @@ public sealed class AgentRequestFlow(
             await FinishAsync(context, request);
         }
     }
+
+    // Framing headers are the gateway's own; every other header is the upstream's and is masked.
+    private static readonly HashSet<string> FramingHeaders = new(StringComparer.OrdinalIgnoreCase)
+        { "Content-Length", "Content-Type", "Transfer-Encoding", "Date", "Connection", "Server" };
+
+    private static Dictionary<string, string[]> MaskableHeaders(IHeaderDictionary headers) =>
+        headers.Where(h => !FramingHeaders.Contains(h.Key))
+            .ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Records how the request completed, with its output, and only then delivers that output.</summary>
     public async Task FinishAsync(HttpContext context, AgentRequest request)

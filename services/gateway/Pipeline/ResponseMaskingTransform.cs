@@ -35,7 +35,7 @@ public sealed class ResponseMaskingTransform(IOptions<GatewayOptions> options, A
             return;
         }
 
-        if (await flow.MaskAsync(http, request, upstream.Content.Headers.ContentType?.ToString() ?? "", body))
+        if (await flow.MaskAsync(http, request, upstream.Content.Headers.ContentType?.ToString() ?? "", body, withResponseHeaders: true))
         {
             var headers = http.Response.Headers;
             headers.ContentLength = request.Output!.Length;

@@ -52,6 +52,8 @@ public sealed class CompiledMaskingRule(MaskingRuleConfig rule)
     private readonly Regex[] _columns = [.. rule.Columns.Select(c => new Regex(
         "^" + Regex.Escape(c).Replace(@"\*", "[^.]*") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))];
     private readonly JsonPathPattern[] _paths = [.. rule.JsonPaths.Select(p => new JsonPathPattern(p))];
+    private readonly Regex[] _headers = [.. rule.Headers.Select(h => new Regex(
+        "^" + Regex.Escape(h).Replace(@"\*", ".*") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))];
 
     public string Id => rule.Id;
     public string Entity => rule.Entity;
@@ -61,4 +63,5 @@ public sealed class CompiledMaskingRule(MaskingRuleConfig rule)
     public bool AppliesTo(string connection) => _connections.Count == 0 || _connections.Contains(connection);
     public bool MatchesColumn(string origin) => _columns.Any(c => c.IsMatch(origin));
     public bool MatchesPath(IReadOnlyList<PathItem> path) => _paths.Length > 0 && _paths.Any(p => p.IsMatch(path));
+    public bool MatchesHeader(string name) => _headers.Any(h => h.IsMatch(name));
 }

@@ -28,6 +28,7 @@ public sealed class CompiledPolicy
         var errors = new List<string>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var rules = new List<CompiledRule>();
+        var hosts = config.Connections.ToDictionary(c => c.Key, c => c.Value.TargetHost(), StringComparer.Ordinal);
         foreach (var (rule, index) in config.Policy.Rules.Select((rule, index) => (rule, index)))
         {
             var where = $"policy.rules[{index}]" + (rule.Id.Length > 0 ? $" ('{rule.Id}')" : "");
@@ -44,7 +45,7 @@ public sealed class CompiledPolicy
             foreach (var kind in rule.Match.Sql?.Kinds.Where(k => !SqlKinds.Contains(k)) ?? [])
                 errors.Add($"{where}: sql kind '{kind}' is not one of {string.Join(", ", SqlKinds)}");
             var obligations = ParseObligations(rule.Obligations, where, errors);
-            rules.Add(new CompiledRule(rule, effect, index, obligations));
+            rules.Add(new CompiledRule(rule, effect, index, obligations, hosts));
         }
 
         if (!TryParseEffect(config.Policy.DefaultEffect, out var defaultEffect) || defaultEffect == Decision.RequireApproval)

@@ -7,8 +7,10 @@ using Portcullis.Policy.Analysis.Sql;
 namespace Portcullis.Policy.Rules;
 
 /// <summary>One rule of the policy, compiled: every condition listed must hold; an empty list matches anything.</summary>
-public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int order, Obligations? obligations)
+public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int order, Obligations? obligations,
+    IReadOnlyDictionary<string, string?> connectionHosts)
 {
+    private readonly NameGlob[] _hosts = [.. rule.Match.Hosts.Select(h => new NameGlob(h, ignoreCase: true))];
     private readonly HashSet<string> _connections = new(rule.Match.Connections, StringComparer.Ordinal);
     private readonly HashSet<string> _protocols = new(rule.Match.Protocols, StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _groups = new(rule.Match.Groups, StringComparer.Ordinal);
@@ -38,6 +40,8 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
         if (_protocols.Count > 0 && !_protocols.Contains(action.Protocol)) return false;
         if (_subjects.Count > 0 && !_subjects.Contains(principal.Subject)) return false;
         if (_groups.Count > 0 && !InAnyGroup(principal.Groups)) return false;
+        if (_hosts.Length > 0 && !(connectionHosts.GetValueOrDefault(action.Connection) is { } host && _hosts.Any(h => h.IsMatch(host))))
+            return false;
 
         if (HasHttpConditions)
         {

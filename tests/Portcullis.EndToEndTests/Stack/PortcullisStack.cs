@@ -296,6 +296,9 @@ public sealed class PortcullisStack : IAsyncLifetime
                 - id: billing-address
                   json_paths: ["$.billing.address"]
                   entity: ADDRESS
+                - id: cookies
+                  headers: [Set-Cookie]
+                  entity: COOKIE
                 - id: customer-names
                   connections: [warehouse]
                   columns: [demo.customers.name]

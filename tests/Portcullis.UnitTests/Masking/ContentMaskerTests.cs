@@ -110,6 +110,25 @@ public class ContentMaskerTests
     }
 
     [Fact]
+    public void Response_headers_are_masked_by_name_rule_and_by_detector()
+    {
+        var masker = Masker(c => c.Rules.Add(new MaskingRuleConfig { Id = "cookies", Headers = ["set-cookie", "X-Session-*"], Entity = "COOKIE" }));
+        var tally = new MaskingTally();
+        var masked = masker.MaskHeaders("demo", new Dictionary<string, string[]>
+        {
+            ["Set-Cookie"] = ["a=1", "b=2"],
+            ["X-Session-Key"] = ["abc"],
+            ["X-Owner"] = ["ada@example.com"],
+            ["Cache-Control"] = ["no-store"],
+        }, tally);
+        Assert.Equal(["[COOKIE]", "[COOKIE]"], masked["Set-Cookie"]);
+        Assert.Equal(["[COOKIE]"], masked["X-Session-Key"]);
+        Assert.Equal(["[EMAIL]"], masked["X-Owner"]);
+        Assert.Equal(["no-store"], masked["Cache-Control"]);
+        Assert.Equal(3, tally.Rules["rule:cookies"]);
+    }
+
+    [Fact]
     public void Hashing_without_a_key_is_refused_at_start_up()
     {
         var error = Assert.Throws<InvalidOperationException>(() =>

@@ -12,6 +12,7 @@ public class PolicyEvaluatorTests
         connections:
           demo: { kind: http, upstream: "http://127.0.0.1:1/", default_effect: allow }
           locked: { kind: http, upstream: "http://127.0.0.1:2/" }
+          billing: { kind: http, upstream: "https://billing.prod.internal/api/", default_effect: allow }
         policy:
           default_effect: deny
           rules:
@@ -32,6 +33,9 @@ public class PolicyEvaluatorTests
             - id: locked-health
               effect: allow
               match: { connections: [locked], methods: [GET], paths: ["/health"] }
+            - id: no-deletes-on-production-hosts
+              effect: deny
+              match: { hosts: ["*.prod.internal"], methods: [DELETE] }
         """;
 
     private static readonly CompiledPolicy Policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(Yaml));
@@ -100,6 +104,14 @@ public class PolicyEvaluatorTests
         Assert.Null(denied.RuleId);
         Assert.Contains("default", denied.Reason);
         Assert.Equal(Decision.Allow, Decide("locked", "GET", "/health").Decision);
+    }
+
+    [Fact]
+    public void Host_globs_match_the_host_a_connection_reaches()
+    {
+        Assert.Equal("no-deletes-on-production-hosts", Decide("billing", "DELETE", "/invoices/7").RuleId);
+        Assert.Equal(Decision.Allow, Decide("billing", "GET", "/invoices/7").Decision);
+        Assert.NotEqual("no-deletes-on-production-hosts", Decide("demo", "DELETE", "/customers/1").RuleId);
     }
 
     [Fact]
