@@ -22,7 +22,7 @@ public sealed class ContentMasker
     public ContentMasker(MaskingPolicy policy)
     {
         _policy = policy;
-        _json = new JsonStreamMasker(policy, MaskText);
+        _json = new JsonStreamMasker(policy);
     }
 
     /// <summary>Masks a whole body; JSON that turns out invalid is still masked, as text.</summary>
@@ -35,7 +35,7 @@ public sealed class ContentMasker
             var local = new MaskingTally();
             try
             {
-                _json.Mask(connection, new MemoryStream(body.ToArray(), writable: false), output, type == SqlResultsType, local);
+                _json.Mask(connection, new MemoryStream(body.ToArray(), writable: false), output, type == SqlResultsType, local, Values(connection));
                 tally.AddAll(local);
                 return output.ToArray();
             }
@@ -48,7 +48,7 @@ public sealed class ContentMasker
         {
             throw new UnmaskableContentException(contentType);
         }
-        Text(tally).Mask(new MemoryStream(body.ToArray(), writable: false), output);
+        Text(connection, tally).Mask(new MemoryStream(body.ToArray(), writable: false), output);
         return output.ToArray();
     }
 
@@ -56,8 +56,8 @@ public sealed class ContentMasker
     public void Mask(string connection, string contentType, Stream input, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
-        if (IsJson(type)) _json.Mask(connection, input, output, type == SqlResultsType, tally, chunkSize);
-        else if (IsText(type) || type.Length == 0) Text(tally).Mask(input, output, chunkSize);
+        if (IsJson(type)) _json.Mask(connection, input, output, type == SqlResultsType, tally, Values(connection), chunkSize);
+        else if (IsText(type) || type.Length == 0) Text(connection, tally).Mask(input, output, chunkSize);
         else throw new UnmaskableContentException(contentType);
     }
 
@@ -70,7 +70,7 @@ public sealed class ContentMasker
             var rule = _policy.Rules.FirstOrDefault(r => r.AppliesTo(connection) && r.MatchesHeader(name));
             masked[name] = [.. values.Select(value =>
             {
-                if (rule is null) return MaskText(value, tally) ?? "";
+                if (rule is null) return MaskText(connection, value, tally) ?? "";
                 tally.Add(rule.Entity, $"rule:{rule.Id}");
                 return _policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? _policy.Keep) ?? "";
             })];
@@ -78,11 +78,11 @@ public sealed class ContentMasker
         return masked;
     }
 
-    /// <summary>Masks what the detectors find in one value; null when a finding's strategy is null (the value goes).</summary>
-    public string? MaskText(string text, MaskingTally tally)
+    /// <summary>Masks what a connection's detectors find in one value; null when a finding's strategy is null (the value goes).</summary>
+    public string? MaskText(string connection, string text, MaskingTally tally)
     {
         var dropped = false;
-        var masked = _policy.Detectors.Mask(text, (finding, value) =>
+        var masked = _policy.DetectorsFor(connection).Mask(text, (finding, value) =>
         {
             var replacement = Replace(finding, value, tally);
             dropped |= replacement is null;
@@ -91,8 +91,10 @@ public sealed class ContentMasker
         return dropped ? null : masked ?? text;
     }
 
-    private TextStreamMasker Text(MaskingTally tally) =>
-        new(_policy.Detectors, (finding, value) => Replace(finding, value, tally) ?? "");
+    private TextMaskerFunc Values(string connection) => (text, tally) => MaskText(connection, text, tally);
+
+    private TextStreamMasker Text(string connection, MaskingTally tally) =>
+        new(_policy.DetectorsFor(connection), (finding, value) => Replace(finding, value, tally) ?? "");
 
     private string? Replace(Finding finding, string value, MaskingTally tally)
     {

@@ -189,6 +189,14 @@ public sealed class MaskingConfig
     public string? HashKey { get; set; }
 
     public List<MaskingRuleConfig> Rules { get; set; } = [];
+
+    /// <summary>Per connection: the detectors that run on its outputs, instead of <see cref="Detectors"/>.</summary>
+    public Dictionary<string, ConnectionMaskingConfig> ByConnection { get; set; } = new(StringComparer.Ordinal);
+}
+
+public sealed class ConnectionMaskingConfig
+{
+    public List<string> Detectors { get; set; } = [];
 }
 
 /// <summary>Masks whole values by where they stand, whatever they hold: SQL result columns by origin, JSON by path.</summary>

@@ -13,16 +13,16 @@ public sealed class MaskingPolicy
     public required IReadOnlyDictionary<string, MaskingStrategy> EntityStrategies { get; init; }
     public required int Keep { get; init; }
     public required IReadOnlyList<CompiledMaskingRule> Rules { get; init; }
+    public required IReadOnlyDictionary<string, TextMasker> ConnectionDetectors { get; init; }
+
+    /// <summary>The detectors for a connection's outputs: its own set when it names one, else the default.</summary>
+    public TextMasker DetectorsFor(string connection) => ConnectionDetectors.GetValueOrDefault(connection, Detectors);
 
     public static MaskingPolicy From(MaskingConfig config, byte[]? hashKey)
     {
-        var unknown = config.Detectors.Where(d => d != "all" && !DetectorCatalog.All.ContainsKey(d)).ToArray();
-        if (unknown.Length > 0)
-            throw new InvalidOperationException(
-                $"masking.detectors names unknown detectors: {string.Join(", ", unknown)}. Known: all, {string.Join(", ", DetectorCatalog.All.Keys)}.");
-        var detectors = config.Detectors.Contains("all")
-            ? DetectorCatalog.All.Values.ToList()
-            : config.Detectors.Select(d => DetectorCatalog.All[d]).ToList();
+        var detectors = Select(config.Detectors, "masking.detectors");
+        var byConnection = config.ByConnection.ToDictionary(c => c.Key,
+            c => new TextMasker(Select(c.Value.Detectors, $"masking.by_connection.{c.Key}.detectors")), StringComparer.Ordinal);
 
         var strategies = new MaskingStrategies(hashKey);
         var entityStrategies = config.Strategies.ToDictionary(p => p.Key.ToUpperInvariant(), p => MaskingStrategies.Parse(p.Value));
@@ -40,7 +40,17 @@ public sealed class MaskingPolicy
             EntityStrategies = entityStrategies,
             Keep = config.Keep,
             Rules = rules,
+            ConnectionDetectors = byConnection,
         };
+    }
+
+    private static List<IDetector> Select(List<string> names, string where)
+    {
+        var unknown = names.Where(d => d != "all" && !DetectorCatalog.All.ContainsKey(d)).ToArray();
+        if (unknown.Length > 0)
+            throw new InvalidOperationException(
+                $"{where} names unknown detectors: {string.Join(", ", unknown)}. Known: all, {string.Join(", ", DetectorCatalog.All.Keys)}.");
+        return names.Contains("all") ? [.. DetectorCatalog.All.Values] : [.. names.Select(d => DetectorCatalog.All[d])];
     }
 
     public MaskingStrategy StrategyFor(string entity) => EntityStrategies.GetValueOrDefault(entity, DefaultStrategy);

@@ -12,7 +12,7 @@ namespace Portcullis.Masking.Streaming;
 /// token, not the document. Values at a rule's JSON path (or, in SQL results, in a rule's column) are
 /// masked whole; every other string, number and property name goes through the detectors.
 /// </summary>
-public sealed class JsonStreamMasker(MaskingPolicy policy, TextMaskerFunc maskText)
+public sealed class JsonStreamMasker(MaskingPolicy policy)
 {
     public const int DefaultChunkSize = 64 * 1024;
 
@@ -23,7 +23,8 @@ public sealed class JsonStreamMasker(MaskingPolicy policy, TextMaskerFunc maskTe
     };
 
     /// <summary>Masks <paramref name="input"/> into <paramref name="output"/>; throws JsonException on invalid JSON.</summary>
-    public void Mask(string connection, Stream input, Stream output, bool sqlResults, MaskingTally tally, int chunkSize = DefaultChunkSize)
+    public void Mask(string connection, Stream input, Stream output, bool sqlResults, MaskingTally tally, TextMaskerFunc maskText,
+        int chunkSize = DefaultChunkSize)
     {
         var walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, tally, policy, maskText);
         using var writer = new Utf8JsonWriter(output, WriterOptions);

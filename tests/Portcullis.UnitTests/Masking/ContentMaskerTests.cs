@@ -129,6 +129,15 @@ public class ContentMaskerTests
     }
 
     [Fact]
+    public void A_connection_can_name_its_own_detectors()
+    {
+        var masker = Masker(c => c.ByConnection["crm"] = new ConnectionMaskingConfig { Detectors = ["email"] });
+        const string text = "ada@example.com 4111111111111111";
+        Assert.Equal("[EMAIL] 4111111111111111", Mask(masker, "text/plain", text, "crm").Output);
+        Assert.Equal("[EMAIL] [CARD]", Mask(masker, "text/plain", text, "ops").Output);
+    }
+
+    [Fact]
     public void Hashing_without_a_key_is_refused_at_start_up()
     {
         var error = Assert.Throws<InvalidOperationException>(() =>
