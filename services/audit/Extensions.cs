@@ -16,16 +16,10 @@ public static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddPostgresReadiness();
-        builder.Services.AddMarten(options =>
-        {
-            options.Connection(builder.Configuration.GetConnectionString("Postgres")!);
-            options.DatabaseSchemaName = "audit";
-            // One stream per session, keyed by the session id the gateway assigned.
-            options.Events.StreamIdentity = StreamIdentity.AsString;
-            foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
-            options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
-        }).UseLightweightSessions().ApplyAllDatabaseChangesOnStartup();
+        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!))
+            .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup();
         builder.Services.AddScoped<SessionRecorder>();
+        builder.Services.AddScoped<ChainVerifier>();
 
         builder.AddPortcullisAuthentication();
         var auditors = builder.Configuration["Audit:AuditorGroup"] ?? "auditors";
@@ -38,5 +32,19 @@ public static class Extensions
             bus.AddConsumer<SessionEventConsumer>(typeof(SessionEventConsumerDefinition));
         });
         return builder;
+    }
+
+    /// <summary>The audit store: one stream per session, event headers for the hash chain, documents for chain heads and seen messages.</summary>
+    public static void ConfigureStore(StoreOptions options, string connectionString)
+    {
+        options.Connection(connectionString);
+        options.DatabaseSchemaName = "audit";
+        // One stream per session, keyed by the session id the gateway assigned.
+        options.Events.StreamIdentity = StreamIdentity.AsString;
+        options.Events.MetadataConfig.HeadersEnabled = true;
+        foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
+        options.Schema.For<SessionChain>().UseOptimisticConcurrency(true);
+        options.Schema.For<RecordedMessage>();
+        options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
     }
 }

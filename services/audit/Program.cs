@@ -3,6 +3,9 @@ using Portcullis.Audit.Apis;
 using Portcullis.Defaults;
 using Portcullis.Defaults.Health;
 
+// "verify <session>": the command-line form of GET /sessions/{id}/verify, straight against the store.
+if (args is ["verify", var sessionId, ..]) return await AuditCommands.VerifyAsync(sessionId, args);
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
@@ -13,3 +16,4 @@ app.UseAuthorization();
 app.MapPortcullisHealth();
 app.MapSessionsApi();
 app.Run();
+return 0;

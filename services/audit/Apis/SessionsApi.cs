@@ -1,5 +1,6 @@
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Audit.Recording;
 using Portcullis.Contracts;
 
 namespace Portcullis.Audit.Apis;
@@ -10,8 +11,16 @@ public static class SessionsApi
     {
         var sessions = app.MapGroup("/sessions").RequireAuthorization(Extensions.AuditorPolicy);
         sessions.MapGet("/{id}", GetTimeline);
+        sessions.MapGet("/{id}/verify", Verify);
         return app;
     }
+
+    /// <summary>Recomputes the session's hash chain; names the first event that does not match.</summary>
+    public static async Task<Results<Ok<VerifyResult>, ProblemHttpResult>> Verify(string id, ChainVerifier verifier,
+        CancellationToken cancellationToken) =>
+        await verifier.VerifyAsync(id, cancellationToken) is { } result
+            ? TypedResults.Ok(result)
+            : TypedResults.Problem(statusCode: 404, title: "Session not found", detail: $"No events are recorded for session '{id}'.");
 
     /// <summary>A session's events in the order they were recorded, with who acted.</summary>
     public static async Task<Results<Ok<SessionTimeline>, ProblemHttpResult>> GetTimeline(
@@ -28,10 +37,12 @@ public static class SessionsApi
             principal?.Subject,
             principal?.Groups ?? [],
             [.. events.Select(e => new TimelineEntry(
-                e.Version, e.Sequence, e.EventType.Name, ((IRequestMessage)e.Data).RequestId, e.Timestamp, e.Data))]));
+                e.Version, e.Sequence, e.EventType.Name, ((IRequestMessage)e.Data).RequestId, e.Timestamp,
+                e.Headers?.GetValueOrDefault(AuditChain.HashHeader)?.ToString(), e.Data))]));
     }
 }
 
 public sealed record SessionTimeline(string SessionId, string? Subject, IReadOnlyList<string> Groups, IReadOnlyList<TimelineEntry> Events);
 
-public sealed record TimelineEntry(long Version, long Sequence, string Type, Guid RequestId, DateTimeOffset RecordedAt, object Data);
+public sealed record TimelineEntry(long Version, long Sequence, string Type, Guid RequestId, DateTimeOffset RecordedAt,
+    string? Hash, object Data);

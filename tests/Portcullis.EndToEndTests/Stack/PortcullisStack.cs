@@ -28,6 +28,10 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>The upstream credentials of this run: none may ever appear in a response, a log or an audit event.</summary>
     public Dictionary<string, string> UpstreamSecrets { get; } = new(StringComparer.Ordinal);
     public string AdminConnectionString => _servers!.Postgres;
+    public string RabbitMq => _servers!.RabbitMq;
+
+    /// <summary>The built assembly of a service, for running its command-line forms.</summary>
+    public string AssemblyOf(string service) => _services[service].AssemblyPath;
 
     public string RunDirectory { get; } = Path.Combine(RepositoryRoot, ".local", "test-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);
     public RSA SigningKey { get; } = RSA.Create(2048);

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using MassTransit;
+using Npgsql;
+using Portcullis.Contracts;
+using Portcullis.Defaults.Bus;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>The audit record resists tampering and duplicates: hash-chained streams, exactly-once storage.</summary>
+[Collection(StackCollection.Name)]
+public sealed class AuditIntegrityTests(PortcullisStack stack)
+{
+    private async Task<JsonElement> Verify(string session)
+    {
+        using var request = await stack.Authorized(PortcullisStack.AuditorClient, HttpMethod.Get, $"sessions/{session}/verify");
+        using var response = await stack.Audit.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task A_session_verifies_and_changing_one_stored_event_names_that_event()
+    {
+        var session = "e2e-tamper-" + Guid.NewGuid().ToString("N")[..8];
+        using (var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/2", session))
+        using (var response = await stack.Gateway.SendAsync(request))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await stack.TimelineAsync(session, t => t.GetProperty("events").GetArrayLength() >= 5);
+
+        var intact = await Verify(session);
+        Assert.True(intact.GetProperty("valid").GetBoolean());
+        Assert.Equal(5, intact.GetProperty("events").GetInt32());
+
+        // An operator with database access "corrects" the upstream's status code of the third event.
+        await using (var connection = new NpgsqlConnection(stack.AdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var tamper = new NpgsqlCommand(
+                "UPDATE audit.mt_events SET data = jsonb_set(data, '{StatusCode}', '500', false) WHERE stream_id = $1 AND version = 3", connection);
+            tamper.Parameters.AddWithValue(session);
+            Assert.Equal(1, await tamper.ExecuteNonQueryAsync());
+        }
+
+        var broken = await Verify(session);
+        Assert.False(broken.GetProperty("valid").GetBoolean());
+        Assert.Equal(3, broken.GetProperty("firstInvalid").GetProperty("version").GetInt64());
+        Assert.Equal("RequestForwarded", broken.GetProperty("firstInvalid").GetProperty("type").GetString());
+
+        // The command-line form says the same, with its exit code.
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { stack.AssemblyOf("audit"), "verify", session }) start.ArgumentList.Add(arg);
+        start.Environment["ConnectionStrings__Postgres"] = stack.AdminConnectionString;
+        using var cli = Process.Start(start)!;
+        var output = await cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync();
+        Assert.Equal(1, cli.ExitCode);
+        Assert.Contains("\"version\": 3", output);
+    }
+
+    [Fact]
+    public async Task A_message_delivered_twice_is_stored_once()
+    {
+        var session = "e2e-duplicate-" + Guid.NewGuid().ToString("N")[..8];
+        var broker = BrokerAddress.Parse(stack.RabbitMq);
+        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(broker.Host, broker.Port, broker.VirtualHost, host =>
+        {
+            host.Username(broker.Username);
+            host.Password(broker.Password);
+        }));
+        await bus.StartAsync();
+        try
+        {
+            var principal = new Principal("dup-agent", "dup-agent", ["agents"]);
+            var received = new RequestReceived(Guid.NewGuid(), session, principal,
+                new AgentAction(Protocols.Http, "demo", "GET", "/customers/1"), DateTimeOffset.UtcNow);
+            var messageId = NewId.NextGuid();
+            await bus.Publish(received, context => context.MessageId = messageId);
+            await bus.Publish(received, context => context.MessageId = messageId); // the broker redelivers, say
+            // A later message of the same session: once it is recorded, both deliveries before it were handled.
+            await bus.Publish(new RequestCompleted(received.RequestId, session, Outcomes.Denied, 403, 1, null, DateTimeOffset.UtcNow));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+
+        var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Any(e => e.GetProperty("type").GetString() == "RequestCompleted"));
+        // The policy service decides each delivery it gets (its decisions are messages of their own); the audit
+        // stores the one RequestReceived once.
+        Assert.Single(timeline.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "RequestReceived");
+        Assert.True((await Verify(session)).GetProperty("valid").GetBoolean());
+    }
+}
