@@ -65,13 +65,7 @@ public sealed class AuditIntegrityTests(PortcullisStack stack)
     public async Task A_message_delivered_twice_is_stored_once()
     {
         var session = "e2e-duplicate-" + Guid.NewGuid().ToString("N")[..8];
-        var broker = BrokerAddress.Parse(stack.RabbitMq);
-        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(broker.Host, broker.Port, broker.VirtualHost, host =>
-        {
-            host.Username(broker.Username);
-            host.Password(broker.Password);
-        }));
-        await bus.StartAsync();
+        var bus = await StartBusAsync();
         try
         {
             var principal = new Principal("dup-agent", "dup-agent", ["agents"]);
@@ -94,5 +88,75 @@ public sealed class AuditIntegrityTests(PortcullisStack stack)
         // stores the one RequestReceived once.
         Assert.Single(timeline.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "RequestReceived");
         Assert.True((await Verify(session)).GetProperty("valid").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Killing_the_audit_service_in_the_middle_of_10000_events_loses_and_duplicates_none()
+    {
+        const int total = 10_000;
+        var session = "e2e-kill-" + Guid.NewGuid().ToString("N")[..8];
+        var bus = await StartBusAsync();
+        try
+        {
+            var publishing = Task.Run(async () =>
+            {
+                for (var batch = 0; batch < total; batch += 100)
+                    await Task.WhenAll(Enumerable.Range(batch, 100).Select(i => bus.Publish(new RequestForwarded(
+                        Guid.NewGuid(), session, "demo", "http://upstream", 200, i, 1.0, DateTimeOffset.UtcNow))));
+            });
+
+            await UntilStored(session, atLeast: 1500, TimeSpan.FromSeconds(120));
+            await stack.StopAsync("audit"); // Process.Kill: SIGKILL, mid-transaction for all it knows
+            await publishing;
+            await stack.StartAsync("audit");
+            await UntilStored(session, atLeast: total, TimeSpan.FromSeconds(240));
+            await Task.Delay(TimeSpan.FromSeconds(2)); // anything redelivered late would land now
+
+            var (events, distinct) = await Count(session);
+            Assert.Equal(total, events);
+            Assert.Equal(total, distinct);
+            Assert.True((await Verify(session)).GetProperty("valid").GetBoolean());
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    private async Task<IBusControl> StartBusAsync()
+    {
+        var broker = BrokerAddress.Parse(stack.RabbitMq);
+        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(broker.Host, broker.Port, broker.VirtualHost, host =>
+        {
+            host.Username(broker.Username);
+            host.Password(broker.Password);
+        }));
+        await bus.StartAsync();
+        return bus;
+    }
+
+    private async Task<(long Events, long DistinctMessages)> Count(string session)
+    {
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand(
+            "SELECT count(*), count(DISTINCT headers->>'message_id') FROM audit.mt_events WHERE stream_id = $1", connection);
+        count.Parameters.AddWithValue(session);
+        await using var reader = await count.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private async Task UntilStored(string session, int atLeast, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        long events = 0;
+        while (DateTime.UtcNow < deadline)
+        {
+            (events, _) = await Count(session);
+            if (events >= atLeast) return;
+            await Task.Delay(250);
+        }
+        Assert.Fail($"only {events} of {atLeast} events were stored within {timeout.TotalSeconds} s");
     }
 }
