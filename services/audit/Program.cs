@@ -15,5 +15,6 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.MapPortcullisHealth();
 app.MapSessionsApi();
+app.MapReplayApi();
 app.Run();
 return 0;

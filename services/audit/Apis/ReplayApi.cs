@@ -1,0 +1,104 @@
+using System.Text;
+using System.Text.Json;
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Contracts;
+
+namespace Portcullis.Audit.Apis;
+
+/// <summary>A session replayed for auditors: each action in order with its decision, approval, outcome and masked output.</summary>
+public static class ReplayApi
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static IEndpointRouteBuilder MapReplayApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/sessions/{id}/replay", Replay).RequireAuthorization(Extensions.AuditorPolicy);
+        app.MapGet("/export", Export).RequireAuthorization(Extensions.AuditorPolicy);
+        return app;
+    }
+
+    /// <summary>?format=text gives a transcript a person reads; JSON otherwise.</summary>
+    public static async Task<IResult> Replay(string id, string? format, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var events = await session.Events.FetchStreamAsync(id, token: cancellationToken);
+        if (events.Count == 0)
+            return TypedResults.Problem(statusCode: 404, title: "Session not found", detail: $"No events are recorded for session '{id}'.");
+
+        var steps = events.Select(e => e.Data).OfType<IRequestMessage>().GroupBy(m => m.RequestId)
+            .Select(request => ReplayStep.From([.. request])).ToList();
+        if (format != "text") return TypedResults.Ok(new SessionReplay(id, steps));
+
+        var text = new StringBuilder($"Session {id}: {steps.Count} action(s)\n");
+        foreach (var (step, index) in steps.Select((s, i) => (s, i + 1)))
+        {
+            text.Append($"\n#{index} {step.At:u} {step.Subject} [{string.Join(",", step.Groups)}] on {step.Connection}: {step.Action}\n");
+            text.Append($"   decision: {step.Decision ?? "none"}{(step.Rule is null ? "" : $" by {step.Rule}")} (policy {step.PolicyVersion ?? "-"}): {step.Reason}\n");
+            if (step.Approval is not null) text.Append($"   approval: {step.Approval}\n");
+            if (step.Masked is { Count: > 0 }) text.Append($"   masked: {string.Join(", ", step.Masked.Select(m => $"{m.Key} x{m.Value}"))}\n");
+            text.Append($"   outcome: {step.Outcome ?? "unfinished"} {step.Status}\n");
+            if (step.Output is not null) text.Append($"   the agent saw: {step.Output}\n");
+        }
+        return TypedResults.Text(text.ToString(), "text/plain; charset=utf-8");
+    }
+
+    /// <summary>Every event recorded in [from, to), as JSON Lines, streamed: one event per line, in recording order.</summary>
+    public static async Task Export(DateTimeOffset from, DateTimeOffset to, HttpContext context, IQuerySession session,
+        CancellationToken cancellationToken)
+    {
+        context.Response.ContentType = "application/x-ndjson";
+        var events = session.Events.QueryAllRawEvents()
+            .Where(e => e.Timestamp >= from && e.Timestamp < to)
+            .OrderBy(e => e.Sequence)
+            .ToAsyncEnumerable(cancellationToken);
+        await foreach (var e in events)
+        {
+            var line = JsonSerializer.Serialize(new
+            {
+                sequence = e.Sequence, sessionId = e.StreamKey, version = e.Version, type = e.EventType.Name,
+                recordedAt = e.Timestamp, hash = e.Headers?.GetValueOrDefault("hash")?.ToString(), data = e.Data,
+            }, Json);
+            await context.Response.WriteAsync(line + "\n", cancellationToken);
+        }
+    }
+}
+
+public sealed record SessionReplay(string SessionId, IReadOnlyList<ReplayStep> Steps);
+
+public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subject, IReadOnlyList<string> Groups, string Connection,
+    string Action, string? Decision, string? Rule, string? Reason, string? PolicyVersion, string? Approval,
+    IReadOnlyDictionary<string, int>? Masked, string? Outcome, int? Status, string? Output)
+{
+    public static ReplayStep From(IReadOnlyList<IRequestMessage> messages)
+    {
+        var received = messages.OfType<RequestReceived>().FirstOrDefault();
+        var decision = messages.OfType<PolicyEvaluated>().FirstOrDefault();
+        var completed = messages.OfType<RequestCompleted>().FirstOrDefault();
+        var action = received?.Action ?? decision?.Action;
+        var approval = messages.Select(m => m switch
+        {
+            ApprovalGranted g => $"granted by {g.Approver}{(g.Comment is null ? "" : $": {g.Comment}")}",
+            ApprovalDenied d => $"denied by {d.Approver}{(d.Comment is null ? "" : $": {d.Comment}")}",
+            ApprovalExpired => "expired",
+            ApprovalRequested r => $"requested from {string.Join(", ", r.ApproverGroups)}",
+            _ => null,
+        }).LastOrDefault(a => a is not null);
+        return new ReplayStep(
+            messages[0].RequestId,
+            received?.ReceivedAt ?? decision?.EvaluatedAt ?? completed?.CompletedAt ?? DateTimeOffset.MinValue,
+            received?.Principal.Subject ?? decision?.Principal.Subject,
+            received?.Principal.Groups ?? decision?.Principal.Groups ?? [],
+            action?.Connection ?? "",
+            action is null ? "" : Describe(action),
+            decision?.Decision.ToString(), decision?.RuleId, decision?.Reason, decision?.PolicyVersion, approval,
+            messages.OfType<ResponseMasked>().FirstOrDefault()?.CountsByEntity,
+            completed?.Outcome, completed?.StatusCode, completed?.Output?.Preview);
+    }
+
+    private static string Describe(AgentAction action) => action.Protocol switch
+    {
+        Protocols.Sql => $"SQL {action.Sql}",
+        Protocols.Exec => $"command {action.Command}",
+        _ => $"{action.Method} {action.Path}{action.Query}",
+    };
+}
