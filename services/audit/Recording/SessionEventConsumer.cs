@@ -25,9 +25,11 @@ public sealed class SessionEventConsumer(SessionRecorder recorder) :
 }
 
 /// <summary>
-/// One message at a time on the audit queue, so a session's events are appended in the order the broker
-/// delivered them (the saga publishes each only after the previous step's was confirmed). Failed appends are
-/// retried, then left in the error queue: nothing is dropped.
+/// One message at a time on the audit queue, so a session's events are stored in the order the broker
+/// delivered them (the saga publishes each only after the previous step's was confirmed). A partitioner
+/// keyed by session was tried: it serialises a session's messages but does not keep their order when
+/// several deliveries race to it, and a test that restarts the audit service with a backlog caught that.
+/// Failed appends are retried, then left in the error queue: nothing is dropped.
 /// </summary>
 public sealed class SessionEventConsumerDefinition : ConsumerDefinition<SessionEventConsumer>
 {
