@@ -53,9 +53,17 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
         WriteNow(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
             $"There is no {kind} connection named '{connection}'.");
 
-    /// <summary>A problem document as bytes, for outputs that are masked before they are sent.</summary>
-    public static byte[] ProblemBytes(HttpContext context, int status, string type, string title, string detail,
-        Dictionary<string, object?> extensions) => ProblemBody(context, status, type, title, detail, extensions);
+    /// <summary>
+    /// Refuses a connector request that cannot become an action (no such connection of that kind, nothing to
+    /// run), and says so by returning true.
+    /// </summary>
+    public async Task<bool> RefusedAsync(HttpContext context, bool known, string connection, string kind, string? text, string usage)
+    {
+        if (!known) await UnknownConnection(context, connection, kind);
+        else if (string.IsNullOrWhiteSpace(text)) await BadRequest(context, usage);
+        else return false;
+        return true;
+    }
 
     /// <summary>Sends the request's output, exactly the bytes recorded for it.</summary>
     public static Task Deliver(HttpContext context, AgentRequest request) =>
@@ -78,7 +86,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     {
         extensions["requestId"] = request.RequestId;
         extensions["sessionId"] = request.SessionId;
-        var body = ProblemBody(context, status, type, title, detail, extensions);
+        var body = ProblemBytes(context, status, type, title, detail, extensions);
         var response = context.Response;
         response.Headers.Clear(); // nothing of an upstream answer survives into a refusal
         response.StatusCode = status;
@@ -91,14 +99,15 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
 
     private static async Task WriteNow(HttpContext context, int status, string type, string title, string detail)
     {
-        var body = ProblemBody(context, status, type, title, detail, []);
+        var body = ProblemBytes(context, status, type, title, detail, []);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         context.Response.ContentLength = body.Length;
         await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 
-    private static byte[] ProblemBody(HttpContext context, int status, string type, string title, string detail,
+    /// <summary>A problem document as bytes; connectors use it for outputs that are masked before they are sent.</summary>
+    public static byte[] ProblemBytes(HttpContext context, int status, string type, string title, string detail,
         Dictionary<string, object?> extensions)
     {
         var problem = new ProblemDetails

@@ -18,23 +18,15 @@ public static class SqlApi
     public static async Task Run(string connection, SqlRequest? body, HttpContext context, AgentRequestFlow flow,
         PostgresConnector postgres, AgentResponses responses, ILogger<PostgresConnector> logger)
     {
-        if (!postgres.Has(connection))
-        {
-            await responses.UnknownConnection(context, connection, "postgres");
-            return;
-        }
-        if (string.IsNullOrWhiteSpace(body?.Sql))
-        {
-            await responses.BadRequest(context, "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).");
-            return;
-        }
-        var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql);
+        if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql,
+                "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).")) return;
+        var action = new AgentAction(Protocols.Sql, connection, Sql: body!.Sql);
         await flow.RunAsync(context, action, async request =>
         {
             var target = postgres.Describe(connection);
             try
             {
-                var result = await postgres.ExecuteAsync(connection, body.Sql, body.Parameters ?? [], request.Obligations, context.RequestAborted);
+                var result = await postgres.ExecuteAsync(connection, body.Sql!, body.Parameters ?? [], request.Obligations, context.RequestAborted);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: "application/vnd.portcullis.sql+json"); // column rules follow the columns' origins
             }

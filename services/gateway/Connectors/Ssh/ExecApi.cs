@@ -20,23 +20,15 @@ public static class ExecApi
     public static async Task Run(string connection, ExecRequest? body, HttpContext context, AgentRequestFlow flow,
         SshConnector ssh, AgentResponses responses, ILogger<SshConnector> logger)
     {
-        if (!ssh.Has(connection))
-        {
-            await responses.UnknownConnection(context, connection, "ssh");
-            return;
-        }
-        if (string.IsNullOrWhiteSpace(body?.Command))
-        {
-            await responses.BadRequest(context, "Send {\"command\": \"...\"}.");
-            return;
-        }
-        var action = new AgentAction(Protocols.Exec, connection, Command: body.Command);
+        if (await responses.RefusedAsync(context, ssh.Has(connection), connection, "ssh", body?.Command,
+                "Send {\"command\": \"...\"}.")) return;
+        var action = new AgentAction(Protocols.Exec, connection, Command: body!.Command);
         await flow.RunAsync(context, action, async request =>
         {
             var target = ssh.Describe(connection);
             try
             {
-                var result = await ssh.ExecuteAsync(connection, body.Command, request.Obligations.MaxOutputBytes, context.RequestAborted);
+                var result = await ssh.ExecuteAsync(connection, body.Command!, request.Obligations.MaxOutputBytes, context.RequestAborted);
                 return new ConnectorOutput(200, "application/json", JsonSerializer.SerializeToUtf8Bytes(result, Json), target);
             }
             catch (Exception ex) when (ex is SshException or System.Net.Sockets.SocketException or SecretNotFoundException
