@@ -26,16 +26,17 @@ public sealed class ContentMasker
     }
 
     /// <summary>Masks a whole body; JSON that turns out invalid is still masked, as text.</summary>
-    public byte[] Mask(string connection, string contentType, ReadOnlySpan<byte> body, MaskingTally tally)
+    public byte[] Mask(string connection, string contentType, byte[] body, MaskingTally tally)
     {
         var type = MediaType(contentType);
         using var output = new MemoryStream(body.Length + 256);
+        // The body is read in place: neither attempt copies it.
         if (IsJson(type))
         {
             var local = new MaskingTally();
             try
             {
-                _json.Mask(connection, new MemoryStream(body.ToArray(), writable: false), output, type == SqlResultsType, local, Values(connection));
+                _json.Mask(connection, new MemoryStream(body, writable: false), output, type == SqlResultsType, local, Values(connection));
                 tally.AddAll(local);
                 return output.ToArray();
             }
@@ -48,7 +49,7 @@ public sealed class ContentMasker
         {
             throw new UnmaskableContentException(contentType);
         }
-        Text(connection, tally).Mask(new MemoryStream(body.ToArray(), writable: false), output);
+        Text(connection, tally).Mask(new MemoryStream(body, writable: false), output);
         return output.ToArray();
     }
 

@@ -31,14 +31,14 @@ public static partial class DetectorCatalog
         new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), t => t.Contains("AIza", StringComparison.Ordinal)),
         new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), t => MayHaveAssignment(t) && HasAny(t, SecretWords),
             m => IsSecretValue(m.Groups["value"].Value), "value"),
-        new PatternDetector("CARD", 60, Card(), t => Digits(t) >= 13,
+        new PatternDetector("CARD", 60, Card(), t => DigitCount(t) >= 13,
             m => Validators.Digits(m.Value) is var digits && digits.Length is >= 13 and <= 19 && Validators.Luhn(digits) && Validators.KnownIssuer(digits)),
-        new PatternDetector("IBAN", 60, Iban(), t => Digits(t) >= 6, m => Validators.Iban(m.Value)),
-        new PatternDetector("SSN", 55, Ssn(), t => Digits(t) >= 9 && (t.Contains('-') || t.Contains(' ')),
+        new PatternDetector("IBAN", 60, Iban(), t => DigitCount(t) >= 6, m => Validators.Iban(m.Value)),
+        new PatternDetector("SSN", 55, Ssn(), t => DigitCount(t) >= 9 && (t.Contains('-') || t.Contains(' ')),
             m => Validators.Ssn(m.Groups["area"].Value, m.Groups["group"].Value, m.Groups["serial"].Value)),
         new PatternDetector("EMAIL", 50, Email(), t => t.Contains('@')),
-        new PatternDetector("PHONE", 40, Phone(), t => Digits(t) >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
-        new PatternDetector("IPV4", 30, IPv4(), t => Digits(t) >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
+        new PatternDetector("PHONE", 40, Phone(), t => DigitCount(t) >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
+        new PatternDetector("IPV4", 30, IPv4(), t => DigitCount(t) >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
         new PatternDetector("IPV6", 30, IPv6(), t => t.AsSpan().Count(':') >= 2, m => Validators.IPv6(m.Value)),
     }.ToDictionary(d => d.Entity.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
 
@@ -46,7 +46,7 @@ public static partial class DetectorCatalog
         { "null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example" };
 
     // The cheap tests that spare most values the patterns: how many digits, which keywords.
-    private static int Digits(string text)
+    private static int DigitCount(string text)
     {
         var span = text.AsSpan();
         var count = 0;
