@@ -20,7 +20,7 @@ public static class PolicyApi
 
     public static async Task<Ok<CurrentPolicy>> GetCurrent(PolicyVersions versions, CancellationToken cancellationToken)
     {
-        var current = (await versions.HistoryAsync(cancellationToken))[^1];
+        var current = await versions.CurrentAsync(cancellationToken);
         return TypedResults.Ok(new CurrentPolicy(current.Version, current.ContentHash, current.Yaml));
     }
 

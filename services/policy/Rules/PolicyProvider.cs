@@ -8,8 +8,6 @@ public sealed class PolicyProvider
 {
     private volatile CompiledPolicy? _current;
 
-    public PolicyProvider(CompiledPolicy? initial = null) => _current = initial;
-
     public bool IsLoaded => _current is not null;
 
     public CompiledPolicy Current => _current ?? throw new InvalidOperationException("No policy version is loaded yet.");

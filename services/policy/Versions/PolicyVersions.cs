@@ -41,11 +41,17 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
         return await ReloadAsync(cancellationToken);
     }
 
-    public async Task<PolicyDocument> ReloadAsync(CancellationToken cancellationToken)
+    /// <summary>The version in force, aggregated from the stream.</summary>
+    public async Task<PolicyDocument> CurrentAsync(CancellationToken cancellationToken)
     {
         await using var session = store.QuerySession();
-        var current = await session.Events.AggregateStreamAsync<PolicyDocument>(StreamId, token: cancellationToken)
-                      ?? throw new InvalidOperationException("The policy stream is empty.");
+        return await session.Events.AggregateStreamAsync<PolicyDocument>(StreamId, token: cancellationToken)
+               ?? throw new InvalidOperationException("The policy stream is empty.");
+    }
+
+    public async Task<PolicyDocument> ReloadAsync(CancellationToken cancellationToken)
+    {
+        var current = await CurrentAsync(cancellationToken);
         if (provider.IsLoaded && provider.Current.Version == Label(current.Version)) return current;
         provider.Replace(Compile(current.Yaml, current.Version));
         logger.LogInformation("Policy version {Version} is in force", current.Version);
@@ -56,7 +62,7 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
     public async Task<PolicyPublished> PublishAsync(string yaml, int expectedVersion, string publishedBy, string? comment,
         IPublishEndpoint bus, CancellationToken cancellationToken)
     {
-        Compile(yaml, expectedVersion + 1); // throws InvalidOperationException with every problem found
+        var compiled = Compile(yaml, expectedVersion + 1); // throws InvalidOperationException with every problem found
         await using var session = store.LightweightSession();
         var stream = await session.Events.FetchForWriting<PolicyDocument>(StreamId, expectedVersion, cancellationToken);
         var published = new PolicyVersionPublished(StreamId, expectedVersion + 1, yaml, Hash(yaml), AdminSource,
@@ -64,9 +70,8 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
         stream.AppendOne(published);
         await session.SaveChangesAsync(cancellationToken);
 
-        var rules = PortcullisConfigLoader.ParsePolicy(yaml).Rules.Count;
         var change = new PolicyPublished(NewId.NextGuid(), $"admin:{publishedBy}", published.Version, published.ContentHash,
-            publishedBy, comment, rules, published.PublishedAt);
+            publishedBy, comment, compiled.Rules.Count, published.PublishedAt);
         await bus.Publish(change, cancellationToken); // every instance reloads; the audit records the change
         return change;
     }
