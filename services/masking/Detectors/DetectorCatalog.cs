@@ -15,49 +15,37 @@ public static partial class DetectorCatalog
 
     public static readonly IReadOnlyDictionary<string, IDetector> All = new IDetector[]
     {
-        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), t => t.Contains("PRIVATE KEY-----", StringComparison.Ordinal)),
-        new PatternDetector("JWT", 110, Jwt(), t => t.Contains("eyJ", StringComparison.Ordinal),
+        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), (t, _) => t.Contains("PRIVATE KEY-----", StringComparison.Ordinal)),
+        new PatternDetector("JWT", 110, Jwt(), (t, _) => t.Contains("eyJ", StringComparison.Ordinal),
             m => Validators.JwtHeader(m.Groups["header"].Value)),
-        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), t => t.Contains("://", StringComparison.Ordinal), valueGroup: "password"),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), t => HasAny(t, PasswordWords), valueGroup: "value"),
-        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), t => HasAny(t, AwsKeyPrefixes, ignoreCase: false)),
+        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), (t, _) => t.Contains("://", StringComparison.Ordinal), valueGroup: "password"),
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), (t, _) => HasAny(t, PasswordWords), valueGroup: "value"),
+        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), (t, _) => HasAny(t, AwsKeyPrefixes, ignoreCase: false)),
         new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(),
-            t => t.Contains("aws", StringComparison.OrdinalIgnoreCase) || t.Contains("secret", StringComparison.OrdinalIgnoreCase),
+            (t, _) => t.Contains("aws", StringComparison.OrdinalIgnoreCase) || t.Contains("secret", StringComparison.OrdinalIgnoreCase),
             m => Validators.Entropy(m.Groups["value"].Value) >= 4.0, "value"),
-        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), t => HasAny(t, GitHubPrefixes, ignoreCase: false)),
-        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), t => t.Contains("glpat-", StringComparison.Ordinal)),
-        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), t => t.Contains("xox", StringComparison.Ordinal) || t.Contains("xapp-", StringComparison.Ordinal)),
-        new PatternDetector("STRIPE_KEY", 100, StripeKey(), t => t.Contains("_live_", StringComparison.Ordinal) || t.Contains("_test_", StringComparison.Ordinal)),
-        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), t => t.Contains("AIza", StringComparison.Ordinal)),
-        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), t => MayHaveAssignment(t) && HasAny(t, SecretWords),
+        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), (t, _) => HasAny(t, GitHubPrefixes, ignoreCase: false)),
+        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), (t, _) => t.Contains("glpat-", StringComparison.Ordinal)),
+        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), (t, _) => t.Contains("xox", StringComparison.Ordinal) || t.Contains("xapp-", StringComparison.Ordinal)),
+        new PatternDetector("STRIPE_KEY", 100, StripeKey(), (t, _) => t.Contains("_live_", StringComparison.Ordinal) || t.Contains("_test_", StringComparison.Ordinal)),
+        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), (t, _) => t.Contains("AIza", StringComparison.Ordinal)),
+        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), (t, _) => MayHaveAssignment(t) && HasAny(t, SecretWords),
             m => IsSecretValue(m.Groups["value"].Value), "value"),
-        new PatternDetector("CARD", 60, Card(), t => DigitCount(t) >= 13,
+        new PatternDetector("CARD", 60, Card(), (t, traits) => traits.Digits >= 13,
             m => Validators.Digits(m.Value) is var digits && digits.Length is >= 13 and <= 19 && Validators.Luhn(digits) && Validators.KnownIssuer(digits)),
-        new PatternDetector("IBAN", 60, Iban(), t => DigitCount(t) >= 6, m => Validators.Iban(m.Value)),
-        new PatternDetector("SSN", 55, Ssn(), t => DigitCount(t) >= 9 && (t.Contains('-') || t.Contains(' ')),
+        new PatternDetector("IBAN", 60, Iban(), (t, traits) => traits.Digits >= 6, m => Validators.Iban(m.Value)),
+        new PatternDetector("SSN", 55, Ssn(), (t, traits) => traits.Digits >= 9 && (t.Contains('-') || t.Contains(' ')),
             m => Validators.Ssn(m.Groups["area"].Value, m.Groups["group"].Value, m.Groups["serial"].Value)),
-        new PatternDetector("EMAIL", 50, Email(), t => t.Contains('@')),
-        new PatternDetector("PHONE", 40, Phone(), t => DigitCount(t) >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
-        new PatternDetector("IPV4", 30, IPv4(), t => DigitCount(t) >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
-        new PatternDetector("IPV6", 30, IPv6(), t => t.AsSpan().Count(':') >= 2, m => Validators.IPv6(m.Value)),
+        new PatternDetector("EMAIL", 50, Email(), (t, _) => t.Contains('@')),
+        new PatternDetector("PHONE", 40, Phone(), (t, traits) => traits.Digits >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
+        new PatternDetector("IPV4", 30, IPv4(), (t, traits) => traits.Digits >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
+        new PatternDetector("IPV6", 30, IPv6(), (t, _) => t.AsSpan().Count(':') >= 2, m => Validators.IPv6(m.Value)),
     }.ToDictionary(d => d.Entity.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
 
     private static readonly HashSet<string> Placeholders = new(StringComparer.OrdinalIgnoreCase)
         { "null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example" };
 
-    // The cheap tests that spare most values the patterns: how many digits, which keywords.
-    private static int DigitCount(string text)
-    {
-        var span = text.AsSpan();
-        var count = 0;
-        for (var at = span.IndexOfAnyInRange('0', '9'); at >= 0; at = span.IndexOfAnyInRange('0', '9'))
-        {
-            count++;
-            span = span[(at + 1)..];
-        }
-        return count;
-    }
-
+    // The cheap tests that spare most values the patterns: digit counts (TextTraits), prefixes, keywords.
     private static bool HasAny(string text, string[] words, bool ignoreCase = true)
     {
         foreach (var word in words)

@@ -17,7 +17,23 @@ public interface IDetector
     int Priority { get; }
 
     /// <summary>A cheap test that the text could hold a value at all (skips the pattern when it cannot).</summary>
-    bool MayContain(string text);
+    bool MayContain(string text, TextTraits traits);
 
     void Find(string text, List<Finding> findings);
+}
+
+/// <summary>What the pre-checks of every detector ask of a text, counted once per text.</summary>
+public readonly record struct TextTraits(int Digits)
+{
+    public static TextTraits Of(string text)
+    {
+        var span = text.AsSpan();
+        var digits = 0;
+        for (var at = span.IndexOfAnyInRange('0', '9'); at >= 0; at = span.IndexOfAnyInRange('0', '9'))
+        {
+            digits++;
+            span = span[(at + 1)..];
+        }
+        return new TextTraits(digits);
+    }
 }

@@ -8,8 +8,9 @@ public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
     public List<Finding> Find(string text)
     {
         var all = new List<Finding>();
+        var traits = TextTraits.Of(text);
         foreach (var detector in detectors)
-            if (detector.MayContain(text)) detector.Find(text, all);
+            if (detector.MayContain(text, traits)) detector.Find(text, all);
         if (all.Count <= 1) return all;
 
         all.Sort((a, b) => b.Priority != a.Priority ? b.Priority.CompareTo(a.Priority) : b.Length.CompareTo(a.Length));
