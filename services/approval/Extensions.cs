@@ -1,4 +1,16 @@
+using Dapr.Client;
+using JasperFx;
+using Marten;
+using MassTransit;
+using MassTransit.Configuration;
+using MassTransit.Saga;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Portcullis.Approval.Console;
+using Portcullis.Approval.Notifications;
+using Portcullis.Approval.Saga;
+using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Health;
 
 namespace Portcullis.Approval;
 
@@ -7,19 +19,71 @@ public static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ApprovalOptions>(builder.Configuration.GetSection("Approval"));
+        builder.Services.Configure<NotificationOptions>(builder.Configuration.GetSection("Notifications"));
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddHttpClient(nameof(ApprovalNotifier), client => client.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton(_ => new Lazy<DaprClient>(() => new DaprClientBuilder().Build()));
 
-        // What the approval service listens to:
+        builder.AddPostgresReadiness();
+        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!))
+            .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup();
+
+        builder.AddPortcullisAuthentication();
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddConsoleSignIn(builder.Configuration);
+        builder.Services.AddAntiforgery();
+        builder.Services.AddHostedService<ApprovalExpirySweep>();
+
+        // What the approval service listens to: the gateway's requests for approval, and the saga's commands.
         builder.AddPortcullisBus("approval", bus =>
         {
-            bus.AddConsumer<ApprovalRequiredConsumer>();
+            bus.AddConsumer<RequestApprovalConsumer>();
+            bus.AddConsumer<ApprovalNotifier>(typeof(ApprovalNotifierDefinition));
+            bus.AddSagaStateMachine<ApprovalStateMachine, ApprovalState>(typeof(ApprovalStateMachineDefinition))
+                .Repository(repository => repository.RegisterSagaRepository<ApprovalState, IDocumentSession,
+                    SagaConsumeContextFactory<IDocumentSession, ApprovalState>, MartenSagaRepositoryContextFactory<ApprovalState>>());
         });
         return builder;
     }
+
+    /// <summary>The approval store: saga documents in schema "approval", with optimistic concurrency.</summary>
+    public static void ConfigureStore(StoreOptions options, string connectionString)
+    {
+        options.Connection(connectionString);
+        options.DatabaseSchemaName = "approval";
+        options.Schema.For<ApprovalState>()
+            .Identity(a => a.CorrelationId)
+            .UseOptimisticConcurrency(true)
+            .Index(a => a.CurrentState)
+            .Index(a => a.RequesterSubject);
+        options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+    }
+}
+
+/// <summary>Retries notifications that fail (webhook down, sidecar not ready) with growing pauses.</summary>
+public sealed class ApprovalNotifierDefinition : ConsumerDefinition<ApprovalNotifier>
+{
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<ApprovalNotifier> consumer,
+        IRegistrationContext context) =>
+        endpoint.UseMessageRetry(retry => retry.Exponential(6, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(500)));
 }
 
 public sealed class ApprovalOptions
 {
     /// <summary>How long an approval stays open before it expires.</summary>
     public TimeSpan Expiry { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How often overdue approvals are looked for.</summary>
+    public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest time window an approver can grant.</summary>
+    public TimeSpan MaxGrantWindow { get; set; } = TimeSpan.FromHours(8);
+
+    /// <summary>Who approves when a rule names no approver groups.</summary>
+    public List<string> DefaultApproverGroups { get; set; } = ["approvers"];
+
+    /// <summary>This service's URL as approvers reach it, for links in notifications.</summary>
+    public string PublicUrl { get; set; } = "http://127.0.0.1:5103";
+
+    public string ConsoleLink(Guid approvalId) => $"{PublicUrl.TrimEnd('/')}/console/approvals/{approvalId}";
 }

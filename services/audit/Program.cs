@@ -11,6 +11,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapPortcullisHealth();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,5 +19,15 @@ public static class ServiceDefaults
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemDetails();
         return builder;
+    }
+
+    /// <summary>
+    /// Unhandled errors answer a bare 500 problem document in every environment: the developer exception page
+    /// would echo the request's headers, bearer tokens included.
+    /// </summary>
+    public static WebApplication UseServiceDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        return app;
     }
 }

@@ -2,6 +2,7 @@ using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Gateway.Approvals;
 using Portcullis.Gateway.Connections;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
@@ -22,6 +23,9 @@ public static class Extensions
         builder.Services.AddSingleton<SessionResolver>();
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
+        builder.Services.AddSingleton<ApprovalWaiters>();
+        builder.Services.AddSingleton<ApprovalGate>();
+        builder.Services.AddHttpClient(nameof(ApprovalStatusApi));
         builder.Services.AddSingleton<ResponseMaskingTransform>();
         builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
@@ -33,11 +37,14 @@ public static class Extensions
             .LoadFromMemory(routes, clusters)
             .AddTransforms(HttpConnectionRoutes.AddTransforms);
 
-        // The gateway consumes nothing: it asks (request clients) and publishes.
+        // The gateway asks (request clients) and publishes; it hears approvers' decisions on a queue of its own.
         builder.AddPortcullisBus("gateway", bus =>
         {
             bus.AddRequestClient<RequestReceived>();
             bus.AddRequestClient<MaskContent>();
+            bus.AddRequestClient<RequestApproval>();
+            bus.AddRequestClient<ClaimApproval>();
+            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint => endpoint.Temporary = true);
         });
         return builder;
     }
@@ -47,6 +54,7 @@ public static class Extensions
         app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>());
         app.MapSqlApi();
         app.MapExecApi();
+        app.MapApprovalStatusApi();
         // Any /http/{connection} that no route claims: the connection does not exist.
         app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>
                 responses.UnknownConnection(context, connection))

@@ -14,4 +14,13 @@ public sealed class GatewayOptions
 
     /// <summary>How much of the masked output goes into the audit record (its size and hash always do).</summary>
     public int AuditPreviewBytes { get; set; } = 4096;
+
+    /// <summary>How long a request that needs approval is held for an approver before the agent gets 202.</summary>
+    public TimeSpan ApprovalWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The Retry-After given with a 202 for a pending approval.</summary>
+    public TimeSpan ApprovalRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The approval service, for the approval status URL the gateway answers on.</summary>
+    public string ApprovalServiceUrl { get; set; } = "http://127.0.0.1:5103";
 }

@@ -7,6 +7,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapPortcullisHealth();

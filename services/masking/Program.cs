@@ -7,5 +7,6 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 app.MapPortcullisHealth();
 app.Run();

@@ -100,7 +100,7 @@ public sealed class ConnectorTests(PortcullisStack stack)
         Assert.Equal(HttpStatusCode.Forbidden, copyStatus);
         Assert.Equal("sql-no-program", copy.GetProperty("rule").GetString());
 
-        var (selectStatus, _) = await Sql("warehouse", "SELECT count(*) FROM demo.payments");
+        var (selectStatus, _) = await Sql("warehouse-ro", "SELECT count(*) FROM demo.payments");
         Assert.Equal(HttpStatusCode.OK, selectStatus); // the table is still there
     }
 

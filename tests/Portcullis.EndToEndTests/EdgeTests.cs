@@ -34,7 +34,7 @@ public sealed class EdgeTests(PortcullisStack stack)
     public async Task Upstream_credentials_come_from_the_dapr_secret_store_when_a_sidecar_is_configured()
     {
         var secrets = new Dictionary<string, string> { ["DEMO_API_KEY"] = stack.UpstreamSecrets["DEMO_API_KEY"] };
-        await using var dapr = await DaprSecretStoreEndpoint.StartAsync("portcullis-secrets", secrets, ServiceProcess.FreePort());
+        await using var dapr = await DaprRuntimeEndpoint.StartAsync("portcullis-secrets", secrets, ServiceProcess.FreePort());
         var (gateway, client) = await stack.StartExtraGatewayAsync("gateway-dapr", new()
         {
             ["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{dapr.Port}",

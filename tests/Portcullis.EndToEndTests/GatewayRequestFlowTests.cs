@@ -102,16 +102,20 @@ public sealed class GatewayRequestFlowTests(PortcullisStack stack)
     }
 
     [Fact]
-    public async Task Does_not_run_actions_that_need_approval()
+    public async Task Does_not_run_actions_that_wait_for_approval_and_says_how_to_retry()
     {
         var probe = Guid.NewGuid().ToString("N");
         using var request = await stack.AgentRequest(HttpMethod.Get, $"http/demo/customers/export?probe={probe}", NewSession());
+        request.Headers.Add("Prefer", "wait=1");
         using var response = await stack.Gateway.SendAsync(request);
 
-        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        Assert.Equal("approve-bulk-export", problem.GetProperty("rule").GetString());
-        Assert.True(problem.GetProperty("approvalAvailable").GetBoolean());
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var pending = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("approve-bulk-export", pending.GetProperty("rule").GetString());
+        var approvalId = pending.GetProperty("approvalId").GetString()!;
+        Assert.Contains($"X-Portcullis-Approval: {approvalId}", pending.GetProperty("detail").GetString());
+        Assert.Equal(pending.GetProperty("statusUrl").GetString(), response.Headers.Location?.ToString());
+        Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter?.Delta);
         Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
     }
 

@@ -77,12 +77,14 @@ public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subje
         var action = received?.Action ?? decision?.Action;
         var approval = messages.Select(m => m switch
         {
-            ApprovalGranted g => $"granted by {g.Approver}{(g.Comment is null ? "" : $": {g.Comment}")}",
+            ApprovalGranted g => $"granted by {g.Approver}{(g.GrantedUntil is { } until ? $" until {until:u}" : "")}{(g.Comment is null ? "" : $": {g.Comment}")}",
+            ApprovalClaimed c => $"runs under approval {c.ApprovalId} granted by {c.GrantedBy}{(c.GrantedUntil is { } window ? $" (window until {window:u})" : "")}",
+            GrantRevoked r => $"grant revoked by {r.RevokedBy}",
             ApprovalDenied d => $"denied by {d.Approver}{(d.Comment is null ? "" : $": {d.Comment}")}",
             ApprovalExpired => "expired",
             ApprovalRequested r => $"requested from {string.Join(", ", r.ApproverGroups)}",
             _ => null,
-        }).LastOrDefault(a => a is not null);
+        }).Where(a => a is not null).ToList() is { Count: > 0 } approvals ? string.Join("; ", approvals) : null;
         return new ReplayStep(
             messages[0].RequestId,
             received?.ReceivedAt ?? decision?.EvaluatedAt ?? completed?.CompletedAt ?? DateTimeOffset.MinValue,

@@ -7,7 +7,7 @@ namespace Portcullis.Audit.Recording;
 public sealed class SessionEventConsumer(SessionRecorder recorder) :
     IConsumer<RequestReceived>, IConsumer<PolicyEvaluated>, IConsumer<ApprovalRequested>, IConsumer<ApprovalGranted>,
     IConsumer<ApprovalDenied>, IConsumer<ApprovalExpired>, IConsumer<RequestForwarded>, IConsumer<ResponseMasked>,
-    IConsumer<RequestCompleted>, IConsumer<PolicyPublished>
+    IConsumer<RequestCompleted>, IConsumer<PolicyPublished>, IConsumer<ApprovalClaimed>, IConsumer<GrantRevoked>
 {
     public Task Consume(ConsumeContext<RequestReceived> context) => Record(context);
     public Task Consume(ConsumeContext<PolicyEvaluated> context) => Record(context);
@@ -19,6 +19,8 @@ public sealed class SessionEventConsumer(SessionRecorder recorder) :
     public Task Consume(ConsumeContext<ResponseMasked> context) => Record(context);
     public Task Consume(ConsumeContext<RequestCompleted> context) => Record(context);
     public Task Consume(ConsumeContext<PolicyPublished> context) => Record(context);
+    public Task Consume(ConsumeContext<ApprovalClaimed> context) => Record(context);
+    public Task Consume(ConsumeContext<GrantRevoked> context) => Record(context);
 
     private Task Record<T>(ConsumeContext<T> context) where T : class, IRequestMessage =>
         recorder.Record(context.Message, context.MessageId, context.CancellationToken);

@@ -49,6 +49,7 @@ public static class HttpConnectionRoutes
         context.AddRequestHeaderRemove("Authorization");
         context.AddRequestHeaderRemove("Cookie");
         context.AddRequestHeaderRemove(Sessions.SessionResolver.SessionHeader);
+        context.AddRequestHeaderRemove(Approvals.ApprovalGate.Header);
         // Bodies come back uncompressed so they can be masked.
         context.AddRequestHeaderRemove("Accept-Encoding");
         // Upstream credentials come from the gateway's secrets, replacing anything the agent sent under that name.

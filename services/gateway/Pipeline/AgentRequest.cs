@@ -12,6 +12,9 @@ public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction a
     public string SessionId { get; } = sessionId;
     public AgentAction Action { get; } = action;
 
+    /// <summary>The approval the agent presented when it re-sent a request that waited for one.</summary>
+    public Guid? PresentedApprovalId { get; init; }
+
     /// <summary>What the allowing decision obliges the gateway to enforce.</summary>
     public Obligations Obligations { get; set; } = Obligations.None;
 

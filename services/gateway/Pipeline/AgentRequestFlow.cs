@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
+using Portcullis.Gateway.Approvals;
 using Portcullis.Gateway.Sessions;
 
 namespace Portcullis.Gateway.Pipeline;
@@ -15,6 +16,7 @@ namespace Portcullis.Gateway.Pipeline;
 public sealed class AgentRequestFlow(
     SessionResolver sessions,
     AgentResponses responses,
+    ApprovalGate approvals,
     IOptions<GatewayOptions> options,
     TimeProvider clock,
     ILogger<AgentRequestFlow> logger)
@@ -28,7 +30,17 @@ public sealed class AgentRequestFlow(
             await responses.BadRequest(context, session.Error!);
             return null;
         }
-        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action);
+        Guid? approvalId = null;
+        if (context.Request.Headers[ApprovalGate.Header] is { Count: > 0 } presented)
+        {
+            if (!Guid.TryParse(presented.ToString(), out var parsed))
+            {
+                await responses.BadRequest(context, $"The {ApprovalGate.Header} header must be the approval id the gateway gave (a GUID).");
+                return null;
+            }
+            approvalId = parsed;
+        }
+        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action) { PresentedApprovalId = approvalId };
         context.Features.Set(request);
         return request;
     }
@@ -66,8 +78,9 @@ public sealed class AgentRequestFlow(
                 request.Obligations = decision.Obligations ?? Obligations.None;
                 return decision;
             case Decision.RequireApproval:
-                responses.ApprovalRequired(context, request, decision);
-                return null;
+                if (!await approvals.PassAsync(context, request, decision)) return null;
+                request.Obligations = decision.Obligations ?? Obligations.None;
+                return decision;
             default:
                 responses.Denied(context, request, decision);
                 return null;

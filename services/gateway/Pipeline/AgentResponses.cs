@@ -26,16 +26,65 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
                 ["approvalAvailable"] = false,
             });
 
-    public void ApprovalRequired(HttpContext context, AgentRequest request, PolicyEvaluated decision) =>
-        Prepare(context, request, Outcomes.ApprovalRequired, StatusCodes.Status403Forbidden, "approval-required",
-            "Approval required",
-            $"{decision.Reason} An approver from {string.Join(", ", decision.ApproverGroups)} must approve this action; it was not executed.",
+    /// <summary>202: the request waits for an approver; re-send it with the approval id once granted.</summary>
+    public void ApprovalPending(HttpContext context, AgentRequest request, PolicyEvaluated decision, ApprovalStatus approval,
+        string statusUrl, TimeSpan retryAfter)
+    {
+        Prepare(context, request, Outcomes.ApprovalPending, StatusCodes.Status202Accepted, "approval-pending",
+            "Approval pending",
+            $"{decision.Reason} An approver from {string.Join(", ", approval.ApproverGroups)} must approve this action; it has not run. " +
+            $"Re-send the same request with the header '{Approvals.ApprovalGate.Header}: {approval.ApprovalId}' after " +
+            $"{(int)retryAfter.TotalSeconds} seconds; it runs once the approval is granted.",
             new()
             {
                 ["rule"] = decision.RuleId,
                 ["policyVersion"] = decision.PolicyVersion,
+                ["approvalId"] = approval.ApprovalId,
+                ["approvalStatus"] = "pending",
+                ["statusUrl"] = statusUrl,
+                ["retryAfterSeconds"] = (int)retryAfter.TotalSeconds,
+                ["expiresAt"] = approval.ExpiresAt,
+                ["approverGroups"] = approval.ApproverGroups,
+            }, contentType: "application/json");
+        context.Response.Headers.RetryAfter = ((int)retryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers.Location = statusUrl;
+    }
+
+    public void ApprovalDenied(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId,
+        string approver, string? comment) =>
+        Prepare(context, request, Outcomes.Denied, StatusCodes.Status403Forbidden, "approval-denied", "Denied by an approver",
+            $"{approver} denied this action{(comment is null ? "." : $": {comment}")}", new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["approvalId"] = approvalId,
+                ["approver"] = approver,
+                ["comment"] = comment,
+                ["approvalAvailable"] = false,
+            });
+
+    /// <summary>The approval cannot let this request run any more (expired, used, revoked); a new one can be asked for.</summary>
+    public void ApprovalClosed(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId, string why) =>
+        Prepare(context, request, Outcomes.ApprovalRequired, StatusCodes.Status403Forbidden, "approval-closed",
+            "Approval no longer valid",
+            $"{why} Nothing ran. Send the request without '{Approvals.ApprovalGate.Header}' to ask for a new approval.", new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["approvalId"] = approvalId,
                 ["approvalAvailable"] = true,
-                ["approverGroups"] = decision.ApproverGroups,
+            });
+
+    public void ApprovalRefused(HttpContext context, AgentRequest request, PolicyEvaluated decision, ApprovalRefused refused) =>
+        Prepare(context, request, Outcomes.ApprovalRequired,
+            refused.Code == ApprovalRefusals.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status403Forbidden,
+            "approval-" + refused.Code.Replace('_', '-'), "Approval does not apply",
+            $"{refused.Detail} Nothing ran. Send the request without '{Approvals.ApprovalGate.Header}' to ask for a new approval.", new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["approvalId"] = refused.ApprovalId,
+                ["approvalAvailable"] = true,
             });
 
     public void Unavailable(HttpContext context, AgentRequest request, string detail) =>
@@ -82,7 +131,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     }
 
     private static void Prepare(HttpContext context, AgentRequest request, string outcome, int status, string type,
-        string title, string detail, Dictionary<string, object?> extensions)
+        string title, string detail, Dictionary<string, object?> extensions, string contentType = "application/problem+json")
     {
         extensions["requestId"] = request.RequestId;
         extensions["sessionId"] = request.SessionId;
@@ -90,7 +139,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
         var response = context.Response;
         response.Headers.Clear(); // nothing of an upstream answer survives into a refusal
         response.StatusCode = status;
-        response.ContentType = "application/problem+json";
+        response.ContentType = contentType;
         response.ContentLength = body.Length;
         request.Outcome = outcome;
         request.Output = body;

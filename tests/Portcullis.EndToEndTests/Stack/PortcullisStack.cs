@@ -17,6 +17,14 @@ public sealed class PortcullisStack : IAsyncLifetime
     public const string AgentClient = "e2e-agent";
     public const string AuditorClient = "e2e-auditor";
     public const string AdminClient = "e2e-admin";
+    public const string ApproverClient = "e2e-approver";
+    public const string SecondApproverClient = "e2e-approver-2";
+    /// <summary>An agent that is also in the approvers group: it may approve others' actions, never its own.</summary>
+    public const string AgentApproverClient = "e2e-agent-approver";
+    public const string ConsoleClient = "portcullis-console";
+    /// <summary>A person who signs in to the approver console.</summary>
+    public const string ConsoleUser = "ada";
+    public static readonly TimeSpan ApprovalExpiry = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Dictionary<string, ServiceProcess> _services = new(StringComparer.Ordinal);
@@ -24,6 +32,10 @@ public sealed class PortcullisStack : IAsyncLifetime
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private TestServers? _servers;
     private SshTarget? _ssh;
+
+    /// <summary>Where the approval service sends notifications (a Slack-compatible webhook).</summary>
+    public WebhookListener Webhook { get; private set; } = null!;
+    public string ConsoleUserPassword { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
 
     /// <summary>The upstream credentials of this run: none may ever appear in a response, a log or an audit event.</summary>
     public Dictionary<string, string> UpstreamSecrets { get; } = new(StringComparer.Ordinal);
@@ -40,6 +52,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     public HttpClient Audit { get; private set; } = null!;
     public HttpClient Upstream { get; private set; } = null!;
     public HttpClient Policy { get; private set; } = null!;
+    public HttpClient Approval { get; private set; } = null!;
+    public Uri ApprovalAddress => _services["approval"].BaseAddress;
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
@@ -51,7 +65,9 @@ public sealed class PortcullisStack : IAsyncLifetime
         var ports = new[] { "identity", "demo", "policy", "masking", "approval", "audit", "gateway" }
             .ToDictionary(name => name, _ => ServiceProcess.FreePort());
         var issuer = $"http://127.0.0.1:{ports["identity"]}/";
-        WriteIdentityConfig(issuer);
+        var approvalUrl = $"http://127.0.0.1:{ports["approval"]}";
+        WriteIdentityConfig(issuer, approvalUrl);
+        Webhook = await WebhookListener.StartAsync(ServiceProcess.FreePort());
 
         UpstreamSecrets["DEMO_DB_PASSWORD"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
         UpstreamSecrets["DEMO_API_KEY"] = "demo-key-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
@@ -86,7 +102,16 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["ConnectionStrings__Postgres"] = _servers.Postgres,
         });
         Add("masking", "services/masking", "Portcullis.Masking", ports, common, []);
-        Add("approval", "services/approval", "Portcullis.Approval", ports, common, []);
+        Add("approval", "services/approval", "Portcullis.Approval", ports, common, new()
+        {
+            ["ConnectionStrings__Postgres"] = _servers.Postgres,
+            ["Approval__PublicUrl"] = approvalUrl,
+            ["Approval__Expiry"] = ApprovalExpiry.ToString(),
+            ["Approval__ExpirySweepInterval"] = "00:00:01",
+            ["Console__ClientId"] = ConsoleClient,
+            ["Console__ClientSecret"] = _secrets[ConsoleClient],
+            ["Notifications__WebhookUrl"] = Webhook.Url,
+        });
         Add("audit", "services/audit", "Portcullis.Audit", ports, common, new()
         {
             ["ConnectionStrings__Postgres"] = _servers.Postgres,
@@ -96,6 +121,8 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
             ["Gateway__MaskingTimeout"] = "00:00:05",
             ["Secrets__File"] = secretsFile,
+            ["Gateway__ApprovalWait"] = "00:00:20",
+            ["Gateway__ApprovalServiceUrl"] = approvalUrl,
         });
 
         foreach (var service in _services.Values) service.Start();
@@ -105,6 +132,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         Audit = new HttpClient { BaseAddress = _services["audit"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Upstream = new HttpClient { BaseAddress = _services["demo"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Policy = new HttpClient { BaseAddress = _services["policy"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Approval = new HttpClient { BaseAddress = _services["approval"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public async Task DisposeAsync()
@@ -113,7 +141,9 @@ public sealed class PortcullisStack : IAsyncLifetime
         Audit?.Dispose();
         Upstream?.Dispose();
         Policy?.Dispose();
+        Approval?.Dispose();
         await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
+        if (Webhook is not null) await Webhook.DisposeAsync();
         if (_ssh is not null) await _ssh.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
     }
@@ -124,13 +154,18 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// One more gateway process beside the stack's, with the same configuration but <paramref name="environment"/>
     /// changed (a key set to "" is removed); the caller disposes it.
     /// </summary>
-    public async Task<(ServiceProcess Process, HttpClient Client)> StartExtraGatewayAsync(string name, Dictionary<string, string> environment)
+    public Task<(ServiceProcess Process, HttpClient Client)> StartExtraGatewayAsync(string name, Dictionary<string, string> environment) =>
+        StartExtraAsync("gateway", name, environment);
+
+    /// <summary>One more process of <paramref name="service"/> with its environment changed, on a port of its own.</summary>
+    public async Task<(ServiceProcess Process, HttpClient Client)> StartExtraAsync(string service, string name,
+        Dictionary<string, string> environment, int? port = null)
     {
-        var gateway = _services["gateway"];
-        var settings = new Dictionary<string, string>(gateway.Environment);
+        var original = _services[service];
+        var settings = new Dictionary<string, string>(original.Environment);
         foreach (var (key, value) in environment)
             if (value.Length == 0) settings.Remove(key); else settings[key] = value;
-        var extra = new ServiceProcess(name, gateway.AssemblyPath, ServiceProcess.FreePort(), settings, RunDirectory);
+        var extra = new ServiceProcess(name, original.AssemblyPath, port ?? ServiceProcess.FreePort(), settings, RunDirectory);
         extra.Start();
         await extra.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
         return (extra, new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
@@ -167,10 +202,10 @@ public sealed class PortcullisStack : IAsyncLifetime
         return request;
     }
 
-    public async Task<HttpRequestMessage> AgentRequest(HttpMethod method, string path, string sessionId)
+    public async Task<HttpRequestMessage> AgentRequest(HttpMethod method, string path, string sessionId, string client = AgentClient)
     {
         var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenFor(AgentClient));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenFor(client));
         request.Headers.Add("X-Session-Id", sessionId);
         return request;
     }
@@ -212,13 +247,15 @@ public sealed class PortcullisStack : IAsyncLifetime
         _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
     }
 
-    private void WriteIdentityConfig(string issuer)
+    private void WriteIdentityConfig(string issuer, string approvalUrl)
     {
         var keyPath = Path.Combine(RunDirectory, "signing-key.pem");
         File.WriteAllText(keyPath, SigningKey.ExportPkcs8PrivateKeyPem());
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient })
+            _secrets[client] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
             Identity = new
@@ -230,6 +267,14 @@ public sealed class PortcullisStack : IAsyncLifetime
                     [AgentClient] = new { Secret = _secrets[AgentClient], Groups = "agents" },
                     [AuditorClient] = new { Secret = _secrets[AuditorClient], Groups = "auditors" },
                     [AdminClient] = new { Secret = _secrets[AdminClient], Groups = "admins" },
+                    [ApproverClient] = new { Secret = _secrets[ApproverClient], Groups = "approvers" },
+                    [SecondApproverClient] = new { Secret = _secrets[SecondApproverClient], Groups = "approvers" },
+                    [AgentApproverClient] = new { Secret = _secrets[AgentApproverClient], Groups = "agents,approvers" },
+                    [ConsoleClient] = new { Secret = _secrets[ConsoleClient], RedirectUris = $"{approvalUrl}/signin-oidc" },
+                },
+                Users = new Dictionary<string, object>
+                {
+                    [ConsoleUser] = new { Password = ConsoleUserPassword, Groups = "approvers" },
                 },
             },
         };
@@ -279,6 +324,11 @@ public sealed class PortcullisStack : IAsyncLifetime
                   approvers: [approvers]
                   reason: Bulk export needs a human.
                   match: { connections: [demo], paths: ["/customers/export"] }
+                - id: approve-payments
+                  effect: require_approval
+                  approvers: [approvers]
+                  reason: Payment data needs a human.
+                  match: { connections: [warehouse], sql: { tables: [demo.payments] } }
                 - id: sql-no-program
                   effect: deny
                   reason: COPY ... PROGRAM runs a shell command on the database server.

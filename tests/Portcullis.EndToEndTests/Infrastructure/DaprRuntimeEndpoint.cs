@@ -10,26 +10,28 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Portcullis.EndToEndTests.Infrastructure;
 
 /// <summary>
-/// A gRPC endpoint that speaks the Dapr runtime API's GetSecret (dapr.proto.runtime.v1.Dapr), as a daprd
-/// sidecar with a secret store does, using the Dapr.Protos messages and gRPC's framing over HTTP/2. It
-/// records every request so a test can see the gateway asked the sidecar and not something else.
+/// A gRPC endpoint that speaks the Dapr runtime API (dapr.proto.runtime.v1.Dapr) as a daprd sidecar with a
+/// secret store and an output binding does: GetSecret and InvokeBinding, using the Dapr.Protos messages and
+/// gRPC's framing over HTTP/2. It records every request so a test can see a service asked the sidecar.
 /// </summary>
-public sealed class DaprSecretStoreEndpoint : IAsyncDisposable
+public sealed class DaprRuntimeEndpoint : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
     public ConcurrentQueue<(string Store, string Key)> Requests { get; } = new();
+    public ConcurrentQueue<InvokeBindingRequest> Bindings { get; } = new();
     public int Port { get; }
 
-    private DaprSecretStoreEndpoint(WebApplication app, int port) => (_app, Port) = (app, port);
+    private DaprRuntimeEndpoint(WebApplication app, int port) => (_app, Port) = (app, port);
 
-    public static async Task<DaprSecretStoreEndpoint> StartAsync(string store, IReadOnlyDictionary<string, string> secrets, int port)
+    public static async Task<DaprRuntimeEndpoint> StartAsync(string store, IReadOnlyDictionary<string, string> secrets, int port,
+        string? binding = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ListenLocalhost(port, listen => listen.Protocols = HttpProtocols.Http2)); // gRPC over h2c
         var app = builder.Build();
-        var endpoint = new DaprSecretStoreEndpoint(app, port);
+        var endpoint = new DaprRuntimeEndpoint(app, port);
         app.MapPost("/dapr.proto.runtime.v1.Dapr/GetSecret", async context =>
         {
             var request = GetSecretRequest.Parser.ParseFrom(await ReadMessage(context.Request.Body));
@@ -41,6 +43,19 @@ public sealed class DaprSecretStoreEndpoint : IAsyncDisposable
             context.Response.ContentType = "application/grpc";
             context.Response.AppendTrailer("grpc-status", status);
             if (status == "0") await WriteMessage(context.Response.Body, response.ToByteArray());
+        });
+        app.MapPost("/dapr.proto.runtime.v1.Dapr/InvokeBinding", async context =>
+        {
+            var request = InvokeBindingRequest.Parser.ParseFrom(await ReadMessage(context.Request.Body));
+            context.Response.ContentType = "application/grpc";
+            if (request.Name != binding)
+            {
+                context.Response.AppendTrailer("grpc-status", "5");
+                return;
+            }
+            endpoint.Bindings.Enqueue(request);
+            context.Response.AppendTrailer("grpc-status", "0");
+            await WriteMessage(context.Response.Body, new InvokeBindingResponse().ToByteArray());
         });
         await app.StartAsync();
         return endpoint;

@@ -1,0 +1,69 @@
+using MassTransit;
+using Portcullis.Contracts;
+
+namespace Portcullis.Approval.Saga;
+
+/// <summary>
+/// One approval, from the request to its decision and use; the document the saga persists in Marten
+/// (schema "approval"). Its id is the approval id; <see cref="CurrentState"/> is one of <see cref="ApprovalStates"/>.
+/// </summary>
+public sealed class ApprovalState : SagaStateMachineInstance
+{
+    public Guid CorrelationId { get; set; }
+    public string CurrentState { get; set; } = "";
+
+    public Guid RequestId { get; set; }
+    public string SessionId { get; set; } = "";
+    public Principal Requester { get; set; } = new("", null, []);
+    /// <summary>The requester's subject, apart so that grants can be found by it.</summary>
+    public string RequesterSubject { get; set; } = "";
+    public AgentAction Action { get; set; } = new("", "");
+    public string Connection { get; set; } = "";
+    public string? RuleId { get; set; }
+    public string Reason { get; set; } = "";
+    public List<string> ApproverGroups { get; set; } = [];
+    public DateTimeOffset RequestedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public string? DecidedBy { get; set; }
+    public string? Comment { get; set; }
+    public DateTimeOffset? DecidedAt { get; set; }
+    /// <summary>Set when the approver granted a time window rather than this one request.</summary>
+    public DateTimeOffset? GrantedUntil { get; set; }
+    /// <summary>The request that ran under a single approval.</summary>
+    public Guid? UsedBy { get; set; }
+
+    public ApprovalStatus ToStatus() => new(CorrelationId, CurrentState, RequestId, SessionId, Requester, Action, RuleId,
+        Reason, ApproverGroups, RequestedAt, ExpiresAt, DecidedBy, Comment, DecidedAt, GrantedUntil, UsedBy);
+
+    /// <summary>Why <paramref name="approver"/> may not decide this approval, or null when they may.</summary>
+    public ApprovalRefused? RefusalFor(Principal approver)
+    {
+        if (string.Equals(approver.Subject, RequesterSubject, StringComparison.Ordinal))
+            return new(CorrelationId, ApprovalRefusals.SelfApproval, "The requester of an action cannot approve or deny it.");
+        if (!approver.Groups.Any(group => ApproverGroups.Contains(group, StringComparer.Ordinal)))
+            return new(CorrelationId, ApprovalRefusals.NotApprover,
+                $"Only members of {string.Join(", ", ApproverGroups)} can decide this approval.");
+        return null;
+    }
+
+    /// <summary>Whether a claim is for what was approved: the same principal and, for a single approval, the very same action; for a window, the same connection and rule.</summary>
+    public ApprovalRefused? MismatchFor(ClaimApproval claim, DateTimeOffset now)
+    {
+        if (!string.Equals(claim.Requester.Subject, RequesterSubject, StringComparison.Ordinal))
+            return new(CorrelationId, ApprovalRefusals.Mismatch, "This approval was given to another principal.");
+        if (GrantedUntil is { } until)
+        {
+            if (until <= now)
+                return new(CorrelationId, ApprovalRefusals.NotGranted, $"The grant ended at {until:O}; ask again.");
+            if (claim.Action.Connection != Connection || claim.RuleId != RuleId)
+                return new(CorrelationId, ApprovalRefusals.Mismatch,
+                    "The grant covers another connection or rule than this request's.");
+            return null;
+        }
+        return claim.Action == Action
+            ? null
+            : new(CorrelationId, ApprovalRefusals.Mismatch,
+                "The approval is for a different action: re-send exactly the action that was approved.");
+    }
+}

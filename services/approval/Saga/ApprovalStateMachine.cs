@@ -1,0 +1,172 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Portcullis.Contracts;
+
+namespace Portcullis.Approval.Saga;
+
+/// <summary>
+/// Requested -> Granted | Denied | Expired, then Used (a single approval run once) or Revoked (a window ended
+/// early). Commands on an approval are requests: each gets the approval's status or the reason it was refused,
+/// and a decision is taken once only, because the saga is stored with optimistic concurrency and the loser of a
+/// race is retried against the winner's state. Events and answers leave only after the state is saved (outbox).
+/// </summary>
+public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState>
+{
+    public State Pending { get; private set; } = null!;
+    public State Granted { get; private set; } = null!;
+    public State Denied { get; private set; } = null!;
+    public State Expired { get; private set; } = null!;
+    public State Used { get; private set; } = null!;
+    public State Revoked { get; private set; } = null!;
+
+    public Event<ApprovalRequested> Requested { get; private set; } = null!;
+    public Event<ApproveApproval> Approve { get; private set; } = null!;
+    public Event<DenyApproval> Deny { get; private set; } = null!;
+    public Event<ExpireApproval> Expire { get; private set; } = null!;
+    public Event<ClaimApproval> Claim { get; private set; } = null!;
+    public Event<RevokeGrant> Revoke { get; private set; } = null!;
+
+    public ApprovalStateMachine(TimeProvider clock, IOptions<ApprovalOptions> options)
+    {
+        InstanceState(x => x.CurrentState);
+
+        Event(() => Requested, e => e.CorrelateById(c => c.Message.ApprovalId));
+        Event(() => Expire, e =>
+        {
+            e.CorrelateById(c => c.Message.ApprovalId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+        Event(() => Approve, e => Answerable(e, c => c.Message.ApprovalId));
+        Event(() => Deny, e => Answerable(e, c => c.Message.ApprovalId));
+        Event(() => Claim, e => Answerable(e, c => c.Message.ApprovalId));
+        Event(() => Revoke, e => Answerable(e, c => c.Message.ApprovalId));
+
+        Initially(
+            When(Requested)
+                .Then(c => Open(c.Saga, c.Message, options.Value))
+                .TransitionTo(Pending));
+
+        During(Pending,
+            Ignore(Requested),
+            When(Approve)
+                .IfElse(c => c.Saga.RefusalFor(c.Message.Approver) is null,
+                    allowed => allowed
+                        .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock,
+                            Window(c.Message.Window, options.Value, clock)))
+                        .TransitionTo(Granted)
+                        .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId,
+                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value))
+                        .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                    refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
+            When(Deny)
+                .IfElse(c => c.Saga.RefusalFor(c.Message.Approver) is null,
+                    allowed => allowed
+                        .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock, null))
+                        .TransitionTo(Denied)
+                        .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId,
+                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value))
+                        .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                    refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
+            When(Expire)
+                .If(c => c.Saga.ExpiresAt <= clock.GetUtcNow(), expired => expired
+                    .Then(c => c.Saga.DecidedAt = clock.GetUtcNow())
+                    .TransitionTo(Expired)
+                    .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId,
+                        c.Saga.SessionId, c.Saga.DecidedAt!.Value))),
+            When(Claim).ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+            When(Revoke).ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))));
+
+        During(Granted,
+            Ignore(Requested),
+            Ignore(Expire),
+            When(Approve).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
+            When(Deny).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
+            When(Claim)
+                .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
+                    matching => matching
+                        .If(c => c.Saga.GrantedUntil is null, single => single
+                            .Then(c => c.Saga.UsedBy = c.Message.RequestId)
+                            .TransitionTo(Used))
+                        .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.RequestId,
+                            c.Message.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()))
+                        .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                    mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
+            When(Revoke)
+                .IfElse(c => c.Saga.GrantedUntil is not null,
+                    window => window
+                        .TransitionTo(Revoked)
+                        .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId,
+                            c.Saga.SessionId, c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()))
+                        .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                    single => single.ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga)))));
+
+        During(Denied, Expired, Used, Revoked,
+            Ignore(Requested),
+            Ignore(Expire),
+            When(Approve).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
+            When(Deny).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
+            When(Claim).ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+            When(Revoke).ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))));
+    }
+
+    private static void Answerable<T>(IEventCorrelationConfigurator<ApprovalState, T> e, Func<ConsumeContext<T>, Guid> id)
+        where T : class
+    {
+        e.CorrelateById(id);
+        e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new ApprovalRefused(id(c), ApprovalRefusals.NotFound,
+            $"There is no approval {id(c)}."))));
+    }
+
+    private static void Open(ApprovalState saga, ApprovalRequested message, ApprovalOptions options)
+    {
+        saga.RequestId = message.RequestId;
+        saga.SessionId = message.SessionId;
+        saga.Requester = message.Requester;
+        saga.RequesterSubject = message.Requester.Subject;
+        saga.Action = message.Action;
+        saga.Connection = message.Action.Connection;
+        saga.RuleId = message.RuleId;
+        saga.Reason = message.Reason;
+        saga.ApproverGroups = message.ApproverGroups.Count > 0 ? [.. message.ApproverGroups] : [.. options.DefaultApproverGroups];
+        saga.RequestedAt = message.RequestedAt;
+        saga.ExpiresAt = message.ExpiresAt;
+    }
+
+    private static void Decide(ApprovalState saga, Principal approver, string? comment, TimeProvider clock, TimeSpan? window)
+    {
+        var now = clock.GetUtcNow();
+        saga.DecidedBy = approver.Subject;
+        saga.Comment = string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
+        saga.DecidedAt = now;
+        saga.GrantedUntil = window is { } span ? now + span : null;
+    }
+
+    /// <summary>A requested window, capped at the configured maximum.</summary>
+    private static TimeSpan? Window(TimeSpan? requested, ApprovalOptions options, TimeProvider clock) =>
+        requested is { } span && span > TimeSpan.Zero ? (span > options.MaxGrantWindow ? options.MaxGrantWindow : span) : null;
+
+    private static ApprovalRefused AlreadyDecided(ApprovalState saga) => new(saga.CorrelationId, ApprovalRefusals.AlreadyDecided,
+        saga.CurrentState == nameof(Expired)
+            ? $"The approval expired at {saga.ExpiresAt:O} before anyone decided it."
+            : $"The approval was already decided ({saga.CurrentState.ToLowerInvariant()}) by {saga.DecidedBy} at {saga.DecidedAt:O}.");
+
+    private static ApprovalRefused NotAGrant(ApprovalState saga) => new(saga.CorrelationId, ApprovalRefusals.NotGranted,
+        $"Approval {saga.CorrelationId} is not an open time-window grant (it is {saga.CurrentState.ToLowerInvariant()}).");
+}
+
+/// <summary>Retries a command that lost a race for the same approval, and holds its events and answer until the state is saved.</summary>
+public sealed class ApprovalStateMachineDefinition : SagaDefinition<ApprovalState>
+{
+    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpoint, ISagaConfigurator<ApprovalState> saga,
+        IRegistrationContext context)
+    {
+        endpoint.UseMessageRetry(retry =>
+        {
+            retry.Handle<JasperFx.ConcurrencyException>();
+            retry.Handle<JasperFx.DocumentAlreadyExistsException>();
+            retry.Handle<Npgsql.NpgsqlException>();
+            retry.Intervals(10, 50, 100, 250, 500, 1000, 2000);
+        });
+        endpoint.UseInMemoryOutbox(context);
+    }
+}
