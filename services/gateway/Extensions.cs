@@ -1,3 +1,4 @@
+using MassTransit;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
@@ -44,7 +45,12 @@ public static class Extensions
             bus.AddRequestClient<MaskContent>();
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
-            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint => endpoint.Temporary = true);
+            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint =>
+            {
+                // One queue per instance (every instance hears every message), removed when the instance goes.
+                endpoint.Temporary = true;
+                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
+            });
         });
         return builder;
     }

@@ -1,3 +1,4 @@
+using MassTransit;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
@@ -48,7 +49,12 @@ public static class Extensions
         {
             bus.AddConsumer<RequestReceivedConsumer>();
             // Every instance hears every new version, on a queue of its own that goes with it.
-            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint => endpoint.Temporary = true);
+            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint =>
+            {
+                // One queue per instance (every instance hears every message), removed when the instance goes.
+                endpoint.Temporary = true;
+                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
+            });
         });
         return builder;
     }
