@@ -5,6 +5,7 @@ using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Approvals;
 using Portcullis.Gateway.Connections;
+using Portcullis.Gateway.Mcp;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Defaults.Secrets;
@@ -18,6 +19,7 @@ public static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var config = builder.AddPortcullisConfig();
+        builder.AddPortcullisMcp();
         builder.AddPortcullisAuthentication();
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton(TimeProvider.System);
@@ -61,6 +63,7 @@ public static class Extensions
         app.MapSqlApi();
         app.MapExecApi();
         app.MapApprovalStatusApi();
+        app.MapPortcullisMcp();
         // Any /http/{connection} that no route claims: the connection does not exist.
         app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>
                 responses.UnknownConnection(context, connection))

@@ -52,7 +52,13 @@ public static class AuthenticationExtensions
         context.HandleResponse();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status401Unauthorized;
-        response.Headers.WWWAuthenticate = context.Error is null ? "Bearer" : $"Bearer error=\"{context.Error}\"";
+        // RFC 9728: where a client learns which OpenID provider issues tokens for this resource (MCP clients use it).
+        var metadata = context.HttpContext.RequestServices.GetRequiredService<IConfiguration>()["Auth:ResourceMetadataPath"];
+        var parameters = new List<string>();
+        if (context.Error is not null) parameters.Add($"error=\"{context.Error}\"");
+        if (!string.IsNullOrEmpty(metadata))
+            parameters.Add($"resource_metadata=\"{context.Request.Scheme}://{context.Request.Host}{metadata}\"");
+        response.Headers.WWWAuthenticate = parameters.Count == 0 ? "Bearer" : "Bearer " + string.Join(", ", parameters);
         var detail = context.AuthenticateFailure switch
         {
             null => "A bearer token is required: get one from the OpenID provider (client credentials) and send it as 'Authorization: Bearer <token>'.",

@@ -20,6 +20,12 @@ public sealed class ConnectionConfig
     /// <summary>http, postgres or ssh.</summary>
     public string Kind { get; set; } = "http";
 
+    /// <summary>What the connection is for, in words an agent reads (MCP tool listings).</summary>
+    public string? Description { get; set; }
+
+    /// <summary>Groups that see this connection among an MCP client's tools; empty: every authenticated caller.</summary>
+    public List<string> VisibleTo { get; set; } = [];
+
     /// <summary>http: base URL the connection's requests go to; the agent never sees or chooses it.</summary>
     public string? Upstream { get; set; }
 
@@ -58,8 +64,6 @@ public sealed class ConnectionConfig
 
     /// <summary>Effect when no rule matches: allow (block-list) or deny (allow-list). Unset: the policy's default.</summary>
     public string? DefaultEffect { get; set; }
-
-    public string? Description { get; set; }
 
     /// <summary>Obligations every allowed action on this connection carries (rules can only tighten them).</summary>
     public ObligationsConfig? Obligations { get; set; }

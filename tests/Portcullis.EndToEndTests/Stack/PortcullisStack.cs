@@ -293,10 +293,17 @@ public sealed class PortcullisStack : IAsyncLifetime
                 headers: { X-Api-Key: "secret:DEMO_API_KEY" }
               warehouse:
                 kind: postgres
+                description: The sales warehouse (customers, payments).
                 connection_string: "{{warehouse}}"
                 password: secret:DEMO_DB_PASSWORD
                 default_effect: allow
                 obligations: { max_rows: 20 }
+              vault:
+                kind: http
+                upstream: http://127.0.0.1:{{demoPort}}/
+                description: Only admins see this one.
+                visible_to: [admins]
+                default_effect: allow
               warehouse-ro:
                 kind: postgres
                 connection_string: "{{warehouse}}"

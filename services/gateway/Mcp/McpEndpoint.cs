@@ -1,0 +1,58 @@
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
+
+namespace Portcullis.Gateway.Mcp;
+
+/// <summary>
+/// <c>/mcp</c> (Streamable HTTP) behind the same bearer tokens as every other endpoint, and the OAuth protected
+/// resource metadata (RFC 9728) that points MCP clients at the OpenID provider. The MCP session id is the
+/// audit session of every tool call made in it.
+/// </summary>
+public static class McpEndpoint
+{
+    public const string MetadataPath = "/.well-known/oauth-protected-resource";
+
+    public static IHostApplicationBuilder AddPortcullisMcp(this IHostApplicationBuilder builder)
+    {
+        builder.Configuration["Auth:ResourceMetadataPath"] ??= MetadataPath + "/mcp";
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddSingleton<McpTools>();
+        builder.Services.AddHttpClient(nameof(McpTools), client => client.Timeout = TimeSpan.FromMinutes(2));
+        builder.Services.AddMcpServer(server =>
+            {
+                server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
+                server.ServerInstructions =
+                    "Every tool call crosses Portcullis: it is checked against policy, may wait for a human's approval, runs with " +
+                    "credentials you never see, and its output is masked and recorded. A refused call says which rule refused it " +
+                    "and why; a call waiting for approval says how to retry it.";
+            })
+            .WithHttpTransport(transport =>
+            {
+                // One agent run is one audit session, keyed by the MCP session id. The 2026-07-28 revision dropped
+                // sessions; Stateful makes dual-path clients fall back to the initialize handshake and get one.
+                // Mcp:SessionMode=StatefulForInitializeClients serves new clients statelessly instead, and their
+                // calls are then recorded under X-Session-Id, the token's sid, or one session per token.
+                transport.SessionMode = builder.Configuration.GetValue("Mcp:SessionMode", HttpServerSessionMode.Stateful);
+            })
+            .WithListToolsHandler(McpTools.ListAsync)
+            .WithCallToolHandler(McpTools.CallAsync);
+        return builder;
+    }
+
+    public static WebApplication MapPortcullisMcp(this WebApplication app)
+    {
+        app.MapMcp("/mcp").RequireAuthorization();
+        // RFC 9728: at the well-known path, and with the resource's path appended (what MCP clients ask for first).
+        app.MapGet(MetadataPath, Metadata);
+        app.MapGet(MetadataPath + "/mcp", Metadata);
+        return app;
+    }
+
+    private static IResult Metadata(HttpContext context, IConfiguration configuration) => Results.Json(new Dictionary<string, object?>
+    {
+        ["resource"] = $"{context.Request.Scheme}://{context.Request.Host}/mcp",
+        ["authorization_servers"] = new[] { configuration["Auth:Authority"]!.TrimEnd('/') + "/" },
+        ["bearer_methods_supported"] = new[] { "header" },
+        ["resource_name"] = "Portcullis gateway",
+    });
+}
