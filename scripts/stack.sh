@@ -8,7 +8,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
-CONFIGURATION="${CONFIGURATION:-Release}"
 RUN="$LOCAL/run"; LOGS="$LOCAL/logs"
 GATEWAY_URL="http://127.0.0.1:5000"; ISSUER="http://127.0.0.1:5100/"; APPROVAL_URL="http://127.0.0.1:5103"
 
@@ -106,8 +105,8 @@ JSON
 
 start_service() {
   local name="$1" port="$2" folder="$3" assembly="$4"
-  local dll="$ROOT/$folder/bin/$CONFIGURATION/net10.0/$assembly.dll"
-  [ -f "$dll" ] || die "$dll is missing: the build did not produce it"
+  local dll="$LOCAL/publish/$name/$assembly.dll"
+  [ -f "$dll" ] || die "$dll is missing: the publish did not produce it"
   if [ -f "$RUN/$name.pid" ] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
     log "$name already running"; return 0
   fi
@@ -148,12 +147,17 @@ up() {
     log "a Docker engine answers: docker compose -f compose/docker-compose.yml up is the other way to run; using local processes here"
   fi
   "$ROOT/scripts/servers.sh" start
-  log "building ($CONFIGURATION)"
-  dotnet build "$ROOT/Platform.sln" -c "$CONFIGURATION" -nologo -v q -clp:ErrorsOnly >&2 || die "build failed (errors above)"
+  # Each service is published with scripts/publish.sh, the same command its container image runs.
+  local entry
+  for entry in "${SERVICES[@]}"; do
+    # shellcheck disable=SC2086
+    set -- $entry
+    log "publishing $1 (scripts/publish.sh $3)"
+    "$ROOT/scripts/publish.sh" "$ROOT/$3" "$LOCAL/publish/$1" >&2 || die "publishing $1 failed (errors above)"
+  done
   mkdir -p "$RUN" "$LOGS"
   write_identity_config
   setup_demo_targets
-  local entry
   for entry in "${SERVICES[@]}"; do
     # shellcheck disable=SC2086
     set -- $entry

@@ -44,6 +44,11 @@ public static class DemoApi
         // What reached this upstream, for tests and the demo: method, path, and the names of the headers.
         app.MapGet("/__requests", (RequestLog log) => log.Entries);
         app.MapDelete("/__requests", (RequestLog log) => { log.Clear(); return Results.NoContent(); });
+
+        // A stand-in for a chat channel: approval notifications posted here (by a Dapr HTTP binding in compose).
+        var inbox = new ConcurrentQueue<System.Text.Json.JsonElement>();
+        app.MapPost("/__notifications", (System.Text.Json.JsonElement message) => { inbox.Enqueue(message); return Results.Ok(); });
+        app.MapGet("/__notifications", () => inbox.ToArray());
         return app;
     }
 }

@@ -16,7 +16,8 @@ app.Use(async (context, next) =>
 var apiKey = Environment.GetEnvironmentVariable("DEMO_API_KEY");
 app.Use(async (context, next) =>
 {
-    var open = context.Request.Path.StartsWithSegments("/__requests") || context.Request.Path.StartsWithSegments("/health");
+    var open = context.Request.Path.StartsWithSegments("/__requests") || context.Request.Path.StartsWithSegments("/__notifications")
+               || context.Request.Path.StartsWithSegments("/health");
     if (!open && !string.IsNullOrEmpty(apiKey) && context.Request.Headers["X-Api-Key"] != apiKey)
     {
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;

@@ -1,0 +1,253 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Portcullis.Defaults.Configuration;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+
+namespace Portcullis.UnitTests.Deployment;
+
+/// <summary>
+/// compose/docker-compose.yml read the way Docker Compose reads it (variables from compose/.env, YAML merge
+/// keys), checked against the repository: what it builds and mounts exists, every setting a service reads is
+/// set, every Dapr component a service names is there, no two services claim a host port, start-up waits on
+/// health checks that exist, and every image is built with the publish command the local stack uses. There
+/// is no Docker engine on our machines; this is what can be checked without one.
+/// </summary>
+public sealed partial class ComposeFileTests
+{
+    private static readonly string Root = typeof(ComposeFileTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "RepositoryRoot").Value!;
+    private static readonly string ComposeFolder = Path.Combine(Root, "compose");
+    private static readonly string ComposeText = File.ReadAllText(Path.Combine(ComposeFolder, "docker-compose.yml"));
+    private static readonly Dictionary<string, string> DotEnv = ReadDotEnv(Path.Combine(ComposeFolder, ".env"));
+    private static readonly Dictionary<string, Service> Services = Parse(Substitute(ComposeText));
+
+    private sealed record Service(string Name, Dictionary<object, object> Spec)
+    {
+        public Dictionary<object, object>? Build => Spec.GetValueOrDefault("build") as Dictionary<object, object>;
+        public string? Dockerfile => Build is null ? null : Path.GetFullPath(Path.Combine(ComposeFolder, (string)Build["context"], (string)Build["dockerfile"]));
+        public Dictionary<string, string> Environment =>
+            (Spec.GetValueOrDefault("environment") as Dictionary<object, object> ?? [])
+            .Where(e => e.Key is string key && key != "<<")
+            .ToDictionary(e => (string)e.Key, e => e.Value?.ToString() ?? "");
+        public IEnumerable<string> Volumes => (Spec.GetValueOrDefault("volumes") as List<object> ?? []).Cast<string>();
+        public IEnumerable<string> Ports => (Spec.GetValueOrDefault("ports") as List<object> ?? []).Cast<string>();
+        public IEnumerable<string> Command => (Spec.GetValueOrDefault("command") as List<object> ?? []).Cast<string>()
+            .Concat((Spec.GetValueOrDefault("entrypoint") as List<object> ?? []).Cast<string>());
+        public Dictionary<object, object> DependsOn => Spec.GetValueOrDefault("depends_on") as Dictionary<object, object> ?? [];
+        public string? SidecarOf => Spec.GetValueOrDefault("network_mode") is string mode && mode.StartsWith("service:") ? mode["service:".Length..] : null;
+        /// <summary>The .NET service folder the image is built from (services/x), when it is one.</summary>
+        public string? ServiceFolder => Dockerfile is { } file && Path.GetFileName(file) == "Dockerfile"
+                                        && Path.GetDirectoryName(file) is { } folder && Path.GetDirectoryName(folder) == Path.Combine(Root, "services")
+            ? folder : null;
+    }
+
+    [Fact]
+    public void Every_build_context_and_dockerfile_exists()
+    {
+        var built = Services.Values.Where(s => s.Build is not null).ToList();
+        Assert.NotEmpty(built);
+        foreach (var service in built)
+        {
+            Assert.True(Directory.Exists(Path.Combine(ComposeFolder, (string)service.Build!["context"])), $"{service.Name}: build context missing");
+            Assert.True(File.Exists(service.Dockerfile), $"{service.Name}: {service.Dockerfile} missing");
+        }
+    }
+
+    [Fact]
+    public void The_five_services_and_the_demo_targets_are_built_from_this_repository()
+    {
+        foreach (var name in new[] { "gateway", "policy", "masking", "approval", "audit", "demo" })
+            Assert.Equal(Path.Combine(Root, "services", name), Services[name].ServiceFolder);
+        Assert.Contains("rabbitmq", Services.Keys);
+        Assert.Contains("postgres", Services.Keys);
+        Assert.Contains("keycloak", Services.Keys);
+        Assert.Contains("demo-ssh", Services.Keys);
+        Assert.Contains("demo-agent", Services.Keys);
+        Assert.Equal("gateway", Services["gateway-dapr"].SidecarOf);
+        Assert.Equal("approval", Services["approval-dapr"].SidecarOf);
+    }
+
+    [Fact]
+    public void Every_variable_the_compose_file_uses_is_set_in_the_env_file()
+    {
+        var missing = ComposeVariable().Matches(ComposeText)
+            .Where(m => !m.Groups["default"].Success && !DotEnv.ContainsKey(m.Groups["name"].Value))
+            .Select(m => m.Groups["name"].Value).Distinct().ToList();
+        Assert.True(missing.Count == 0, $"not in compose/.env: {string.Join(", ", missing)}");
+    }
+
+    [Fact]
+    public void Every_setting_a_service_reads_is_set()
+    {
+        var problems = new List<string>();
+        foreach (var service in Services.Values.Where(s => s.ServiceFolder is not null))
+        {
+            var source = string.Join("\n", Directory.EnumerateFiles(service.ServiceFolder!, "*.cs", SearchOption.AllDirectories)
+                .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")
+                            && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
+                .Select(File.ReadAllText));
+            var environment = service.Environment;
+            void Require(string marker, params string[] keys)
+            {
+                if (!source.Contains(marker, StringComparison.Ordinal)) return;
+                foreach (var key in keys)
+                    if (!environment.TryGetValue(key, out var value) || value.Length == 0)
+                        problems.Add($"{service.Name} calls {marker} but {key} is not set");
+            }
+            Require("AddPortcullisBus(", "ConnectionStrings__RabbitMq");
+            Require("GetConnectionString(\"Postgres\")", "ConnectionStrings__Postgres");
+            Require("AddPortcullisAuthentication(", "Auth__Authority");
+            Require("AddConsoleSignIn(", "Console__ClientId", "Console__ClientSecret");
+            Require("AddPortcullisConfig(", "Portcullis__ConfigPath");
+            if (source.Contains("Environment.GetEnvironmentVariable(\"DEMO_API_KEY\")", StringComparison.Ordinal)
+                && !environment.ContainsKey("DEMO_API_KEY") && !service.Command.Any(c => c.Contains("DEMO_API_KEY=", StringComparison.Ordinal)))
+                problems.Add($"{service.Name} reads DEMO_API_KEY but nothing sets it");
+
+            // The configuration file: mounted where Portcullis__ConfigPath says, with its variables set.
+            if (environment.TryGetValue("Portcullis__ConfigPath", out var configPath) && source.Contains("AddPortcullisConfig(", StringComparison.Ordinal))
+            {
+                var mount = service.Volumes.Select(v => v.Split(':')).FirstOrDefault(v => v.Length >= 2 && v[1] == configPath);
+                if (mount is null) { problems.Add($"{service.Name}: nothing is mounted at {configPath}"); continue; }
+                var file = Path.GetFullPath(Path.Combine(ComposeFolder, mount[0]));
+                foreach (var (name, _) in PortcullisConfigLoader.VariablesIn(File.ReadAllText(file)))
+                    if (!environment.ContainsKey(name))
+                        problems.Add($"{service.Name}: {Path.GetFileName(file)} uses {name}, which compose does not set (the local default would point nowhere)");
+                // And the file loads with the compose values.
+                PortcullisConfigLoader.Parse(PortcullisConfigLoader.ExpandEnvironment(File.ReadAllText(file), file,
+                    name => environment.GetValueOrDefault(name)), file);
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void Dapr_sidecars_have_the_components_their_services_name()
+    {
+        foreach (var sidecar in Services.Values.Where(s => s.SidecarOf is not null))
+        {
+            var app = Services[sidecar.SidecarOf!];
+            Assert.Equal("http://localhost:50001", app.Environment.GetValueOrDefault("DAPR_GRPC_ENDPOINT"));
+            var folder = sidecar.Volumes.Select(v => v.Split(':')).Single(v => v[1] == "/components")[0];
+            var components = Directory.EnumerateFiles(Path.Combine(ComposeFolder, folder), "*.yaml")
+                .Select(f => new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(File.ReadAllText(f)))
+                .Select(c => (string)((Dictionary<object, object>)c["metadata"])["name"])
+                .ToList();
+            foreach (var key in new[] { "Secrets__DaprStore", "Notifications__DaprBinding" })
+                if (app.Environment.TryGetValue(key, out var component))
+                    Assert.True(components.Contains(component), $"{app.Name}: {key}={component} but the sidecar has {string.Join(", ", components)}");
+        }
+        Assert.Equal("portcullis-secrets", Services["gateway"].Environment["Secrets__DaprStore"]);
+        Assert.Equal("approver-alerts", Services["approval"].Environment["Notifications__DaprBinding"]);
+    }
+
+    [Fact]
+    public void Every_file_a_service_mounts_or_runs_is_in_the_repository()
+    {
+        var problems = new List<string>();
+        foreach (var service in Services.Values)
+        {
+            var mounts = service.Volumes.Select(v => v.Split(':')).Where(v => v[0].StartsWith('.')).ToList();
+            foreach (var mount in mounts)
+                if (!File.Exists(Path.Combine(ComposeFolder, mount[0])) && !Directory.Exists(Path.Combine(ComposeFolder, mount[0])))
+                    problems.Add($"{service.Name}: {mount[0]} does not exist");
+            // Scripts the command runs from a mounted folder.
+            foreach (var argument in service.Command.Where(c => c.StartsWith('/') && c.EndsWith(".sh", StringComparison.Ordinal)))
+            {
+                var mount = mounts.FirstOrDefault(m => argument.StartsWith(m[1] + "/", StringComparison.Ordinal));
+                if (mount is null) { problems.Add($"{service.Name}: {argument} is not in a mounted folder"); continue; }
+                var file = Path.Combine(ComposeFolder, mount[0], argument[(mount[1].Length + 1)..]);
+                if (!File.Exists(file)) problems.Add($"{service.Name}: {argument} ({file}) does not exist");
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void The_keycloak_realm_has_the_groups_and_clients_and_every_placeholder_is_passed_in()
+    {
+        var realmFile = Services["keycloak"].Volumes.Select(v => v.Split(':')).Single(v => v[1].EndsWith(".json", StringComparison.Ordinal))[0];
+        var realm = File.ReadAllText(Path.Combine(ComposeFolder, realmFile));
+        var keycloak = Services["keycloak"].Environment;
+        foreach (Match placeholder in RealmPlaceholder().Matches(realm))
+            Assert.True(keycloak.ContainsKey(placeholder.Groups[1].Value), $"the realm uses ${{{placeholder.Groups[1].Value}}}, not in keycloak's environment");
+        var json = System.Text.Json.JsonDocument.Parse(realm).RootElement;
+        Assert.Equal(["admins", "agents", "approvers", "auditors", "dba"],
+            json.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("name").GetString()!).Order().ToArray());
+        var clients = json.GetProperty("clients").EnumerateArray().Select(c => c.GetProperty("clientId").GetString()!).ToArray();
+        Assert.Contains("demo-agent", clients);
+        Assert.Contains(Services["approval"].Environment["Console__ClientId"], clients);
+        Assert.EndsWith("/realms/" + json.GetProperty("realm").GetString(), Services["gateway"].Environment["Auth__Authority"]);
+    }
+
+    [Fact]
+    public void No_two_services_claim_a_host_port()
+    {
+        var claimed = Services.Values.SelectMany(s => s.Ports.Select(p => (Service: s.Name, Host: p.Split(':')[0]))).ToList();
+        Assert.NotEmpty(claimed);
+        var clashes = claimed.GroupBy(c => c.Host).Where(g => g.Count() > 1)
+            .Select(g => $"{g.Key}: {string.Join(", ", g.Select(c => c.Service))}").ToList();
+        Assert.True(clashes.Count == 0, string.Join("; ", clashes));
+        Assert.All(claimed, c => Assert.True(int.TryParse(c.Host, out _), $"{c.Service}: host port '{c.Host}' did not resolve"));
+    }
+
+    [Fact]
+    public void Start_up_waits_only_on_health_checks_that_exist()
+    {
+        foreach (var service in Services.Values)
+            foreach (var (dependency, condition) in service.DependsOn)
+            {
+                Assert.True(Services.ContainsKey((string)dependency), $"{service.Name} depends on unknown {dependency}");
+                if (condition is Dictionary<object, object> c && (string)c["condition"] == "service_healthy")
+                {
+                    var target = Services[(string)dependency];
+                    var hasCheck = target.Spec.ContainsKey("healthcheck")
+                                   || (target.Dockerfile is { } file && File.ReadAllText(file).Contains("HEALTHCHECK", StringComparison.Ordinal));
+                    Assert.True(hasCheck, $"{service.Name} waits for {dependency} to be healthy, but it has no health check");
+                }
+            }
+    }
+
+    [Fact]
+    public void Every_image_is_built_with_the_publish_command_the_local_stack_uses()
+    {
+        var stack = File.ReadAllText(Path.Combine(Root, "scripts", "stack.sh"));
+        Assert.Contains("scripts/publish.sh", stack);
+        foreach (var service in Services.Values.Where(s => s.ServiceFolder is not null))
+        {
+            var dockerfile = File.ReadAllText(service.Dockerfile!);
+            var folder = Path.GetRelativePath(Root, service.ServiceFolder!).Replace('\\', '/');
+            Assert.Contains($"RUN scripts/publish.sh {folder} /app", dockerfile);
+            Assert.Contains("USER $APP_UID", dockerfile); // not root
+            Assert.Contains("HEALTHCHECK", dockerfile);
+        }
+        Assert.Contains("libpg-query1504.0", File.ReadAllText(Services["policy"].Dockerfile!));
+    }
+
+    private static Dictionary<string, string> ReadDotEnv(string path) =>
+        File.ReadAllLines(path)
+            .Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !line.StartsWith('#'))
+            .Select(line => line.Split('=', 2))
+            .ToDictionary(parts => parts[0], parts => parts[1]);
+
+    /// <summary>Compose's interpolation: ${NAME} and ${NAME:-default} from .env; $$ is a literal $.</summary>
+    private static string Substitute(string text) =>
+        ComposeVariable().Replace(text, m => DotEnv.TryGetValue(m.Groups["name"].Value, out var value)
+            ? value
+            : m.Groups["default"].Success ? m.Groups["default"].Value : "");
+
+    private static Dictionary<string, Service> Parse(string yaml)
+    {
+        var parser = new MergingParser(new Parser(new StringReader(yaml)));
+        var document = new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(parser);
+        return ((Dictionary<object, object>)document["services"])
+            .ToDictionary(s => (string)s.Key, s => new Service((string)s.Key, (Dictionary<object, object>)s.Value));
+    }
+
+    [GeneratedRegex(@"(?<!\$)\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?<default>[^}]*))?\}")]
+    private static partial Regex ComposeVariable();
+
+    [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")]
+    private static partial Regex RealmPlaceholder();
+}
