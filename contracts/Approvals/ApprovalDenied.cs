@@ -6,4 +6,6 @@ public sealed record ApprovalDenied(
     string SessionId,
     string Approver,
     string? Comment,
-    DateTimeOffset DeniedAt) : IRequestMessage;
+    DateTimeOffset DeniedAt,
+    string? Connection = null,
+    string? RuleId = null) : IRequestMessage;

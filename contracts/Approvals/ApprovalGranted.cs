@@ -8,4 +8,6 @@ public sealed record ApprovalGranted(
     string Approver,
     string? Comment,
     DateTimeOffset? GrantedUntil,
-    DateTimeOffset GrantedAt) : IRequestMessage;
+    DateTimeOffset GrantedAt,
+    string? Connection = null,
+    string? RuleId = null) : IRequestMessage;

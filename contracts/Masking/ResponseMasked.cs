@@ -9,4 +9,5 @@ public sealed record ResponseMasked(
     long InputBytes,
     long OutputBytes,
     DateTimeOffset MaskedAt,
-    IReadOnlyDictionary<string, int>? CountsByRule = null) : IRequestMessage;
+    IReadOnlyDictionary<string, int>? CountsByRule = null,
+    string? Connection = null) : IRequestMessage;

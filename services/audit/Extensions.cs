@@ -1,7 +1,11 @@
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Portcullis.Audit.Projections;
 using Portcullis.Audit.Recording;
+using Portcullis.Audit.Retention;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
@@ -17,9 +21,15 @@ public static class Extensions
     {
         builder.AddPostgresReadiness();
         builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!))
-            .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup();
+            .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup()
+            // The projections (session timelines, identity activity, decision statistics), on one node at a time.
+            .AddAsyncDaemon(DaemonMode.HotCold);
         builder.Services.AddScoped<SessionRecorder>();
         builder.Services.AddScoped<ChainVerifier>();
+        builder.Services.Configure<RetentionOptions>(builder.Configuration.GetSection("Audit"));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SessionArchiver>();
+        builder.Services.AddHostedService<RetentionSweep>();
 
         builder.AddPortcullisAuthentication();
         var auditors = builder.Configuration["Audit:AuditorGroup"] ?? "auditors";
@@ -43,8 +53,13 @@ public static class Extensions
         options.Events.StreamIdentity = StreamIdentity.AsString;
         options.Events.MetadataConfig.HeadersEnabled = true;
         foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
+        options.Events.AddEventType<SessionArchived>(); // the audit's own record of retention
         options.Schema.For<SessionChain>().UseOptimisticConcurrency(true);
         options.Schema.For<RecordedMessage>();
+        options.Projections.Add<SessionTimelineProjection>(ProjectionLifecycle.Async);
+        options.Projections.Add<IdentityActivityProjection>(ProjectionLifecycle.Async);
+        options.Projections.Add<DecisionStatisticsProjection>(ProjectionLifecycle.Async);
+        options.Schema.For<SessionTimeline>().Index(t => t.Subject).Index(t => t.LastAt);
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
     }
 }

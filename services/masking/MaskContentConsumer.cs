@@ -25,7 +25,8 @@ public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock
             message.Body.LongLength,
             masked.LongLength,
             clock.GetUtcNow(),
-            tally.Rules));
+            tally.Rules,
+            message.Connection));
         await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts, headers));
     }
 }

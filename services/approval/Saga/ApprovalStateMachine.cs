@@ -55,7 +55,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                             Window(c.Message.Window, options.Value, clock)))
                         .TransitionTo(Granted)
                         .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId,
-                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value))
+                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
+                            c.Saga.RuleId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Deny)
@@ -64,7 +65,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock, null))
                         .TransitionTo(Denied)
                         .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId,
-                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value))
+                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Expire)

@@ -23,7 +23,7 @@ public static class SessionsApi
             : TypedResults.Problem(statusCode: 404, title: "Session not found", detail: $"No events are recorded for session '{id}'.");
 
     /// <summary>A session's events in the order they were recorded, with who acted.</summary>
-    public static async Task<Results<Ok<SessionTimeline>, ProblemHttpResult>> GetTimeline(
+    public static async Task<Results<Ok<SessionRecord>, ProblemHttpResult>> GetTimeline(
         string id, IQuerySession session, CancellationToken cancellationToken)
     {
         var events = await session.Events.FetchStreamAsync(id, token: cancellationToken);
@@ -32,7 +32,7 @@ public static class SessionsApi
                 detail: $"No events are recorded for session '{id}'.");
 
         var principal = events.Select(e => e.Data).OfType<RequestReceived>().FirstOrDefault()?.Principal;
-        return TypedResults.Ok(new SessionTimeline(
+        return TypedResults.Ok(new SessionRecord(
             id,
             principal?.Subject,
             principal?.Groups ?? [],
@@ -42,7 +42,7 @@ public static class SessionsApi
     }
 }
 
-public sealed record SessionTimeline(string SessionId, string? Subject, IReadOnlyList<string> Groups, IReadOnlyList<TimelineEntry> Events);
+public sealed record SessionRecord(string SessionId, string? Subject, IReadOnlyList<string> Groups, IReadOnlyList<TimelineEntry> Events);
 
 public sealed record TimelineEntry(long Version, long Sequence, string Type, Guid RequestId, DateTimeOffset RecordedAt,
     string? Hash, object Data);

@@ -1,0 +1,129 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Marten;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Portcullis.Audit.Projections;
+using Portcullis.Audit.Recording;
+using Portcullis.Contracts;
+
+namespace Portcullis.Audit.Retention;
+
+/// <summary>Retention settings (section "Audit").</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Sessions whose last event is older than this are archived and removed; unset: kept for ever.</summary>
+    public TimeSpan? Retention { get; set; }
+
+    /// <summary>Where archives are written, one JSON Lines file per session under a folder per day.</summary>
+    public string ArchiveFolder { get; set; } = "archive";
+
+    public TimeSpan RetentionSweepInterval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>
+/// Archives whole sessions: every event, in order, with its hash, into a JSON Lines file (written and flushed
+/// before anything is removed), then removes the stream and its timeline in one transaction and records
+/// <see cref="SessionArchived"/> in the retention session. The exactly-once keys stay, so a late redelivery
+/// of an archived session's message is still recognised.
+/// </summary>
+public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOptions> options, TimeProvider clock,
+    ILogger<SessionArchiver> logger)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Archives the sessions last active before <paramref name="before"/> (only <paramref name="only"/> when given); returns how many.</summary>
+    public async Task<int> ArchiveAsync(DateTimeOffset before, string? only, string reason, CancellationToken cancellationToken)
+    {
+        await using var query = store.QuerySession();
+        var sessions = query.Query<SessionTimeline>()
+            .Where(t => t.LastAt < before && t.Id != SessionArchived.RetentionSession);
+        if (only is not null) sessions = sessions.Where(t => t.Id == only);
+        var candidates = await sessions
+            .OrderBy(t => t.LastAt)
+            .Select(t => t.Id)
+            .Take(1000)
+            .ToListAsync(cancellationToken);
+        var archived = 0;
+        foreach (var sessionId in candidates)
+        {
+            await ArchiveOneAsync(sessionId, reason, cancellationToken);
+            archived++;
+        }
+        return archived;
+    }
+
+    private async Task ArchiveOneAsync(string sessionId, string reason, CancellationToken cancellationToken)
+    {
+        await using var session = store.LightweightSession();
+        var events = await session.Events.FetchStreamAsync(sessionId, token: cancellationToken);
+        if (events.Count == 0) return;
+        var now = clock.GetUtcNow();
+        var folder = Path.Combine(Path.GetFullPath(options.Value.ArchiveFolder), now.ToString("yyyy-MM-dd"));
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, string.Concat(sessionId.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')) + ".jsonl");
+        string sha256;
+        await using (var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.WriteThrough))
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            foreach (var e in events)
+            {
+                var line = JsonSerializer.SerializeToUtf8Bytes(new
+                {
+                    sessionId, version = e.Version, sequence = e.Sequence, type = e.EventType.Name, recordedAt = e.Timestamp,
+                    messageId = e.Headers?.GetValueOrDefault(AuditChain.MessageIdHeader)?.ToString(),
+                    previousHash = e.Headers?.GetValueOrDefault(AuditChain.PreviousHashHeader)?.ToString(),
+                    hash = e.Headers?.GetValueOrDefault(AuditChain.HashHeader)?.ToString(),
+                    data = e.Data,
+                }, Json);
+                await stream.WriteAsync(line, cancellationToken);
+                await stream.WriteAsync("\n"u8.ToArray(), cancellationToken);
+                hash.AppendData(line);
+                hash.AppendData("\n"u8);
+            }
+            await stream.FlushAsync(cancellationToken);
+            sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
+
+        var lastHash = events[^1].Headers?.GetValueOrDefault(AuditChain.HashHeader)?.ToString() ?? "";
+        session.Events.TombstoneStream(sessionId);
+        session.Delete<SessionTimeline>(sessionId);
+        session.Delete<SessionChain>(sessionId);
+        await session.SaveChangesAsync(cancellationToken);
+
+        // The removal itself goes into the record, chained like any other event.
+        await using var recording = store.LightweightSession();
+        var recorder = new SessionRecorder(recording, Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionRecorder>.Instance);
+        await recorder.Record(new SessionArchived(NewId.NextGuid(), SessionArchived.RetentionSession, sessionId, events.Count,
+            lastHash, file, sha256, reason, now), NewId.NextGuid(), cancellationToken);
+        logger.LogInformation("Session {SessionId} archived to {File} ({Events} events) and removed", sessionId, file, events.Count);
+    }
+}
+
+/// <summary>Runs retention every <see cref="RetentionOptions.RetentionSweepInterval"/> when <see cref="RetentionOptions.Retention"/> is set.</summary>
+public sealed class RetentionSweep(SessionArchiver archiver, IOptions<RetentionOptions> options, TimeProvider clock,
+    ILogger<RetentionSweep> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.Retention is not { } retention)
+        {
+            logger.LogInformation("Audit:Retention is not set: sessions are kept");
+            return;
+        }
+        using var timer = new PeriodicTimer(options.Value.RetentionSweepInterval, clock);
+        do
+        {
+            try
+            {
+                var archived = await archiver.ArchiveAsync(clock.GetUtcNow() - retention, null, $"retention {retention}", stoppingToken);
+                if (archived > 0) logger.LogInformation("Retention archived {Count} session(s)", archived);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Retention sweep failed ({Reason}: {Message}); nothing was removed that is not archived. Retrying at the next interval",
+                    ex.GetType().Name, ex.Message);
+            }
+        } while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}

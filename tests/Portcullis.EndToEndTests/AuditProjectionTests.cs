@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>
+/// The audit's projections, search and retention, on the running stack: a session's timeline document, the
+/// same after a full rebuild; search by identity, connection, outcome and time; activity per identity and
+/// decision statistics; a session archived to JSON Lines, removed, and the removal recorded.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class AuditProjectionTests(PortcullisStack stack)
+{
+    private async Task<JsonElement> Get(string path, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        using var request = await stack.Authorized(PortcullisStack.AuditorClient, HttpMethod.Get, path);
+        using var response = await stack.Audit.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"GET {path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private async Task Agent(string session, string path)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, path, session);
+        using var response = await stack.Gateway.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+    }
+
+    private async Task<JsonElement> EventuallyAsync(string path, Func<JsonElement, bool> until)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement last = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var request = await stack.Authorized(PortcullisStack.AuditorClient, HttpMethod.Get, path);
+            using var response = await stack.Audit.SendAsync(request);
+            if (response.IsSuccessStatusCode)
+            {
+                last = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+                if (until(last)) return last;
+            }
+            await Task.Delay(250);
+        }
+        throw new Xunit.Sdk.XunitException($"GET {path} did not reach the expected state; last: {last}");
+    }
+
+    private async Task<string> AuditCommand(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(stack.AssemblyOf("audit"));
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.Environment["ConnectionStrings__Postgres"] = stack.AdminConnectionString;
+        start.Environment["Audit__ArchiveFolder"] = Path.Combine(stack.RunDirectory, "archive");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"audit {string.Join(' ', arguments)} failed: {await errors}");
+        return await output;
+    }
+
+    [Fact]
+    public async Task A_session_of_a_few_hundred_events_rebuilds_to_the_same_timeline()
+    {
+        var session = "e2e-rebuild-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 1; i <= 60; i++)
+            await Agent(session, i % 10 == 0 ? "http/demo/admin/config" : $"http/demo/customers/{1 + i % 3}");
+        // 54 allowed requests of 5 events each and 6 denied ones of 3: 288 events.
+        var before = await EventuallyAsync($"sessions/{session}/timeline", t => t.GetProperty("events").GetInt64() == 288);
+        Assert.Equal(PortcullisStack.AgentClient, before.GetProperty("subject").GetString());
+        Assert.Equal(60, before.GetProperty("steps").GetArrayLength());
+        Assert.Equal(6, before.GetProperty("denied").GetInt32());
+        Assert.Equal("agents-no-admin", before.GetProperty("steps")[9].GetProperty("rule").GetString());
+        Assert.True(before.GetProperty("maskedValues").GetInt32() >= 54);
+
+        await stack.StopAsync("audit");
+        try
+        {
+            var output = await AuditCommand("rebuild");
+            Assert.Contains("rebuilt SessionTimelineProjection", output);
+            Assert.Contains("rebuilt DecisionStatisticsProjection", output);
+        }
+        finally
+        {
+            await stack.StartAsync("audit");
+        }
+        var after = await Get($"sessions/{session}/timeline");
+        Assert.Equal(before.ToString(), after.ToString());
+    }
+
+    [Fact]
+    public async Task Sessions_are_found_by_identity_connection_outcome_and_time()
+    {
+        var started = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var denied = "e2e-search-denied-" + Guid.NewGuid().ToString("N")[..8];
+        var clean = "e2e-search-clean-" + Guid.NewGuid().ToString("N")[..8];
+        await Agent(denied, "http/demo/customers/1");
+        await Agent(denied, "http/demo/admin/config");
+        await Agent(clean, "http/demo/customers/2");
+        await stack.TimelineAsync(clean, t => t.GetProperty("events").GetArrayLength() == 5);
+        await stack.TimelineAsync(denied, t => t.GetProperty("events").GetArrayLength() == 8);
+
+        var from = Uri.EscapeDataString(started.ToString("O"));
+        await EventuallyAsync($"sessions/{denied}/timeline", t => t.GetProperty("events").GetInt64() == 8);
+        await EventuallyAsync($"sessions/{clean}/timeline", t => t.GetProperty("events").GetInt64() == 5);
+        var found = await Get($"sessions?subject={PortcullisStack.AgentClient}&connection=demo&outcome=denied&from={from}");
+        var ids = found.EnumerateArray().Select(s => s.GetProperty("sessionId").GetString()).ToList();
+        Assert.Contains(denied, ids);
+        Assert.DoesNotContain(clean, ids);
+        var summary = found.EnumerateArray().Single(s => s.GetProperty("sessionId").GetString() == denied);
+        Assert.Equal(2, summary.GetProperty("requests").GetInt32());
+        Assert.Equal(1, summary.GetProperty("denied").GetInt32());
+
+        var completed = await Get($"sessions?outcome=completed&from={from}");
+        Assert.Contains(completed.EnumerateArray(), s => s.GetProperty("sessionId").GetString() == clean);
+        var other = await Get($"sessions?subject=someone-else&from={from}");
+        Assert.Equal(0, other.GetArrayLength());
+        var future = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(1).ToString("O"));
+        Assert.DoesNotContain((await Get($"sessions?from={future}")).EnumerateArray(),
+            s => s.GetProperty("sessionId").GetString() == clean);
+        await Get("sessions?limit=0", HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Activity_per_identity_and_decision_statistics_follow_the_record()
+    {
+        var before = await EventuallyAsync($"identities/{PortcullisStack.AgentClient}", _ => true);
+        var statistics = await Get($"statistics?connection=demo&from={DateTime.UtcNow:yyyy-MM-dd}");
+        var deniedBefore = statistics.EnumerateArray().Where(s => s.GetProperty("rule").GetString() == "agents-no-admin")
+            .Sum(s => s.GetProperty("denied").GetInt32());
+
+        var session = "e2e-activity-" + Guid.NewGuid().ToString("N")[..8];
+        await Agent(session, "http/demo/admin/config");
+        await Agent(session, "http/demo/customers/1");
+
+        var after = await EventuallyAsync($"identities/{PortcullisStack.AgentClient}",
+            a => a.GetProperty("requests").GetInt32() >= before.GetProperty("requests").GetInt32() + 2
+                 && a.GetProperty("sessions").EnumerateArray().Any(s => s.GetString() == session));
+        Assert.True(after.GetProperty("denied").GetInt32() >= before.GetProperty("denied").GetInt32() + 1);
+        Assert.True(after.GetProperty("connections").GetProperty("demo").GetInt32() >= 2);
+
+        await EventuallyAsync($"statistics?connection=demo&from={DateTime.UtcNow:yyyy-MM-dd}", s => s.EnumerateArray()
+            .Where(x => x.GetProperty("rule").GetString() == "agents-no-admin").Sum(x => x.GetProperty("denied").GetInt32()) > deniedBefore);
+        var masked = await Get($"statistics?connection=demo&from={DateTime.UtcNow:yyyy-MM-dd}");
+        Assert.Contains(masked.EnumerateArray(), s => s.GetProperty("rule").GetString()!.StartsWith("detector:") && s.GetProperty("masked").GetInt32() > 0);
+    }
+
+    [Fact]
+    public async Task A_session_is_archived_to_json_lines_removed_and_its_removal_recorded()
+    {
+        var session = "e2e-retention-" + Guid.NewGuid().ToString("N")[..8];
+        await Agent(session, "http/demo/customers/1");
+        await Agent(session, "http/demo/admin/config");
+        var recorded = await stack.TimelineAsync(session, t => t.GetProperty("events").GetArrayLength() == 8);
+        var lastHash = recorded.GetProperty("events")[7].GetProperty("hash").GetString();
+        await EventuallyAsync($"sessions/{session}/timeline", t => t.GetProperty("events").GetInt64() == 8);
+
+        var output = await AuditCommand("archive", "--session", session, "--before", DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"),
+            "--reason", "erasure request");
+        Assert.Contains("archived 1 session(s)", output);
+
+        await Get($"sessions/{session}", HttpStatusCode.NotFound);
+        await Get($"sessions/{session}/timeline", HttpStatusCode.NotFound);
+
+        var retention = await Get($"sessions/{Uri.EscapeDataString("audit:retention")}");
+        var archived = retention.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("data"))
+            .Single(d => d.GetProperty("archivedSessionId").GetString() == session);
+        Assert.Equal(8, archived.GetProperty("events").GetInt64());
+        Assert.Equal(lastHash, archived.GetProperty("lastHash").GetString());
+        Assert.Equal("erasure request", archived.GetProperty("reason").GetString());
+
+        var file = archived.GetProperty("archiveFile").GetString()!;
+        var bytes = await File.ReadAllBytesAsync(file);
+        Assert.Equal(archived.GetProperty("archiveSha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        var lines = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(8, lines.Length);
+        Assert.Equal("RequestReceived", lines[0].GetProperty("type").GetString());
+        Assert.Equal(lastHash, lines[^1].GetProperty("hash").GetString());
+        for (var i = 1; i < lines.Length; i++)
+            Assert.Equal(lines[i - 1].GetProperty("hash").GetString(), lines[i].GetProperty("previousHash").GetString());
+
+        var verify = await Get($"sessions/{Uri.EscapeDataString("audit:retention")}/verify");
+        Assert.True(verify.GetProperty("valid").GetBoolean());
+    }
+}
