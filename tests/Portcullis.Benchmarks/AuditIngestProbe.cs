@@ -61,6 +61,26 @@ public static class AuditIngestProbe
             }
             times.Sort();
             Console.WriteLine($"\nRebuilding the {events}-event session from its stream: median {times[2]:0} ms (of 5; min {times[0]:0}, max {times[4]:0})");
+
+            // The same session replayed through the timeline projection into its document, and the document as stored.
+            var replayed = new List<double>();
+            var loaded = new List<double>();
+            for (var i = 0; i < 5; i++)
+            {
+                await using var session = store.QuerySession();
+                var clock = Stopwatch.StartNew();
+                var timeline = await session.Events.AggregateStreamAsync<Portcullis.Audit.Projections.SessionTimeline>(single!);
+                replayed.Add(clock.Elapsed.TotalMilliseconds);
+                if (timeline?.Events != events) throw new InvalidOperationException($"the timeline holds {timeline?.Events} events, not {events}");
+                clock.Restart();
+                var stored = await session.LoadAsync<Portcullis.Audit.Projections.SessionTimeline>(single!);
+                loaded.Add(clock.Elapsed.TotalMilliseconds);
+                if (stored is null) Console.WriteLine("(the projection daemon has not written the timeline document yet)");
+            }
+            replayed.Sort();
+            loaded.Sort();
+            Console.WriteLine($"Replaying it through the timeline projection: median {replayed[2]:0} ms (min {replayed[0]:0}, max {replayed[4]:0})");
+            Console.WriteLine($"Reading its projected timeline document: median {loaded[2]:0.0} ms (min {loaded[0]:0.0}, max {loaded[4]:0.0})");
         }
         finally
         {
