@@ -8,7 +8,7 @@ using Portcullis.Audit.Recording;
 using Portcullis.Audit.Retention;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
-using Portcullis.Defaults.Bus;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Portcullis.Defaults.Health;
 
 namespace Portcullis.Audit;
@@ -24,7 +24,6 @@ public static class Extensions
             .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup()
             // The projections (session timelines, identity activity, decision statistics), on one node at a time.
             .AddAsyncDaemon(DaemonMode.HotCold);
-        builder.Services.AddScoped<SessionRecorder>();
         builder.Services.AddScoped<ChainVerifier>();
         builder.Services.Configure<RetentionOptions>(builder.Configuration.GetSection("Audit"));
         builder.Services.AddSingleton(TimeProvider.System);
@@ -36,11 +35,12 @@ public static class Extensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AuditorPolicy, policy => policy.RequireClaim(AuthenticationExtensions.GroupsClaim, auditors));
 
-        // What the audit service listens to: every event of the request saga.
-        builder.AddPortcullisBus("audit", bus =>
-        {
-            bus.AddConsumer<SessionEventConsumer>(typeof(SessionEventConsumerDefinition));
-        });
+        // What the audit service listens to: every event of the request saga, read in delivery order.
+        builder.Services.Configure<IngestOptions>(builder.Configuration.GetSection("Audit"));
+        builder.Services.AddSingleton<AuditIngestor>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AuditIngestor>());
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration("audit-ingest",
+            services => services.GetRequiredService<AuditIngestor>(), HealthStatus.Unhealthy, ["ready"]));
         return builder;
     }
 

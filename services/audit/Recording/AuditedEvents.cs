@@ -1,17 +1,20 @@
-using MassTransit;
+using Portcullis.Contracts;
 
 namespace Portcullis.Audit.Recording;
 
 public static class AuditedEvents
 {
-    /// <summary>
-    /// Every contract event that goes into a session's stream: exactly those the consumer consumes, read off
-    /// its interfaces, so the store and the consumer cannot disagree.
-    /// </summary>
+    /// <summary>Every contract event that goes into a session's stream, each from its own fanout exchange.</summary>
     public static readonly Type[] Types =
     [
-        .. typeof(SessionEventConsumer).GetInterfaces()
-            .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IConsumer<>))
-            .Select(i => i.GetGenericArguments()[0]),
+        typeof(RequestReceived), typeof(PolicyEvaluated), typeof(ApprovalRequested), typeof(ApprovalGranted),
+        typeof(ApprovalDenied), typeof(ApprovalExpired), typeof(ApprovalClaimed), typeof(GrantRevoked),
+        typeof(RequestForwarded), typeof(ResponseMasked), typeof(RequestCompleted), typeof(PolicyPublished),
     ];
+
+    /// <summary>MassTransit's name for a message type: its exchange, and its URN in an envelope's messageType.</summary>
+    public static string ExchangeOf(Type type) => $"{type.Namespace}:{type.Name}";
+
+    public static readonly IReadOnlyDictionary<string, Type> ByUrn =
+        Types.ToDictionary(type => "urn:message:" + ExchangeOf(type), StringComparer.Ordinal);
 }

@@ -4,39 +4,55 @@ using Portcullis.Contracts;
 
 namespace Portcullis.Audit.Recording;
 
+/// <summary>One event to record, with the message id that makes its storage exactly-once.</summary>
+public readonly record struct Arrival(IRequestMessage Message, string MessageId);
+
 /// <summary>
-/// Appends an event to its session's stream exactly once (keyed by the message id, whatever the number of
-/// deliveries) and links it into the session's hash chain, all in one transaction.
+/// Appends events to their sessions' streams, in the order given, exactly once (keyed by the message id,
+/// whatever the number of deliveries), each linked into its session's hash chain; a whole batch in one
+/// transaction. The chain heads are stored with optimistic concurrency, so a writer that raced another is
+/// refused rather than forking a chain.
 /// </summary>
 public sealed class SessionRecorder(IDocumentSession session, ILogger<SessionRecorder> logger)
 {
-    public async Task Record(IRequestMessage message, Guid? messageId, CancellationToken cancellationToken)
+    /// <summary>Records the batch; returns how many events were new.</summary>
+    public async Task<int> RecordAsync(IReadOnlyList<Arrival> batch, CancellationToken cancellationToken)
     {
-        var id = (messageId ?? throw new InvalidOperationException("A message without a message id cannot be recorded exactly once.")).ToString();
-        if (await session.LoadAsync<RecordedMessage>(id, cancellationToken) is not null)
+        var ids = batch.Select(a => a.MessageId).Distinct(StringComparer.Ordinal).ToArray();
+        var seen = (await session.LoadManyAsync<RecordedMessage>(cancellationToken, ids)).Select(r => r.Id)
+            .ToHashSet(StringComparer.Ordinal);
+        var sessions = batch.Select(a => a.Message.SessionId).Distinct(StringComparer.Ordinal).ToArray();
+        var chains = (await session.LoadManyAsync<SessionChain>(cancellationToken, sessions))
+            .ToDictionary(chain => chain.Id, StringComparer.Ordinal);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        var recorded = 0;
+        foreach (var (message, id) in batch)
         {
-            logger.LogInformation("Message {MessageId} is already recorded; the redelivery is skipped", id);
-            return;
+            if (!seen.Add(id))
+            {
+                logger.LogInformation("Message {MessageId} is already recorded; the redelivery is skipped", id);
+                continue;
+            }
+            if (!chains.TryGetValue(message.SessionId, out var chain))
+                chains[message.SessionId] = chain = new SessionChain { Id = message.SessionId };
+            var hash = AuditChain.Hash(chain.LastHash, id, message.GetType().Name, message);
+            // One stream action per stream and session: this event is the last one appended to it.
+            var appended = session.Events.Append(message.SessionId, message).Events[^1];
+            appended.SetHeader(AuditChain.MessageIdHeader, id);
+            appended.SetHeader(AuditChain.PreviousHashHeader, chain.LastHash);
+            appended.SetHeader(AuditChain.HashHeader, hash);
+            (chain.LastHash, chain.Events) = (hash, chain.Events + 1);
+            changed.Add(chain.Id);
+            session.Insert(new RecordedMessage { Id = id, SessionId = message.SessionId });
+            recorded++;
         }
-
-        var chain = await session.LoadAsync<SessionChain>(message.SessionId, cancellationToken)
-                    ?? new SessionChain { Id = message.SessionId };
-        var hash = AuditChain.Hash(chain.LastHash, id, message.GetType().Name, message);
-        var appended = session.Events.Append(message.SessionId, message).Events[0];
-        appended.SetHeader(AuditChain.MessageIdHeader, id);
-        appended.SetHeader(AuditChain.PreviousHashHeader, chain.LastHash);
-        appended.SetHeader(AuditChain.HashHeader, hash);
-        (chain.LastHash, chain.Events) = (hash, chain.Events + 1);
-        session.Store(chain);
-        session.Insert(new RecordedMessage { Id = id, SessionId = message.SessionId });
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken);
-        }
-        catch (DocumentAlreadyExistsException)
-        {
-            // Another delivery of the same message won the race: it is recorded once, by that one.
-            logger.LogInformation("Message {MessageId} was recorded by a concurrent delivery", id);
-        }
+        if (recorded == 0) return 0;
+        foreach (var id in changed) session.Store(chains[id]);
+        await session.SaveChangesAsync(cancellationToken);
+        return recorded;
     }
+
+    /// <summary>Whether an exception means another writer got there first (the batch is then read again and retried).</summary>
+    public static bool IsRace(Exception ex) => ex is ConcurrencyException or DocumentAlreadyExistsException
+        || ex.InnerException is ConcurrencyException or DocumentAlreadyExistsException;
 }

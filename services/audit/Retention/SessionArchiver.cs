@@ -94,8 +94,8 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
         // The removal itself goes into the record, chained like any other event.
         await using var recording = store.LightweightSession();
         var recorder = new SessionRecorder(recording, Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionRecorder>.Instance);
-        await recorder.Record(new SessionArchived(NewId.NextGuid(), SessionArchived.RetentionSession, sessionId, events.Count,
-            lastHash, file, sha256, reason, now), NewId.NextGuid(), cancellationToken);
+        await recorder.RecordAsync([new Arrival(new SessionArchived(NewId.NextGuid(), SessionArchived.RetentionSession, sessionId,
+            events.Count, lastHash, file, sha256, reason, now), NewId.NextGuid().ToString())], cancellationToken);
         logger.LogInformation("Session {SessionId} archived to {File} ({Events} events) and removed", sessionId, file, events.Count);
     }
 }
