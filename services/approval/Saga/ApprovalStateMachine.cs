@@ -52,7 +52,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                 .IfElse(c => c.Saga.RefusalFor(c.Message.Approver) is null,
                     allowed => allowed
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock,
-                            Window(c.Message.Window, options.Value, clock)))
+                            Window(c.Message.Window, options.Value)))
                         .TransitionTo(Granted)
                         .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId,
                             c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
@@ -143,7 +143,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
     }
 
     /// <summary>A requested window, capped at the configured maximum.</summary>
-    private static TimeSpan? Window(TimeSpan? requested, ApprovalOptions options, TimeProvider clock) =>
+    private static TimeSpan? Window(TimeSpan? requested, ApprovalOptions options) =>
         requested is { } span && span > TimeSpan.Zero ? (span > options.MaxGrantWindow ? options.MaxGrantWindow : span) : null;
 
     private static ApprovalRefused AlreadyDecided(ApprovalState saga) => new(saga.CorrelationId, ApprovalRefusals.AlreadyDecided,

@@ -9,7 +9,7 @@ namespace Portcullis.Approval.Saga;
 /// <summary>
 /// Saga persistence on Marten (MassTransit's own Marten package is not served to us). One lightweight
 /// session per message; documents use Marten's optimistic concurrency, so two messages that change the same
-/// saga at once cannot both win: the loser's save throws <see cref="Marten.Exceptions.ConcurrencyException"/>
+/// saga at once cannot both win: the loser's save throws <see cref="JasperFx.ConcurrencyException"/>
 /// and the endpoint's retry runs it again against the winner's state. A new saga is inserted, never upserted,
 /// so a duplicate start fails and is retried against the saga that exists.
 /// </summary>
