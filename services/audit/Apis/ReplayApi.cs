@@ -1,7 +1,7 @@
 using System.Text;
-using System.Text.Json;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Portcullis.Audit.Recording;
 using Portcullis.Contracts;
 
 namespace Portcullis.Audit.Apis;
@@ -9,8 +9,6 @@ namespace Portcullis.Audit.Apis;
 /// <summary>A session replayed for auditors: each action in order with its decision, approval, outcome and masked output.</summary>
 public static class ReplayApi
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public static IEndpointRouteBuilder MapReplayApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/sessions/{id}/replay", Replay).RequireAuthorization(Extensions.AuditorPolicy);
@@ -52,14 +50,7 @@ public static class ReplayApi
             .OrderBy(e => e.Sequence)
             .ToAsyncEnumerable(cancellationToken);
         await foreach (var e in events)
-        {
-            var line = JsonSerializer.Serialize(new
-            {
-                sequence = e.Sequence, sessionId = e.StreamKey, version = e.Version, type = e.EventType.Name,
-                recordedAt = e.Timestamp, hash = e.Headers?.GetValueOrDefault("hash")?.ToString(), data = e.Data,
-            }, Json);
-            await context.Response.WriteAsync(line + "\n", cancellationToken);
-        }
+            await context.Response.Body.WriteAsync(EventLine.Serialize(e), cancellationToken);
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -30,8 +29,6 @@ public sealed class RetentionOptions
 public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOptions> options, TimeProvider clock,
     ILogger<SessionArchiver> logger)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     /// <summary>Archives the sessions last active before <paramref name="before"/> (only <paramref name="only"/> when given); returns how many.</summary>
     public async Task<int> ArchiveAsync(DateTimeOffset before, string? only, string reason, CancellationToken cancellationToken)
     {
@@ -68,18 +65,9 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             foreach (var e in events)
             {
-                var line = JsonSerializer.SerializeToUtf8Bytes(new
-                {
-                    sessionId, version = e.Version, sequence = e.Sequence, type = e.EventType.Name, recordedAt = e.Timestamp,
-                    messageId = e.Headers?.GetValueOrDefault(AuditChain.MessageIdHeader)?.ToString(),
-                    previousHash = e.Headers?.GetValueOrDefault(AuditChain.PreviousHashHeader)?.ToString(),
-                    hash = e.Headers?.GetValueOrDefault(AuditChain.HashHeader)?.ToString(),
-                    data = e.Data,
-                }, Json);
+                var line = EventLine.Serialize(e);
                 await stream.WriteAsync(line, cancellationToken);
-                await stream.WriteAsync("\n"u8.ToArray(), cancellationToken);
                 hash.AppendData(line);
-                hash.AppendData("\n"u8);
             }
             await stream.FlushAsync(cancellationToken);
             sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
