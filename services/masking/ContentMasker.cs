@@ -36,7 +36,7 @@ public sealed class ContentMasker
             var local = new MaskingTally();
             try
             {
-                _json.Mask(connection, new MemoryStream(body, writable: false), output, type == SqlResultsType, local, Values(connection));
+                _json.Mask(connection, new MemoryStream(body, writable: false), output, type == SqlResultsType, Values(connection, local));
                 tally.AddAll(local);
                 return output.ToArray();
             }
@@ -57,7 +57,7 @@ public sealed class ContentMasker
     public void Mask(string connection, string contentType, Stream input, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
-        if (IsJson(type)) _json.Mask(connection, input, output, type == SqlResultsType, tally, Values(connection), chunkSize);
+        if (IsJson(type)) _json.Mask(connection, input, output, type == SqlResultsType, Values(connection, tally), chunkSize);
         else if (IsText(type) || type.Length == 0) Text(connection, tally).Mask(input, output, chunkSize);
         else throw new UnmaskableContentException(contentType);
     }
@@ -66,12 +66,13 @@ public sealed class ContentMasker
     public Dictionary<string, string[]> MaskHeaders(string connection, IReadOnlyDictionary<string, string[]> headers, MaskingTally tally)
     {
         var masked = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, values) in headers)
+        var values = Values(connection, tally);
+        foreach (var (name, headerValues) in headers)
         {
             var rule = _policy.Rules.FirstOrDefault(r => r.AppliesTo(connection) && r.MatchesHeader(name));
-            masked[name] = [.. values.Select(value =>
+            masked[name] = [.. headerValues.Select(value =>
             {
-                if (rule is null) return MaskText(connection, value, tally) ?? "";
+                if (rule is null) return values.Mask(value) ?? "";
                 tally.Add(rule.Entity, $"rule:{rule.Id}");
                 return _policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? _policy.Keep) ?? "";
             })];
@@ -80,27 +81,14 @@ public sealed class ContentMasker
     }
 
     /// <summary>Masks what a connection's detectors find in one value; null when a finding's strategy is null (the value goes).</summary>
-    public string? MaskText(string connection, string text, MaskingTally tally)
+    public string? MaskText(string connection, string text, MaskingTally tally) => Values(connection, tally).Mask(text);
+
+    private ValueMasker Values(string connection, MaskingTally tally) => new(_policy.DetectorsFor(connection), _policy, tally);
+
+    private TextStreamMasker Text(string connection, MaskingTally tally)
     {
-        var dropped = false;
-        var masked = _policy.DetectorsFor(connection).Mask(text, (finding, value) =>
-        {
-            var replacement = Replace(finding, value, tally);
-            dropped |= replacement is null;
-            return replacement ?? "";
-        });
-        return dropped ? null : masked ?? text;
-    }
-
-    private TextMaskerFunc Values(string connection) => (text, tally) => MaskText(connection, text, tally);
-
-    private TextStreamMasker Text(string connection, MaskingTally tally) =>
-        new(_policy.DetectorsFor(connection), (finding, value) => Replace(finding, value, tally) ?? "");
-
-    private string? Replace(Finding finding, string value, MaskingTally tally)
-    {
-        tally.Add(finding.Entity, $"detector:{finding.Entity.ToLowerInvariant()}");
-        return _policy.Strategies.Apply(_policy.StrategyFor(finding.Entity), finding.Entity, value, _policy.Keep);
+        var values = Values(connection, tally);
+        return new TextStreamMasker(_policy.DetectorsFor(connection), (finding, value) => values.Replace(finding, value) ?? "");
     }
 
     private static bool IsJson(string type) => type == "application/json" || type.EndsWith("+json", StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -12,6 +13,8 @@ public enum MaskingStrategy { Redact, Partial, Hash, Null }
 /// </summary>
 public sealed class MaskingStrategies(byte[]? hashKey)
 {
+    private static readonly ConcurrentDictionary<string, string> Tags = new(StringComparer.Ordinal);
+
     public static MaskingStrategy Parse(string value) => value switch
     {
         "redact" => MaskingStrategy.Redact,
@@ -24,11 +27,21 @@ public sealed class MaskingStrategies(byte[]? hashKey)
     public bool CanHash => hashKey is not null;
 
     /// <summary>The replacement text; null for <see cref="MaskingStrategy.Null"/>.</summary>
-    public string? Apply(MaskingStrategy strategy, string entity, string value, int keep) => strategy switch
+    public string? Apply(MaskingStrategy strategy, string entity, ReadOnlySpan<char> value, int keep) => strategy switch
     {
-        MaskingStrategy.Redact => $"[{entity}]",
-        MaskingStrategy.Partial => value.Length <= keep ? $"[{entity}]" : new string('*', Math.Min(value.Length - keep, 12)) + value[^keep..],
-        MaskingStrategy.Hash => $"[{entity}:{Convert.ToHexStringLower(HMACSHA256.HashData(hashKey!, Encoding.UTF8.GetBytes(value)))[..16]}]",
+        MaskingStrategy.Redact => Tag(entity),
+        MaskingStrategy.Partial => value.Length <= keep ? Tag(entity)
+            : string.Concat(new string('*', Math.Min(value.Length - keep, 12)), value[^keep..]),
+        MaskingStrategy.Hash => $"[{entity}:{Convert.ToHexStringLower(Hmac(value))[..16]}]",
         _ => null,
     };
+
+    private static string Tag(string entity) => Tags.GetOrAdd(entity, static e => $"[{e}]");
+
+    private byte[] Hmac(ReadOnlySpan<char> value)
+    {
+        var utf8 = new byte[Encoding.UTF8.GetByteCount(value)];
+        Encoding.UTF8.GetBytes(value, utf8);
+        return HMACSHA256.HashData(hashKey!, utf8);
+    }
 }

@@ -8,74 +8,87 @@ namespace Portcullis.Masking.Detectors;
 /// </summary>
 public static partial class DetectorCatalog
 {
-    private static readonly string[] PasswordWords = ["pass", "pwd"];
-    private static readonly string[] SecretWords = ["pass", "secret", "token", "key"];
-    private static readonly string[] AwsKeyPrefixes = ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"];
-    private static readonly string[] GitHubPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
-
+    // Each gate is a necessary condition of its pattern, in character counts only: the shortest text the
+    // pattern (and its validation) can accept, and the characters it cannot do without.
     public static readonly IReadOnlyDictionary<string, IDetector> All = new IDetector[]
     {
-        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), (t, _) => t.Contains("PRIVATE KEY-----", StringComparison.Ordinal)),
-        new PatternDetector("JWT", 110, Jwt(), (t, _) => t.Contains("eyJ", StringComparison.Ordinal),
-            m => Validators.JwtHeader(m.Groups["header"].Value)),
-        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), (t, _) => t.Contains("://", StringComparison.Ordinal), valueGroup: "password"),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), (t, _) => HasAny(t, PasswordWords), valueGroup: "value"),
-        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), (t, _) => HasAny(t, AwsKeyPrefixes, ignoreCase: false)),
-        new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(),
-            (t, _) => t.Contains("aws", StringComparison.OrdinalIgnoreCase) || t.Contains("secret", StringComparison.OrdinalIgnoreCase),
-            m => Validators.Entropy(m.Groups["value"].Value) >= 4.0, "value"),
-        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), (t, _) => HasAny(t, GitHubPrefixes, ignoreCase: false)),
-        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), (t, _) => t.Contains("glpat-", StringComparison.Ordinal)),
-        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), (t, _) => t.Contains("xox", StringComparison.Ordinal) || t.Contains("xapp-", StringComparison.Ordinal)),
-        new PatternDetector("STRIPE_KEY", 100, StripeKey(), (t, _) => t.Contains("_live_", StringComparison.Ordinal) || t.Contains("_test_", StringComparison.Ordinal)),
-        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), (t, _) => t.Contains("AIza", StringComparison.Ordinal)),
-        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), (t, _) => MayHaveAssignment(t) && HasAny(t, SecretWords),
-            m => IsSecretValue(m.Groups["value"].Value), "value"),
-        new PatternDetector("CARD", 60, Card(), (t, traits) => traits.Digits >= 13,
-            m => Validators.Digits(m.Value) is var digits && digits.Length is >= 13 and <= 19 && Validators.Luhn(digits) && Validators.KnownIssuer(digits)),
-        new PatternDetector("IBAN", 60, Iban(), (t, traits) => traits.Digits >= 6, m => Validators.Iban(m.Value)),
-        new PatternDetector("SSN", 55, Ssn(), (t, traits) => traits.Digits >= 9 && (t.Contains('-') || t.Contains(' ')),
-            m => Validators.Ssn(m.Groups["area"].Value, m.Groups["group"].Value, m.Groups["serial"].Value)),
-        new PatternDetector("EMAIL", 50, Email(), (t, _) => t.Contains('@')),
-        new PatternDetector("PHONE", 40, Phone(), (t, traits) => traits.Digits >= 8, m => Validators.Digits(m.Value).Length is >= 8 and <= 15),
-        new PatternDetector("IPV4", 30, IPv4(), (t, traits) => traits.Digits >= 4 && t.AsSpan().Count('.') >= 3, m => Validators.IPv4(m.Value)),
-        new PatternDetector("IPV6", 30, IPv6(), (t, _) => t.AsSpan().Count(':') >= 2, m => Validators.IPv6(m.Value)),
+        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), new Gate(Dashes: 20)),
+        new PatternDetector("JWT", 110, Jwt(), new Gate(Length: 26, Dots: 2),
+            PatternDetector.Whole(match => Validators.JwtHeader(match[..match.IndexOf('.')]))),
+        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), new Gate(Colons: 2, At: 1), UrlPassword),
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), new Gate(Length: 5, EqualSigns: 1), AssignedValue),
+        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), new Gate(Uppers: 4, UppersOrDigits: 20)),
+        new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(), new Gate(Length: 49), AwsSecretValue),
+        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), new Gate(Length: 40, Underscores: 1)),
+        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), new Gate(Length: 26, Dashes: 1)),
+        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), new Gate(Length: 15, Dashes: 1)),
+        new PatternDetector("STRIPE_KEY", 100, StripeKey(), new Gate(Length: 32, Underscores: 2)),
+        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), new Gate(Length: 39, Uppers: 2)),
+        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), new Gate(Length: 6, EqualSignsOrColons: 1), AssignedSecret),
+        new PatternDetector("CARD", 60, Card(), new Gate(Digits: 13), PatternDetector.Whole(Validators.Card), s => s.LongestCardChain >= 13),
+        new PatternDetector("IBAN", 60, Iban(), new Gate(Length: 15, Digits: 6, Uppers: 2), PatternDetector.Whole(Validators.Iban)),
+        new PatternDetector("SSN", 55, Ssn(), new Gate(Digits: 9, DashesOrSpaces: 2),
+            PatternDetector.Whole(match => Validators.Ssn(match[..3], match[4..6], match[7..11])), s => s.HasSsnGroups),
+        new PatternDetector("EMAIL", 50, Email(), new Gate(At: 1, Dots: 1)),
+        new PatternDetector("PHONE", 40, Phone(), new Gate(Digits: 8), PatternDetector.Whole(Validators.Phone), s => s.MayStartPhone),
+        new PatternDetector("IPV4", 30, IPv4(), new Gate(Digits: 4, Dots: 3), PatternDetector.Whole(Validators.IPv4)),
+        new PatternDetector("IPV6", 30, IPv6(), new Gate(Colons: 2), PatternDetector.Whole(Validators.IPv6)),
     }.ToDictionary(d => d.Entity.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
 
-    private static readonly HashSet<string> Placeholders = new(StringComparer.OrdinalIgnoreCase)
-        { "null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example" };
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> Placeholders =
+        new HashSet<string>(["null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example"],
+            StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
 
-    // The cheap tests that spare most values the patterns: digit counts (TextTraits), prefixes, keywords.
-    private static bool HasAny(string text, string[] words, bool ignoreCase = true)
+    // scheme://user:password@ : the password runs from the first ':' after "//" to the final '@'.
+    private static bool UrlPassword(ReadOnlySpan<char> match, out int start, out int length)
     {
-        foreach (var word in words)
-            if (text.Contains(word, ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return true;
-        return false;
+        var user = match.IndexOf("://") + 3;
+        start = user + match[user..].IndexOf(':') + 1;
+        length = match.Length - 1 - start;
+        return true;
     }
 
-    private static bool MayHaveAssignment(string text) => text.Contains('=') || text.Contains(':');
+    // keyword = value: the value follows the first '=' or ':' (a keyword has neither), blanks and an opening quote.
+    private static bool AssignedValue(ReadOnlySpan<char> match, out int start, out int length)
+    {
+        start = match.IndexOfAny('=', ':') + 1;
+        while (start < match.Length && char.IsWhiteSpace(match[start])) start++;
+        if (start < match.Length && match[start] is '"' or '\'') start++;
+        length = match.Length - start;
+        return true;
+    }
+
+    private static bool AssignedSecret(ReadOnlySpan<char> match, out int start, out int length) =>
+        AssignedValue(match, out start, out length) && IsSecretValue(match.Slice(start, length));
+
+    // The key is the pattern's last 40 characters.
+    private static bool AwsSecretValue(ReadOnlySpan<char> match, out int start, out int length)
+    {
+        (start, length) = (match.Length - 40, 40);
+        return Validators.Entropy(match[start..]) >= 4.0;
+    }
 
     /// <summary>An assigned value that looks like a real secret: long enough, varied enough, not a placeholder.</summary>
-    private static bool IsSecretValue(string value) =>
-        value.Length >= 8 && !Placeholders.Contains(value) && !value.All(c => c == '*' || c == 'x' || c == 'X')
+    private static bool IsSecretValue(ReadOnlySpan<char> value) =>
+        value.Length >= 8 && !Placeholders.Contains(value) && value.IndexOfAnyExcept('*', 'x', 'X') >= 0
         && value[0] is not ('[' or '<' or '$' or '%' or '*') && Validators.Entropy(value) >= 2.5;
 
     [GeneratedRegex(@"-----BEGIN (?<kind>[A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \k<kind>PRIVATE KEY-----")]
     private static partial Regex PrivateKey();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9_-])(?<header>eyJ[A-Za-z0-9_-]{5,})\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])")]
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])(?:eyJ[A-Za-z0-9_-]{5,})\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])")]
     private static partial Regex Jwt();
 
-    [GeneratedRegex(@"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://(?<user>[^:/@\s""']+):(?<password>[^@/\s""']+)@")]
+    [GeneratedRegex(@"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://(?:[^:/@\s""']+):(?:[^@/\s""']+)@")]
     private static partial Regex UrlCredentials();
 
-    [GeneratedRegex(@"(?i)(?<![A-Za-z])(?:password|pwd)\s*=\s*(?<value>[^;""'\s]+)")]
+    [GeneratedRegex(@"(?i)(?<![A-Za-z])(?:password|pwd)\s*=\s*(?:[^;""'\s]+)")]
     private static partial Regex ConnectionStringPassword();
 
     [GeneratedRegex(@"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])")]
     private static partial Regex AwsAccessKey();
 
-    [GeneratedRegex(@"(?i)(?:aws.{0,20}secret|secret.{0,20}aws|aws_secret_access_key|secret_?access_?key).{0,12}?(?<![A-Za-z0-9/+])(?<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")]
+    [GeneratedRegex(@"(?i)(?:aws.{0,20}secret|secret.{0,20}aws|aws_secret_access_key|secret_?access_?key).{0,12}?(?<![A-Za-z0-9/+])(?:[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")]
     private static partial Regex AwsSecretKey();
 
     [GeneratedRegex(@"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])")]
@@ -93,7 +106,7 @@ public static partial class DetectorCatalog
     [GeneratedRegex(@"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")]
     private static partial Regex GoogleApiKey();
 
-    [GeneratedRegex(@"(?i)(?<![A-Za-z0-9])(?:password|passwd|pass|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token)[""']?\s*[:=]\s*[""']?(?<value>[^\s""',;}{]+)")]
+    [GeneratedRegex(@"(?i)(?<![A-Za-z0-9])(?:password|passwd|pass|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token)[""']?\s*[:=]\s*[""']?(?:[^\s""',;}{]+)")]
     private static partial Regex SecretAssignment();
 
     [GeneratedRegex(@"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")]
@@ -102,7 +115,7 @@ public static partial class DetectorCatalog
     [GeneratedRegex(@"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")]
     private static partial Regex Iban();
 
-    [GeneratedRegex(@"(?<![\d-])(?<area>\d{3})[- ](?<group>\d{2})[- ](?<serial>\d{4})(?![\d-])")]
+    [GeneratedRegex(@"(?<![\d-])(?:\d{3})[- ](?:\d{2})[- ](?:\d{4})(?![\d-])")]
     private static partial Regex Ssn();
 
     // Local part of RFC 5322's dot-atom characters, a domain of labels and a letters-only TLD.

@@ -16,24 +16,14 @@ public interface IDetector
     string Entity { get; }
     int Priority { get; }
 
-    /// <summary>A cheap test that the text could hold a value at all (skips the pattern when it cannot).</summary>
-    bool MayContain(string text, TextTraits traits);
+    /// <summary>
+    /// A necessary condition on the text's character counts for any value to be found: a text it does not
+    /// admit is not searched. Counts are all it asks, so it answers for UTF-8 bytes too.
+    /// </summary>
+    Gate Gate { get; }
 
-    void Find(string text, List<Finding> findings);
-}
+    /// <summary>A second pre-check, on digit groups, for detectors of digit values; null when the gate says all.</summary>
+    Func<DigitShape, bool>? Shape { get; }
 
-/// <summary>What the pre-checks of every detector ask of a text, counted once per text.</summary>
-public readonly record struct TextTraits(int Digits)
-{
-    public static TextTraits Of(string text)
-    {
-        var span = text.AsSpan();
-        var digits = 0;
-        for (var at = span.IndexOfAnyInRange('0', '9'); at >= 0; at = span.IndexOfAnyInRange('0', '9'))
-        {
-            digits++;
-            span = span[(at + 1)..];
-        }
-        return new TextTraits(digits);
-    }
+    void Find(ReadOnlySpan<char> text, List<Finding> findings);
 }

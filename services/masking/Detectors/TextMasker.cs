@@ -3,38 +3,63 @@ namespace Portcullis.Masking.Detectors;
 /// <summary>Runs the enabled detectors over a text and resolves overlaps: the higher priority wins, then the longer.</summary>
 public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
 {
+    private readonly Gate[] _gates = [.. detectors.Select(d => d.Gate)];
+
+    // A text without signal characters passes only gates that need none, and those ask a length: below the
+    // least of them nothing can pass (most property names and plain words are settled by this one test).
+    private readonly int _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+
     public IReadOnlyList<IDetector> Detectors => detectors;
+
+    /// <summary>Whether any detector could find anything in a text with these counts.</summary>
+    public bool MayFind(in TextTraits traits)
+    {
+        if (traits.Signal == 0 && traits.Length < _quietBelow) return false;
+        foreach (var gate in _gates)
+            if (gate.Admits(traits)) return true;
+        return false;
+    }
+
+    /// <summary>The findings in <paramref name="text"/>, in order of position and without overlaps, into <paramref name="findings"/> (cleared first).</summary>
+    public void Find(ReadOnlySpan<char> text, in TextTraits traits, List<Finding> findings)
+    {
+        findings.Clear();
+        DigitShape? shape = null; // scanned once, when a detector of digit values first asks
+        for (var i = 0; i < _gates.Length; i++)
+        {
+            if (!_gates[i].Admits(traits)) continue;
+            var detector = detectors[i];
+            if (detector.Shape is { } admits && !admits(shape ??= DigitShape.Of(text))) continue;
+            detector.Find(text, findings);
+        }
+        if (findings.Count > 1) Resolve(findings);
+    }
 
     public List<Finding> Find(string text)
     {
-        var all = new List<Finding>();
-        var traits = TextTraits.Of(text);
-        foreach (var detector in detectors)
-            if (detector.MayContain(text, traits)) detector.Find(text, all);
-        if (all.Count <= 1) return all;
-
-        all.Sort((a, b) => b.Priority != a.Priority ? b.Priority.CompareTo(a.Priority) : b.Length.CompareTo(a.Length));
-        var kept = new List<Finding>(all.Count);
-        foreach (var finding in all)
-            if (!kept.Exists(k => finding.Start < k.End && k.Start < finding.End)) kept.Add(finding);
-        kept.Sort((a, b) => a.Start.CompareTo(b.Start));
-        return kept;
+        var findings = new List<Finding>();
+        Find(text, TextTraits.Of(text), findings);
+        return findings;
     }
 
-    /// <summary>The text with every finding replaced by <paramref name="replace"/>'s answer; null when nothing was found.</summary>
-    public string? Mask(string text, Func<Finding, string, string> replace)
+    private static void Resolve(List<Finding> findings)
     {
-        var findings = Find(text);
-        if (findings.Count == 0) return null;
-        var masked = new System.Text.StringBuilder(text.Length);
-        var at = 0;
-        foreach (var finding in findings)
+        findings.Sort(static (a, b) =>
+            a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority)
+            : a.Length != b.Length ? b.Length.CompareTo(a.Length)
+            : a.Start != b.Start ? a.Start.CompareTo(b.Start)
+            : string.CompareOrdinal(a.Entity, b.Entity));
+        // Keep each finding that overlaps none kept before it, compacting the list in place.
+        var kept = 0;
+        for (var i = 0; i < findings.Count; i++)
         {
-            masked.Append(text, at, finding.Start - at);
-            masked.Append(replace(finding, text.Substring(finding.Start, finding.Length)));
-            at = finding.End;
+            var finding = findings[i];
+            var overlaps = false;
+            for (var k = 0; k < kept && !overlaps; k++)
+                overlaps = finding.Start < findings[k].End && findings[k].Start < finding.End;
+            if (!overlaps) findings[kept++] = finding;
         }
-        masked.Append(text, at, text.Length - at);
-        return masked.ToString();
+        findings.RemoveRange(kept, findings.Count - kept);
+        findings.Sort(static (a, b) => a.Start.CompareTo(b.Start));
     }
 }

@@ -1,20 +1,33 @@
+using System.Buffers.Text;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace Portcullis.Masking.Detectors;
 
-/// <summary>The checks that tell a real value from a look-alike.</summary>
+/// <summary>The checks that tell a real value from a look-alike; they read spans and allocate nothing.</summary>
 public static class Validators
 {
-    public static string Digits(string text)
+    /// <summary>The ASCII digits of <paramref name="text"/> into <paramref name="digits"/>; how many, or -1 when they do not fit.</summary>
+    public static int Digits(ReadOnlySpan<char> text, Span<char> digits)
     {
-        var digits = new StringBuilder(text.Length);
-        foreach (var c in text) if (char.IsAsciiDigit(c)) digits.Append(c);
-        return digits.ToString();
+        var count = 0;
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c)) continue;
+            if (count == digits.Length) return -1;
+            digits[count++] = c;
+        }
+        return count;
     }
 
-    public static bool Luhn(string digits)
+    public static int DigitCount(ReadOnlySpan<char> text)
+    {
+        var count = 0;
+        foreach (var c in text) if (char.IsAsciiDigit(c)) count++;
+        return count;
+    }
+
+    public static bool Luhn(ReadOnlySpan<char> digits)
     {
         var sum = 0;
         var doubled = false;
@@ -28,45 +41,80 @@ public static class Validators
         return sum % 10 == 0;
     }
 
-    /// <summary>Issuer ranges of the major card networks, with their lengths.</summary>
-    public static bool KnownIssuer(string digits)
+    /// <summary>A card number: 13 to 19 digits (separators aside), the Luhn check, and a known issuer's range and length.</summary>
+    public static bool Card(ReadOnlySpan<char> text)
     {
-        int Prefix(int n) => int.Parse(digits.AsSpan(0, n));
+        Span<char> digits = stackalloc char[19];
+        var count = Digits(text, digits);
+        return count is >= 13 and <= 19 && Luhn(digits[..count]) && KnownIssuer(digits[..count]);
+    }
+
+    /// <summary>Issuer ranges of the major card networks, with their lengths.</summary>
+    public static bool KnownIssuer(ReadOnlySpan<char> digits)
+    {
         var length = digits.Length;
+        if (length < 13) return false;
+        int Prefix(ReadOnlySpan<char> all, int n)
+        {
+            var value = 0;
+            foreach (var c in all[..n]) value = value * 10 + (c - '0');
+            return value;
+        }
         return digits[0] switch
         {
             '4' => length is 13 or 16 or 19, // Visa
-            '5' => Prefix(2) is >= 51 and <= 55 && length == 16, // Mastercard
-            '2' => Prefix(4) is >= 2221 and <= 2720 && length == 16, // Mastercard 2-series
-            '3' => (Prefix(2) is 34 or 37 && length == 15) // Amex
-                   || (Prefix(4) is >= 3528 and <= 3589 && length is >= 16 and <= 19) // JCB
-                   || ((Prefix(3) is >= 300 and <= 305 || Prefix(2) is 36 or 38 or 39) && length is >= 14 and <= 19), // Diners
-            '6' => (digits.StartsWith("6011", StringComparison.Ordinal) || digits.StartsWith("65", StringComparison.Ordinal)
-                    || Prefix(3) is >= 644 and <= 649 || Prefix(6) is >= 622126 and <= 622925) && length is >= 16 and <= 19, // Discover, UnionPay
+            '5' => Prefix(digits, 2) is >= 51 and <= 55 && length == 16, // Mastercard
+            '2' => Prefix(digits, 4) is >= 2221 and <= 2720 && length == 16, // Mastercard 2-series
+            '3' => (Prefix(digits, 2) is 34 or 37 && length == 15) // Amex
+                   || (Prefix(digits, 4) is >= 3528 and <= 3589 && length is >= 16 and <= 19) // JCB
+                   || ((Prefix(digits, 3) is >= 300 and <= 305 || Prefix(digits, 2) is 36 or 38 or 39) && length is >= 14 and <= 19), // Diners
+            '6' => (digits.StartsWith("6011") || digits.StartsWith("65") || Prefix(digits, 3) is >= 644 and <= 649
+                    || Prefix(digits, 6) is >= 622126 and <= 622925) && length is >= 16 and <= 19, // Discover, UnionPay
             _ => false,
         };
     }
 
-    private static readonly Dictionary<string, int> IbanLengths = new(StringComparer.Ordinal)
+    /// <summary>A phone number has 8 to 15 digits (E.164 allows 15).</summary>
+    public static bool Phone(ReadOnlySpan<char> text) => DigitCount(text) is >= 8 and <= 15;
+
+    // IBAN lengths by country, indexed by the two letters (26 * first + second).
+    private static readonly byte[] IbanLengths = MakeIbanLengths();
+
+    private static byte[] MakeIbanLengths()
     {
-        ["AD"] = 24, ["AE"] = 23, ["AL"] = 28, ["AT"] = 20, ["AZ"] = 28, ["BA"] = 20, ["BE"] = 16, ["BG"] = 22, ["BH"] = 22,
-        ["BR"] = 29, ["CH"] = 21, ["CR"] = 22, ["CY"] = 28, ["CZ"] = 24, ["DE"] = 22, ["DK"] = 18, ["DO"] = 28, ["EE"] = 20,
-        ["ES"] = 24, ["FI"] = 18, ["FO"] = 18, ["FR"] = 27, ["GB"] = 22, ["GE"] = 22, ["GI"] = 23, ["GL"] = 18, ["GR"] = 27,
-        ["GT"] = 28, ["HR"] = 21, ["HU"] = 28, ["IE"] = 22, ["IL"] = 23, ["IS"] = 26, ["IT"] = 27, ["JO"] = 30, ["KW"] = 30,
-        ["KZ"] = 20, ["LB"] = 28, ["LI"] = 21, ["LT"] = 20, ["LU"] = 20, ["LV"] = 21, ["MC"] = 27, ["MD"] = 24, ["ME"] = 22,
-        ["MK"] = 19, ["MR"] = 27, ["MT"] = 31, ["MU"] = 30, ["NL"] = 18, ["NO"] = 15, ["PK"] = 24, ["PL"] = 28, ["PS"] = 29,
-        ["PT"] = 25, ["QA"] = 29, ["RO"] = 24, ["RS"] = 22, ["SA"] = 24, ["SE"] = 24, ["SI"] = 19, ["SK"] = 24, ["SM"] = 27,
-        ["TN"] = 24, ["TR"] = 26, ["UA"] = 29, ["VG"] = 24, ["XK"] = 20,
-    };
+        var lengths = new byte[26 * 26];
+        foreach (var (country, length) in new (string, byte)[]
+        {
+            ("AD", 24), ("AE", 23), ("AL", 28), ("AT", 20), ("AZ", 28), ("BA", 20), ("BE", 16), ("BG", 22), ("BH", 22),
+            ("BR", 29), ("CH", 21), ("CR", 22), ("CY", 28), ("CZ", 24), ("DE", 22), ("DK", 18), ("DO", 28), ("EE", 20),
+            ("ES", 24), ("FI", 18), ("FO", 18), ("FR", 27), ("GB", 22), ("GE", 22), ("GI", 23), ("GL", 18), ("GR", 27),
+            ("GT", 28), ("HR", 21), ("HU", 28), ("IE", 22), ("IL", 23), ("IS", 26), ("IT", 27), ("JO", 30), ("KW", 30),
+            ("KZ", 20), ("LB", 28), ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21), ("MC", 27), ("MD", 24), ("ME", 22),
+            ("MK", 19), ("MR", 27), ("MT", 31), ("MU", 30), ("NL", 18), ("NO", 15), ("PK", 24), ("PL", 28), ("PS", 29),
+            ("PT", 25), ("QA", 29), ("RO", 24), ("RS", 22), ("SA", 24), ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27),
+            ("TN", 24), ("TR", 26), ("UA", 29), ("VG", 24), ("XK", 20),
+        })
+            lengths[(country[0] - 'A') * 26 + country[1] - 'A'] = length;
+        return lengths;
+    }
 
     /// <summary>Country length and the ISO 13616 check: the rearranged number mod 97 is 1.</summary>
-    public static bool Iban(string text)
+    public static bool Iban(ReadOnlySpan<char> text)
     {
-        var iban = text.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant();
-        if (iban.Length < 15 || !IbanLengths.TryGetValue(iban[..2], out var length) || iban.Length != length) return false;
-        var remainder = 0;
-        foreach (var c in iban[4..] + iban[..4])
+        Span<char> iban = stackalloc char[34];
+        var length = 0;
+        foreach (var c in text)
         {
+            if (c == ' ') continue;
+            if (length == iban.Length) return false;
+            iban[length++] = char.ToUpperInvariant(c);
+        }
+        if (length < 15 || !char.IsAsciiLetterUpper(iban[0]) || !char.IsAsciiLetterUpper(iban[1])) return false;
+        if (IbanLengths[(iban[0] - 'A') * 26 + iban[1] - 'A'] != length) return false;
+        var remainder = 0;
+        for (var i = 0; i < length; i++)
+        {
+            var c = iban[(i + 4) % length]; // the first four characters move to the end
             var value = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetterUpper(c) ? c - 'A' + 10 : -1;
             if (value < 0) return false;
             remainder = value >= 10 ? (remainder * 100 + value) % 97 : (remainder * 10 + value) % 97;
@@ -75,40 +123,54 @@ public static class Validators
     }
 
     /// <summary>US SSNs never have area 000, 666 or 900-999, group 00 or serial 0000.</summary>
-    public static bool Ssn(string area, string group, string serial) =>
-        area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000";
+    public static bool Ssn(ReadOnlySpan<char> area, ReadOnlySpan<char> group, ReadOnlySpan<char> serial) =>
+        !area.SequenceEqual("000") && !area.SequenceEqual("666") && area[0] != '9' && !group.SequenceEqual("00") && !serial.SequenceEqual("0000");
 
-    public static bool IPv4(string text)
+    public static bool IPv4(ReadOnlySpan<char> text)
     {
-        var parts = text.Split('.');
-        return parts.Length == 4 && parts.All(p => p.Length is >= 1 and <= 3 && (p.Length == 1 || p[0] != '0')
-                                                   && int.TryParse(p, out var n) && n <= 255);
+        var parts = 0;
+        foreach (var range in text.Split('.'))
+        {
+            var part = text[range];
+            if (++parts > 4 || part.Length is < 1 or > 3 || (part.Length > 1 && part[0] == '0')) return false;
+            var value = 0;
+            foreach (var c in part)
+            {
+                if (!char.IsAsciiDigit(c)) return false;
+                value = value * 10 + (c - '0');
+            }
+            if (value > 255) return false;
+        }
+        return parts == 4;
     }
 
-    public static bool IPv6(string text) =>
-        text.Count(c => c == ':') >= 2 && IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
+    public static bool IPv6(ReadOnlySpan<char> text) =>
+        text.Count(':') >= 2 && IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
 
     /// <summary>Shannon entropy in bits per character.</summary>
-    public static double Entropy(string text)
+    public static double Entropy(ReadOnlySpan<char> text)
     {
         if (text.Length == 0) return 0;
-        var counts = new Dictionary<char, int>();
-        foreach (var c in text) counts[c] = counts.GetValueOrDefault(c) + 1;
-        return -counts.Values.Sum(n => (double)n / text.Length * Math.Log2((double)n / text.Length));
+        Span<int> ascii = stackalloc int[128];
+        Dictionary<char, int>? others = null;
+        foreach (var c in text)
+        {
+            if (c < 128) ascii[c]++;
+            else (others ??= [])[c] = others.GetValueOrDefault(c) + 1;
+        }
+        double entropy = 0, length = text.Length;
+        foreach (var n in ascii) if (n > 0) entropy -= n / length * Math.Log2(n / length);
+        if (others is not null)
+            foreach (var n in others.Values) entropy -= n / length * Math.Log2(n / length);
+        return entropy;
     }
 
-    public static bool JwtHeader(string segment)
+    /// <summary>A JWT's first segment decodes (base64url) to a JSON header that names its algorithm.</summary>
+    public static bool JwtHeader(ReadOnlySpan<char> segment)
     {
-        try
-        {
-            var padded = segment.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var json = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            return json.StartsWith('{') && json.Contains("\"alg\"", StringComparison.Ordinal);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
+        if (segment.Length > 4096) return false;
+        Span<byte> json = stackalloc byte[Base64Url.GetMaxDecodedLength(segment.Length)];
+        return Base64Url.TryDecodeFromChars(segment, json, out var written)
+               && written > 0 && json[0] == (byte)'{' && json[..written].IndexOf("\"alg\""u8) >= 0;
     }
 }

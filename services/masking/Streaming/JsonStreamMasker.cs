@@ -8,30 +8,26 @@ namespace Portcullis.Masking.Streaming;
 
 /// <summary>
 /// Masks JSON while it is read: a Utf8JsonReader over a window of the input (its state carried from one
-/// window to the next) and a Utf8JsonWriter to the output. Memory holds one window and the largest single
-/// token, not the document. Values at a rule's JSON path (or, in SQL results, in a rule's column) are
-/// masked whole; every other string, number and property name goes through the detectors.
+/// window to the next). The output is the input itself, copied through, with each token that must change
+/// replaced: nothing is re-serialised, and a value no detector could match is never decoded. Memory holds
+/// one window and the largest single token, not the document. Values at a rule's JSON path (or, in SQL
+/// results, in a rule's column) are masked whole; every other string, number and property name goes
+/// through the detectors.
 /// </summary>
 public sealed class JsonStreamMasker(MaskingPolicy policy)
 {
     public const int DefaultChunkSize = 64 * 1024;
 
-    private static readonly JsonWriterOptions WriterOptions = new()
-    {
-        // The output is read by agents, not embedded in HTML: keep '+', quotes in text and non-ASCII readable.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
     /// <summary>Masks <paramref name="input"/> into <paramref name="output"/>; throws JsonException on invalid JSON.</summary>
-    public void Mask(string connection, Stream input, Stream output, bool sqlResults, MaskingTally tally, TextMaskerFunc maskText,
-        int chunkSize = DefaultChunkSize)
+    public void Mask(string connection, Stream input, Stream output, bool sqlResults, ValueMasker values, int chunkSize = DefaultChunkSize)
     {
-        var walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, tally, policy, maskText);
-        using var writer = new Utf8JsonWriter(output, WriterOptions);
+        using var sink = new Sink(output, chunkSize);
+        var walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, sink);
         var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
         try
         {
-            var state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+            // Comments are refused rather than copied: they would pass through unread (the caller then masks the body as text).
+            var state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
             var filled = 0;
             var final = false;
             while (!final)
@@ -40,11 +36,13 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 final = read == 0;
                 filled += read;
                 var reader = new Utf8JsonReader(buffer.AsSpan(0, filled), final, state);
-                while (reader.Read()) walk.Token(ref reader, writer);
+                walk.Window(buffer);
+                while (reader.Read()) walk.Token(ref reader);
                 state = reader.CurrentState;
                 var consumed = (int)reader.BytesConsumed;
                 if (final && consumed < filled && !IsWhitespace(buffer.AsSpan(consumed, filled - consumed)))
                     throw new JsonException("The JSON ends in the middle of a value.");
+                walk.CopyThrough(final ? filled : consumed);
                 // The unread rest (a token cut by the window) moves to the front; a token larger than the
                 // window grows it, so memory follows the largest token, not the document.
                 Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
@@ -56,10 +54,9 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
-                if (writer.BytesPending > chunkSize) writer.Flush();
             }
             if (walk.Depth != 0) throw new JsonException("The JSON ends before its containers close.");
-            writer.Flush();
+            sink.Flush();
         }
         finally
         {
@@ -67,42 +64,63 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         }
     }
 
-    private static bool IsWhitespace(ReadOnlySpan<byte> bytes)
-    {
-        foreach (var b in bytes) if (b is not (0x20 or 0x09 or 0x0A or 0x0D)) return false;
-        return true;
-    }
+    private static bool IsWhitespace(ReadOnlySpan<byte> bytes) => bytes.IndexOfAnyExcept(" \t\r\n"u8) < 0;
 
-    /// <summary>Where the walk stands: the path to the current value, open containers, a container being masked.</summary>
-    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, MaskingTally tally, MaskingPolicy policy, TextMaskerFunc maskText)
+    /// <summary>
+    /// Where the walk stands: the input not yet copied to the output, the path to the current value (kept only
+    /// when rules or SQL columns need it), open containers, and a container being masked whole.
+    /// </summary>
+    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, ValueMasker values, MaskingPolicy policy, Sink sink)
     {
+        private readonly bool _trackPath = rules.Length > 0 || sqlResults;
         private readonly List<PathItem> _path = [];
         private readonly List<(bool IsArray, int Next, bool HasItem)> _containers = [];
         private readonly Dictionary<(int Result, int Column), string> _origins = [];
         private string? _pendingName;
         private int _suppressDepth = -1;
+        private byte[] _window = [];
+        private int _copyFrom;
 
         public int Depth => _containers.Count;
 
-        public void Token(ref Utf8JsonReader reader, Utf8JsonWriter writer)
+        /// <summary>A new window of input begins (the unread rest of the last one at its front).</summary>
+        public void Window(byte[] window)
         {
+            _window = window;
+            _copyFrom = _suppressDepth >= 0 ? -1 : 0;
+        }
+
+        /// <summary>Copies the input not yet written, up to <paramref name="end"/> of the window (nothing inside a masked container).</summary>
+        public void CopyThrough(int end)
+        {
+            if (_copyFrom >= 0 && end > _copyFrom) sink.Write(_window.AsSpan(_copyFrom, end - _copyFrom));
+            _copyFrom = _suppressDepth >= 0 ? -1 : end;
+        }
+
+        public void Token(ref Utf8JsonReader reader)
+        {
+            var start = (int)reader.TokenStartIndex;
             if (_suppressDepth >= 0)
             {
                 // Inside a container a rule masked whole: nothing of it is written.
                 if (reader.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray && reader.CurrentDepth == _suppressDepth)
+                {
                     _suppressDepth = -1;
+                    _copyFrom = start + 1;
+                    EndContainer();
+                }
                 return;
             }
             switch (reader.TokenType)
             {
                 case JsonTokenType.PropertyName:
-                    _pendingName = reader.GetString()!;
-                    writer.WritePropertyName(maskText(_pendingName, tally) ?? "");
+                    if (_trackPath) _pendingName = reader.GetString()!;
+                    var name = MaskString(ref reader);
+                    if (name == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
+                    else if (name == ValueOutcome.Dropped) Replace(start, StringEnd(ref reader), "");
                     return;
                 case JsonTokenType.EndObject or JsonTokenType.EndArray:
-                    if (_containers[^1].HasItem) _path.RemoveAt(_path.Count - 1);
-                    _containers.RemoveAt(_containers.Count - 1);
-                    if (reader.TokenType == JsonTokenType.EndObject) writer.WriteEndObject(); else writer.WriteEndArray();
+                    EndContainer();
                     return;
             }
 
@@ -110,13 +128,18 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             if (hasItem)
             {
                 var (isArray, next, item) = _containers[^1];
-                _path.Add(isArray ? PathItem.Element(next) : PathItem.Property(_pendingName!));
+                if (_trackPath) _path.Add(isArray ? PathItem.Element(next) : PathItem.Property(_pendingName!));
                 _containers[^1] = (isArray, next + 1, item);
             }
 
-            if (RuleFor() is { } rule)
+            if (_trackPath && RuleFor() is { } rule)
             {
-                WriteMasked(ref reader, writer, rule);
+                MaskWhole(ref reader, rule, start);
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    _containers.Add((reader.TokenType == JsonTokenType.StartArray, 0, hasItem));
+                    return; // the path item stays until the container ends
+                }
             }
             else
             {
@@ -124,27 +147,60 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 {
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
                         _containers.Add((reader.TokenType == JsonTokenType.StartArray, 0, hasItem));
-                        if (reader.TokenType == JsonTokenType.StartObject) writer.WriteStartObject(); else writer.WriteStartArray();
                         return; // the path item stays until the container ends
                     case JsonTokenType.String:
-                        var text = reader.GetString()!;
-                        if (sqlResults && IsOriginPath(out var result, out var column)) _origins[(result, column)] = text;
-                        if (maskText(text, tally) is { } masked) writer.WriteStringValue(masked); else writer.WriteNullValue();
+                        if (sqlResults && IsOriginPath(out var result, out var column)) _origins[(result, column)] = reader.GetString()!;
+                        var text = MaskString(ref reader);
+                        if (text == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
+                        else if (text == ValueOutcome.Dropped) ReplaceWithNull(start, StringEnd(ref reader));
                         break;
                     case JsonTokenType.Number:
                         // A number can be a card or an account: masked numbers become strings.
-                        var raw = Encoding.UTF8.GetString(reader.ValueSpan);
-                        var maskedNumber = maskText(raw, tally);
-                        if (maskedNumber == raw) writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
-                        else if (maskedNumber is null) writer.WriteNullValue();
-                        else writer.WriteStringValue(maskedNumber);
+                        var number = values.Mask(reader.ValueSpan);
+                        if (number == ValueOutcome.Masked) Replace(start, start + reader.ValueSpan.Length, values.Masked);
+                        else if (number == ValueOutcome.Dropped) ReplaceWithNull(start, start + reader.ValueSpan.Length);
                         break;
-                    case JsonTokenType.True: writer.WriteBooleanValue(true); break;
-                    case JsonTokenType.False: writer.WriteBooleanValue(false); break;
-                    case JsonTokenType.Null: writer.WriteNullValue(); break;
                 }
             }
-            if (hasItem) _path.RemoveAt(_path.Count - 1);
+            if (hasItem && _trackPath) _path.RemoveAt(_path.Count - 1);
+        }
+
+        private void EndContainer()
+        {
+            if (_containers[^1].HasItem && _trackPath) _path.RemoveAt(_path.Count - 1);
+            _containers.RemoveAt(_containers.Count - 1);
+        }
+
+        /// <summary>A string or property name through the detectors; escaped text is unescaped first, plain text checked in its bytes.</summary>
+        private ValueOutcome MaskString(ref Utf8JsonReader reader)
+        {
+            if (!reader.ValueIsEscaped) return values.Mask(reader.ValueSpan);
+            var chars = values.Buffer(reader.ValueSpan.Length);
+            var length = reader.CopyString(chars);
+            return values.Mask(chars[..length]);
+        }
+
+        // A string token's raw bytes lie between its quotes.
+        private static int StringEnd(ref Utf8JsonReader reader) => (int)reader.TokenStartIndex + reader.ValueSpan.Length + 2;
+
+        /// <summary>Writes the input up to <paramref name="start"/>, then <paramref name="replacement"/> as a JSON string for the token up to <paramref name="end"/>.</summary>
+        private void Replace(int start, int end, ReadOnlySpan<char> replacement)
+        {
+            CopyUpTo(start);
+            sink.WriteString(replacement);
+            _copyFrom = end;
+        }
+
+        private void ReplaceWithNull(int start, int end)
+        {
+            CopyUpTo(start);
+            sink.Write("null"u8);
+            _copyFrom = end;
+        }
+
+        private void CopyUpTo(int start)
+        {
+            if (start > _copyFrom) sink.Write(_window.AsSpan(_copyFrom, start - _copyFrom));
         }
 
         private CompiledMaskingRule? RuleFor()
@@ -167,25 +223,81 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         }
 
         /// <summary>Masks a whole value by a rule's strategy; a container is replaced and its content never written.</summary>
-        private void WriteMasked(ref Utf8JsonReader reader, Utf8JsonWriter writer, CompiledMaskingRule rule)
+        private void MaskWhole(ref Utf8JsonReader reader, CompiledMaskingRule rule, int start)
         {
-            if (reader.TokenType == JsonTokenType.Null) { writer.WriteNullValue(); return; }
+            if (reader.TokenType == JsonTokenType.Null) return;
             string value;
+            int end;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                    value = string.Join('/', _path.Select(p => p.Name ?? p.Index.ToString())); // a container has no text to keep part of
+                    end = start;
+                    break;
+                case JsonTokenType.String:
+                    value = reader.GetString()!;
+                    end = StringEnd(ref reader);
+                    break;
+                default: // numbers, true, false
+                    value = Encoding.UTF8.GetString(reader.ValueSpan);
+                    end = start + reader.ValueSpan.Length;
+                    break;
+            }
+            values.Tally.Add(rule.Entity, $"rule:{rule.Id}");
+            if (policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? policy.Keep) is { } masked) Replace(start, end, masked);
+            else ReplaceWithNull(start, end);
             if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
             {
                 _suppressDepth = reader.CurrentDepth;
-                value = string.Join('/', _path.Select(p => p.Name ?? p.Index.ToString())); // a container has no text to keep part of
+                _copyFrom = -1;
             }
+        }
+    }
+
+    /// <summary>Buffers the output and writes it to the stream a chunk at a time.</summary>
+    private sealed class Sink(Stream output, int size) : IDisposable
+    {
+        private static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(size);
+        private int _length;
+
+        public void Write(ReadOnlySpan<byte> bytes)
+        {
+            if (_length + bytes.Length > _buffer.Length) Flush();
+            if (bytes.Length > _buffer.Length) { output.Write(bytes); return; }
+            bytes.CopyTo(_buffer.AsSpan(_length));
+            _length += bytes.Length;
+        }
+
+        // Printable ASCII but the quote and the backslash: written as it is, no escaping needed.
+        private static readonly SearchValues<char> Plain = SearchValues.Create(
+            [.. Enumerable.Range(0x20, 0x7F - 0x20).Select(c => (char)c).Where(c => c is not ('"' or '\\'))]);
+
+        /// <summary>A JSON string; the output is read by agents, not embedded in HTML, so '+', quotes in text and non-ASCII stay readable.</summary>
+        public void WriteString(ReadOnlySpan<char> text)
+        {
+            Write("\""u8);
+            if (text.ContainsAnyExcept(Plain)) Write(JsonEncodedText.Encode(text, Encoder).EncodedUtf8Bytes);
             else
             {
-                value = reader.TokenType == JsonTokenType.String ? reader.GetString()! : Encoding.UTF8.GetString(reader.ValueSpan);
+                if (_length + text.Length > _buffer.Length) Flush();
+                if (text.Length > _buffer.Length) Write(Encoding.ASCII.GetBytes(text.ToArray()));
+                else _length += Encoding.ASCII.GetBytes(text, _buffer.AsSpan(_length));
             }
-            tally.Add(rule.Entity, $"rule:{rule.Id}");
-            var masked = policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? policy.Keep);
-            if (masked is null) writer.WriteNullValue(); else writer.WriteStringValue(masked);
+            Write("\""u8);
+        }
+
+        public void Flush()
+        {
+            if (_length == 0) return;
+            output.Write(_buffer, 0, _length);
+            _length = 0;
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
         }
     }
 }
-
-/// <summary>Masks one text value (null: the value is to be dropped).</summary>
-public delegate string? TextMaskerFunc(string text, MaskingTally tally);

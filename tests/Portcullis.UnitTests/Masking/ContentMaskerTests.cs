@@ -159,6 +159,39 @@ public class ContentMaskerTests
     }
 
     [Fact]
+    public void Json_is_copied_through_as_written_and_only_masked_tokens_change()
+    {
+        // Whitespace, escapes and number forms stay byte for byte; the masked value is the only change.
+        const string json = "{ \"name\" : \"Zo\u00eb\",\n  \"email\":\"ada@example.com\", \"n\": 1.50e3, \"x\": \"a\\\"b\" }";
+        var (output, tally) = Mask(Masker(), "application/json", json);
+        Assert.Equal(json.Replace("ada@example.com", "[EMAIL]"), output);
+        Assert.Equal(1, tally.Counts["EMAIL"]);
+    }
+
+    [Fact]
+    public void Non_ascii_text_around_values_is_masked_and_kept()
+    {
+        var (output, _) = Mask(Masker(), "application/json", """{"note":"Zoë — ada@example.com ☎ +31 6 1234 5678 «ok»"}""");
+        Assert.Equal("""{"note":"Zoë — [EMAIL] ☎ [PHONE] «ok»"}""", output);
+    }
+
+    [Fact]
+    public void Json_with_comments_is_masked_as_text_rather_than_passed_through_unread()
+    {
+        var (output, tally) = Mask(Masker(), "application/json", "{\"a\": 1 /* password=Hunter2Hunter2x */}");
+        Assert.DoesNotContain("Hunter2", output);
+        Assert.Equal("{\"a\": 1 /* password=[CONNECTION_STRING_PASSWORD] */}", output);
+        Assert.Equal(1, tally.Counts.Values.Sum());
+    }
+
+    [Fact]
+    public void A_masked_value_that_needs_escaping_is_written_as_valid_json()
+    {
+        var (output, _) = Mask(Masker(c => c.Strategies["email"] = "partial"), "application/json", """{"e":"x\"y ada@example.com\\"}""");
+        Assert.Equal("x\"y ***********.com\\", JsonDocument.Parse(output).RootElement.GetProperty("e").GetString());
+    }
+
+    [Fact]
     public void Unknown_detectors_in_configuration_are_an_error()
     {
         var error = Assert.Throws<InvalidOperationException>(() => MaskingPolicy.From(new MaskingConfig { Detectors = ["emial"] }, null));

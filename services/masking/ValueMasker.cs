@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Portcullis.Masking.Detectors;
+using Portcullis.Masking.Rules;
+
+namespace Portcullis.Masking;
+
+public enum ValueOutcome { Unchanged, Masked, Dropped }
+
+/// <summary>
+/// Masks single values with one connection's detectors and the policy's strategies, counting what it masks
+/// into one tally. Its buffers are reused from value to value: one instance per masking run, on one thread.
+/// </summary>
+public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, MaskingTally tally)
+{
+    private static readonly ConcurrentDictionary<string, string> RuleKeys = new(StringComparer.Ordinal);
+
+    private readonly List<Finding> _findings = [];
+    private char[] _chars = new char[512];
+    private char[] _masked = new char[512];
+    private int _maskedLength;
+
+    public MaskingTally Tally => tally;
+
+    /// <summary>The last value masked (after <see cref="ValueOutcome.Masked"/>), valid until the next call.</summary>
+    public ReadOnlySpan<char> Masked => _masked.AsSpan(0, _maskedLength);
+
+    /// <summary>A buffer for one value's characters, valid until the next call.</summary>
+    public Span<char> Buffer(int length)
+    {
+        if (_chars.Length < length) _chars = new char[Math.Max(length, _chars.Length * 2)];
+        return _chars;
+    }
+
+    /// <summary>Masks a value given as UTF-8, decoding it only when its character counts say a detector could find something.</summary>
+    public ValueOutcome Mask(ReadOnlySpan<byte> utf8)
+    {
+        // Counts of ASCII characters are the same in bytes and characters; the byte length is never the
+        // shorter, so every pre-check that passes on characters passes on bytes too.
+        var traits = TextTraits.Of(utf8);
+        if (!detectors.MayFind(traits)) return ValueOutcome.Unchanged;
+        var chars = Buffer(Encoding.UTF8.GetMaxCharCount(utf8.Length));
+        var length = Encoding.UTF8.GetChars(utf8, chars);
+        return Mask(chars[..length], traits);
+    }
+
+    public ValueOutcome Mask(ReadOnlySpan<char> text) => Mask(text, TextTraits.Of(text));
+
+    /// <summary>The value masked; the value itself when nothing was found; null when a finding's strategy drops it.</summary>
+    public string? Mask(string text) => Mask(text.AsSpan()) switch
+    {
+        ValueOutcome.Unchanged => text,
+        ValueOutcome.Masked => Masked.ToString(),
+        _ => null,
+    };
+
+    private ValueOutcome Mask(ReadOnlySpan<char> text, in TextTraits traits)
+    {
+        detectors.Find(text, traits, _findings);
+        if (_findings.Count == 0) return ValueOutcome.Unchanged;
+        _maskedLength = 0;
+        var at = 0;
+        var dropped = false;
+        foreach (var finding in _findings)
+        {
+            Append(text[at..finding.Start]);
+            var replacement = Replace(finding, text.Slice(finding.Start, finding.Length));
+            if (replacement is null) dropped = true;
+            else Append(replacement);
+            at = finding.End;
+        }
+        if (dropped) return ValueOutcome.Dropped;
+        Append(text[at..]);
+        return ValueOutcome.Masked;
+    }
+
+    private void Append(ReadOnlySpan<char> text)
+    {
+        if (_maskedLength + text.Length > _masked.Length) Array.Resize(ref _masked, Math.Max(_masked.Length * 2, _maskedLength + text.Length));
+        text.CopyTo(_masked.AsSpan(_maskedLength));
+        _maskedLength += text.Length;
+    }
+
+    /// <summary>What one finding becomes by its entity's strategy (null: drop), counted by entity and detector.</summary>
+    public string? Replace(Finding finding, ReadOnlySpan<char> value)
+    {
+        tally.Add(finding.Entity, RuleKeys.GetOrAdd(finding.Entity, static entity => $"detector:{entity.ToLowerInvariant()}"));
+        return policy.Strategies.Apply(policy.StrategyFor(finding.Entity), finding.Entity, value, policy.Keep);
+    }
+}
