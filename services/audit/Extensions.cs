@@ -20,10 +20,12 @@ public static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddPostgresReadiness();
-        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!))
+        var appendMode = builder.Configuration.GetValue("Audit:AppendMode", EventAppendMode.Quick);
+        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!, appendMode))
             .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup()
             // The projections (session timelines, identity activity, decision statistics), on one node at a time.
-            .AddAsyncDaemon(DaemonMode.HotCold);
+            // Audit:Projections=Disabled leaves them to other audit nodes, so an ingest node spends its CPU on ingest.
+            .AddAsyncDaemon(builder.Configuration.GetValue("Audit:Projections", DaemonMode.HotCold));
         builder.Services.AddScoped<ChainVerifier>();
         builder.Services.Configure<RetentionOptions>(builder.Configuration.GetSection("Audit"));
         builder.Services.AddSingleton(TimeProvider.System);
@@ -45,13 +47,18 @@ public static class Extensions
     }
 
     /// <summary>The audit store: one stream per session, event headers for the hash chain, documents for chain heads and seen messages.</summary>
-    public static void ConfigureStore(StoreOptions options, string connectionString)
+    public static void ConfigureStore(StoreOptions options, string connectionString, EventAppendMode appendMode = EventAppendMode.Quick)
     {
         options.Connection(connectionString);
         options.DatabaseSchemaName = "audit";
         // One stream per session, keyed by the session id the gateway assigned.
         options.Events.StreamIdentity = StreamIdentity.AsString;
         options.Events.MetadataConfig.HeadersEnabled = true;
+        // Quick (the default) appends in one server-side function per stream, without first reading the
+        // streams' versions: the ingest's order and exactly-once come from the single consumer and the message
+        // ids, not from expected versions. Timestamps are the database's. The projections are all async, so
+        // the metadata Quick mode leaves out of inline projections is not missed. Rich is kept to measure against.
+        options.Events.AppendMode = appendMode;
         foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
         options.Events.AddEventType<SessionArchived>(); // the audit's own record of retention
         options.Schema.For<SessionChain>().UseOptimisticConcurrency(true);
