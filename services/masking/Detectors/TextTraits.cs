@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -57,27 +58,19 @@ public readonly struct TextTraits(Vector256<short> counts)
         return increments;
     }
 
-    public static TextTraits Of(ReadOnlySpan<char> text)
-    {
-        ref var increments = ref MemoryMarshal.GetArrayDataReference(Increments);
-        var counts = Vector256<short>.Zero;
-        for (var at = 0; at < text.Length; at += Block)
-        {
-            foreach (var c in text.Slice(at, Math.Min(Block, text.Length - at)))
-                counts += Unsafe.Add(ref increments, c < 128 ? c : 128);
-            counts = Vector256.Min(counts, Vector256.Create((short)Block));
-        }
-        return new TextTraits(counts);
-    }
+    public static TextTraits Of(ReadOnlySpan<char> text) => Count(MemoryMarshal.Cast<char, ushort>(text));
 
-    public static TextTraits Of(ReadOnlySpan<byte> utf8)
+    public static TextTraits Of(ReadOnlySpan<byte> utf8) => Count(utf8);
+
+    // One loop for UTF-16 and UTF-8 code units (the JIT makes one copy for each); every unit from 128 up adds to the length only.
+    private static TextTraits Count<T>(ReadOnlySpan<T> units) where T : unmanaged, IBinaryInteger<T>
     {
         ref var increments = ref MemoryMarshal.GetArrayDataReference(Increments);
         var counts = Vector256<short>.Zero;
-        for (var at = 0; at < utf8.Length; at += Block)
+        for (var at = 0; at < units.Length; at += Block)
         {
-            foreach (var b in utf8.Slice(at, Math.Min(Block, utf8.Length - at)))
-                counts += Unsafe.Add(ref increments, b < 128 ? b : 128);
+            foreach (var unit in units.Slice(at, Math.Min(Block, units.Length - at)))
+                counts += Unsafe.Add(ref increments, (int)Math.Min(uint.CreateTruncating(unit), 128u));
             counts = Vector256.Min(counts, Vector256.Create((short)Block));
         }
         return new TextTraits(counts);
