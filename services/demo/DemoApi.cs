@@ -36,6 +36,15 @@ public static class DemoApi
             response.Headers["X-Request-Count"] = "7";
             return Results.Ok(new { id, debug = true });
         });
+        // A large answer, for outputs masked in chunks: count customers with email, card and notes (and, when
+        // asked, JSON that breaks after them); its header leaks a contact too.
+        app.MapGet("/customers/bulk", (int? count, bool? broken, HttpResponse response) =>
+        {
+            response.Headers["X-Contact"] = "ada.lovelace@example.com";
+            var records = Enumerable.Range(1, Math.Clamp(count ?? 1000, 1, 50_000)).Select(i =>
+                $$"""{"id":{{i}},"name":"Customer {{i}}","email":"customer{{i}}@example.com","card":"4111 1111 1111 1111","notes":"call +31 6 1234 {{i % 10000:0000}}"}""");
+            return Results.Text("[" + string.Join(",", records) + (broken == true ? ", {oops" : "]"), "application/json");
+        });
         app.MapGet("/customers/export", () => Results.Text(
             string.Join('\n', Customers.Select(c => $"{c.Id},{c.Name},{c.Email}")), "text/csv"));
         app.MapGet("/admin/config", () => new { database = "demo", feature_flags = new[] { "beta" } });

@@ -45,6 +45,7 @@ public static class Extensions
         {
             bus.AddRequestClient<RequestReceived>();
             bus.AddRequestClient<MaskContent>();
+            bus.AddRequestClient<OpenMaskingStream>();
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
             bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint =>

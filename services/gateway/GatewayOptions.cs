@@ -12,6 +12,12 @@ public sealed class GatewayOptions
     /// <summary>Largest upstream response that is masked and returned; larger ones are withheld (502).</summary>
     public int MaxResponseBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Outputs larger than this go to the masking service in chunks of this size (a stream on one masking
+    /// instance), so neither a message nor the masker ever holds a whole large output.
+    /// </summary>
+    public int MaskingChunkBytes { get; set; } = 256 * 1024;
+
     /// <summary>How much of the masked output goes into the audit record (its size and hash always do).</summary>
     public int AuditPreviewBytes { get; set; } = 4096;
 

@@ -62,6 +62,19 @@ public sealed class ContentMasker
         else throw new UnmaskableContentException(contentType);
     }
 
+    /// <summary>
+    /// Begins masking an output that arrives in pieces: each piece written is masked and written to
+    /// <paramref name="output"/> as far as it can be (JSON to its last whole token, text up to a held-back
+    /// tail). Invalid JSON throws: in pieces, what was written cannot be taken back to mask it as text.
+    /// </summary>
+    public IMaskingRun Begin(string connection, string contentType, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
+    {
+        var type = MediaType(contentType);
+        if (IsJson(type)) return _json.Begin(connection, output, type == SqlResultsType, Values(connection, tally), chunkSize);
+        if (IsText(type) || type.Length == 0) return Text(connection, tally).Begin(output);
+        throw new UnmaskableContentException(contentType);
+    }
+
     /// <summary>Response headers: whole values by a header rule, every other value through the detectors.</summary>
     public Dictionary<string, string[]> MaskHeaders(string connection, IReadOnlyDictionary<string, string[]> headers, MaskingTally tally)
     {

@@ -2,6 +2,7 @@ using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
 using System.Text;
 using Portcullis.Defaults.Secrets;
+using Portcullis.Masking.Chunks;
 using Portcullis.Masking.Rules;
 
 namespace Portcullis.Masking;
@@ -22,11 +23,21 @@ public static class Extensions
         });
         builder.Services.AddSingleton<ContentMasker>();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<MaskingStreams>();
+        var instance = new MaskingInstance("masking-chunks-" + MassTransit.NewId.NextGuid().ToString("N")[..12]);
+        builder.Services.AddSingleton(instance);
 
-        // What the masking service listens to:
+        // What the masking service listens to: whole outputs and stream openings on shared queues (any
+        // instance), the chunks of the streams it opened on a queue of its own, removed when it goes.
         builder.AddPortcullisBus("masking", bus =>
         {
             bus.AddConsumer<MaskContentConsumer>();
+            bus.AddConsumer<OpenMaskingStreamConsumer>();
+            bus.AddConsumer<MaskChunkConsumer>().Endpoint(endpoint =>
+            {
+                endpoint.Name = instance.ChunkQueue;
+                endpoint.Temporary = true;
+            });
         });
         return builder;
     }

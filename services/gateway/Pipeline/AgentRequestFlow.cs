@@ -100,7 +100,6 @@ public sealed class AgentRequestFlow(
     public async Task<bool> MaskAsync(HttpContext context, AgentRequest request, string contentType, byte[] body,
         bool withResponseHeaders = false)
     {
-        var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
         var settings = options.Value;
         if (request.Obligations.MaxOutputBytes is { } cap && body.LongLength > cap)
         {
@@ -113,13 +112,13 @@ public sealed class AgentRequestFlow(
         try
         {
             var headers = withResponseHeaders ? MaskableHeaders(context.Response.Headers) : null;
-            var response = await masking.GetResponse<ContentMasked>(
-                new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers),
-                deadline.Token, RequestTimeout.After(ms: (int)settings.MaskingTimeout.TotalMilliseconds));
+            var (maskedBody, maskedHeaders) = body.Length > settings.MaskingChunkBytes
+                ? await MaskInChunksAsync(context, request, contentType, body, headers, deadline.Token)
+                : await MaskWholeAsync(context, request, contentType, body, headers, deadline.Token);
             if (headers is not null)
             {
                 // What the upstream's headers carry (cookies, debug tokens, locations) is masked like the body.
-                if (response.Message.Headers is not { } masked || masked.Count != headers.Count)
+                if (maskedHeaders is not { } masked || masked.Count != headers.Count)
                 {
                     responses.UpstreamFailed(context, request, StatusCodes.Status502BadGateway,
                         "The upstream's response headers could not be masked, so the answer is withheld.");
@@ -127,7 +126,7 @@ public sealed class AgentRequestFlow(
                 }
                 foreach (var (name, values) in masked) context.Response.Headers[name] = values;
             }
-            request.Output = response.Message.Body;
+            request.Output = maskedBody;
             request.OutputContentType = contentType;
             return true;
         }
@@ -145,6 +144,45 @@ public sealed class AgentRequestFlow(
             responses.Unavailable(context, request, "The masking service did not answer within the deadline.");
             return false;
         }
+    }
+
+    private async Task<(byte[] Body, IReadOnlyDictionary<string, string[]>? Headers)> MaskWholeAsync(HttpContext context,
+        AgentRequest request, string contentType, byte[] body, Dictionary<string, string[]>? headers, CancellationToken cancellationToken)
+    {
+        var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
+        var response = await masking.GetResponse<ContentMasked>(
+            new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers),
+            cancellationToken, RequestTimeout.After(ms: (int)options.Value.MaskingTimeout.TotalMilliseconds));
+        return (response.Message.Body, response.Message.Headers);
+    }
+
+    /// <summary>
+    /// A large output goes as a stream: opened on any masking instance, then sent chunk by chunk, in order,
+    /// to that instance's own queue (it keeps the masker's state between chunks). Each answer is the masked
+    /// output its chunk completed.
+    /// </summary>
+    private async Task<(byte[] Body, IReadOnlyDictionary<string, string[]>? Headers)> MaskInChunksAsync(HttpContext context,
+        AgentRequest request, string contentType, byte[] body, Dictionary<string, string[]>? headers, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var timeout = RequestTimeout.After(ms: (int)settings.MaskingTimeout.TotalMilliseconds);
+        var open = context.RequestServices.GetRequiredService<IRequestClient<OpenMaskingStream>>();
+        var opened = (await open.GetResponse<MaskingStreamOpened>(
+            new OpenMaskingStream(request.RequestId, request.SessionId, request.Action.Connection, contentType, headers),
+            cancellationToken, timeout)).Message;
+        // Sent, never published: the raw chunks reach that one queue and nothing else.
+        var chunks = context.RequestServices.GetRequiredService<IBus>().CreateRequestClient<MaskChunk>(opened.ChunkAddress, timeout);
+        using var masked = new MemoryStream(body.Length + 1024);
+        var size = Math.Max(1, settings.MaskingChunkBytes);
+        for (int at = 0, sequence = 0; at < body.Length; at += size, sequence++)
+        {
+            var length = Math.Min(size, body.Length - at);
+            var answer = await chunks.GetResponse<ChunkMasked>(new MaskChunk(request.RequestId, request.SessionId, sequence,
+                body.AsSpan(at, length).ToArray(), Final: at + length == body.Length), cancellationToken, timeout);
+            masked.Write(answer.Message.Bytes);
+        }
+        logger.LogDebug("Request {RequestId}: {Bytes} bytes masked in chunks of {Chunk}", request.RequestId, body.Length, size);
+        return (masked.ToArray(), opened.Headers);
     }
 
     /// <summary>

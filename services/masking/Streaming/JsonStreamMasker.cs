@@ -21,46 +21,94 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
     /// <summary>Masks <paramref name="input"/> into <paramref name="output"/>; throws JsonException on invalid JSON.</summary>
     public void Mask(string connection, Stream input, Stream output, bool sqlResults, ValueMasker values, int chunkSize = DefaultChunkSize)
     {
-        using var sink = new Sink(output, chunkSize);
-        var walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, sink);
-        var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+        using var run = Begin(connection, output, sqlResults, values, chunkSize);
+        var chunk = ArrayPool<byte>.Shared.Rent(chunkSize);
         try
         {
-            // Comments are refused rather than copied: they would pass through unread (the caller then masks the body as text).
-            var state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-            var filled = 0;
-            var final = false;
-            while (!final)
-            {
-                var read = input.Read(buffer, filled, buffer.Length - filled);
-                final = read == 0;
-                filled += read;
-                var reader = new Utf8JsonReader(buffer.AsSpan(0, filled), final, state);
-                walk.Window(buffer);
-                while (reader.Read()) walk.Token(ref reader);
-                state = reader.CurrentState;
-                var consumed = (int)reader.BytesConsumed;
-                if (final && consumed < filled && !IsWhitespace(buffer.AsSpan(consumed, filled - consumed)))
-                    throw new JsonException("The JSON ends in the middle of a value.");
-                walk.CopyThrough(final ? filled : consumed);
-                // The unread rest (a token cut by the window) moves to the front; a token larger than the
-                // window grows it, so memory follows the largest token, not the document.
-                Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
-                filled -= consumed;
-                if (filled == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    Buffer.BlockCopy(buffer, 0, larger, 0, filled);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-            }
-            if (walk.Depth != 0) throw new JsonException("The JSON ends before its containers close.");
-            sink.Flush();
+            int read;
+            while ((read = input.Read(chunk, 0, chunkSize)) > 0) run.Write(chunk.AsSpan(0, read));
+            run.Complete();
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    /// <summary>Begins masking one document given in pieces (<see cref="Run.Write"/>, then <see cref="Run.Complete"/>).</summary>
+    public Run Begin(string connection, Stream output, bool sqlResults, ValueMasker values, int chunkSize = DefaultChunkSize) =>
+        new(policy, connection, output, sqlResults, values, chunkSize);
+
+    /// <summary>
+    /// One document being masked as its pieces arrive. Each piece is masked as far as its last whole token
+    /// and written out before <see cref="Write"/> returns; a token cut by the piece's end waits for the next.
+    /// Memory holds a piece and the largest single token.
+    /// </summary>
+    public sealed class Run : IMaskingRun
+    {
+        private readonly Sink _sink;
+        private readonly Walk _walk;
+        private byte[] _buffer;
+        private int _filled;
+        private JsonReaderState _state;
+        private bool _completed;
+
+        internal Run(MaskingPolicy policy, string connection, Stream output, bool sqlResults, ValueMasker values, int chunkSize)
+        {
+            _sink = new Sink(output, chunkSize);
+            _walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, _sink);
+            _buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+            // Comments are refused rather than copied: they would pass through unread (the caller then masks the body as text).
+            _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        }
+
+        /// <summary>Masks the next piece of the document; throws JsonException once it cannot be JSON.</summary>
+        public void Write(ReadOnlySpan<byte> piece)
+        {
+            if (_completed) throw new InvalidOperationException("The document is already complete.");
+            if (_filled + piece.Length > _buffer.Length)
+            {
+                // The unread rest of the last piece (a token it cut) and this piece must fit together.
+                var larger = ArrayPool<byte>.Shared.Rent(_filled + piece.Length);
+                Buffer.BlockCopy(_buffer, 0, larger, 0, _filled);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+            piece.CopyTo(_buffer.AsSpan(_filled));
+            _filled += piece.Length;
+            Process(final: false);
+        }
+
+        /// <summary>Ends the document: throws JsonException when it ends inside a value or a container.</summary>
+        public void Complete()
+        {
+            if (_completed) return;
+            _completed = true;
+            Process(final: true);
+            if (_walk.Depth != 0) throw new JsonException("The JSON ends before its containers close.");
+        }
+
+        private void Process(bool final)
+        {
+            var reader = new Utf8JsonReader(_buffer.AsSpan(0, _filled), final, _state);
+            _walk.Window(_buffer);
+            while (reader.Read()) _walk.Token(ref reader);
+            _state = reader.CurrentState;
+            var consumed = (int)reader.BytesConsumed;
+            if (final && consumed < _filled && !IsWhitespace(_buffer.AsSpan(consumed, _filled - consumed)))
+                throw new JsonException("The JSON ends in the middle of a value.");
+            _walk.CopyThrough(final ? _filled : consumed);
+            // The unread rest (a token cut by the piece's end) moves to the front for the next piece.
+            Buffer.BlockCopy(_buffer, consumed, _buffer, 0, _filled - consumed);
+            _filled -= consumed;
+            _sink.Flush();
+        }
+
+        public void Dispose()
+        {
+            _sink.Dispose();
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
         }
     }
 

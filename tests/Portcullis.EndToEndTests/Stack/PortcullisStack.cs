@@ -26,6 +26,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     public const string ConsoleUser = "ada";
     public static readonly TimeSpan ApprovalExpiry = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>Outputs above this go to masking in chunks (small here, so tests cross many chunk boundaries).</summary>
+    public const int MaskingChunkBytes = 64 * 1024;
 
     private readonly Dictionary<string, ServiceProcess> _services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
@@ -120,6 +122,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         {
             ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
             ["Gateway__MaskingTimeout"] = "00:00:05",
+            ["Gateway__MaskingChunkBytes"] = MaskingChunkBytes.ToString(),
             ["Secrets__File"] = secretsFile,
             ["Gateway__ApprovalWait"] = "00:00:20",
             ["Gateway__ApprovalServiceUrl"] = approvalUrl,
@@ -309,7 +312,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                 connection_string: "{{warehouse}}"
                 password: secret:DEMO_DB_PASSWORD
                 default_effect: allow
-                obligations: { read_only: true, statement_timeout: 1s }
+                obligations: { read_only: true, statement_timeout: 1s, max_rows: 50000 }
               ops:
                 kind: ssh
                 host: 127.0.0.1

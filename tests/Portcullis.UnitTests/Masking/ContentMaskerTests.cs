@@ -253,6 +253,66 @@ public class StreamingMaskerTests
         }
     }
 
+    /// <summary>Masks <paramref name="input"/> written in pieces of the given sizes (cycled), as the masking service does for chunks.</summary>
+    private static string InPieces(string contentType, string input, int[] sizes, MaskingTally tally)
+    {
+        var output = new MemoryStream();
+        var bytes = Encoding.UTF8.GetBytes(input);
+        using var run = Masker.Begin("demo", contentType, output, tally);
+        for (int at = 0, i = 0; at < bytes.Length; i++)
+        {
+            var size = Math.Min(sizes[i % sizes.Length], bytes.Length - at);
+            run.Write(bytes.AsSpan(at, size));
+            at += size;
+        }
+        run.Complete();
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { 1 })]
+    [InlineData(new[] { 3, 7, 1, 64 })]
+    [InlineData(new[] { 5000 })]
+    public void Json_written_in_pieces_is_masked_as_if_whole_with_a_value_cut_between_pieces(int[] sizes)
+    {
+        var items = string.Join(",", Enumerable.Range(0, 50).Select(i =>
+            $$"""{"id":{{i}},"email":"user{{i}}@example.com","note":"Zoë ☎ +31 6 1234 {{i:0000}}","vault":{"k":[1,{"x":"ada@example.com"}]""" + "}}"));
+        var json = $$"""{"items":[{{items}}]}""";
+        var (whole, pieces) = (new MaskingTally(), new MaskingTally());
+        var expected = Stream("application/json", json, 1 << 20, whole);
+        Assert.Equal(expected, InPieces("application/json", json, sizes, pieces));
+        Assert.Equal(whole.Counts, pieces.Counts);
+        Assert.Equal(50, pieces.Counts["EMAIL"]);
+        Assert.Equal(50, pieces.Counts["PHONE"]);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1 })]
+    [InlineData(new[] { 1000, 17, 9000 })]
+    public void Text_written_in_pieces_is_masked_as_if_whole(int[] sizes)
+    {
+        var text = string.Concat(Enumerable.Range(0, 400).Select(i => $"{i},Zoë,user{i}@example.com,AKIAIOSFODNN7EXAMPLE\n"));
+        var (whole, pieces) = (new MaskingTally(), new MaskingTally());
+        Assert.Equal(Stream("text/csv", text, 1 << 20, whole), InPieces("text/csv", text, sizes, pieces));
+        Assert.Equal(400, pieces.Counts["EMAIL"]);
+        Assert.Equal(400, pieces.Counts["AWS_ACCESS_KEY"]);
+    }
+
+    [Fact]
+    public void Each_piece_is_written_out_as_far_as_it_could_be_masked()
+    {
+        // A piece ending inside a value holds that value back; the next piece completes and writes it.
+        var output = new MemoryStream();
+        using var run = Masker.Begin("demo", "application/json", output, new MaskingTally());
+        run.Write(Encoding.UTF8.GetBytes("""[{"e":"ada@exam"""));
+        Assert.Equal("""[{"e":""", Encoding.UTF8.GetString(output.ToArray()));
+        run.Write(Encoding.UTF8.GetBytes("""ple.com"},"""));
+        Assert.Equal("""[{"e":"[EMAIL]"}""", Encoding.UTF8.GetString(output.ToArray())); // what follows the last token goes with the next
+        run.Write(Encoding.UTF8.GetBytes("""1]"""));
+        run.Complete();
+        Assert.Equal("""[{"e":"[EMAIL]"},1]""", Encoding.UTF8.GetString(output.ToArray()));
+    }
+
     [Fact]
     public void Invalid_json_in_a_stream_is_refused_not_passed_through()
     {
