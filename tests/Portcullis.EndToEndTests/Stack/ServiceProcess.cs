@@ -34,9 +34,20 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
         foreach (var (key, value) in environment) start.Environment[key] = value;
         var log = new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        // Output keeps arriving after Exited (the readers drain what the process wrote last, often why it
+        // ended), so the log closes when both streams have ended (a null line each), never before.
+        var open = 2;
+        void Write(string? line)
+        {
+            lock (log)
+            {
+                if (open == 0) return;
+                if (line is not null) log.WriteLine(line);
+                else if (--open == 0) log.Dispose();
+            }
+        }
+        _process.OutputDataReceived += (_, e) => Write(e.Data);
+        _process.ErrorDataReceived += (_, e) => Write(e.Data);
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
