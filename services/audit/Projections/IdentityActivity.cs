@@ -45,7 +45,9 @@ public sealed class IdentityActivityProjection : MultiStreamProjection<IdentityA
         {
             case RequestReceived received:
                 activity.Requests++;
-                if (!activity.Sessions.Contains(received.SessionId)) activity.Sessions.Add(received.SessionId);
+                // A session's requests come together: its id is almost always the last one, so look there first.
+                if ((activity.Sessions.Count == 0 || activity.Sessions[^1] != received.SessionId) && !activity.Sessions.Contains(received.SessionId))
+                    activity.Sessions.Add(received.SessionId);
                 activity.Connections[received.Action.Connection] = activity.Connections.GetValueOrDefault(received.Action.Connection) + 1;
                 break;
             case PolicyEvaluated { Decision: Decision.Allow }: activity.Allowed++; break;
