@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Approval.Saga;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Approval;
 
@@ -12,30 +13,17 @@ namespace Portcullis.Approval;
 /// <see cref="ExpireApproval"/> (idempotent: only a pending approval past its deadline changes).
 /// </summary>
 public sealed class ApprovalExpirySweep(IServiceScopeFactory scopes, IOptions<ApprovalOptions> options, TimeProvider clock,
-    ILogger<ApprovalExpirySweep> logger) : BackgroundService
+    ILogger<ApprovalExpirySweep> logger) : PeriodicSweep(clock, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.ExpirySweepInterval, clock);
-        do
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning("Expiry sweep failed ({Reason}: {Message}); retrying at the next interval",
-                    ex.GetType().Name, ex.Message);
-            }
-        } while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.ExpirySweepInterval;
 
-    private async Task SweepAsync(CancellationToken cancellationToken)
+    protected override string AfterFailure => "overdue approvals stay pending until a sweep succeeds";
+
+    protected override async Task SweepAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<IQuerySession>();
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         var overdue = await store.Query<ApprovalState>()
             .Where(a => a.CurrentState == ApprovalStates.Pending && a.ExpiresAt <= now)
             .Select(a => a.CorrelationId)
@@ -44,6 +32,6 @@ public sealed class ApprovalExpirySweep(IServiceScopeFactory scopes, IOptions<Ap
         if (overdue.Count == 0) return;
         var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
         foreach (var id in overdue) await publisher.Publish(new ExpireApproval(id), cancellationToken);
-        logger.LogInformation("Expiring {Count} approval(s) past their deadline", overdue.Count);
+        Logger.LogInformation("Expiring {Count} approval(s) past their deadline", overdue.Count);
     }
 }

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Hosting;
 using System.Security.Cryptography;
 using Marten;
 using MassTransit;
@@ -90,28 +91,26 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
 
 /// <summary>Runs retention every <see cref="RetentionOptions.RetentionSweepInterval"/> when <see cref="RetentionOptions.Retention"/> is set.</summary>
 public sealed class RetentionSweep(SessionArchiver archiver, IOptions<RetentionOptions> options, TimeProvider clock,
-    ILogger<RetentionSweep> logger) : BackgroundService
+    ILogger<RetentionSweep> logger) : PeriodicSweep(clock, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.RetentionSweepInterval;
+
+    protected override string AfterFailure => "nothing was removed that is not archived";
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (options.Value.Retention is not { } retention)
+        if (options.Value.Retention is null)
         {
-            logger.LogInformation("Audit:Retention is not set: sessions are kept");
-            return;
+            Logger.LogInformation("Audit:Retention is not set: sessions are kept");
+            return Task.CompletedTask;
         }
-        using var timer = new PeriodicTimer(options.Value.RetentionSweepInterval, clock);
-        do
-        {
-            try
-            {
-                var archived = await archiver.ArchiveAsync(clock.GetUtcNow() - retention, null, $"retention {retention}", stoppingToken);
-                if (archived > 0) logger.LogInformation("Retention archived {Count} session(s)", archived);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning("Retention sweep failed ({Reason}: {Message}); nothing was removed that is not archived. Retrying at the next interval",
-                    ex.GetType().Name, ex.Message);
-            }
-        } while (await timer.WaitForNextTickAsync(stoppingToken));
+        return base.ExecuteAsync(stoppingToken);
+    }
+
+    protected override async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var retention = options.Value.Retention!.Value;
+        var archived = await archiver.ArchiveAsync(Clock.GetUtcNow() - retention, null, $"retention {retention}", cancellationToken);
+        if (archived > 0) Logger.LogInformation("Retention archived {Count} session(s)", archived);
     }
 }
