@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
 using Portcullis.EndToEndTests.Infrastructure;
 using Portcullis.EndToEndTests.Stack;
 
@@ -62,6 +63,45 @@ public sealed class ApprovalTests(PortcullisStack stack)
 
     private static JsonElement Data(JsonElement timeline, string type) =>
         timeline.GetProperty("events").EnumerateArray().Last(e => e.GetProperty("type").GetString() == type).GetProperty("data");
+
+    [Fact]
+    public async Task An_approver_still_sees_their_pending_approval_behind_five_hundred_newer_ones_for_other_groups()
+    {
+        var session = NewSession();
+        using var held = await Query(session, wait: 1);
+        Assert.Equal(HttpStatusCode.Accepted, held.StatusCode);
+        var approvalId = Id(await PendingFor(session));
+
+        // 501 newer pending approvals for a group the approver is not in, copied from this one in the store.
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using (var flood = new NpgsqlCommand("""
+            INSERT INTO approval.mt_doc_approvalstate (id, data, mt_dotnet_type)
+            SELECT n.id, s.data || jsonb_build_object('CorrelationId', n.id, 'ApproverGroups', jsonb_build_array('nobody'),
+                     'RequesterSubject', 'someone-else', 'SessionId', 'e2e-appr-flood', 'RequestedAt', to_jsonb(now() + interval '1 hour')),
+                   s.mt_dotnet_type
+            FROM approval.mt_doc_approvalstate s CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id FROM generate_series(1, 501)) n
+            WHERE s.id = @id
+            """, connection))
+        {
+            flood.Parameters.AddWithValue("id", Guid.Parse(approvalId));
+            Assert.Equal(501, await flood.ExecuteNonQueryAsync());
+        }
+        try
+        {
+            using var request = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Get, "approvals?state=Pending");
+            using var response = await stack.Approval.SendAsync(request);
+            var listed = (await Json(response)).EnumerateArray().ToList();
+            Assert.Contains(approvalId, listed.Select(Id));
+            Assert.DoesNotContain(listed, a => a.GetProperty("sessionId").GetString() == "e2e-appr-flood"); // not the approver's group
+        }
+        finally
+        {
+            await using var cleanup = new NpgsqlCommand("DELETE FROM approval.mt_doc_approvalstate WHERE data ->> 'SessionId' = 'e2e-appr-flood'", connection);
+            await cleanup.ExecuteNonQueryAsync();
+            await Decide(PortcullisStack.ApproverClient, approvalId, "deny", "test over");
+        }
+    }
 
     [Fact]
     public async Task A_held_query_runs_with_masked_rows_once_an_approver_approves_and_the_timeline_shows_every_step()
