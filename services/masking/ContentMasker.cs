@@ -93,9 +93,6 @@ public sealed class ContentMasker
         return masked;
     }
 
-    /// <summary>Masks what a connection's detectors find in one value; null when a finding's strategy is null (the value goes).</summary>
-    public string? MaskText(string connection, string text, MaskingTally tally) => Values(connection, tally).Mask(text);
-
     private ValueMasker Values(string connection, MaskingTally tally) => new(_policy.DetectorsFor(connection), _policy, tally);
 
     private TextStreamMasker Text(string connection, MaskingTally tally)
