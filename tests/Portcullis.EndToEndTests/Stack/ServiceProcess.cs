@@ -97,10 +97,48 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
             ? string.Join('\n', File.ReadLines(LogPath).TakeLast(25))
             : "(no log)";
 
+    private static readonly HashSet<int> Given = [];
+
+    /// <summary>
+    /// A port free now and below the kernel's ephemeral range. A port the kernel hands out (port 0) lies in
+    /// that range, where every outbound connection (to PostgreSQL, RabbitMQ, another service) also takes its
+    /// source port, so one could take it before the service binds it; that failed a whole run once.
+    /// </summary>
     public static int FreePort()
     {
+        var ceiling = Math.Min(EphemeralFloor(), 32_768);
+        lock (Given)
+        {
+            for (var attempt = 0; ceiling > 15_000 && attempt < 2_000; attempt++)
+            {
+                var port = Random.Shared.Next(15_000, ceiling);
+                if (!Given.Add(port)) continue;
+                try
+                {
+                    using var probe = new TcpListener(System.Net.IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    // taken: try another
+                }
+            }
+        }
         using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static int EphemeralFloor()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0]);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 32_768; // Linux's default
+        }
     }
 }
