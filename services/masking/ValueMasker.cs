@@ -37,14 +37,14 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     {
         // Counts of ASCII characters are the same in bytes and characters; the byte length is never the
         // shorter, so every pre-check that passes on characters passes on bytes too.
-        var traits = TextTraits.Of(utf8);
-        if (!detectors.MayFind(traits)) return ValueOutcome.Unchanged;
+        var admitted = detectors.Admitted(TextTraits.Of(utf8));
+        if (admitted == 0) return ValueOutcome.Unchanged;
         var chars = Buffer(Encoding.UTF8.GetMaxCharCount(utf8.Length));
         var length = Encoding.UTF8.GetChars(utf8, chars);
-        return Mask(chars[..length], traits);
+        return Mask(chars[..length], admitted);
     }
 
-    public ValueOutcome Mask(ReadOnlySpan<char> text) => Mask(text, TextTraits.Of(text));
+    public ValueOutcome Mask(ReadOnlySpan<char> text) => Mask(text, detectors.Admitted(TextTraits.Of(text)));
 
     /// <summary>The value masked; the value itself when nothing was found; null when a finding's strategy drops it.</summary>
     public string? Mask(string text) => Mask(text.AsSpan()) switch
@@ -54,9 +54,10 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         _ => null,
     };
 
-    private ValueOutcome Mask(ReadOnlySpan<char> text, in TextTraits traits)
+    private ValueOutcome Mask(ReadOnlySpan<char> text, ulong admitted)
     {
-        detectors.Find(text, traits, _findings);
+        if (admitted == 0) return ValueOutcome.Unchanged;
+        detectors.Find(text, admitted, _findings);
         if (_findings.Count == 0) return ValueOutcome.Unchanged;
         _maskedLength = 0;
         var at = 0;
