@@ -1,4 +1,3 @@
-using Portcullis.Defaults.Hosting;
 using System.Security.Cryptography;
 using Marten;
 using MassTransit;
@@ -6,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Portcullis.Audit.Projections;
 using Portcullis.Audit.Recording;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Audit.Retention;
 
