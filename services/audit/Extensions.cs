@@ -17,11 +17,15 @@ public static class Extensions
 {
     public const string AuditorPolicy = "auditor";
 
+    /// <summary>Events per page of the projection daemon (Audit:ProjectionBatchSize); Marten's own default, 500, left long sessions' timelines seconds behind a sustained run.</summary>
+    public const int DefaultProjectionBatchSize = 5000;
+
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddPostgresReadiness();
         var appendMode = builder.Configuration.GetValue("Audit:AppendMode", EventAppendMode.Quick);
-        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!, appendMode))
+        var projectionBatch = builder.Configuration.GetValue("Audit:ProjectionBatchSize", DefaultProjectionBatchSize);
+        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!, appendMode, projectionBatch))
             .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup()
             // The projections (session timelines, identity activity, decision statistics), on one node at a time.
             // Audit:Projections=Disabled leaves them to other audit nodes, so an ingest node spends its CPU on ingest.
@@ -46,8 +50,9 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>The audit store: one stream per session, event headers for the hash chain, documents for chain heads and seen messages.</summary>
-    public static void ConfigureStore(StoreOptions options, string connectionString, EventAppendMode appendMode = EventAppendMode.Quick)
+    /// <summary>The audit store: one stream per session, event headers for the hash chain, documents for chain heads, a table of seen message ids.</summary>
+    public static void ConfigureStore(StoreOptions options, string connectionString, EventAppendMode appendMode = EventAppendMode.Quick,
+        int projectionBatch = DefaultProjectionBatchSize)
     {
         options.Connection(connectionString);
         options.DatabaseSchemaName = "audit";
@@ -62,10 +67,13 @@ public static class Extensions
         foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
         options.Events.AddEventType<SessionArchived>(); // the audit's own record of retention
         options.Schema.For<SessionChain>().UseOptimisticConcurrency(true);
-        options.Schema.For<RecordedMessage>();
-        options.Projections.Add<SessionTimelineProjection>(ProjectionLifecycle.Async);
-        options.Projections.Add<IdentityActivityProjection>(ProjectionLifecycle.Async);
-        options.Projections.Add<DecisionStatisticsProjection>(ProjectionLifecycle.Async);
+        options.Storage.ExtendedSchemaObjects.Add(RecordedMessages.Table());
+        // Each page of events the daemon applies loads and rewrites every document it touches, a session's whole
+        // timeline included, so the page size divides the cost of keeping long sessions' timelines.
+        void Page(AsyncOptions async) => (async.BatchSize, async.MaximumHopperSize) = (projectionBatch, projectionBatch * 2);
+        options.Projections.Add<SessionTimelineProjection>(ProjectionLifecycle.Async, Page);
+        options.Projections.Add<IdentityActivityProjection>(ProjectionLifecycle.Async, Page);
+        options.Projections.Add<DecisionStatisticsProjection>(ProjectionLifecycle.Async, Page);
         options.Schema.For<SessionTimeline>().Index(t => t.Subject).Index(t => t.LastAt);
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
     }

@@ -65,7 +65,7 @@ public sealed class AuditIntegrityTests(PortcullisStack stack)
     public async Task A_message_delivered_twice_is_stored_once()
     {
         var session = "e2e-duplicate-" + Guid.NewGuid().ToString("N")[..8];
-        var bus = await StartBusAsync();
+        var bus = await stack.StartBusAsync();
         try
         {
             var principal = new Principal("dup-agent", "dup-agent", ["agents"]);
@@ -95,7 +95,7 @@ public sealed class AuditIntegrityTests(PortcullisStack stack)
     {
         const int total = 10_000;
         var session = "e2e-kill-" + Guid.NewGuid().ToString("N")[..8];
-        var bus = await StartBusAsync();
+        var bus = await stack.StartBusAsync();
         try
         {
             var publishing = Task.Run(async () =>
@@ -121,18 +121,6 @@ public sealed class AuditIntegrityTests(PortcullisStack stack)
         {
             await bus.StopAsync();
         }
-    }
-
-    private async Task<IBusControl> StartBusAsync()
-    {
-        var broker = BrokerAddress.Parse(stack.RabbitMq);
-        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(broker.Host, broker.Port, broker.VirtualHost, host =>
-        {
-            host.Username(broker.Username);
-            host.Password(broker.Password);
-        }));
-        await bus.StartAsync();
-        return bus;
     }
 
     private async Task<(long Events, long DistinctMessages)> Count(string session)

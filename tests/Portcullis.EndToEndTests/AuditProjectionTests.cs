@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using MassTransit;
+using Portcullis.Contracts;
 using Portcullis.EndToEndTests.Stack;
 
 namespace Portcullis.EndToEndTests;
@@ -185,5 +187,22 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
 
         var verify = await Get($"sessions/{Uri.EscapeDataString("audit:retention")}/verify");
         Assert.True(verify.GetProperty("valid").GetBoolean());
+
+        // A late redelivery of one of the archived session's messages is still recognised and stores nothing; a new
+        // message of the same session starts it again with that one event.
+        var last = lines[^1];
+        var completed = last.GetProperty("data").Deserialize<RequestCompleted>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var bus = await stack.StartBusAsync();
+        try
+        {
+            await bus.Publish(completed, context => context.MessageId = Guid.Parse(last.GetProperty("messageId").GetString()!));
+            await bus.Publish(new RequestForwarded(Guid.NewGuid(), session, "demo", "http://late", 200, 1, 1, DateTimeOffset.UtcNow));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+        var again = await stack.TimelineAsync(session, t => t.GetProperty("events").GetArrayLength() > 0);
+        Assert.Equal(["RequestForwarded"], again.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
     }
 }

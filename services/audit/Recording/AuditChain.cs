@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using Weasel.Postgresql;
+using Weasel.Postgresql.Tables;
 
 namespace Portcullis.Audit.Recording;
 
@@ -21,19 +23,46 @@ public static class AuditChain
 
     public static string Hash(string previousHash, string messageId, string type, object data)
     {
-        var canonical = Canonical(JsonSerializer.SerializeToNode(data, data.GetType(), Json))?.ToJsonString() ?? "null";
-        var text = $"{previousHash}\n{messageId}\n{type}\n{canonical}";
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        var text = new ArrayBufferWriter<byte>(1024);
+        Encoding.UTF8.GetBytes($"{previousHash}\n{messageId}\n{type}\n", text);
+        using (var content = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(data, data.GetType(), Json)))
+        using (var writer = new Utf8JsonWriter(text))
+            WriteCanonical(content.RootElement, writer);
+        return Convert.ToHexStringLower(SHA256.HashData(text.WrittenSpan));
     }
 
-    private static JsonNode? Canonical(JsonNode? node) => node switch
+    /// <summary>
+    /// Compact JSON with every object's keys in ordinal order and strings escaped by the default encoder, so
+    /// the same content always gives the same text whatever order its keys were stored or read in.
+    /// </summary>
+    private static void WriteCanonical(JsonElement element, Utf8JsonWriter writer)
     {
-        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => KeyValuePair.Create(p.Key, Canonical(p.Value)))),
-        JsonArray array => new JsonArray([.. array.Select(Canonical)]),
-        JsonValue value => JsonNode.Parse(value.ToJsonString()),
-        _ => null,
-    };
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var properties = element.EnumerateObject().ToArray();
+                Array.Sort(properties, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+                writer.WriteStartObject();
+                foreach (var property in properties)
+                {
+                    writer.WritePropertyName(property.Name);
+                    WriteCanonical(property.Value, writer);
+                }
+                writer.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (var item in element.EnumerateArray()) WriteCanonical(item, writer);
+                writer.WriteEndArray();
+                break;
+            case JsonValueKind.String:
+                writer.WriteStringValue(element.GetString());
+                break;
+            default: // numbers as written, true, false, null
+                element.WriteTo(writer);
+                break;
+        }
+    }
 }
 
 /// <summary>The head of a session's chain: the last hash, updated with every append (optimistic concurrency).</summary>
@@ -44,9 +73,27 @@ public sealed class SessionChain
     public long Events { get; set; }
 }
 
-/// <summary>A message already stored: redelivery of the same message id stores nothing.</summary>
-public sealed class RecordedMessage
+/// <summary>
+/// The exactly-once keys: the message id of every event stored, in a plain table of its own (a Marten
+/// document per key cost more to write than the event itself). Keys outlive their sessions' archiving, so a
+/// late redelivery of an archived session's message is still recognised.
+/// </summary>
+public static class RecordedMessages
 {
-    public string Id { get; set; } = "";
-    public string SessionId { get; set; } = "";
+    public const string Schema = "audit";
+    public const string TableName = "recorded_messages";
+
+    /// <summary>Which of the given message ids (one text[] parameter) are already stored.</summary>
+    public const string Seen = $"SELECT id FROM {Schema}.{TableName} WHERE id = ANY(?)";
+
+    /// <summary>Stores a batch's keys: message ids and their session ids, as two text[] parameters of equal length.</summary>
+    public const string Insert = $"INSERT INTO {Schema}.{TableName} (id, session_id) SELECT * FROM unnest(?::text[], ?::text[])";
+
+    public static Table Table()
+    {
+        var table = new Table(new PostgresqlObjectName(Schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("id").AsPrimaryKey();
+        table.AddColumn<string>("session_id").NotNull();
+        return table;
+    }
 }

@@ -1,5 +1,6 @@
 using JasperFx;
 using Marten;
+using Npgsql;
 using Portcullis.Contracts;
 
 namespace Portcullis.Audit.Recording;
@@ -19,13 +20,12 @@ public sealed class SessionRecorder(IDocumentSession session, ILogger<SessionRec
     public async Task<int> RecordAsync(IReadOnlyList<Arrival> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(a => a.MessageId).Distinct(StringComparer.Ordinal).ToArray();
-        var seen = (await session.LoadManyAsync<RecordedMessage>(cancellationToken, ids)).Select(r => r.Id)
-            .ToHashSet(StringComparer.Ordinal);
+        var seen = (await session.QueryAsync<string>(RecordedMessages.Seen, cancellationToken, [ids])).ToHashSet(StringComparer.Ordinal);
         var sessions = batch.Select(a => a.Message.SessionId).Distinct(StringComparer.Ordinal).ToArray();
         var chains = (await session.LoadManyAsync<SessionChain>(cancellationToken, sessions))
             .ToDictionary(chain => chain.Id, StringComparer.Ordinal);
         var changed = new HashSet<string>(StringComparer.Ordinal);
-        var recorded = 0;
+        var (recordedIds, recordedSessions) = (new List<string>(batch.Count), new List<string>(batch.Count));
         foreach (var (message, id) in batch)
         {
             if (!seen.Add(id))
@@ -43,16 +43,22 @@ public sealed class SessionRecorder(IDocumentSession session, ILogger<SessionRec
             appended.SetHeader(AuditChain.HashHeader, hash);
             (chain.LastHash, chain.Events) = (hash, chain.Events + 1);
             changed.Add(chain.Id);
-            session.Insert(new RecordedMessage { Id = id, SessionId = message.SessionId });
-            recorded++;
+            recordedIds.Add(id);
+            recordedSessions.Add(message.SessionId);
         }
-        if (recorded == 0) return 0;
+        if (recordedIds.Count == 0) return 0;
         foreach (var id in changed) session.Store(chains[id]);
+        // The batch's exactly-once keys in one statement (a document per key cost more than the events themselves).
+        session.QueueSqlCommand(RecordedMessages.Insert, recordedIds.ToArray(), recordedSessions.ToArray());
         await session.SaveChangesAsync(cancellationToken);
-        return recorded;
+        return recordedIds.Count;
     }
 
     /// <summary>Whether an exception means another writer got there first (the batch is then read again and retried).</summary>
-    public static bool IsRace(Exception ex) => ex is ConcurrencyException or DocumentAlreadyExistsException
-        || ex.InnerException is ConcurrencyException or DocumentAlreadyExistsException;
+    public static bool IsRace(Exception ex) => ex is ConcurrencyException or DocumentAlreadyExistsException || IsUniqueViolation(ex)
+        || ex.InnerException is ConcurrencyException or DocumentAlreadyExistsException || IsUniqueViolation(ex.InnerException);
+
+    // Another writer recorded one of the batch's message ids first (the key's primary key refused it).
+    private static bool IsUniqueViolation(Exception? ex) =>
+        ex is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, TableName: RecordedMessages.TableName };
 }

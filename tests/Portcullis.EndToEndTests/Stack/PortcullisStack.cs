@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
+using MassTransit;
+using Portcullis.Defaults.Bus;
 using Portcullis.EndToEndTests.Infrastructure;
 
 namespace Portcullis.EndToEndTests.Stack;
@@ -216,6 +218,19 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>What reached the demo upstream.</summary>
     public async Task<IReadOnlyList<SeenRequest>> UpstreamRequests() =>
         await Upstream.GetFromJsonAsync<List<SeenRequest>>("__requests") ?? [];
+
+    /// <summary>A MassTransit bus on the stack's broker, started, to publish events as the services would.</summary>
+    public async Task<IBusControl> StartBusAsync()
+    {
+        var broker = BrokerAddress.Parse(RabbitMq);
+        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(broker.Host, broker.Port, broker.VirtualHost, host =>
+        {
+            host.Username(broker.Username);
+            host.Password(broker.Password);
+        }));
+        await bus.StartAsync();
+        return bus;
+    }
 
     /// <summary>
     /// The audit timeline of a session, once it holds <paramref name="until"/> for the request: the audit
