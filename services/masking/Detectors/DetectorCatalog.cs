@@ -9,22 +9,27 @@ namespace Portcullis.Masking.Detectors;
 public static partial class DetectorCatalog
 {
     // Each gate is a necessary condition of its pattern, in character counts only: the shortest text the
-    // pattern (and its validation) can accept, and the characters it cannot do without.
+    // pattern (and its validation) can accept, and the characters it cannot do without. Literals are the
+    // words a pattern cannot do without (one of its prefixes or keywords), also necessary conditions.
     public static readonly IReadOnlyDictionary<string, IDetector> All = new IDetector[]
     {
-        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), new Gate(Dashes: 20)),
+        new PatternDetector("PRIVATE_KEY", 120, PrivateKey(), new Gate(Dashes: 20), literals: Exactly("-----BEGIN ")),
         new PatternDetector("JWT", 110, Jwt(), new Gate(Length: 26, Dots: 2),
-            PatternDetector.Whole(match => Validators.JwtHeader(match[..match.IndexOf('.')]))),
-        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), new Gate(Colons: 2, At: 1), UrlPassword),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), new Gate(Length: 5, EqualSigns: 1), AssignedValue),
-        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), new Gate(Uppers: 4, UppersOrDigits: 20)),
-        new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(), new Gate(Length: 49), AwsSecretValue),
-        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), new Gate(Length: 40, Underscores: 1)),
-        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), new Gate(Length: 26, Dashes: 1)),
-        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), new Gate(Length: 15, Dashes: 1)),
-        new PatternDetector("STRIPE_KEY", 100, StripeKey(), new Gate(Length: 32, Underscores: 2)),
-        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), new Gate(Length: 39, Uppers: 2)),
-        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), new Gate(Length: 6, EqualSignsOrColons: 1), AssignedSecret),
+            PatternDetector.Whole(match => Validators.JwtHeader(match[..match.IndexOf('.')])), literals: Exactly("eyJ")),
+        new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), new Gate(Colons: 2, At: 1), UrlPassword, literals: Exactly("://")),
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), new Gate(Length: 5, EqualSigns: 1), AssignedValue,
+            literals: AnyCase("password", "pwd")),
+        new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), new Gate(Uppers: 4, UppersOrDigits: 20),
+            literals: Exactly("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")),
+        new PatternDetector("AWS_SECRET_KEY", 95, AwsSecretKey(), new Gate(Length: 49), AwsSecretValue, literals: AnyCase("secret")),
+        new PatternDetector("GITHUB_TOKEN", 100, GitHubToken(), new Gate(Length: 40, Underscores: 1),
+            literals: Exactly("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+        new PatternDetector("GITLAB_TOKEN", 100, GitLabToken(), new Gate(Length: 26, Dashes: 1), literals: Exactly("glpat-")),
+        new PatternDetector("SLACK_TOKEN", 100, SlackToken(), new Gate(Length: 15, Dashes: 1), literals: Exactly("xox", "xapp-")),
+        new PatternDetector("STRIPE_KEY", 100, StripeKey(), new Gate(Length: 32, Underscores: 2), literals: Exactly("_live_", "_test_")),
+        new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), new Gate(Length: 39, Uppers: 2), literals: Exactly("AIza")),
+        new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), new Gate(Length: 6, EqualSignsOrColons: 1), AssignedSecret,
+            literals: AnyCase("pass", "secret", "token", "api", "access")),
         new PatternDetector("CARD", 60, Card(), new Gate(Digits: 13), PatternDetector.Whole(Validators.Card), s => s.LongestCardChain >= 13),
         new PatternDetector("IBAN", 60, Iban(), new Gate(Length: 15, Digits: 6, Uppers: 2), PatternDetector.Whole(Validators.Iban)),
         new PatternDetector("SSN", 55, Ssn(), new Gate(Digits: 9, DashesOrSpaces: 2),
@@ -34,6 +39,9 @@ public static partial class DetectorCatalog
         new PatternDetector("IPV4", 30, IPv4(), new Gate(Digits: 4, Dots: 3), PatternDetector.Whole(Validators.IPv4)),
         new PatternDetector("IPV6", 30, IPv6(), new Gate(Colons: 2), PatternDetector.Whole(Validators.IPv6)),
     }.ToDictionary(d => d.Entity.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
+
+    private static Literals Exactly(params string[] words) => new(false, words);
+    private static Literals AnyCase(params string[] words) => new(true, words);
 
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> Placeholders =
         new HashSet<string>(["null", "none", "undefined", "true", "false", "redacted", "changeme", "password", "********", "<secret>", "example"],

@@ -25,5 +25,15 @@ public interface IDetector
     /// <summary>A second pre-check, on digit groups, for detectors of digit values; null when the gate says all.</summary>
     Func<DigitShape, bool>? Shape { get; }
 
+    /// <summary>A third pre-check: words of which the pattern needs at least one; null when it needs none.</summary>
+    Literals? Literals { get; }
+
     void Find(ReadOnlySpan<char> text, List<Finding> findings);
 }
+
+/// <summary>
+/// Words a pattern cannot match without: at least one of <see cref="Words"/> stands in any text it matches,
+/// exactly, or with <see cref="IgnoreCase"/> in any case. A case-insensitive pattern may also match letters
+/// outside ASCII (the Kelvin sign is a 'k' to it), so an ignore-case check only rules out texts that are all ASCII.
+/// </summary>
+public sealed record Literals(bool IgnoreCase, params string[] Words);

@@ -10,7 +10,7 @@ public delegate bool Locate(ReadOnlySpan<char> match, out int start, out int len
 
 /// <summary>A detector made of a gate on character counts, a pattern, and a validation that locates the value.</summary>
 public sealed class PatternDetector(string entity, int priority, Regex pattern, Gate gate, Locate? locate = null,
-    Func<DigitShape, bool>? shape = null)
+    Func<DigitShape, bool>? shape = null, Literals? literals = null)
     : IDetector
 {
     public string Entity => entity;
@@ -18,6 +18,7 @@ public sealed class PatternDetector(string entity, int priority, Regex pattern, 
 
     public Gate Gate => gate;
     public Func<DigitShape, bool>? Shape => shape;
+    public Literals? Literals => literals;
 
     public void Find(ReadOnlySpan<char> text, List<Finding> findings)
     {

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Numerics;
+using System.Text;
+
 namespace Portcullis.Masking.Detectors;
 
 /// <summary>Runs the enabled detectors over a text and resolves overlaps: the higher priority wins, then the longer.</summary>
@@ -10,6 +14,11 @@ public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
     // A text without signal characters passes only gates that need none, and those ask a length: below the
     // least of them nothing can pass (most property names and plain words are settled by this one test).
     private readonly int _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+
+    // The literal pre-checks, all detectors' words in one search per kind (exact, any case), and each detector's
+    // own for when that search hits. A text with none of the words skips all those detectors at once.
+    private readonly LiteralCheck _exact = new(detectors, ignoreCase: false);
+    private readonly LiteralCheck _anyCase = new(detectors, ignoreCase: true);
 
     public IReadOnlyList<IDetector> Detectors => detectors;
 
@@ -33,10 +42,13 @@ public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
     public void Find(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings)
     {
         findings.Clear();
+        admitted = _exact.Admitted(text, admitted);
+        // Case-insensitive patterns may match letters outside ASCII: only an all-ASCII text is ruled out by the words.
+        if ((admitted & _anyCase.Detectors) != 0 && Ascii.IsValid(text)) admitted = _anyCase.Admitted(text, admitted);
         DigitShape? shape = null; // scanned once, when a detector of digit values first asks
         for (; admitted != 0; admitted &= admitted - 1)
         {
-            var detector = detectors[System.Numerics.BitOperations.TrailingZeroCount(admitted)];
+            var detector = detectors[BitOperations.TrailingZeroCount(admitted)];
             if (detector.Shape is { } admits && !admits(shape ??= DigitShape.Of(text))) continue;
             detector.Find(text, findings);
         }
@@ -69,5 +81,43 @@ public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
         }
         findings.RemoveRange(kept, findings.Count - kept);
         findings.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+    }
+}
+
+/// <summary>The detectors with literals of one kind (exact or any case): their words in one search, and each one's own.</summary>
+internal sealed class LiteralCheck
+{
+    private readonly SearchValues<string>? _all;
+    private readonly SearchValues<string>?[] _own;
+
+    /// <summary>The detectors this check covers, as bits.</summary>
+    public ulong Detectors { get; }
+
+    public LiteralCheck(IReadOnlyList<IDetector> detectors, bool ignoreCase)
+    {
+        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        _own = new SearchValues<string>?[detectors.Count];
+        for (var i = 0; i < detectors.Count; i++)
+            if (detectors[i].Literals is { } literals && literals.IgnoreCase == ignoreCase)
+            {
+                _own[i] = SearchValues.Create(literals.Words, comparison);
+                Detectors |= 1UL << i;
+            }
+        if (Detectors != 0)
+            _all = SearchValues.Create([.. detectors.Where(d => d.Literals?.IgnoreCase == ignoreCase).SelectMany(d => d.Literals!.Words).Distinct()], comparison);
+    }
+
+    /// <summary>The admitted set without the covered detectors whose words <paramref name="text"/> lacks.</summary>
+    public ulong Admitted(ReadOnlySpan<char> text, ulong admitted)
+    {
+        var asked = admitted & Detectors;
+        if (asked == 0) return admitted;
+        if (text.IndexOfAny(_all!) < 0) return admitted & ~Detectors;
+        for (; asked != 0; asked &= asked - 1)
+        {
+            var i = BitOperations.TrailingZeroCount(asked);
+            if (text.IndexOfAny(_own[i]!) < 0) admitted &= ~(1UL << i);
+        }
+        return admitted;
     }
 }

@@ -34,6 +34,24 @@ public class DetectorGateTests
             }
             yield return text;
         }
+        // Texts made of the words the patterns need, in any case, some with letters a case-insensitive pattern
+        // also takes for ASCII ones (the Kelvin sign for 'k', the long s for 's').
+        string[] words = ["password", "pwd", "pass", "secret", "token", "api_key", "access-key", "client_secret", "auth_token",
+            "aws", "aws_secret_access_key", "key", "=", ":", " ", "\"", "'", ";", "AKIAIOSFODNN7EXAMPLE", "ASIA", "eyJhbGciOiJIUzI1NiJ9",
+            ".", "glpat-", "xoxb-", "xapp-1-", "sk_live_", "rk_test_", "AIza", "ghp_", "github_pat_", "://", "user:pw@", "-----BEGIN ",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Zx9", "0123456789abcdefABCDEF", "_"];
+        for (var i = 0; i < 10_000; i++)
+        {
+            var text = new System.Text.StringBuilder();
+            for (var w = random.Next(1, 9); w > 0; w--)
+            {
+                var word = words[random.Next(words.Length)];
+                if (random.Next(3) == 0) word = string.Concat(word.Select(c => random.Next(2) == 0 ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c)));
+                if (random.Next(10) == 0) word = word.Replace('k', '\u212A').Replace('K', '\u212A').Replace('s', '\u017F');
+                text.Append(word);
+            }
+            yield return text.ToString();
+        }
     }
 
     [Fact]
