@@ -55,8 +55,8 @@ public sealed class SessionRecorder(IDocumentSession session, ILogger<SessionRec
     }
 
     /// <summary>Whether an exception means another writer got there first (the batch is then read again and retried).</summary>
-    public static bool IsRace(Exception ex) => ex is ConcurrencyException or DocumentAlreadyExistsException || IsUniqueViolation(ex)
-        || ex.InnerException is ConcurrencyException or DocumentAlreadyExistsException || IsUniqueViolation(ex.InnerException);
+    public static bool IsRace(Exception ex) => ex is ConcurrencyException || IsUniqueViolation(ex)
+        || ex.InnerException is ConcurrencyException || IsUniqueViolation(ex.InnerException);
 
     // Another writer recorded one of the batch's message ids first (the key's primary key refused it).
     private static bool IsUniqueViolation(Exception? ex) =>
