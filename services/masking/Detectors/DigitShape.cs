@@ -12,6 +12,10 @@ public readonly record struct DigitShape(int LongestCardChain, bool HasSsnGroups
     {
         int longest = 0, chain = 0, previousEnd = -1, previousLength = 0, twoBack = -1, oneBack = -1;
         var ssn = false;
+        // National phone forms without '+', '(' or '-': 0\d{1,3} and a space, then 6 to 8 digits, or 3 to 4
+        // and one separator and 3 more at least (0\d{1,3}[- ]\d{3,4}[- ]?\d{3,4}). The two flags say what the
+        // groups so far have begun: a 0-group and its space, or that and a group of three or four after it.
+        bool afterZeroGroup = false, afterFirstGroup = false;
         var phone = text.IndexOfAny('+', '(', '-') >= 0;
         var ascii = System.Text.Ascii.IsValid(text); // then digits are found with a vectorised search
         for (var at = 0; at < text.Length;)
@@ -39,8 +43,11 @@ public readonly record struct DigitShape(int LongestCardChain, bool HasSsnGroups
             }
             longest = Math.Max(longest, chain);
             ssn |= twoBack == 3 && oneBack == 2 && length == 4;
-            // National phone forms without '+', '(' or '-' start with a group 0x to 0xxx followed by a space.
-            phone |= text[at] == '0' && length is >= 2 and <= 4 && end < text.Length && text[end] == ' ';
+            var adjacent = previousEnd >= 0 && at - previousEnd == 1;
+            phone |= afterZeroGroup && adjacent && length is >= 6 and <= 8
+                     || afterFirstGroup && adjacent && text[previousEnd] is ' ' or '-' && length >= 3;
+            afterFirstGroup = afterZeroGroup && adjacent && length is 3 or 4;
+            afterZeroGroup = text[at] == '0' && length is >= 2 and <= 4 && end < text.Length && text[end] == ' ';
             previousLength = length;
             previousEnd = end;
             at = end;

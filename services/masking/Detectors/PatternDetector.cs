@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Portcullis.Masking.Detectors;
@@ -8,9 +9,12 @@ namespace Portcullis.Masking.Detectors;
 /// </summary>
 public delegate bool Locate(ReadOnlySpan<char> match, out int start, out int length);
 
-/// <summary>A detector made of a gate on character counts, a pattern, and a validation that locates the value.</summary>
+/// <summary>
+/// A detector made of a gate on character counts, a pattern, and a validation that locates the value. A
+/// pattern may come with a hand-written form of itself for all-ASCII texts (<see cref="AsciiMatchers"/>).
+/// </summary>
 public sealed class PatternDetector(string entity, int priority, Regex pattern, Gate gate, Locate? locate = null,
-    Func<DigitShape, bool>? shape = null, Literals? literals = null)
+    Func<DigitShape, bool>? shape = null, Literals? literals = null, NextMatch? ascii = null)
     : IDetector
 {
     public string Entity => entity;
@@ -20,19 +24,38 @@ public sealed class PatternDetector(string entity, int priority, Regex pattern, 
     public Func<DigitShape, bool>? Shape => shape;
     public Literals? Literals => literals;
 
+    /// <summary>The pattern, which decides what matches.</summary>
+    public Regex Pattern => pattern;
+
+    /// <summary>The pattern's hand-written form for all-ASCII texts, if it has one.</summary>
+    public NextMatch? AsciiMatcher => ascii;
+
     public void Find(ReadOnlySpan<char> text, List<Finding> findings)
     {
-        // EnumerateMatches allocates nothing: no Match objects, no captures.
-        foreach (var match in pattern.EnumerateMatches(text))
+        if (ascii is not null && Ascii.IsValid(text))
         {
-            if (locate is null)
+            for (var from = 0; from < text.Length;)
             {
-                findings.Add(new Finding(match.Index, match.Length, entity, priority));
+                var index = ascii(text, from, out var length);
+                if (index < 0) break;
+                Found(text, index, length, findings);
+                from = index + length;
             }
-            else if (locate(text.Slice(match.Index, match.Length), out var start, out var length) && length > 0)
-            {
-                findings.Add(new Finding(match.Index + start, length, entity, priority));
-            }
+            return;
+        }
+        // EnumerateMatches allocates nothing: no Match objects, no captures.
+        foreach (var match in pattern.EnumerateMatches(text)) Found(text, match.Index, match.Length, findings);
+    }
+
+    private void Found(ReadOnlySpan<char> text, int index, int length, List<Finding> findings)
+    {
+        if (locate is null)
+        {
+            findings.Add(new Finding(index, length, entity, priority));
+        }
+        else if (locate(text.Slice(index, length), out var start, out var valueLength) && valueLength > 0)
+        {
+            findings.Add(new Finding(index + start, valueLength, entity, priority));
         }
     }
 

@@ -23,14 +23,14 @@ public class DetectorGateTests
             yield return new string(chars);
         }
         // Values of the right shape built from random groups: phones, SSNs and cards in every separator style.
-        for (var i = 0; i < 5_000; i++)
+        for (var i = 0; i < 10_000; i++)
         {
             var groups = random.Next(1, 6);
             var text = random.Next(3) == 0 ? "+" : random.Next(2) == 0 ? "0" : "";
             for (var g = 0; g < groups; g++)
             {
-                text += string.Concat(Enumerable.Range(0, random.Next(1, 6)).Select(_ => (char)('0' + random.Next(10))));
-                if (g < groups - 1) text += " -.()"[random.Next(5)];
+                text += string.Concat(Enumerable.Range(0, random.Next(1, 9)).Select(_ => (char)('0' + random.Next(10))));
+                if (g < groups - 1) text += "  -.()"[random.Next(6)];
             }
             yield return text;
         }
@@ -99,6 +99,9 @@ public class DetectorGateTests
         Assert.False(DigitShape.Of("0781-05-1120").HasSsnGroups);
         Assert.True(DigitShape.Of("\u0660\u0667\u0668 05 1120").HasSsnGroups); // Arabic-Indic digits are \d too
         Assert.True(DigitShape.Of("020 123 4567").MayStartPhone);
+        Assert.True(DigitShape.Of("06 12345678").MayStartPhone);
+        Assert.False(DigitShape.Of("NL91 ABNA 0417 1643 00").MayStartPhone); // 0417 and a space, but then 4 and 2 digits
+        Assert.False(DigitShape.Of("020 12345 678").MayStartPhone);
         Assert.False(DigitShape.Of("4111 1111 1111 1111").MayStartPhone);
         Assert.True(DigitShape.Of("call (555) 1234567").MayStartPhone);
     }
