@@ -36,7 +36,8 @@ public sealed class MaskingStrategies(byte[]? hashKey)
         _ => null,
     };
 
-    private static string Tag(string entity) => Tags.GetOrAdd(entity, static e => $"[{e}]");
+    /// <summary>What <see cref="MaskingStrategy.Redact"/> makes of any value of <paramref name="entity"/>: [EMAIL].</summary>
+    public static string Tag(string entity) => Tags.GetOrAdd(entity, static e => $"[{e}]");
 
     private byte[] Hmac(ReadOnlySpan<char> value)
     {

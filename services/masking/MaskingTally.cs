@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Portcullis.Masking;
 
 /// <summary>How many values were masked, by entity and by rule; never the values.</summary>
@@ -11,8 +13,8 @@ public sealed class MaskingTally
 
     public void Add(string entity, string rule)
     {
-        _entities[entity] = _entities.GetValueOrDefault(entity) + 1;
-        _rules[rule] = _rules.GetValueOrDefault(rule) + 1;
+        CollectionsMarshal.GetValueRefOrAddDefault(_entities, entity, out _)++;
+        CollectionsMarshal.GetValueRefOrAddDefault(_rules, rule, out _)++;
     }
 
     public void AddAll(MaskingTally other)

@@ -16,6 +16,9 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     private static readonly ConcurrentDictionary<string, string> RuleKeys = new(StringComparer.Ordinal);
 
     private readonly List<Finding> _findings = [];
+    // Per entity met so far: its rule key and strategy, found by reference (findings carry their detector's
+    // own entity string), so a finding costs no string hashing beyond the tally's.
+    private (string Entity, string Rule, MaskingStrategy Strategy, string Tag)[] _plans = [];
     private char[] _chars = new char[512];
     private char[] _masked = new char[512];
     private int _maskedLength;
@@ -85,7 +88,18 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     /// <summary>What one finding becomes by its entity's strategy (null: drop), counted by entity and detector.</summary>
     public string? Replace(Finding finding, ReadOnlySpan<char> value)
     {
-        tally.Add(finding.Entity, RuleKeys.GetOrAdd(finding.Entity, static entity => $"detector:{entity.ToLowerInvariant()}"));
-        return policy.Strategies.Apply(policy.StrategyFor(finding.Entity), finding.Entity, value, policy.Keep);
+        var (rule, strategy, tag) = PlanFor(finding.Entity);
+        tally.Add(finding.Entity, rule);
+        return strategy == MaskingStrategy.Redact ? tag : policy.Strategies.Apply(strategy, finding.Entity, value, policy.Keep);
+    }
+
+    private (string Rule, MaskingStrategy Strategy, string Tag) PlanFor(string entity)
+    {
+        foreach (var plan in _plans)
+            if (ReferenceEquals(plan.Entity, entity)) return (plan.Rule, plan.Strategy, plan.Tag);
+        var added = (entity, RuleKeys.GetOrAdd(entity, static e => $"detector:{e.ToLowerInvariant()}"), policy.StrategyFor(entity),
+            MaskingStrategies.Tag(entity));
+        _plans = [.. _plans, added];
+        return (added.Item2, added.Item3, added.Item4);
     }
 }
