@@ -16,8 +16,11 @@ public readonly record struct DigitShape(int LongestCardChain, bool HasSsnGroups
         // and one separator and 3 more at least (0\d{1,3}[- ]\d{3,4}[- ]?\d{3,4}). The two flags say what the
         // groups so far have begun: a 0-group and its space, or that and a group of three or four after it.
         bool afterZeroGroup = false, afterFirstGroup = false;
-        var phone = text.IndexOfAny('+', '(', '-') >= 0;
-        var ascii = System.Text.Ascii.IsValid(text); // then digits are found with a vectorised search
+        // A short text (most values) is read character by character in one pass; a long one is searched with
+        // vectorised calls, for '+', '(' and '-' first and then for each group's first digit when all ASCII.
+        var vectorised = text.Length > 48;
+        var phone = vectorised && text.IndexOfAny('+', '(', '-') >= 0;
+        var ascii = vectorised && System.Text.Ascii.IsValid(text);
         for (var at = 0; at < text.Length;)
         {
             if (ascii)
@@ -26,7 +29,12 @@ public readonly record struct DigitShape(int LongestCardChain, bool HasSsnGroups
                 if (next < 0) break;
                 at += next;
             }
-            else if (!IsDigit(text[at])) { at++; continue; }
+            else if (!IsDigit(text[at]))
+            {
+                phone |= text[at] is '+' or '(' or '-';
+                at++;
+                continue;
+            }
             var end = at + 1;
             while (end < text.Length && IsDigit(text[end])) end++;
             var length = end - at;
