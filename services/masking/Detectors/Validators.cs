@@ -111,15 +111,18 @@ public static class Validators
         }
         if (length < 15 || !char.IsAsciiLetterUpper(iban[0]) || !char.IsAsciiLetterUpper(iban[1])) return false;
         if (IbanLengths[(iban[0] - 'A') * 26 + iban[1] - 'A'] != length) return false;
-        var remainder = 0;
+        // The number is read digit by digit (a letter is two digits, A = 10) into a 64-bit remainder, reduced
+        // mod 97 once it reaches 10^16, below which two more digits cannot overflow it: a division per dozen digits.
+        var remainder = 0L;
         for (var i = 0; i < length; i++)
         {
             var c = iban[(i + 4) % length]; // the first four characters move to the end
             var value = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetterUpper(c) ? c - 'A' + 10 : -1;
             if (value < 0) return false;
-            remainder = value >= 10 ? (remainder * 100 + value) % 97 : (remainder * 10 + value) % 97;
+            remainder = value >= 10 ? remainder * 100 + value : remainder * 10 + value;
+            if (remainder >= 10_000_000_000_000_000) remainder %= 97;
         }
-        return remainder == 1;
+        return remainder % 97 == 1;
     }
 
     /// <summary>US SSNs never have area 000, 666 or 900-999, group 00 or serial 0000.</summary>
