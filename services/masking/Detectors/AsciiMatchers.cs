@@ -48,6 +48,7 @@ public static class AsciiMatchers
                     length = ends[k] - start;
                     return start;
                 }
+            start = SkipDigits(text, start);
         }
         length = 0;
         return -1;
@@ -75,8 +76,11 @@ public static class AsciiMatchers
                 if (at < text.Length && text[at] == '.') at++;
                 else break;
             }
-            if (groups < 4) continue;
-            if (at < text.Length && text[at] == '.' && at + 1 < text.Length && Digit(text[at + 1])) continue;
+            if (groups < 4 || (at < text.Length && text[at] == '.' && at + 1 < text.Length && Digit(text[at + 1])))
+            {
+                start = SkipDigits(text, start);
+                continue;
+            }
             length = at - start;
             return start;
         }
@@ -95,7 +99,11 @@ public static class AsciiMatchers
             start += next;
             if (start + 4 > text.Length) break;
             if (start > 0 && Alnum(text[start - 1])) continue;
-            if (!char.IsAsciiLetterUpper(text[start + 1]) || !Digit(text[start + 2]) || !Digit(text[start + 3])) continue;
+            if (!char.IsAsciiLetterUpper(text[start + 1]) || !Digit(text[start + 2]) || !Digit(text[start + 3]))
+            {
+                start = SkipAlphanumerics(text, start);
+                continue;
+            }
             var groups = 0;
             ends[0] = start + 4;
             while (groups < 7)
@@ -124,9 +132,26 @@ public static class AsciiMatchers
                     return start;
                 }
             }
+            start = SkipAlphanumerics(text, start);
         }
         length = 0;
         return -1;
+    }
+
+    // The last index of the run of digits (or of letters and digits) that starts at start: the loop's next step
+    // is past it, since a start inside the run has a character before it that the look-behind refuses.
+    private static int SkipDigits(ReadOnlySpan<char> text, int start)
+    {
+        var end = start + 1;
+        while (end < text.Length && Digit(text[end])) end++;
+        return end - 1;
+    }
+
+    private static int SkipAlphanumerics(ReadOnlySpan<char> text, int start)
+    {
+        var end = start + 1;
+        while (end < text.Length && Alnum(text[end])) end++;
+        return end - 1;
     }
 
     /// <summary>
