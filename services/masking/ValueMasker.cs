@@ -16,7 +16,7 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     private static readonly ConcurrentDictionary<string, string> RuleKeys = new(StringComparer.Ordinal);
 
     private readonly List<Finding> _findings = [];
-    // Per entity met so far: its rule key and strategy, found by reference (findings carry their detector's
+    // Per entity met so far: its rule key, strategy and tag, found by reference (findings carry their detector's
     // own entity string), so a finding costs no string hashing beyond the tally's.
     private (string Entity, string Rule, MaskingStrategy Strategy, string Tag)[] _plans = [];
     private char[] _chars = new char[512];
@@ -97,6 +97,9 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     {
         foreach (var plan in _plans)
             if (ReferenceEquals(plan.Entity, entity)) return (plan.Rule, plan.Strategy, plan.Tag);
+        // The same entity in another string (a caller's own finding) must not add a plan per finding.
+        foreach (var plan in _plans)
+            if (plan.Entity == entity) return (plan.Rule, plan.Strategy, plan.Tag);
         var added = (entity, RuleKeys.GetOrAdd(entity, static e => $"detector:{e.ToLowerInvariant()}"), policy.StrategyFor(entity),
             MaskingStrategies.Tag(entity));
         _plans = [.. _plans, added];
