@@ -117,6 +117,94 @@ public static class AuditIngestProbe
         }
     }
 
+    /// <summary>
+    /// Sustained ingest of a backlog: the audit service is paused (SIGSTOP) while the events are published, then
+    /// resumed (SIGCONT), and timed from then until all are stored. Nothing else runs meanwhile, so the figure is
+    /// the audit's own (with its projection daemon, unless the stack runs with Audit__Projections=Disabled),
+    /// not shared with a publisher on the same cores. Its consumer's connection must outlive the pause: keep
+    /// the backlog small enough to publish within RabbitMQ's heartbeat timeout (60 s).
+    /// </summary>
+    public static async Task DrainAsync(int events, string pidFile)
+    {
+        var rabbit = Environment.GetEnvironmentVariable("PORTCULLIS_RABBITMQ");
+        var postgres = Environment.GetEnvironmentVariable("PORTCULLIS_POSTGRES");
+        if (rabbit is null || postgres is null)
+            throw new InvalidOperationException("Run against the stack: make up, then . .local/servers.env before this command.");
+        if (!File.Exists(pidFile)) throw new InvalidOperationException($"{pidFile} not found: is the stack up (make up)?");
+        var pid = File.ReadAllText(pidFile).Trim();
+        Console.WriteLine($"make up && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-drain {events}");
+
+        var broker = BrokerAddress.Parse(rabbit);
+        var bus = Bus.Factory.CreateUsingRabbitMq(r => r.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+        {
+            h.Username(broker.Username);
+            h.Password(broker.Password);
+        }));
+        await bus.StartAsync();
+        try
+        {
+            Console.WriteLine("| sessions | events | published in s | drained in s | events/s | projected at s |");
+            Console.WriteLine("|---------:|-------:|--------------:|-------------:|---------:|---------------:|");
+            foreach (var sessions in new[] { 1, 50 })
+            {
+                var run = $"drain-{sessions}-{Guid.NewGuid():N}"[..24];
+                var requests = Enumerable.Range(0, events / 4 + 1).Select(_ => Guid.NewGuid()).ToArray();
+                await Signal("STOP", pid);
+                var clock = Stopwatch.StartNew();
+                try
+                {
+                    var inFlight = new List<Task>(1000);
+                    for (var i = 0; i < events; i++)
+                    {
+                        inFlight.Add(bus.Publish(RequestEvent(i, requests[i / 4], $"{run}-{i / 4 % sessions}")));
+                        if (inFlight.Count == 1000)
+                        {
+                            await Task.WhenAll(inFlight);
+                            inFlight.Clear();
+                        }
+                    }
+                    await Task.WhenAll(inFlight);
+                }
+                finally
+                {
+                    await Signal("CONT", pid);
+                }
+                var published = clock.Elapsed;
+                clock.Restart();
+                var lastMove = TimeSpan.Zero;
+                for (long stored = 0, before = -1; (stored = await Stored(postgres, run, sessions)) < events; await Task.Delay(20))
+                {
+                    if (stored != before) (before, lastMove) = (stored, clock.Elapsed);
+                    else if (clock.Elapsed - lastMove > TimeSpan.FromSeconds(30))
+                        throw new InvalidOperationException($"stored {stored} of {events} and no progress for 30 s: see .local/logs/audit.log");
+                }
+                var drained = clock.Elapsed;
+                var last = await LastSequence(postgres, run, sessions);
+                var progress = await Projected(postgres);
+                var moved = clock.Elapsed;
+                while (progress < last && clock.Elapsed - moved < TimeSpan.FromSeconds(10))
+                {
+                    await Task.Delay(100);
+                    var now = await Projected(postgres);
+                    if (now != progress) (progress, moved) = (now, clock.Elapsed);
+                }
+                var projected = progress >= last ? $"{clock.Elapsed.TotalSeconds,14:0.00}" : "   (no daemon)";
+                Console.WriteLine($"| {sessions,8} | {events,6} | {published.TotalSeconds,13:0.00} | {drained.TotalSeconds,12:0.00} | {events / drained.TotalSeconds,8:0} | {projected} |");
+            }
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    private static async Task Signal(string signal, string pid)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, pid]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} failed");
+    }
+
     // One of the four events of request i / 4, with what the services really put in them.
     private static object RequestEvent(int i, Guid request, string session)
     {
