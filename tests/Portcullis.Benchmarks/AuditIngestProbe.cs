@@ -16,19 +16,8 @@ public static class AuditIngestProbe
 {
     public static async Task RunAsync(int events)
     {
-        var rabbit = Environment.GetEnvironmentVariable("PORTCULLIS_RABBITMQ");
-        var postgres = Environment.GetEnvironmentVariable("PORTCULLIS_POSTGRES");
-        if (rabbit is null || postgres is null)
-            throw new InvalidOperationException("Run against the stack: make up, then . .local/servers.env before this command.");
+        var (postgres, bus) = await ConnectAsync();
         Console.WriteLine($"make up && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-ingest {events}");
-
-        var broker = BrokerAddress.Parse(rabbit);
-        var bus = Bus.Factory.CreateUsingRabbitMq(r => r.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
-        {
-            h.Username(broker.Username);
-            h.Password(broker.Password);
-        }));
-        await bus.StartAsync();
         try
         {
             // events/s: the whole path (publish with confirms, then store). drain events/s: what the audit stored per
@@ -40,38 +29,14 @@ public static class AuditIngestProbe
             {
                 var run = $"bench-{sessions}-{Guid.NewGuid():N}"[..24];
                 var clock = Stopwatch.StartNew();
-                // Requests as the services publish them after the gateway received them: evaluated, forwarded, masked,
-                // completed (RequestReceived is left out: the policy service would evaluate it and publish more).
-                // Up to 1,000 publishes await their confirms at once.
-                var requests = Enumerable.Range(0, events / 4 + 1).Select(_ => Guid.NewGuid()).ToArray();
-                var inFlight = new List<Task>(1000);
-                for (var i = 0; i < events; i++)
-                {
-                    inFlight.Add(bus.Publish(RequestEvent(i, requests[i / 4], $"{run}-{i / 4 % sessions}")));
-                    if (inFlight.Count == 1000)
-                    {
-                        await Task.WhenAll(inFlight);
-                        inFlight.Clear();
-                    }
-                }
-                await Task.WhenAll(inFlight);
+                await PublishAsync(bus, events, run, sessions);
                 var published = clock.Elapsed;
                 var storedThen = await Stored(postgres, run, sessions);
                 while (await Stored(postgres, run, sessions) < events) await Task.Delay(20);
                 var stored = clock.Elapsed;
                 var drain = stored - published;
                 var drainRate = storedThen < events && drain > TimeSpan.Zero ? $"{(events - storedThen) / drain.TotalSeconds,14:0}" : "   (kept pace)";
-                // The projections (one daemon, three projections) trail the streams; when they caught up with this run.
-                // Not at all when they do not move for 10 s (Audit__Projections=Disabled leaves them to another node).
-                var last = await LastSequence(postgres, run, sessions);
-                var (progress, moved) = (await Projected(postgres), clock.Elapsed);
-                while (progress < last && clock.Elapsed - moved < TimeSpan.FromSeconds(10))
-                {
-                    await Task.Delay(100);
-                    var now = await Projected(postgres);
-                    if (now != progress) (progress, moved) = (now, clock.Elapsed);
-                }
-                var projected = progress >= last ? $"{clock.Elapsed.TotalSeconds,14:0.00}" : "   (no daemon)";
+                var projected = await ProjectedAtAsync(postgres, run, sessions, clock);
                 Console.WriteLine($"| {sessions,8} | {events,6} | {stored.TotalSeconds,7:0.00} | {events / stored.TotalSeconds,8:0} | {storedThen,28} | {drainRate} | {projected} |");
                 if (sessions == 1) single = $"{run}-0";
             }
@@ -126,21 +91,10 @@ public static class AuditIngestProbe
     /// </summary>
     public static async Task DrainAsync(int events, string pidFile)
     {
-        var rabbit = Environment.GetEnvironmentVariable("PORTCULLIS_RABBITMQ");
-        var postgres = Environment.GetEnvironmentVariable("PORTCULLIS_POSTGRES");
-        if (rabbit is null || postgres is null)
-            throw new InvalidOperationException("Run against the stack: make up, then . .local/servers.env before this command.");
         if (!File.Exists(pidFile)) throw new InvalidOperationException($"{pidFile} not found: is the stack up (make up)?");
         var pid = File.ReadAllText(pidFile).Trim();
+        var (postgres, bus) = await ConnectAsync();
         Console.WriteLine($"make up && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-drain {events}");
-
-        var broker = BrokerAddress.Parse(rabbit);
-        var bus = Bus.Factory.CreateUsingRabbitMq(r => r.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
-        {
-            h.Username(broker.Username);
-            h.Password(broker.Password);
-        }));
-        await bus.StartAsync();
         try
         {
             Console.WriteLine("| sessions | events | published in s | drained in s | events/s | projected at s |");
@@ -148,22 +102,11 @@ public static class AuditIngestProbe
             foreach (var sessions in new[] { 1, 50 })
             {
                 var run = $"drain-{sessions}-{Guid.NewGuid():N}"[..24];
-                var requests = Enumerable.Range(0, events / 4 + 1).Select(_ => Guid.NewGuid()).ToArray();
                 await Signal("STOP", pid);
                 var clock = Stopwatch.StartNew();
                 try
                 {
-                    var inFlight = new List<Task>(1000);
-                    for (var i = 0; i < events; i++)
-                    {
-                        inFlight.Add(bus.Publish(RequestEvent(i, requests[i / 4], $"{run}-{i / 4 % sessions}")));
-                        if (inFlight.Count == 1000)
-                        {
-                            await Task.WhenAll(inFlight);
-                            inFlight.Clear();
-                        }
-                    }
-                    await Task.WhenAll(inFlight);
+                    await PublishAsync(bus, events, run, sessions);
                 }
                 finally
                 {
@@ -179,16 +122,7 @@ public static class AuditIngestProbe
                         throw new InvalidOperationException($"stored {stored} of {events} and no progress for 30 s: see .local/logs/audit.log");
                 }
                 var drained = clock.Elapsed;
-                var last = await LastSequence(postgres, run, sessions);
-                var progress = await Projected(postgres);
-                var moved = clock.Elapsed;
-                while (progress < last && clock.Elapsed - moved < TimeSpan.FromSeconds(10))
-                {
-                    await Task.Delay(100);
-                    var now = await Projected(postgres);
-                    if (now != progress) (progress, moved) = (now, clock.Elapsed);
-                }
-                var projected = progress >= last ? $"{clock.Elapsed.TotalSeconds,14:0.00}" : "   (no daemon)";
+                var projected = await ProjectedAtAsync(postgres, run, sessions, clock);
                 Console.WriteLine($"| {sessions,8} | {events,6} | {published.TotalSeconds,13:0.00} | {drained.TotalSeconds,12:0.00} | {events / drained.TotalSeconds,8:0} | {projected} |");
             }
         }
@@ -196,6 +130,56 @@ public static class AuditIngestProbe
         {
             await bus.StopAsync();
         }
+    }
+
+    private static async Task<(string Postgres, IBusControl Bus)> ConnectAsync()
+    {
+        var rabbit = Environment.GetEnvironmentVariable("PORTCULLIS_RABBITMQ");
+        var postgres = Environment.GetEnvironmentVariable("PORTCULLIS_POSTGRES");
+        if (rabbit is null || postgres is null)
+            throw new InvalidOperationException("Run against the stack: make up, then . .local/servers.env before this command.");
+        var broker = BrokerAddress.Parse(rabbit);
+        var bus = Bus.Factory.CreateUsingRabbitMq(r => r.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+        {
+            h.Username(broker.Username);
+            h.Password(broker.Password);
+        }));
+        await bus.StartAsync();
+        return (postgres, bus);
+    }
+
+    // Requests as the services publish them after the gateway received them: evaluated, forwarded, masked,
+    // completed (RequestReceived is left out: the policy service would evaluate it and publish more), spread
+    // over the run's sessions. Up to 1,000 publishes await their confirms at once.
+    private static async Task PublishAsync(IBus bus, int events, string run, int sessions)
+    {
+        var requests = Enumerable.Range(0, events / 4 + 1).Select(_ => Guid.NewGuid()).ToArray();
+        var inFlight = new List<Task>(1000);
+        for (var i = 0; i < events; i++)
+        {
+            inFlight.Add(bus.Publish(RequestEvent(i, requests[i / 4], $"{run}-{i / 4 % sessions}")));
+            if (inFlight.Count == 1000)
+            {
+                await Task.WhenAll(inFlight);
+                inFlight.Clear();
+            }
+        }
+        await Task.WhenAll(inFlight);
+    }
+
+    // When the projections (one daemon, three projections) caught up with the run, in seconds on the clock; not
+    // at all when they do not move for 10 s (Audit__Projections=Disabled leaves them to another node).
+    private static async Task<string> ProjectedAtAsync(string postgres, string run, int sessions, Stopwatch clock)
+    {
+        var last = await LastSequence(postgres, run, sessions);
+        var (progress, moved) = (await Projected(postgres), clock.Elapsed);
+        while (progress < last && clock.Elapsed - moved < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(100);
+            var now = await Projected(postgres);
+            if (now != progress) (progress, moved) = (now, clock.Elapsed);
+        }
+        return progress >= last ? $"{clock.Elapsed.TotalSeconds,14:0.00}" : "   (no daemon)";
     }
 
     private static async Task Signal(string signal, string pid)
