@@ -5,6 +5,8 @@
 #   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env
 #   scripts/servers.sh stop      stop both servers
 #   scripts/servers.sh test-env  a fresh RabbitMQ vhost and database for one test run, in .local/servers-tests.env
+#                                (PORTCULLIS_TEST_NAME=x: vhost portcullis-tests-x, database portcullis_tests_x, file
+#                                servers-tests-x.env, so several test runs can share the servers at once)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -157,15 +159,19 @@ ENV
 test_env() {
   local owner=rabbitmq pg_owner=postgres dir="$LOCAL/postgres"
   [ "$(id -u)" = 0 ] || { owner="$(id -un)"; pg_owner="$(id -un)"; }
-  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q delete_vhost portcullis-tests >/dev/null 2>&1 || true
-  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q add_vhost portcullis-tests >/dev/null
-  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q set_permissions -p portcullis-tests portcullis '.*' '.*' '.*' >/dev/null
-  as_user "$pg_owner" "$PG_BIN/dropdb" -h "$dir/run" -p "$PG_PORT" -U portcullis --if-exists --force portcullis_tests
-  as_user "$pg_owner" "$PG_BIN/createdb" -h "$dir/run" -p "$PG_PORT" -U portcullis portcullis_tests
+  local name="${PORTCULLIS_TEST_NAME:-}"
+  [[ "$name" =~ ^[a-z0-9]*$ ]] || die "PORTCULLIS_TEST_NAME must be lower-case letters and digits"
+  local vhost=portcullis-tests db=portcullis_tests file="$LOCAL/servers-tests.env"
+  [ -z "$name" ] || { vhost="$vhost-$name"; db="${db}_$name"; file="$LOCAL/servers-tests-$name.env"; }
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q add_vhost "$vhost" >/dev/null
+  rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q set_permissions -p "$vhost" portcullis '.*' '.*' '.*' >/dev/null
+  as_user "$pg_owner" "$PG_BIN/dropdb" -h "$dir/run" -p "$PG_PORT" -U portcullis --if-exists --force "$db"
+  as_user "$pg_owner" "$PG_BIN/createdb" -h "$dir/run" -p "$PG_PORT" -U portcullis "$db"
   local pg mq; pg="$(cat "$LOCAL/secrets/postgres-password")"; mq="$(cat "$LOCAL/secrets/rabbitmq-password")"
-  (umask 077; cat > "$LOCAL/servers-tests.env" <<ENV
-export PORTCULLIS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=portcullis_tests;Username=portcullis;Password=$pg'
-export PORTCULLIS_RABBITMQ='amqp://portcullis:$mq@127.0.0.1:$AMQP_PORT/portcullis-tests'
+  (umask 077; cat > "$file" <<ENV
+export PORTCULLIS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=$db;Username=portcullis;Password=$pg'
+export PORTCULLIS_RABBITMQ='amqp://portcullis:$mq@127.0.0.1:$AMQP_PORT/$vhost'
 ENV
   )
   log "test vhost and database ready"
