@@ -12,6 +12,7 @@ using ModelContextProtocol.Server;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Gateway.Approvals;
+using Portcullis.Gateway.Connections;
 
 namespace Portcullis.Gateway.Mcp;
 
@@ -159,8 +160,11 @@ public sealed class McpTools(PortcullisConfig config, IHttpContextAccessor acces
             default:
                 var method = String(arguments, "method")?.ToUpperInvariant() ?? "GET";
                 if (method is not ("GET" or "POST" or "PUT" or "PATCH" or "DELETE")) { usage = "method must be GET, POST, PUT, PATCH or DELETE."; return null; }
-                var path = String(arguments, "path") ?? "/";
-                if (!path.StartsWith('/') || path.Contains("://", StringComparison.Ordinal)) { usage = "path must start with '/' and be a path on the API, not a URL."; return null; }
+                var given = String(arguments, "path") ?? "/";
+                if (!given.StartsWith('/') || given.Contains("://", StringComparison.Ordinal) || given.IndexOfAny(['?', '#']) >= 0)
+                { usage = "path must start with '/' and be a path on the API, not a URL; put the query in 'query'."; return null; }
+                // The same canonical form as /http: "/../../sql/warehouse" must never leave the connection's prefix.
+                if (CanonicalTarget.CanonicalPath(given, out var problem) is not { } path) { usage = "path: " + problem; return null; }
                 var query = String(arguments, "query")?.TrimStart('?');
                 var target = new Uri(self, $"http/{Uri.EscapeDataString(connection)}{path}{(string.IsNullOrEmpty(query) ? "" : "?" + query)}");
                 var message = new HttpRequestMessage(new HttpMethod(method), target);

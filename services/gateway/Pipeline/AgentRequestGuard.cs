@@ -14,14 +14,14 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
     public async Task InvokeAsync(HttpContext context)
     {
         var connection = context.GetReverseProxyFeature().Route.Config.Metadata![HttpConnectionRoutes.ConnectionMetadata];
-        if (ForwardedPath(context, connection) is not { } path)
+        if (CanonicalTarget.Of(context, connection, out var problem) is not { } target
+            || (problem = await CanonicalTarget.FormOverrideAsync(context.Request, context.RequestAborted)) is not null)
         {
-            await responses.BadRequest(context,
-                "The path has encoded slashes or backslashes, empty, '.' or '..' segments; send the plain path.");
+            await responses.BadRequest(context, problem!);
             return;
         }
-        var action = new AgentAction(Protocols.Http, connection, context.Request.Method, path,
-            context.Request.QueryString.HasValue ? context.Request.QueryString.Value : null);
+        context.Items[CanonicalTarget.ItemKey] = target;
+        var action = new AgentAction(Protocols.Http, connection, context.Request.Method, target.Path, target.Query);
         if (await flow.BeginAsync(context, action) is not { } request) return;
 
         try
@@ -46,21 +46,5 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
             responses.UpstreamFailed(context, request, StatusCodes.Status502BadGateway,
                 $"The upstream of connection '{request.Action.Connection}' did not answer ({error.Error}).");
         }
-    }
-
-    /// <summary>
-    /// The path the upstream will get, or null when it could be read two ways (encoded slashes, dot or empty
-    /// segments): the policy must judge exactly what is forwarded.
-    /// </summary>
-    private static string? ForwardedPath(HttpContext context, string connection)
-    {
-        var path = context.Request.Path.Value ?? "";
-        var prefix = $"/http/{connection}";
-        var rest = path.Length > prefix.Length ? path[prefix.Length..] : "/";
-        if (rest.Contains("%2f", StringComparison.OrdinalIgnoreCase) || rest.Contains("%5c", StringComparison.OrdinalIgnoreCase)
-            || rest.Contains('\\') || rest.Contains("//", StringComparison.Ordinal))
-            return null;
-        var segments = rest.Split('/');
-        return segments.Any(s => s is "." or "..") ? null : rest;
     }
 }

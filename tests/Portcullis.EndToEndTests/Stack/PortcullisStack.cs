@@ -391,7 +391,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         typeof(PortcullisStack).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 }
 
-public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers);
+/// <summary>What reached the demo upstream; RawTarget is the request line's target exactly as it arrived.</summary>
+public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers, string? RawTarget = null);
 
 [CollectionDefinition(Name)]
 public sealed class StackCollection : ICollectionFixture<PortcullisStack>

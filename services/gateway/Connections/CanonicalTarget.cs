@@ -1,0 +1,142 @@
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Portcullis.Gateway.Connections;
+
+/// <summary>
+/// The one form of an http connection's request target that the policy judges and the upstream receives.
+/// Upstreams read paths in many ways (percent-decoding once or twice, removing dot segments, dropping
+/// ';' parameters, ignoring a trailing slash or a trailing dot), so the gateway reduces the path to a single
+/// spelling and forwards exactly that spelling, byte for byte. What cannot be reduced to one spelling is refused.
+/// </summary>
+public sealed record CanonicalTarget(string Path, string? Query)
+{
+    public const string ItemKey = "portcullis.canonical-target";
+
+    /// <summary>Query or form fields that frameworks read as "treat this request as another method".</summary>
+    private static readonly string[] MethodOverrideFields = ["_method", "__method", "x-http-method-override", "_httpmethod"];
+
+    /// <summary>
+    /// The canonical form of a raw path (still percent-encoded as sent): percent-encoded unreserved characters
+    /// decoded (so "%65xport" is "export"), other encodings kept in upper-case hex, a trailing slash removed.
+    /// Null with a reason when the path could be read two ways: encoded '/' or '\', double encoding ("%2565"),
+    /// control or non-ASCII bytes, empty, "." or ".." segments (encoded or not), ';' parameters, or a segment
+    /// that ends in '.' or a space (which some servers trim).
+    /// </summary>
+    public static string? CanonicalPath(string raw, out string? problem)
+    {
+        problem = null;
+        if (raw.Length == 0 || raw[0] != '/') { problem = "The path must start with '/'."; return null; }
+        var path = new StringBuilder(raw.Length);
+        for (var i = 0; i < raw.Length; i++)
+        {
+            var c = raw[i];
+            if (c == '%')
+            {
+                if (i + 2 >= raw.Length || !Uri.IsHexDigit(raw[i + 1]) || !Uri.IsHexDigit(raw[i + 2]))
+                    return Refuse(out problem, "The path has a '%' that is not a percent-encoding.");
+                var b = (char)Convert.ToByte(raw.Substring(i + 1, 2), 16);
+                i += 2;
+                if (IsUnreserved(b)) { path.Append(b); continue; }
+                if (b is '/' or '\\')
+                    return Refuse(out problem, "The path has an encoded '/' or '\\'; send the plain path.");
+                if (b < 0x20 || b == 0x7F)
+                    return Refuse(out problem, "The path has an encoded control character.");
+                if (b == '%' && i + 2 < raw.Length && Uri.IsHexDigit(raw[i + 1]) && Uri.IsHexDigit(raw[i + 2]))
+                    return Refuse(out problem, "The path is percent-encoded twice ('%25' before hex digits); send it encoded once.");
+                path.Append('%').Append(((int)b).ToString("X2"));
+                continue;
+            }
+            if (c is '\\') return Refuse(out problem, "The path has a '\\'; send '/' separators only.");
+            if (c is ';') return Refuse(out problem, "The path has ';' parameters, which upstreams read differently; send the plain path.");
+            if (c < 0x21 || c >= 0x7F) return Refuse(out problem, "The path has a control, space or non-ASCII character; percent-encode it.");
+            path.Append(c);
+        }
+
+        var text = path.ToString();
+        if (text.Length > 1 && text.EndsWith('/')) text = text[..^1]; // "/customers/export/" is "/customers/export"
+        if (text.Length > 1)
+        {
+            foreach (var segment in text[1..].Split('/'))
+            {
+                if (segment.Length == 0) return Refuse(out problem, "The path has an empty segment ('//').");
+                if (segment is "." or "..") return Refuse(out problem, "The path has a '.' or '..' segment; send the resolved path.");
+                if (segment.EndsWith('.') || segment.EndsWith("%20", StringComparison.Ordinal))
+                    return Refuse(out problem, "A path segment ends in '.' or a space, which some servers trim; send the plain path.");
+            }
+        }
+        return text;
+    }
+
+    /// <summary>
+    /// The canonical target of an agent's request to /http/{connection}/..., read from the raw request line
+    /// (Kestrel's decoded Path has already lost what the agent actually sent), or null with a reason.
+    /// </summary>
+    public static CanonicalTarget? Of(HttpContext context, string connection, out string? problem)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
+        if (!raw.StartsWith('/'))
+        {
+            problem = "Send the request target as a path (origin form), not an absolute URL.";
+            return null;
+        }
+        var queryStart = raw.IndexOf('?');
+        var rawPath = queryStart < 0 ? raw : raw[..queryStart];
+        var rawQuery = queryStart < 0 ? null : raw[queryStart..];
+        if (CanonicalPath(rawPath, out problem) is not { } full) return null;
+
+        // The route matched the decoded path; the canonical one must still name the same connection.
+        var prefix = $"/http/{connection}";
+        if (!full.StartsWith(prefix, StringComparison.Ordinal) || (full.Length > prefix.Length && full[prefix.Length] != '/'))
+        {
+            problem = "Name the connection in plain characters: /http/{connection}/path.";
+            return null;
+        }
+        var path = full.Length > prefix.Length ? full[prefix.Length..] : "/";
+        if (rawQuery is { Length: > 1 } && MethodOverride(QueryHelpers.ParseQuery(rawQuery).Keys) is { } field)
+        {
+            problem = $"The query names another method ('{field}'); send the request with the method you mean.";
+            return null;
+        }
+        return new CanonicalTarget(path, rawQuery is { Length: > 1 } ? rawQuery : null);
+    }
+
+    /// <summary>Checks a form body for a method-override field (Rails, Laravel, Symfony read "_method" from it).</summary>
+    public static async Task<string?> FormOverrideAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.HasFormContentType) return null;
+        request.EnableBuffering();
+        try
+        {
+            var form = await request.ReadFormAsync(cancellationToken);
+            return MethodOverride(form.Keys) is { } field
+                ? $"The form body names another method ('{field}'); send the request with the method you mean."
+                : null;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+        {
+            return "The form body could not be read; send a well-formed form.";
+        }
+        finally
+        {
+            request.Body.Position = 0;
+        }
+    }
+
+    /// <summary>The address the upstream receives: exactly the canonical path and the query as the agent sent it.</summary>
+    public Uri ForwardUri(string destinationPrefix) =>
+        new(destinationPrefix.TrimEnd('/') + Path + Query,
+            new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
+    private static string? MethodOverride(IEnumerable<string> fields) =>
+        fields.FirstOrDefault(f => MethodOverrideFields.Contains(f.Trim(), StringComparer.OrdinalIgnoreCase));
+
+    private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
+
+    private static string? Refuse(out string? problem, string reason)
+    {
+        problem = reason;
+        return null;
+    }
+}
