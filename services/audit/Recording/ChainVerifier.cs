@@ -155,6 +155,8 @@ public sealed class ChainVerifier(IQuerySession session)
             if (!steps.Add(type))
                 findings.Add(new VerifyFinding(FindingKinds.RepeatedStep, $"request {message.RequestId} has a second {type.Name}",
                     version, sequence, message.RequestId, type.Name));
+            else if (message is RequestCompleted { Outcome: Outcomes.Unavailable } && !steps.Contains(typeof(RequestForwarded)))
+                continue; // refused with 503 because RequestReceived could not be confirmed in time: nothing ran, nothing lost
             else if (message is not RequestReceived && !steps.Contains(typeof(RequestReceived)))
                 findings.Add(new VerifyFinding(FindingKinds.IncompleteRequest,
                     $"request {message.RequestId} has a {type.Name} but no RequestReceived before it", version, sequence, message.RequestId, type.Name));

@@ -145,6 +145,19 @@ public class ChainVerifierTests
     }
 
     [Fact]
+    public void A_request_refused_as_unavailable_before_its_request_was_confirmed_is_not_a_finding()
+    {
+        var refused = Guid.NewGuid();
+        var lost = Guid.NewGuid();
+        var (events, head) = Record([
+            new RequestCompleted(refused, Session, Outcomes.Unavailable, 503, 2000, null, At), // the gateway could not publish it in time
+            new RequestCompleted(lost, Session, Outcomes.Completed, 200, 5, null, At),
+        ]);
+        var finding = Assert.Single(ChainVerifier.Verify(Session, events, head).Findings);
+        Assert.Equal((FindingKinds.IncompleteRequest, lost), (finding.Kind, finding.RequestId));
+    }
+
+    [Fact]
     public void A_request_still_in_flight_is_not_a_finding() =>
         Assert.True(ChainVerifier.Verify(Session, Record([Received(Guid.NewGuid(), 1)]).Events, null).Valid);
 
