@@ -66,6 +66,7 @@ public static class Extensions
         options.Events.AppendMode = appendMode;
         foreach (var type in AuditedEvents.Types) options.Events.AddEventType(type);
         options.Events.AddEventType<SessionArchived>(); // the audit's own record of retention
+        options.Events.AddEventType<EventQuarantined>(); // the audit's own record of an event it set aside
         options.Schema.For<SessionChain>().UseOptimisticConcurrency(true);
         options.Storage.ExtendedSchemaObjects.Add(RecordedMessages.Table());
         // Each page of events the daemon applies loads and rewrites every document it touches, a session's whole

@@ -27,15 +27,19 @@ public static class ReplayApi
             .Select(request => ReplayStep.From([.. request])).ToList();
         if (format != "text") return TypedResults.Ok(new SessionReplay(id, steps));
 
-        var text = new StringBuilder($"Session {id}: {steps.Count} action(s)\n");
+        // Every recorded value goes through Transcript.Visible: a carriage return, an escape sequence or a bidi
+        // override in an agent's action must show as what it is, not make a terminal hide part of the action.
+        static string V(string? value) => Transcript.Visible(value);
+        var text = new StringBuilder($"Session {V(id)}: {steps.Count} action(s)\n");
         foreach (var (step, index) in steps.Select((s, i) => (s, i + 1)))
         {
-            text.Append($"\n#{index} {step.At:u} {step.Subject} [{string.Join(",", step.Groups)}] on {step.Connection}: {step.Action}\n");
-            text.Append($"   decision: {step.Decision ?? "none"}{(step.Rule is null ? "" : $" by {step.Rule}")} (policy {step.PolicyVersion ?? "-"}): {step.Reason}\n");
-            if (step.Approval is not null) text.Append($"   approval: {step.Approval}\n");
-            if (step.Masked is { Count: > 0 }) text.Append($"   masked: {string.Join(", ", step.Masked.Select(m => $"{m.Key} x{m.Value}"))}\n");
-            text.Append($"   outcome: {step.Outcome ?? "unfinished"} {step.Status}\n");
-            if (step.Output is not null) text.Append($"   the agent saw: {step.Output}\n");
+            text.Append($"\n#{index} {step.At:u} {V(step.Subject)} [{V(string.Join(",", step.Groups))}] on {V(step.Connection)}: {V(step.Action)}\n");
+            text.Append($"   decision: {V(step.Decision ?? "none")}{(step.Rule is null ? "" : $" by {V(step.Rule)}")} (policy {V(step.PolicyVersion ?? "-")}): {V(step.Reason)}\n");
+            if (step.Approval is not null) text.Append($"   approval: {V(step.Approval)}\n");
+            if (step.Masked is { Count: > 0 }) text.Append($"   masked: {V(string.Join(", ", step.Masked.Select(m => $"{m.Key} x{m.Value}")))}\n");
+            text.Append($"   outcome: {V(step.Outcome ?? "unfinished")} {step.Status}\n");
+            if (step.Output is not null) text.Append($"   the agent saw: {V(step.Output)}\n");
+            if (step.Quarantined is not null) text.Append($"   set aside by the audit: {V(step.Quarantined)}\n");
         }
         return TypedResults.Text(text.ToString(), "text/plain; charset=utf-8");
     }
@@ -58,7 +62,7 @@ public sealed record SessionReplay(string SessionId, IReadOnlyList<ReplayStep> S
 
 public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subject, IReadOnlyList<string> Groups, string Connection,
     string Action, string? Decision, string? Rule, string? Reason, string? PolicyVersion, string? Approval,
-    IReadOnlyDictionary<string, int>? Masked, string? Outcome, int? Status, string? Output)
+    IReadOnlyDictionary<string, int>? Masked, string? Outcome, int? Status, string? Output, string? Quarantined = null)
 {
     public static ReplayStep From(IReadOnlyList<IRequestMessage> messages)
     {
@@ -85,7 +89,9 @@ public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subje
             action is null ? "" : Describe(action),
             decision?.Decision.ToString(), decision?.RuleId, decision?.Reason, decision?.PolicyVersion, approval,
             messages.OfType<ResponseMasked>().FirstOrDefault()?.CountsByEntity,
-            completed?.Outcome, completed?.StatusCode, completed?.Output?.Preview);
+            completed?.Outcome, completed?.StatusCode, completed?.Output?.Preview,
+            messages.OfType<EventQuarantined>().Select(q => $"{q.EventType}: {q.Reason}").ToList() is { Count: > 0 } set
+                ? string.Join("; ", set) : null);
     }
 
     private static string Describe(AgentAction action) => action.Protocol switch
@@ -94,4 +100,45 @@ public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subje
         Protocols.Exec => $"command {action.Command}",
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
+}
+
+/// <summary>Text for a terminal: every character that could move the cursor, hide or reorder text shown as a visible escape.</summary>
+public static class Transcript
+{
+    /// <summary>
+    /// <paramref name="value"/> with backslashes doubled (so an escape cannot be faked), <c>\r \n \t</c> as such,
+    /// other control characters (C0, DEL, C1) as <c>\xHH</c>, and format characters (bidi overrides, zero-width
+    /// characters), line and paragraph separators and lone surrogates as <c>\uXXXX</c>.
+    /// </summary>
+    public static string Visible(string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return value ?? "";
+        StringBuilder? text = null;
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            string? escape = c switch
+            {
+                '\\' => @"\\",
+                '\r' => @"\r",
+                '\n' => @"\n",
+                '\t' => @"\t",
+                _ when char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]) => null,
+                _ when char.IsLowSurrogate(c) && i > 0 && char.IsHighSurrogate(value[i - 1]) => null,
+                _ when c <= '\u00ff' && char.IsControl(c) => $@"\x{(int)c:x2}",
+                _ when char.IsSurrogate(c) || char.IsControl(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format
+                    or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator
+                    => $@"\u{(int)c:x4}",
+                _ => null,
+            };
+            if (escape is null)
+            {
+                text?.Append(c);
+                continue;
+            }
+            text ??= new StringBuilder(value, 0, i, value.Length + 16);
+            text.Append(escape);
+        }
+        return text?.ToString() ?? value;
+    }
 }

@@ -15,7 +15,7 @@ public static class SessionsApi
         return app;
     }
 
-    /// <summary>Recomputes the session's hash chain; names the first event that does not match.</summary>
+    /// <summary>Recomputes the session's hash chain and checks it for loss; lists every finding (docs/audit-record-integrity.md).</summary>
     public static async Task<Results<Ok<VerifyResult>, ProblemHttpResult>> Verify(string id, ChainVerifier verifier,
         CancellationToken cancellationToken) =>
         await verifier.VerifyAsync(id, cancellationToken) is { } result

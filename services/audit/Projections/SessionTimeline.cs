@@ -24,6 +24,8 @@ public sealed class SessionTimeline
     public int Denied { get; set; }
     public int Approvals { get; set; }
     public int MaskedValues { get; set; }
+    /// <summary>Events the audit could not store and set aside (each an <see cref="EventQuarantined"/> in the stream).</summary>
+    public int Quarantined { get; set; }
     public List<TimelineStep> Steps { get; set; } = [];
 
     // The steps by request, built once per loaded document: a linear search per event made applying a
@@ -58,6 +60,8 @@ public sealed class TimelineStep
     public Dictionary<string, int> Masked { get; set; } = [];
     public string? Outcome { get; set; }
     public int? Status { get; set; }
+    /// <summary>The request's events the audit set aside, with why.</summary>
+    public List<string> Quarantined { get; set; } = [];
 }
 
 public sealed class SessionTimelineProjection : SingleStreamProjection<SessionTimeline, string>
@@ -115,6 +119,10 @@ public sealed class SessionTimelineProjection : SingleStreamProjection<SessionTi
             case RequestCompleted completed:
                 (step.Outcome, step.Status) = (completed.Outcome, completed.StatusCode);
                 Add(timeline.Outcomes, completed.Outcome);
+                break;
+            case EventQuarantined quarantined:
+                step.Quarantined.Add($"{quarantined.EventType} set aside: {quarantined.Reason}");
+                timeline.Quarantined++;
                 break;
             case PolicyPublished published:
                 timeline.Subject ??= published.PublishedBy;

@@ -10,7 +10,9 @@ namespace Portcullis.Audit.Recording;
 /// <summary>
 /// The tamper evidence of a session's stream: each event's hash covers its message id, its type, its
 /// content (as canonical JSON: keys sorted, since PostgreSQL's jsonb reorders them) and the hash of the
-/// event before it. Changing, removing or reordering any stored event breaks every hash after it.
+/// event before it. Changing, removing or reordering any stored event breaks every hash after it. An event stored
+/// in its escaped form (<see cref="StorableForm"/>, marked by the <see cref="EscapedHeader"/> header) is hashed as
+/// its original: the chain covers what was sent, not what PostgreSQL could keep.
 /// </summary>
 public static class AuditChain
 {
@@ -18,45 +20,62 @@ public static class AuditChain
     public const string HashHeader = "hash";
     public const string PreviousHashHeader = "previous_hash";
     public const string MessageIdHeader = "message_id";
+    public const string EscapedHeader = "escaped";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static string Hash(string previousHash, string messageId, string type, object data)
+    /// <param name="escaped">
+    /// Whether <paramref name="data"/> is an event's escaped form, to be hashed as the original it escapes; throws
+    /// <see cref="FormatException"/> when a string in it is not a valid escape.
+    /// </param>
+    public static string Hash(string previousHash, string messageId, string type, object data, bool escaped = false) =>
+        HashJson(previousHash, messageId, type, Serialize(data), escaped);
+
+    /// <summary>The event's JSON as the chain reads it (System.Text.Json, web defaults), for <see cref="HashJson"/>.</summary>
+    public static byte[] Serialize(object data) => JsonSerializer.SerializeToUtf8Bytes(data, data.GetType(), Json);
+
+    /// <summary><see cref="Hash"/> of an event already serialized by <see cref="Serialize"/>.</summary>
+    public static string HashJson(string previousHash, string messageId, string type, ReadOnlyMemory<byte> json, bool escaped = false)
     {
         var text = new ArrayBufferWriter<byte>(1024);
         Encoding.UTF8.GetBytes($"{previousHash}\n{messageId}\n{type}\n", text);
-        using (var content = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(data, data.GetType(), Json)))
+        using (var content = JsonDocument.Parse(json))
         using (var writer = new Utf8JsonWriter(text))
-            WriteCanonical(content.RootElement, writer);
+            WriteCanonical(content.RootElement, writer, escaped);
         return Convert.ToHexStringLower(SHA256.HashData(text.WrittenSpan));
     }
+
+    private static string Original(string stored, bool escaped) =>
+        !escaped || !stored.StartsWith(StorableText.Marker, StringComparison.Ordinal) ? stored
+        : StorableText.TryUnescape(stored, out var original) ? original
+        : throw new FormatException("A string of an escaped event is not a valid escape.");
 
     /// <summary>
     /// Compact JSON with every object's keys in ordinal order and strings escaped by the default encoder, so
     /// the same content always gives the same text whatever order its keys were stored or read in.
     /// </summary>
-    private static void WriteCanonical(JsonElement element, Utf8JsonWriter writer)
+    private static void WriteCanonical(JsonElement element, Utf8JsonWriter writer, bool escaped)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
-                var properties = element.EnumerateObject().ToArray();
+                var properties = element.EnumerateObject().Select(p => (Name: Original(p.Name, escaped), p.Value)).ToArray();
                 Array.Sort(properties, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
                 writer.WriteStartObject();
-                foreach (var property in properties)
+                foreach (var (name, value) in properties)
                 {
-                    writer.WritePropertyName(property.Name);
-                    WriteCanonical(property.Value, writer);
+                    writer.WritePropertyName(name);
+                    WriteCanonical(value, writer, escaped);
                 }
                 writer.WriteEndObject();
                 break;
             case JsonValueKind.Array:
                 writer.WriteStartArray();
-                foreach (var item in element.EnumerateArray()) WriteCanonical(item, writer);
+                foreach (var item in element.EnumerateArray()) WriteCanonical(item, writer, escaped);
                 writer.WriteEndArray();
                 break;
             case JsonValueKind.String:
-                writer.WriteStringValue(element.GetString());
+                writer.WriteStringValue(Original(element.GetString()!, escaped));
                 break;
             default: // numbers as written, true, false, null
                 element.WriteTo(writer);

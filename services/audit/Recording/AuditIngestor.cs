@@ -29,7 +29,10 @@ public sealed class IngestOptions
 /// standby), deliveries handed on in order, taken as they come up to <see cref="IngestOptions.BatchSize"/>,
 /// stored in one transaction, then acknowledged together. A batch that fails is not acknowledged: the channel
 /// is closed and the broker delivers it again; storage is exactly-once by message id, so nothing doubles.
-/// Messages that cannot be read as events go to the "{queue}_error" queue, whole.
+/// One bad event does not stop the record: a message that cannot be read as an event, and an event the store
+/// refuses for its data (found by splitting the batch, <see cref="PoisonIsolation"/>), go to the "{queue}_error"
+/// queue whole, and an <see cref="EventQuarantined"/> takes their place in their session's stream. Strings the store
+/// cannot keep as they are (a NUL in an agent's SQL) are stored escaped (<see cref="StorableForm"/>), not set aside.
 /// </summary>
 public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore store, IOptions<IngestOptions> options,
     ILoggerFactory loggers, ILogger<AuditIngestor> logger) : BackgroundService, IHealthCheck
@@ -77,7 +80,9 @@ public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore s
     {
         var settings = options.Value;
         await using var connection = await factory.CreateConnectionAsync(stoppingToken);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        // Publisher confirmations, so a message set aside is in the error queue before its original is acknowledged.
+        await using var channel = await connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), stoppingToken);
         await channel.QueueDeclareAsync(settings.Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
         await channel.QueueDeclareAsync(settings.Queue + "_error", durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
         foreach (var type in AuditedEvents.Types)
@@ -119,18 +124,23 @@ public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore s
     private async Task StoreAsync(IChannel channel, List<(ulong Tag, byte[] Body)> batch, IngestOptions settings,
         CancellationToken cancellationToken)
     {
-        var arrivals = new List<Arrival>(batch.Count);
+        var pending = new List<Pending>(batch.Count);
         foreach (var (_, body) in batch)
         {
-            if (Read(body) is { } arrival) arrivals.Add(arrival);
+            if (Read(body, out var reason) is { } arrival) pending.Add(new Pending(arrival, body, SetAside: false));
             else
             {
-                // Kept whole for someone to look at; never silently dropped.
-                await channel.BasicPublishAsync("", settings.Queue + "_error", mandatory: false, body: body, cancellationToken: cancellationToken);
-                logger.LogError("A message on {Queue} is not an audited event; moved to {ErrorQueue}", settings.Queue, settings.Queue + "_error");
+                // Kept whole for someone to look at, and its place in the record taken by a note saying so.
+                await PublishToErrorQueueAsync(channel, settings, body, reason, cancellationToken);
+                pending.Add(new Pending(Quarantined(body, Identify(body), reason), body, SetAside: true));
             }
         }
-        if (arrivals.Count == 0) return;
+        await PoisonIsolation.StoreAsync(pending, part => RecordAsync([.. part.Select(p => p.Arrival)], cancellationToken),
+            (refused, failure) => SetAsideAsync(channel, settings, refused, failure, cancellationToken));
+    }
+
+    private async Task RecordAsync(IReadOnlyList<Arrival> arrivals, CancellationToken cancellationToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -147,24 +157,162 @@ public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore s
         }
     }
 
-    /// <summary>An audited event out of MassTransit's envelope, or null when the message is not one.</summary>
-    public static Arrival? Read(byte[] body)
+    /// <summary>
+    /// One event the store refused alone: its message goes to the error queue whole and an <see cref="EventQuarantined"/>
+    /// takes its place in its session.
+    /// </summary>
+    private async Task SetAsideAsync(IChannel channel, IngestOptions settings, Pending refused, Exception failure,
+        CancellationToken cancellationToken)
+    {
+        if (refused.SetAside) // the note for a message already in the error queue
+        {
+            await NoteElsewhereAsync(refused.Arrival, failure, settings, cancellationToken);
+            return;
+        }
+        var reason = PoisonIsolation.Reason(failure);
+        await PublishToErrorQueueAsync(channel, settings, refused.Body, reason, cancellationToken);
+        var message = refused.Arrival.Message;
+        var note = Quarantined(refused.Body,
+            new Identity(refused.Arrival.MessageId, message.GetType().Name, message.RequestId, message.SessionId), reason);
+        await PoisonIsolation.StoreAsync([note], notes => RecordAsync(notes, cancellationToken),
+            (_, again) => NoteElsewhereAsync(note, again, settings, cancellationToken));
+    }
+
+    /// <summary>A note the store refused in its session (a session id too long to key, say): in the audit's own, else logged.</summary>
+    private async Task NoteElsewhereAsync(Arrival note, Exception failure, IngestOptions settings, CancellationToken cancellationToken)
+    {
+        var quarantined = (EventQuarantined)note.Message;
+        if (quarantined.SessionId == EventQuarantined.UnknownSession)
+        {
+            logger.LogCritical("A quarantined message (body SHA-256 {Sha256}) is in {ErrorQueue} but its quarantine record could not be stored: {Reason}",
+                quarantined.BodySha256, settings.Queue + "_error", PoisonIsolation.Reason(failure));
+            return;
+        }
+        var moved = note with { Message = quarantined with { SessionId = EventQuarantined.UnknownSession } };
+        await PoisonIsolation.StoreAsync([moved], notes => RecordAsync(notes, cancellationToken),
+            (_, again) => NoteElsewhereAsync(moved, again, settings, cancellationToken));
+    }
+
+    private async Task PublishToErrorQueueAsync(IChannel channel, IngestOptions settings, byte[] body, string reason,
+        CancellationToken cancellationToken)
+    {
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            Headers = new Dictionary<string, object?>
+            {
+                ["portcullis-quarantine-reason"] = reason,
+                ["portcullis-body-sha256"] = Sha256(body),
+            },
+        };
+        // Confirmed by the broker (the channel has publisher confirmations) before the original is acknowledged.
+        await channel.BasicPublishAsync("", settings.Queue + "_error", mandatory: false, properties, body, cancellationToken);
+        logger.LogError("A message on {Queue} could not be recorded ({Reason}); moved to {ErrorQueue} and its place recorded as EventQuarantined",
+            settings.Queue, reason, settings.Queue + "_error");
+    }
+
+    // The note's message id is the same for every delivery of the same body: a redelivered batch does not note it twice.
+    private static Arrival Quarantined(byte[] body, Identity identity, string reason)
+    {
+        var session = identity.SessionId is { Length: > 0 } id && StorableText.IsStorable(id) ? id : EventQuarantined.UnknownSession;
+        var sha256 = Sha256(body);
+        return new Arrival(new EventQuarantined(identity.RequestId ?? Guid.Empty, session,
+            identity.MessageId is null ? null : StorableText.Storable(identity.MessageId),
+            StorableText.Storable(identity.Type ?? "unknown"), StorableText.Storable(reason), sha256, DateTimeOffset.UtcNow),
+            "quarantine:" + sha256);
+    }
+
+    private static string Sha256(byte[] body) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body));
+
+    /// <summary>A delivery on its way to the store: the event (or the note that takes the place of one that could not be read).</summary>
+    private readonly record struct Pending(Arrival Arrival, byte[] Body, bool SetAside);
+
+    /// <summary>What could be read of a message that is not a storable event, for its quarantine record.</summary>
+    public readonly record struct Identity(string? MessageId, string? Type, Guid? RequestId, string? SessionId);
+
+    /// <summary>Whatever of the envelope's message id, type, request and session can be read, each on its own.</summary>
+    public static Identity Identify(byte[] body)
     {
         try
         {
             using var envelope = JsonDocument.Parse(body);
             var root = envelope.RootElement;
-            if (!root.TryGetProperty("messageId", out var id) || id.GetString() is not { Length: > 0 } messageId) return null;
-            if (!root.TryGetProperty("messageType", out var types) || !root.TryGetProperty("message", out var message)) return null;
+            if (root.ValueKind != JsonValueKind.Object) return default;
+            string? Text(JsonElement parent, string name)
+            {
+                try
+                {
+                    return parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value)
+                        && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return null; // not valid UTF-8 or UTF-16
+                }
+            }
+            string? type = null;
+            if (root.TryGetProperty("messageType", out var types) && types.ValueKind == JsonValueKind.Array)
+                foreach (var urn in types.EnumerateArray())
+                {
+                    try
+                    {
+                        if (urn.ValueKind == JsonValueKind.String && urn.GetString() is { } name)
+                            type ??= AuditedEvents.ByUrn.TryGetValue(name, out var known) ? known.Name : name;
+                    }
+                    catch (InvalidOperationException) { } // not valid UTF-8 or UTF-16
+                }
+            var message = root.TryGetProperty("message", out var m) ? m : default;
+            Guid? request = Text(message, "requestId") is { } r && Guid.TryParse(r, out var g) ? g : null;
+            return new Identity(Text(root, "messageId"), type, request, Text(message, "sessionId"));
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
+        {
+            return default;
+        }
+    }
+
+    /// <summary>An audited event out of MassTransit's envelope, or null when the message is not one.</summary>
+    public static Arrival? Read(byte[] body) => Read(body, out _);
+
+    /// <summary>
+    /// An audited event out of MassTransit's envelope, or null with the reason when the message is not one. Any
+    /// failure to read is a reason, never an exception: an unreadable message must not stop the ingest.
+    /// </summary>
+    public static Arrival? Read(byte[] body, out string reason)
+    {
+        try
+        {
+            using var envelope = JsonDocument.Parse(body);
+            var root = envelope.RootElement;
+            reason = "it is not a MassTransit envelope with a message id, a message type and a message";
+            if (root.ValueKind != JsonValueKind.Object) return null;
+            if (!root.TryGetProperty("messageId", out var id) || id.ValueKind != JsonValueKind.String
+                || id.GetString() is not { Length: > 0 } messageId) return null;
+            if (!root.TryGetProperty("messageType", out var types) || types.ValueKind != JsonValueKind.Array
+                || !root.TryGetProperty("message", out var message)) return null;
+            // The identifiers become keys (the stream's, the exactly-once table's): escaping them would merge or split
+            // sessions, so a message whose identifiers PostgreSQL cannot keep is set aside instead.
+            reason = "its message id holds characters the store cannot keep";
+            if (!StorableText.IsStorable(messageId)) return null;
+            reason = "it is not one of the audited event types";
             foreach (var urn in types.EnumerateArray())
-                if (urn.GetString() is { } name && AuditedEvents.ByUrn.TryGetValue(name, out var type))
-                    return message.Deserialize(type, Json) is IRequestMessage request && !string.IsNullOrEmpty(request.SessionId)
-                        ? new Arrival(request, messageId)
-                        : null;
+                if (urn.ValueKind == JsonValueKind.String && urn.GetString() is { } name && AuditedEvents.ByUrn.TryGetValue(name, out var type))
+                {
+                    if (message.Deserialize(type, Json) is not IRequestMessage request || string.IsNullOrEmpty(request.SessionId))
+                    {
+                        reason = $"its {type.Name} has no session id";
+                        return null;
+                    }
+                    reason = $"its {type.Name} has a session id with characters the store cannot keep";
+                    return StorableText.IsStorable(request.SessionId) ? new Arrival(request, messageId) : null;
+                }
             return null;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or NotSupportedException
+                                       or FormatException or OverflowException)
         {
+            // Not JSON, not valid UTF-8 or UTF-16, a field of the wrong type, nested too deep: the message, not the ingest.
+            reason = $"it cannot be read as an audited event: {ex.GetType().Name}";
             return null;
         }
     }

@@ -35,9 +35,13 @@ public sealed class SessionRecorder(IDocumentSession session, ILogger<SessionRec
             }
             if (!chains.TryGetValue(message.SessionId, out var chain))
                 chains[message.SessionId] = chain = new SessionChain { Id = message.SessionId };
-            var hash = AuditChain.Hash(chain.LastHash, id, message.GetType().Name, message);
+            // The chain covers the event as it was sent; the store gets a form it can keep (escaped when it must be).
+            var json = AuditChain.Serialize(message);
+            var hash = AuditChain.HashJson(chain.LastHash, id, message.GetType().Name, json);
+            var (stored, escaped) = StorableForm.Of(message, json);
             // One stream action per stream and session: this event is the last one appended to it.
-            var appended = session.Events.Append(message.SessionId, message).Events[^1];
+            var appended = session.Events.Append(message.SessionId, stored).Events[^1];
+            if (escaped) appended.SetHeader(AuditChain.EscapedHeader, "true");
             appended.SetHeader(AuditChain.MessageIdHeader, id);
             appended.SetHeader(AuditChain.PreviousHashHeader, chain.LastHash);
             appended.SetHeader(AuditChain.HashHeader, hash);
