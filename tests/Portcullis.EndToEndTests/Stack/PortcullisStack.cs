@@ -180,7 +180,14 @@ public sealed class PortcullisStack : IAsyncLifetime
     {
         _services[service].Start();
         await _services[service].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        // The gateway refuses agent actions until the audit reports keeping up again (strict recording).
+        if (service != "gateway" && _services["gateway"].IsRunning)
+            await _services["gateway"].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
     }
+
+    /// <summary>SIGSTOP / SIGCONT a service: paused, it keeps its connections open but does nothing.</summary>
+    public Task PauseAsync(string service) => _services[service].PauseAsync();
+    public Task ResumeAsync(string service) => _services[service].ResumeAsync();
 
     /// <summary>A token from the OpenID provider through the client credentials grant, as an agent gets one.</summary>
     public async Task<string> TokenFor(string client)
