@@ -61,6 +61,9 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
+    /// <summary>Gateway settings over the tests' own (set before <see cref="InitializeAsync"/>; the fault suite's deadlines).</summary>
+    public Dictionary<string, string> GatewaySettings { get; } = new(StringComparer.Ordinal);
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(RunDirectory);
@@ -269,6 +272,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         var path = Path.Combine(RepositoryRoot, folder, "bin", Metadata("Configuration"), "net10.0", assembly + ".dll");
         var environment = new Dictionary<string, string>(common);
         foreach (var (key, value) in own) environment[key] = value;
+        if (name == "gateway") foreach (var (key, value) in GatewaySettings) environment[key] = value;
         _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
     }
 
