@@ -24,7 +24,10 @@ trap '"$ROOT/scripts/servers.sh" stop' EXIT
 . "$PORTCULLIS_LOCAL/servers-tests-faults.env"
 export PORTCULLIS_RABBITMQ PORTCULLIS_POSTGRES
 
-log "dotnet build tests/Portcullis.Faults"
-dotnet build "$ROOT/tests/Portcullis.Faults" --nologo -v quiet >"$PORTCULLIS_LOCAL/build.log" 2>&1 \
-  || { tail -n 30 "$PORTCULLIS_LOCAL/build.log" >&2; log "build failed"; exit 1; }
+# PORTCULLIS_FAULTS_BUILD=0: use what is built (test.sh has just built the solution).
+if [ "${PORTCULLIS_FAULTS_BUILD:-1}" != 0 ]; then
+  log "dotnet build tests/Portcullis.Faults"
+  dotnet build "$ROOT/tests/Portcullis.Faults" --nologo -v quiet >"$PORTCULLIS_LOCAL/build.log" 2>&1 \
+    || { tail -n 30 "$PORTCULLIS_LOCAL/build.log" >&2; log "build failed"; exit 1; }
+fi
 dotnet "$ROOT/tests/Portcullis.Faults/bin/Debug/net10.0/Portcullis.Faults.dll" "$@"
