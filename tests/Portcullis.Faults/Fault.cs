@@ -7,7 +7,8 @@ namespace Portcullis.Faults;
 public sealed record Fault(string Name, Func<PortcullisStack, Task> Crash, Func<PortcullisStack, Task> Repair)
 {
     public static Fault Kill(string service) => new($"SIGKILL {service}",
-        stack => stack.StopAsync(service), stack => stack.StartAsync(service));
+        // A generous readiness wait: on a busy machine a service's start alone has taken more than 90 s.
+        stack => stack.StopAsync(service), stack => stack.StartAsync(service, TimeSpan.FromMinutes(4)));
 
     public static readonly Fault RabbitMq = new("RabbitMQ killed (SIGKILL)",
         _ => Servers("kill-rabbitmq"), _ => Servers("start"));

@@ -179,13 +179,13 @@ public sealed class PortcullisStack : IAsyncLifetime
         return (extra, new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
     }
 
-    public async Task StartAsync(string service)
+    public async Task StartAsync(string service, TimeSpan? readyWithin = null)
     {
         _services[service].Start();
-        await _services[service].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        await _services[service].WaitUntilReadyAsync(readyWithin ?? TimeSpan.FromSeconds(90));
         // The gateway refuses agent actions until the audit reports keeping up again (strict recording).
         if (service != "gateway" && _services["gateway"].IsRunning)
-            await _services["gateway"].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+            await _services["gateway"].WaitUntilReadyAsync(readyWithin ?? TimeSpan.FromSeconds(90));
     }
 
     /// <summary>SIGSTOP / SIGCONT a service: paused, it keeps its connections open but does nothing.</summary>
