@@ -2,8 +2,16 @@
 # Local PostgreSQL and RabbitMQ for development and tests, from Debian's packages, on loopback, with
 # every file in a project-local folder (.local/). Used when no Docker engine answers.
 #   scripts/servers.sh install   install missing Debian packages (needs root)
-#   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env
+#   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env; PostgreSQL runs
+#                                with its durable settings (fsync, synchronous_commit, full_page_writes on)
+#   scripts/servers.sh start --relaxed
+#                                the same for test fixtures only: fsync and synchronous_commit off (a crash can
+#                                lose acknowledged commits, which tests that never crash the server do not mind)
 #   scripts/servers.sh stop      stop both servers
+#   scripts/servers.sh durability  print PostgreSQL's fsync, synchronous_commit and full_page_writes
+#   scripts/servers.sh kill-postgres | kill-rabbitmq
+#                                crash one server (PostgreSQL stopped in immediate mode, RabbitMQ's node killed with
+#                                SIGKILL) for the fault suite; refused on the default ports, which other runs share
 #   scripts/servers.sh test-env  a fresh RabbitMQ vhost and database for one test run, in .local/servers-tests.env
 #                                (PORTCULLIS_TEST_NAME=x: vhost portcullis-tests-x, database portcullis_tests_x, file
 #                                servers-tests-x.env, so several test runs can share the servers at once)
@@ -17,6 +25,7 @@ DIST_PORT="${PORTCULLIS_RABBIT_DIST_PORT:-55673}"
 EPMD_PORT="${PORTCULLIS_EPMD_PORT:-55674}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 RABBIT_BIN=/usr/lib/rabbitmq/bin
+DURABILITY=durable
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
@@ -70,17 +79,67 @@ start_postgres() {
       || { cat "$dir/initdb.log" >&2; die "initdb failed (log above)"; }
     rm -f "$pwfile"
   fi
+  # Durable unless a test fixture asked otherwise: the audit acknowledges the broker's messages once its
+  # commit returns, so that commit must survive a crash of the server or the machine.
+  local settings="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  [ "$DURABILITY" = durable ] || settings="-c fsync=off -c synchronous_commit=off"
+  local options="-c listen_addresses=127.0.0.1 -p $PG_PORT -k $dir/run -c max_connections=300 $settings"
   if as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+    local running; running="$(pg_durability)"
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT ($running)"
+    if [ "$DURABILITY" = durable ] && [ "$running" != "fsync=on synchronous_commit=on full_page_writes=on" ]; then
+      local others; others="$(as_user "$owner" "$PG_BIN/psql" -h "$dir/run" -p "$PG_PORT" -U portcullis -d postgres -tAc \
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")"
+      if [ "$others" = 0 ]; then
+        log "it runs with relaxed durability and nobody is connected: restarting it with the durable settings"
+        as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart -o "$options" >/dev/null \
+          || { tail -n 30 "$dir/postgres.log" >&2; die "PostgreSQL did not restart (log: $dir/postgres.log)"; }
+        log "PostgreSQL now $(pg_durability)"
+      else
+        log "WARNING: it runs with relaxed durability ($running) and $others other connections use it, so it is left" \
+          "running: a crash can lose acknowledged audit events. Restart it when they are done: scripts/servers.sh stop && scripts/servers.sh start"
+      fi
+    elif [ "$DURABILITY" = relaxed ] && [ "$running" != "fsync=off synchronous_commit=off full_page_writes=on" ]; then
+      log "relaxed durability was asked for, but the server runs with its own settings; they are kept"
+    fi
   else
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $dir/run -c max_connections=300 -c fsync=off -c synchronous_commit=off" >/dev/null \
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT ($DURABILITY: $settings)"
+    as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start -o "$options" >/dev/null \
       || { tail -n 30 "$dir/postgres.log" >&2; die "PostgreSQL did not start (log: $dir/postgres.log)"; }
   fi
   as_user "$owner" "$PG_BIN/psql" -h "$dir/run" -p "$PG_PORT" -U portcullis -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='portcullis'" | grep -q 1 \
     || as_user "$owner" "$PG_BIN/createdb" -h "$dir/run" -p "$PG_PORT" -U portcullis portcullis
+}
+
+# The running server's durability settings, as "fsync=on synchronous_commit=on full_page_writes=on".
+pg_durability() {
+  local dir="$LOCAL/postgres" owner=postgres
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  as_user "$owner" "$PG_BIN/psql" -h "$dir/run" -p "$PG_PORT" -U portcullis -d postgres -tA -F '=' -c \
+    "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY array_position(ARRAY['fsync','synchronous_commit','full_page_writes'], name::text)" \
+    | paste -sd ' '
+}
+
+# The fault suite crashes the servers it started; never the shared ones on the default ports.
+crash_guard() {
+  [ "$PG_PORT" != 55432 ] && [ "$AMQP_PORT" != 55672 ] \
+    || die "$1 is refused on the default ports (55432, 55672): other test runs share those servers. Set PORTCULLIS_PG_PORT, PORTCULLIS_AMQP_PORT, ... and PORTCULLIS_LOCAL for servers of your own"
+}
+
+kill_postgres() {
+  crash_guard kill-postgres
+  local dir="$LOCAL/postgres" owner=postgres
+  [ "$(id -u)" = 0 ] || owner="$(id -un)"
+  as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null && log "PostgreSQL stopped in immediate mode"
+}
+
+kill_rabbitmq() {
+  crash_guard kill-rabbitmq
+  local pid; pid="$(cat "$LOCAL/rabbitmq/rabbitmq.pid" 2>/dev/null || true)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || die "no RabbitMQ node pid in $LOCAL/rabbitmq/rabbitmq.pid"
+  kill -9 "$pid" && log "RabbitMQ node $pid killed (SIGKILL)"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
 
 stop_postgres() {
@@ -140,8 +199,12 @@ stop_rabbitmq() {
   [ "$(id -u)" = 0 ] || owner="$(id -un)"
   [ -d "$dir/mnesia" ] || return 0
   rabbit "$owner" "$RABBIT_BIN/rabbitmqctl" -q stop >/dev/null 2>&1 && log "RabbitMQ stopped" || true
-  # epmd was started on our own port for this node only
-  pkill -u "$owner" -f "epmd.*-port $EPMD_PORT" 2>/dev/null || pkill -f "epmd -daemon" -u "$owner" 2>/dev/null || true
+  # epmd was started on our own port for this node only; another node's epmd (another port, in its
+  # environment, not its command line) is left alone.
+  local pid
+  for pid in $(pgrep -u "$owner" -x epmd 2>/dev/null || true); do
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "ERL_EPMD_PORT=$EPMD_PORT"; then kill "$pid" 2>/dev/null || true; fi
+  done
 }
 
 write_env() {
@@ -179,8 +242,17 @@ ENV
 
 case "${1:-}" in
   install) install ;;
-  start) install; start_postgres; start_rabbitmq; write_env ;;
+  start)
+    case "${2:-}" in
+      --relaxed) DURABILITY=relaxed ;;
+      "") ;;
+      *) die "start takes only --relaxed" ;;
+    esac
+    install; start_postgres; start_rabbitmq; write_env ;;
   stop) stop_rabbitmq; stop_postgres ;;
+  durability) pg_durability ;;
+  kill-postgres) kill_postgres ;;
+  kill-rabbitmq) kill_rabbitmq ;;
   test-env) test_env ;;
-  *) echo "usage: $0 install|start|stop|test-env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start [--relaxed]|stop|durability|kill-postgres|kill-rabbitmq|test-env" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Approval.Saga;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Bus;
 
 namespace Portcullis.Approval;
 
@@ -42,7 +43,8 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
             request.Action, request.RuleId, request.Reason,
             request.ApproverGroups.Count > 0 ? request.ApproverGroups : options.Value.DefaultApproverGroups,
             now, now + options.Value.Expiry);
-        await context.Publish(opened);
+        // One per approval, whatever the number of deliveries of the request: the audit keeps one copy.
+        await context.Publish(opened, publish => publish.MessageId = EventMessageId.For<ApprovalRequested>(opened.ApprovalId));
         logger.LogInformation("Approval {ApprovalId} requested for request {RequestId} by rule {Rule} from {Groups}",
             opened.ApprovalId, opened.RequestId, opened.RuleId, string.Join(",", opened.ApproverGroups));
         await context.RespondAsync(new ApprovalStatus(opened.ApprovalId, ApprovalStates.Pending, opened.RequestId,

@@ -3,6 +3,7 @@ using JasperFx.Events;
 using Marten;
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
+using Portcullis.Audit.Progress;
 using Portcullis.Audit.Projections;
 using Portcullis.Audit.Recording;
 using Portcullis.Audit.Retention;
@@ -25,7 +26,14 @@ public static class Extensions
         builder.AddPostgresReadiness();
         var appendMode = builder.Configuration.GetValue("Audit:AppendMode", EventAppendMode.Quick);
         var projectionBatch = builder.Configuration.GetValue("Audit:ProjectionBatchSize", DefaultProjectionBatchSize);
-        builder.Services.AddMarten(options => ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!, appendMode, projectionBatch))
+        // Every commit of the store is watched, for the progress the audit reports to the gateways.
+        var commits = new AuditCommitWatch(TimeProvider.System);
+        builder.Services.AddSingleton(commits);
+        builder.Services.AddMarten(options =>
+            {
+                ConfigureStore(options, builder.Configuration.GetConnectionString("Postgres")!, appendMode, projectionBatch);
+                options.Listeners.Add(commits);
+            })
             .UseLightweightSessions().ApplyAllDatabaseChangesOnStartup()
             // The projections (session timelines, identity activity, decision statistics), on one node at a time.
             // Audit:Projections=Disabled leaves them to other audit nodes, so an ingest node spends its CPU on ingest.
@@ -47,6 +55,8 @@ public static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<AuditIngestor>());
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration("audit-ingest",
             services => services.GetRequiredService<AuditIngestor>(), HealthStatus.Unhealthy, ["ready"]));
+        // Its heartbeat: whether it records and how far behind it is, for the gateways' strict recording.
+        builder.Services.AddHostedService<AuditProgressReporter>();
         return builder;
     }
 

@@ -10,6 +10,7 @@ using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.Sessions;
 
 namespace Portcullis.Gateway;
@@ -30,6 +31,13 @@ public static class Extensions
         builder.Services.AddSingleton<ApprovalGate>();
         builder.Services.AddHttpClient(nameof(ApprovalStatusApi));
         builder.Services.AddSingleton<ResponseMaskingTransform>();
+        // Strict recording: agent actions are refused while the audit trail is not keeping up.
+        builder.Services.Configure<AuditRecordingOptions>(builder.Configuration.GetSection("Gateway"));
+        builder.Services.AddSingleton<AuditRecordingMonitor>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AuditRecordingMonitor>());
+        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("audit-recording",
+            services => services.GetRequiredService<AuditRecordingMonitor>(),
+            Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, [Portcullis.Defaults.Health.HealthExtensions.ReadyTag]));
         builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
         builder.Services.AddSingleton<PostgresConnector>();

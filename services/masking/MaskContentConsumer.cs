@@ -1,4 +1,5 @@
 using MassTransit;
+using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
 
 namespace Portcullis.Masking;
@@ -26,7 +27,9 @@ public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock
             masked.LongLength,
             clock.GetUtcNow(),
             tally.Rules,
-            message.Connection));
+            message.Connection),
+            // One per request, whatever the number of deliveries: the audit keeps one copy.
+            publish => publish.MessageId = EventMessageId.For<ResponseMasked>(message.RequestId));
         await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts, headers));
     }
 }

@@ -1,4 +1,5 @@
 using MassTransit;
+using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
 using Portcullis.Policy.Rules;
 
@@ -14,7 +15,9 @@ public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyPro
         logger.LogInformation("Request {RequestId} on {Connection}: {Decision} by {Rule} (policy {Version})",
             evaluated.RequestId, evaluated.Action.Connection, evaluated.Decision, evaluated.RuleId ?? "default",
             evaluated.PolicyVersion);
-        await context.Publish(evaluated);
+        // A redelivered RequestReceived (after a broker or process crash) is decided again; the same message id
+        // lets the audit keep one decision per request.
+        await context.Publish(evaluated, publish => publish.MessageId = EventMessageId.For<PolicyEvaluated>(evaluated.RequestId));
         if (context.ResponseAddress is not null)
             await context.RespondAsync(evaluated);
     }

@@ -18,6 +18,7 @@ public static class AuditIngestProbe
     {
         var (postgres, bus) = await ConnectAsync();
         Console.WriteLine($"make up && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-ingest {events}");
+        await StoreDurability.PrintAsync(postgres);
         try
         {
             // events/s: the whole path (publish with confirms, then store). drain events/s: what the audit stored per
@@ -95,6 +96,7 @@ public static class AuditIngestProbe
         var pid = File.ReadAllText(pidFile).Trim();
         var (postgres, bus) = await ConnectAsync();
         Console.WriteLine($"make up && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-drain {events}");
+        await StoreDurability.PrintAsync(postgres);
         try
         {
             Console.WriteLine("| sessions | events | published in s | drained in s | events/s | projected at s |");

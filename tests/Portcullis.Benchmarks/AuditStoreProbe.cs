@@ -17,6 +17,7 @@ public static class AuditStoreProbe
         var postgres = Environment.GetEnvironmentVariable("PORTCULLIS_POSTGRES")
             ?? throw new InvalidOperationException("Start the servers first: scripts/servers.sh start && . .local/servers.env");
         Console.WriteLine($"scripts/servers.sh start && . .local/servers.env && dotnet run -c Release --project tests/Portcullis.Benchmarks -- --audit-store {events}");
+        await StoreDurability.PrintAsync(postgres);
         await using var store = DocumentStore.For(options => Portcullis.Audit.Extensions.ConfigureStore(options, postgres));
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
 

@@ -59,11 +59,30 @@ public sealed class FailClosedTests(PortcullisStack stack)
     public async Task Events_published_while_the_audit_service_is_down_are_recorded_when_it_returns()
     {
         var session = "e2e-audit-down-" + Guid.NewGuid().ToString("N")[..8];
+        // Strict recording refuses actions while no audit consumes (the stack's gateway, below); a gateway that
+        // does not require it shows what the broker keeps meanwhile.
+        var (lenient, client) = await stack.StartExtraGatewayAsync("gateway-audit-optional", new() { ["Gateway__RequireAudit"] = "false" });
+        await using var _ = lenient;
+        using var __ = client;
         await stack.StopAsync("audit");
         try
         {
+            // The broker drops the dead consumer at once; the gateway counts consumers every second.
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                using var strict = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/3", session + "-strict");
+                using var refused = await stack.Gateway.SendAsync(strict);
+                if (refused.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    Assert.Contains("no audit service is consuming", await refused.Content.ReadAsStringAsync());
+                    break;
+                }
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(5), "the gateway still serves with no audit consumer");
+                await Task.Delay(200);
+            }
             using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/3", session);
-            using var response = await stack.Gateway.SendAsync(request);
+            using var response = await client.SendAsync(request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             // Longer than the decision deadline: a request message that expired with its deadline would be gone.
             await Task.Delay(PortcullisStack.DecisionTimeout + TimeSpan.FromSeconds(2));

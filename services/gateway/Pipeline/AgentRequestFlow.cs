@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Gateway.Approvals;
+using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.Sessions;
 
 namespace Portcullis.Gateway.Pipeline;
@@ -17,13 +18,20 @@ public sealed class AgentRequestFlow(
     SessionResolver sessions,
     AgentResponses responses,
     ApprovalGate approvals,
+    AuditRecordingMonitor recording,
     IOptions<GatewayOptions> options,
     TimeProvider clock,
     ILogger<AgentRequestFlow> logger)
 {
-    /// <summary>Starts a request, or answers 400 (and returns null) when its session id is malformed.</summary>
+    /// <summary>Starts a request, or answers 503 (audit behind) or 400 (malformed session id) and returns null.</summary>
     public async Task<AgentRequest?> BeginAsync(HttpContext context, AgentAction action)
     {
+        // Strict recording: while the audit trail is not keeping up, nothing starts (nothing published, nothing run).
+        if (recording.Refusal() is { } behind)
+        {
+            await recording.RefuseAsync(context, behind);
+            return null;
+        }
         var session = sessions.Resolve(context);
         if (session.SessionId is null)
         {

@@ -1,4 +1,5 @@
 using MassTransit;
+using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
 
 namespace Portcullis.Masking.Chunks;
@@ -69,7 +70,8 @@ public sealed class MaskChunkConsumer(MaskingStreams streams, TimeProvider clock
             stream.BytesOut,
             clock.GetUtcNow(),
             stream.Tally.Rules,
-            opened.Connection));
+            opened.Connection),
+            publish => publish.MessageId = EventMessageId.For<ResponseMasked>(opened.RequestId));
         await context.RespondAsync(new ChunkMasked(chunk.RequestId, chunk.SessionId, chunk.Sequence, masked, stream.Tally.Counts));
     }
 }

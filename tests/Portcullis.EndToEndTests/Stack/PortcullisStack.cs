@@ -61,6 +61,9 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
+    /// <summary>Gateway settings over the tests' own (set before <see cref="InitializeAsync"/>; the fault suite's deadlines).</summary>
+    public Dictionary<string, string> GatewaySettings { get; } = new(StringComparer.Ordinal);
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(RunDirectory);
@@ -176,11 +179,18 @@ public sealed class PortcullisStack : IAsyncLifetime
         return (extra, new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
     }
 
-    public async Task StartAsync(string service)
+    public async Task StartAsync(string service, TimeSpan? readyWithin = null)
     {
         _services[service].Start();
-        await _services[service].WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        await _services[service].WaitUntilReadyAsync(readyWithin ?? TimeSpan.FromSeconds(90));
+        // The gateway refuses agent actions until the audit reports keeping up again (strict recording).
+        if (service != "gateway" && _services["gateway"].IsRunning)
+            await _services["gateway"].WaitUntilReadyAsync(readyWithin ?? TimeSpan.FromSeconds(90));
     }
+
+    /// <summary>SIGSTOP / SIGCONT a service: paused, it keeps its connections open but does nothing.</summary>
+    public Task PauseAsync(string service) => _services[service].PauseAsync();
+    public Task ResumeAsync(string service) => _services[service].ResumeAsync();
 
     /// <summary>A token from the OpenID provider through the client credentials grant, as an agent gets one.</summary>
     public async Task<string> TokenFor(string client)
@@ -262,6 +272,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         var path = Path.Combine(RepositoryRoot, folder, "bin", Metadata("Configuration"), "net10.0", assembly + ".dll");
         var environment = new Dictionary<string, string>(common);
         foreach (var (key, value) in own) environment[key] = value;
+        if (name == "gateway") foreach (var (key, value) in GatewaySettings) environment[key] = value;
         _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
     }
 

@@ -77,6 +77,25 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
         throw new TimeoutException($"{name} was not ready within {timeout.TotalSeconds} s ({last}); its log ({LogPath}) ends with:\n{Tail()}");
     }
 
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The process id while it runs (for a fault suite that signals it).</summary>
+    public int? ProcessId => IsRunning ? _process!.Id : null;
+
+    /// <summary>SIGSTOP: the process stops running but keeps its sockets open, as a hung process would.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT: a paused process runs again.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process is null || _process.HasExited) throw new InvalidOperationException($"{name} is not running");
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {name} failed ({kill.ExitCode})");
+    }
+
     /// <summary>Kills the process, as a crash or an operator would stop it.</summary>
     public async Task StopAsync()
     {
