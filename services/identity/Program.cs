@@ -1,10 +1,11 @@
+using Portcullis.Defaults;
 using Portcullis.Identity;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults(); // problem answers (never the developer page, which would echo headers), redacted logs
 builder.AddDevelopmentOpenIdProvider();
-builder.Services.AddProblemDetails();
 
 var app = builder.Build();
-app.UseExceptionHandler(); // never the developer page: it would echo request headers
+app.UseServiceDefaults();
 app.UseDevelopmentOpenIdProvider();
 app.Run();
