@@ -7,5 +7,6 @@ builder.AddDevelopmentOpenIdProvider();
 
 var app = builder.Build();
 app.UseServiceDefaults();
+app.UseAuthentication(); // OpenIddict reads requests here: after the problem answers, so what it throws is answered too
 app.UseDevelopmentOpenIdProvider();
 app.Run();

@@ -35,6 +35,9 @@ public static class ProblemAnswers
         var maxBody = limits.GetValue<long>("MaxRequestBodyBytes", 16 * 1024 * 1024);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<BadInputExceptionHandler>();
+        // In Development the host puts the developer exception page in front of everything (it would catch what
+        // the authentication middleware throws before our handler sees it): it answers as the handler does.
+        builder.Services.AddSingleton<IDeveloperPageExceptionFilter, ProblemAnswerDeveloperPageFilter>();
         builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(form =>
         {
@@ -104,6 +107,8 @@ public static class ProblemAnswers
         BadHttpRequestException { InnerException: InvalidDataException data } => FromInvalidData(data),
         BadHttpRequestException { InnerException: DecoderFallbackException } =>
             (400, "bad-encoding", "Bad request", "The request is not valid UTF-8 text."),
+        BadHttpRequestException { InnerException: InvalidOperationException inner } when IsUnknownCharset(inner) => UnknownCharset,
+        InvalidOperationException inner when IsUnknownCharset(inner) => UnknownCharset,
         BadHttpRequestException bad =>
             (bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : 400, "bad-request", "Bad request", Sentence(bad.Message)),
         _ when Find<PostgresException>(exception) is { SqlState: "22021" or "22P05" } =>
@@ -116,6 +121,13 @@ public static class ProblemAnswers
         _ => (500, "internal", "Internal error",
             "The request failed on the server. Nothing about the failure is shown here; its trace id is in the server's log."),
     };
+
+    private static readonly (int, string, string, string) UnknownCharset =
+        (415, "bad-charset", "Unsupported charset", "The Content-Type names a charset this endpoint does not read: send UTF-8.");
+
+    /// <summary>The framework's words when a Content-Type names an encoding that does not exist.</summary>
+    private static bool IsUnknownCharset(InvalidOperationException exception) =>
+        exception.InnerException is ArgumentException && exception.Message.Contains("charset", StringComparison.Ordinal);
 
     private static T? Find<T>(Exception exception) where T : Exception
     {
@@ -184,5 +196,21 @@ public sealed class BadInputExceptionHandler(ILogger<BadInputExceptionHandler> l
                 extensions: new Dictionary<string, object?> { ["traceId"] = context.TraceIdentifier })
             .ExecuteAsync(context);
         return true;
+    }
+}
+
+/// <summary>
+/// Stands in for the developer exception page, which would print the stack and the request's headers (bearer
+/// tokens included): whatever reaches it gets the same problem answer as <see cref="BadInputExceptionHandler"/>.
+/// </summary>
+public sealed class ProblemAnswerDeveloperPageFilter(ILogger<BadInputExceptionHandler> logger) : IDeveloperPageExceptionFilter
+{
+    public async Task HandleExceptionAsync(ErrorContext errorContext, Func<ErrorContext, Task> next)
+    {
+        var context = errorContext.HttpContext;
+        if (context.Response.HasStarted) return;
+        context.Response.Clear();
+        if (!await new BadInputExceptionHandler(logger).TryHandleAsync(context, errorContext.Exception, context.RequestAborted))
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
     }
 }
