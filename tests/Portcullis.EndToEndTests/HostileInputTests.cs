@@ -99,6 +99,14 @@ public sealed class HostileInputTests(PortcullisStack stack)
             Utf8("""{"sql":"SELECT $1","parameters":"x"}"""));
         yield return new Attack("/sql: 70,000 parameters", gateway, HttpMethod.Post, "sql/warehouse", agent,
             Utf8("""{"sql":"SELECT 1","parameters":[""" + string.Join(',', Enumerable.Repeat("1", 70_000)) + "]}"));
+        yield return new Attack("/sql: a lone surrogate in a parameter", gateway, HttpMethod.Post, "sql/warehouse", agent,
+            Utf8("{\"sql\":\"SELECT $1\",\"parameters\":[\"a\\ud800b\"]}"));
+        yield return new Attack("/sql: a lone surrogate in the statement", gateway, HttpMethod.Post, "sql/warehouse", agent,
+            Utf8("{\"sql\":\"SELECT 'a\\udc00'\"}"));
+        yield return new Attack("/exec: a lone surrogate in the command", gateway, HttpMethod.Post, "exec/ops", agent,
+            Utf8("{\"command\":\"echo \\ud800\"}"));
+        yield return new Attack("evaluate: a lone surrogate in the subject", policy, HttpMethod.Post, "policy/evaluate", admin,
+            Utf8("{\"principal\":{\"subject\":\"\\ud800\"},\"action\":{\"protocol\":\"sql\",\"connection\":\"warehouse\",\"sql\":\"SELECT 1\"}}"));
         yield return new Attack("/sql: null", gateway, HttpMethod.Post, "sql/warehouse", agent, Utf8("null"));
         yield return new Attack("/exec: null", gateway, HttpMethod.Post, "exec/ops", agent, Utf8("null"));
         yield return new Attack("/sql: 20 MB body", gateway, HttpMethod.Post, "sql/warehouse", agent,
@@ -361,6 +369,7 @@ public sealed class HostileInputTests(PortcullisStack stack)
         var discovery = JsonDocument.Parse(await http.GetStringAsync(".well-known/openid-configuration")).RootElement;
         var jwks = JsonDocument.Parse(await http.GetStringAsync(discovery.GetProperty("jwks_uri").GetString())).RootElement;
         var publishedKid = jwks.GetProperty("keys")[0].GetProperty("kid").GetString()!;
+        Assert.Equal(stack.SigningKeyId, publishedKid);
 
         string Mint(string? kid, string group)
         {

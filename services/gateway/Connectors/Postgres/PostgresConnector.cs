@@ -118,6 +118,12 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     public static bool TryParameterValue(JsonElement value, out object parameter, out string? error)
     {
         error = null;
+        if (value.ValueKind == JsonValueKind.String && !IsText(value))
+        {
+            parameter = DBNull.Value;
+            error = "The string has a lone surrogate escape (\\ud800...), which is not text: send valid Unicode.";
+            return false;
+        }
         parameter = value.ValueKind switch
         {
             JsonValueKind.String => value.GetString()!,
@@ -133,6 +139,19 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             error = $"The number {Shorten(value.GetRawText())} is out of range for a parameter (64-bit integers and decimals " +
                     "of up to 28 digits): send it as a string and cast it in SQL, e.g. $1::numeric.";
         return error is null;
+    }
+
+    private static bool IsText(JsonElement value)
+    {
+        try
+        {
+            _ = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // System.Text.Json's refusal of a lone surrogate
+        }
     }
 
     private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
