@@ -2,32 +2,32 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Portcullis.Defaults.Logging;
+using Portcullis.Defaults.Problems;
 
 namespace Portcullis.Defaults;
 
 public static class ServiceDefaults
 {
-    /// <summary>Logging, health checks and problem details: what every Portcullis service has.</summary>
+    /// <summary>Logging (credentials redacted), health checks and problem answers: what every Portcullis service has.</summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(options =>
-        {
-            options.SingleLine = true;
-            options.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        builder.Logging.AddConsole(options => options.FormatterName = RedactingConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<RedactingConsoleFormatter, ConsoleFormatterOptions>();
         builder.Services.AddHealthChecks();
-        builder.Services.AddProblemDetails();
+        builder.AddProblemAnswers();
         return builder;
     }
 
     /// <summary>
-    /// Unhandled errors answer a bare 500 problem document in every environment: the developer exception page
-    /// would echo the request's headers, bearer tokens included.
+    /// Failed requests answer problem documents in every environment (<see cref="ProblemAnswers"/>): never the
+    /// developer exception page, which would echo the request's headers, bearer tokens included.
     /// </summary>
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
-        app.UseExceptionHandler();
+        app.UseProblemAnswers();
         return app;
     }
 }

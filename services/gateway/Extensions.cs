@@ -68,7 +68,9 @@ public static class Extensions
 
     public static WebApplication MapAgentEndpoints(this WebApplication app)
     {
-        app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>());
+        // What an upstream answers is masked and recorded as it is: no problem body is added to its bare 4xx.
+        app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>())
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.SkipStatusCodePagesAttribute());
         app.MapSqlApi();
         app.MapExecApi();
         app.MapApprovalStatusApi();

@@ -1,10 +1,12 @@
+using Portcullis.Defaults;
 using Portcullis.Identity;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults(); // problem answers (never the developer page, which would echo headers), redacted logs
 builder.AddDevelopmentOpenIdProvider();
-builder.Services.AddProblemDetails();
 
 var app = builder.Build();
-app.UseExceptionHandler(); // never the developer page: it would echo request headers
+app.UseServiceDefaults();
+app.UseAuthentication(); // OpenIddict reads requests here: after the problem answers, so what it throws is answered too
 app.UseDevelopmentOpenIdProvider();
 app.Run();

@@ -12,7 +12,10 @@ namespace Portcullis.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class AuthenticationTests(PortcullisStack stack)
 {
-    /// <summary>A token like the provider's, signed by <paramref name="key"/>, valid from/until the given offsets.</summary>
+    /// <summary>
+    /// A token like the provider's, signed by <paramref name="key"/> and naming the provider's key id (a token
+    /// naming no published key is refused whatever its signature), valid from/until the given offsets.
+    /// </summary>
     private string Mint(RSA key, TimeSpan notBefore, TimeSpan expires)
     {
         var now = DateTime.UtcNow;
@@ -24,7 +27,7 @@ public sealed class AuthenticationTests(PortcullisStack stack)
             NotBefore = now + notBefore,
             IssuedAt = now + notBefore,
             Expires = now + expires,
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key), SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = stack.SigningKeyId }, SecurityAlgorithms.RsaSha256),
         });
     }
 

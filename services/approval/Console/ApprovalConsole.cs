@@ -107,7 +107,13 @@ public static class ApprovalConsole
     {
         var approver = user.ToPrincipal();
         Results<Ok<ApprovalStatus>, ProblemHttpResult> result;
-        if (decision == "approve")
+        if (decision == "approve" && !string.IsNullOrWhiteSpace(window) && !DurationText.TryParse(window, out _))
+        {
+            // Never a silent "once" in place of a window the approver mistyped: nothing is decided.
+            result = TypedResults.Problem(statusCode: 400, title: "Bad window",
+                detail: $"'{window}' is not a duration: write it like 30m, 2h or 90s. Nothing was decided.");
+        }
+        else if (decision == "approve")
         {
             TimeSpan? span = !string.IsNullOrEmpty(window) && DurationText.TryParse(window, out var parsed) ? parsed : null;
             result = await ApprovalsApi.Decide(services.GetRequiredService<IRequestClient<ApproveApproval>>(),

@@ -39,11 +39,32 @@ public static class AuthenticationExtensions
                 ClockSkew = TimeSpan.FromSeconds(auth.GetValue("ClockSkewSeconds", 30)),
                 NameClaimType = "sub",
                 RoleClaimType = GroupsClaim,
+                // A token is checked against the one key its header names, never against every key in turn.
+                TryAllIssuerSigningKeys = false,
+                IssuerSigningKeyResolverUsingConfiguration = SigningKeysNamedBy,
             };
             options.Events = new JwtBearerEvents { OnChallenge = WriteChallengeProblem };
         });
         builder.Services.AddAuthorization();
         return builder;
+    }
+
+    /// <summary>
+    /// The issuer's keys a token may be checked with: the one whose <c>kid</c> the token names (exactly, as
+    /// RFC 7515 compares it), and none when the issuer publishes no such key. A token without a <c>kid</c>
+    /// matches only keys published without one, so it is refused by any issuer whose keys all carry ids (every
+    /// real OpenID provider). Without this, the handler tries every key when the <c>kid</c> matches nothing,
+    /// and a token naming a key the issuer never published would be accepted.
+    /// </summary>
+    public static IEnumerable<SecurityKey> SigningKeysNamedBy(string token, SecurityToken securityToken, string? kid,
+        TokenValidationParameters parameters, BaseConfiguration? configuration)
+    {
+        var published = (configuration?.SigningKeys ?? [])
+            .Concat(parameters.IssuerSigningKeys ?? [])
+            .Concat(parameters.IssuerSigningKey is { } single ? [single] : []);
+        return string.IsNullOrEmpty(kid)
+            ? [.. published.Where(key => string.IsNullOrEmpty(key.KeyId))]
+            : [.. published.Where(key => string.Equals(key.KeyId, kid, StringComparison.Ordinal))];
     }
 
     /// <summary>401 as problem details that say what to do, instead of an empty body.</summary>

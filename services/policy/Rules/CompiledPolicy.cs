@@ -80,8 +80,11 @@ public sealed class CompiledPolicy
         int? timeout = null;
         if (config.StatementTimeout is { } text)
         {
-            if (DurationText.TryParse(text, out var duration)) timeout = (int)duration.TotalMilliseconds;
-            else errors.Add($"{where}.obligations.statement_timeout '{text}' is not a duration such as 5s, 500ms or 2m");
+            if (!DurationText.TryParse(text, out var duration))
+                errors.Add($"{where}.obligations.statement_timeout '{text}' is not a duration such as 5s, 500ms or 2m");
+            else if (duration.TotalMilliseconds > int.MaxValue) // PostgreSQL's statement_timeout is an int of milliseconds
+                errors.Add($"{where}.obligations.statement_timeout '{text}' is longer than PostgreSQL allows (about 24 days)");
+            else timeout = (int)duration.TotalMilliseconds;
         }
         if (config.MaxRows is <= 0) errors.Add($"{where}.obligations.max_rows must be positive");
         if (config.MaxOutputBytes is <= 0) errors.Add($"{where}.obligations.max_output_bytes must be positive");

@@ -51,6 +51,8 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public string RunDirectory { get; } = Path.Combine(RepositoryRoot, ".local", "test-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);
     public RSA SigningKey { get; } = RSA.Create(2048);
+    /// <summary>The <c>kid</c> the provider publishes for <see cref="SigningKey"/> (derived from the public key, as it derives it).</summary>
+    public string SigningKeyId => Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(SHA256.HashData(SigningKey.ExportRSAPublicKey()))[..16];
     public Uri Issuer => _services["identity"].BaseAddress;
     public HttpClient Gateway { get; private set; } = null!;
     public HttpClient Audit { get; private set; } = null!;

@@ -29,7 +29,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         return $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
     }
 
-    public async Task<SqlResult> ExecuteAsync(string connection, string sql, IReadOnlyList<JsonElement> parameters,
+    public async Task<SqlResult> ExecuteAsync(string connection, string sql, IReadOnlyList<object> parameters,
         Obligations obligations, CancellationToken cancellationToken)
     {
         var source = await DataSource(connection, cancellationToken);
@@ -42,22 +42,26 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
 
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();
-        await using (var command = new NpgsqlCommand(sql, database, transaction))
+        // Every value comes back in PostgreSQL's text form, whatever its type (regclass, tsvector, intervals with
+        // months, NaN, dates past 9999...), and SqlValues gives JSON types to the few that have one: a type the
+        // driver cannot read is never an error, and no value is read as something it is not.
+        await using (var command = new NpgsqlCommand(sql, database, transaction) { AllResultTypesAreUnknown = true })
         {
-            foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = ParameterValue(parameter) });
+            foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var rowsLeft = maxRows;
             do
             {
                 if (reader.FieldCount == 0) continue;
                 var schema = reader.GetColumnSchema(); // from the row description: no extra round trip
+                var types = schema.Select(c => c.TypeOID).ToArray();
                 var rows = new List<object?[]>();
                 var truncated = false;
                 while (await reader.ReadAsync(cancellationToken))
                 {
                     if (rowsLeft == 0) { truncated = true; break; }
                     var row = new object?[reader.FieldCount];
-                    for (var i = 0; i < row.Length; i++) row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                    for (var i = 0; i < row.Length; i++) row[i] = reader.IsDBNull(i) ? null : SqlValues.FromText(types[i], reader.GetString(i));
                     rows.Add(row);
                     rowsLeft--;
                 }
@@ -79,7 +83,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
 
     private int? TimeoutMs(string connection) =>
         config.Connections[connection].Timeout is { } text && DurationText.TryParse(text, out var duration)
-            ? (int)duration.TotalMilliseconds
+            ? (int)Math.Min(duration.TotalMilliseconds, int.MaxValue)
             : null;
 
     private async Task<NpgsqlDataSource> DataSource(string connection, CancellationToken cancellationToken)
@@ -104,16 +108,53 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static object ParameterValue(JsonElement value) => value.ValueKind switch
+    /// <summary>PostgreSQL's limit on the parameters of one statement.</summary>
+    public const int MaxParameters = 65_535;
+
+    /// <summary>
+    /// The value a JSON parameter is sent as, or why it cannot be sent (a number beyond a 64-bit integer or a
+    /// 28-digit decimal, which the agent can send as a string and cast in SQL).
+    /// </summary>
+    public static bool TryParameterValue(JsonElement value, out object parameter, out string? error)
     {
-        JsonValueKind.String => value.GetString()!,
-        JsonValueKind.Number when value.TryGetInt64(out var integer) => integer,
-        JsonValueKind.Number => value.GetDecimal(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Null => DBNull.Value,
-        _ => value.GetRawText(),
-    };
+        error = null;
+        if (value.ValueKind == JsonValueKind.String && !IsText(value))
+        {
+            parameter = DBNull.Value;
+            error = "The string has a lone surrogate escape (\\ud800...), which is not text: send valid Unicode.";
+            return false;
+        }
+        parameter = value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString()!,
+            JsonValueKind.Number when value.TryGetInt64(out var integer) => integer,
+            JsonValueKind.Number when value.TryGetDecimal(out var number) => number,
+            JsonValueKind.Number => DBNull.Value,
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.Null => DBNull.Value,
+            _ => value.GetRawText(),
+        };
+        if (value.ValueKind == JsonValueKind.Number && parameter is DBNull)
+            error = $"The number {Shorten(value.GetRawText())} is out of range for a parameter (64-bit integers and decimals " +
+                    "of up to 28 digits): send it as a string and cast it in SQL, e.g. $1::numeric.";
+        return error is null;
+    }
+
+    private static bool IsText(JsonElement value)
+    {
+        try
+        {
+            _ = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // System.Text.Json's refusal of a lone surrogate
+        }
+    }
+
+    private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }
 
 public sealed record SqlResult(IReadOnlyList<ResultSet> Results);

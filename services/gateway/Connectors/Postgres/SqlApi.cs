@@ -20,13 +20,19 @@ public static class SqlApi
     {
         if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql,
                 "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).")) return;
+        var (values, error) = Parameters(body!.Parameters);
+        if (error is not null)
+        {
+            await responses.BadRequest(context, error);
+            return;
+        }
         var action = new AgentAction(Protocols.Sql, connection, Sql: body!.Sql);
         await flow.RunAsync(context, action, async request =>
         {
             var target = postgres.Describe(connection);
             try
             {
-                var result = await postgres.ExecuteAsync(connection, body.Sql!, body.Parameters ?? [], request.Obligations, context.RequestAborted);
+                var result = await postgres.ExecuteAsync(connection, body.Sql!, values, request.Obligations, context.RequestAborted);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: "application/vnd.portcullis.sql+json"); // column rules follow the columns' origins
             }
@@ -46,6 +52,19 @@ public static class SqlApi
                     $"The database of connection '{connection}' could not be reached; nothing was run.", []), target);
             }
         });
+    }
+
+    /// <summary>The parameters as they will be sent, or what is wrong with them: refused before anything is asked or run.</summary>
+    private static (IReadOnlyList<object> Values, string? Error) Parameters(IReadOnlyList<JsonElement>? parameters)
+    {
+        if (parameters is null) return ([], null);
+        if (parameters.Count > PostgresConnector.MaxParameters)
+            return ([], $"At most {PostgresConnector.MaxParameters} parameters can be sent with one statement.");
+        var values = new object[parameters.Count];
+        for (var i = 0; i < values.Length; i++)
+            if (!PostgresConnector.TryParameterValue(parameters[i], out values[i], out var error))
+                return ([], $"Parameter ${i + 1}: {error}");
+        return (values, null);
     }
 }
 

@@ -6,7 +6,8 @@ namespace Portcullis.Gateway.Connectors.Postgres;
 
 /// <summary>
 /// SQL results as the JSON agents get: {"results": [{"columns": [{name, type, origin}], "rows": [[...]],
-/// "rowCount": n, "truncated": bool}]}. Values keep their JSON types; what has none is written as text.
+/// "rowCount": n, "truncated": bool}]}. Values keep their JSON types; what has none is written as text
+/// (<see cref="SqlValues"/>).
 /// </summary>
 public static class SqlResultWriter
 {
@@ -55,6 +56,7 @@ public static class SqlResultWriter
         {
             case null: json.WriteNullValue(); break;
             case string text: json.WriteStringValue(text); break;
+            case JsonNumberText number: json.WriteRawValue(number.Text); break;
             case bool flag: json.WriteBooleanValue(flag); break;
             case short or int or long or byte: json.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture)); break;
             case float or double: json.WriteNumberValue(Convert.ToDouble(value, CultureInfo.InvariantCulture)); break;
