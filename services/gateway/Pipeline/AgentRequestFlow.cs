@@ -15,13 +15,17 @@ namespace Portcullis.Gateway.Pipeline;
 /// </summary>
 public sealed class AgentRequestFlow(
     SessionResolver sessions,
+    SessionLedger sessionLedger,
     AgentResponses responses,
     ApprovalGate approvals,
     IOptions<GatewayOptions> options,
     TimeProvider clock,
     ILogger<AgentRequestFlow> logger)
 {
-    /// <summary>Starts a request, or answers 400 (and returns null) when its session id is malformed.</summary>
+    /// <summary>
+    /// Starts a request, or answers (and returns null) 400 when its session id is malformed or reserved, 403 when the
+    /// session belongs to another identity.
+    /// </summary>
     public async Task<AgentRequest?> BeginAsync(HttpContext context, AgentAction action)
     {
         var session = sessions.Resolve(context);
@@ -40,7 +44,13 @@ public sealed class AgentRequestFlow(
             }
             approvalId = parsed;
         }
-        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action) { PresentedApprovalId = approvalId };
+        // Only the identity that opened a session acts in it (403 otherwise); its requests are numbered 1, 2, 3...
+        if (await sessionLedger.ClaimAsync(context, session.SessionId) is not { } sequence) return null;
+        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action)
+        {
+            PresentedApprovalId = approvalId,
+            SessionSequence = sequence,
+        };
         context.Features.Set(request);
         return request;
     }
@@ -50,7 +60,7 @@ public sealed class AgentRequestFlow(
     {
         var decisions = context.RequestServices.GetRequiredService<IRequestClient<RequestReceived>>();
         var received = new RequestReceived(request.RequestId, request.SessionId, context.User.ToPrincipal(),
-            request.Action, clock.GetUtcNow());
+            request.Action, clock.GetUtcNow(), request.SessionSequence);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         deadline.CancelAfter(options.Value.DecisionTimeout);
         PolicyEvaluated decision;

@@ -104,6 +104,41 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The parameters as canonical JSON (compact, one value each in the form it is bound), or null when there are
+    /// none: what policy, the audit and an approval see of them. Throws <see cref="FormatException"/> for a value
+    /// that cannot be bound.
+    /// </summary>
+    public static string? CanonicalParameters(IReadOnlyList<JsonElement>? parameters)
+    {
+        if (parameters is not { Count: > 0 }) return null;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        try
+        {
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartArray();
+                foreach (var parameter in parameters)
+                {
+                    switch (ParameterValue(parameter))
+                    {
+                        case string text: writer.WriteStringValue(text); break;
+                        case long integer: writer.WriteNumberValue(integer); break;
+                        case decimal number: writer.WriteNumberValue(number); break;
+                        case bool flag: writer.WriteBooleanValue(flag); break;
+                        default: writer.WriteNullValue(); break;
+                    }
+                }
+                writer.WriteEndArray();
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException or InvalidOperationException)
+        {
+            throw new FormatException("A parameter is not a value PostgreSQL can be given (a number out of range, or text that is not valid Unicode).", ex);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     private static object ParameterValue(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString()!,

@@ -20,7 +20,18 @@ public static class SqlApi
     {
         if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql,
                 "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).")) return;
-        var action = new AgentAction(Protocols.Sql, connection, Sql: body!.Sql);
+        string? parameters;
+        try
+        {
+            parameters = PostgresConnector.CanonicalParameters(body!.Parameters);
+        }
+        catch (FormatException ex)
+        {
+            await responses.BadRequest(context, ex.Message);
+            return;
+        }
+        // The parameters are part of the action: policy judges them, the audit records them, an approval covers them.
+        var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql, Parameters: parameters);
         await flow.RunAsync(context, action, async request =>
         {
             var target = postgres.Describe(connection);
