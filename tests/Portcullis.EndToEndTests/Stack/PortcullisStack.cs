@@ -17,6 +17,8 @@ namespace Portcullis.EndToEndTests.Stack;
 public sealed class PortcullisStack : IAsyncLifetime
 {
     public const string AgentClient = "e2e-agent";
+    /// <summary>A second agent identity, in the agents group only.</summary>
+    public const string SecondAgentClient = "e2e-agent-2";
     public const string AuditorClient = "e2e-auditor";
     public const string AdminClient = "e2e-admin";
     public const string ApproverClient = "e2e-approver";
@@ -122,6 +124,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         });
         Add("gateway", "services/gateway", "Portcullis.Gateway", ports, common, new()
         {
+            ["ConnectionStrings__Postgres"] = _servers.Postgres,
             ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
             ["Gateway__MaskingTimeout"] = "00:00:05",
             ["Gateway__MaskingChunkBytes"] = MaskingChunkBytes.ToString(),
@@ -272,7 +275,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient })
+        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient })
             _secrets[client] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
@@ -288,6 +291,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                     [ApproverClient] = new { Secret = _secrets[ApproverClient], Groups = "approvers" },
                     [SecondApproverClient] = new { Secret = _secrets[SecondApproverClient], Groups = "approvers" },
                     [AgentApproverClient] = new { Secret = _secrets[AgentApproverClient], Groups = "agents,approvers" },
+                    [SecondAgentClient] = new { Secret = _secrets[SecondAgentClient], Groups = "agents" },
                     [ConsoleClient] = new { Secret = _secrets[ConsoleClient], RedirectUris = $"{approvalUrl}/signin-oidc" },
                 },
                 Users = new Dictionary<string, object>
