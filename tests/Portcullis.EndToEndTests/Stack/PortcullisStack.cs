@@ -78,6 +78,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         UpstreamSecrets["DEMO_DB_PASSWORD"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
         UpstreamSecrets["DEMO_API_KEY"] = "demo-key-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
         var warehouse = await DemoDatabase.SeedAsync(_servers.Postgres, RepositoryRoot, UpstreamSecrets["DEMO_DB_PASSWORD"]);
+        await ForgetSessionOwnersAsync(_servers.Postgres);
         _ssh = await SshTarget.StartAsync(RunDirectory, ServiceProcess.FreePort());
         UpstreamSecrets["DEMO_SSH_KEY"] = _ssh.ClientPrivateKey;
         var secretsFile = Path.Combine(RunDirectory, "gateway-secrets.json");
@@ -157,6 +158,19 @@ public sealed class PortcullisStack : IAsyncLifetime
     }
 
     public Task StopAsync(string service) => _services[service].StopAsync();
+
+    /// <summary>
+    /// Sessions belong to the issuer and subject that opened them, and each stack's issuer is its own (its port): the
+    /// owners a database kept from an earlier run holds would refuse this run's fixed session ids. The gateway
+    /// creates the table again at start.
+    /// </summary>
+    private static async Task ForgetSessionOwnersAsync(string connectionString)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("DROP SCHEMA IF EXISTS gateway CASCADE", connection);
+        await command.ExecuteNonQueryAsync();
+    }
 
     /// <summary>
     /// One more gateway process beside the stack's, with the same configuration but <paramref name="environment"/>
