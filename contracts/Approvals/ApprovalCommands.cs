@@ -3,7 +3,10 @@ namespace Portcullis.Contracts;
 /// <summary>
 /// The gateway asks for a human decision on a request a rule sent to approval. The gateway names the approval
 /// id, so it can listen for the decision before asking. Answered with <see cref="ApprovalStatus"/>: granted at
-/// once when an open time-window grant covers the request, otherwise pending.
+/// once when an open time-window grant covers the request, otherwise pending. <see cref="ActionHash"/> is the
+/// gateway's hash of the whole action (connection, protocol, statement and parameters, method, path, query and
+/// body, command): a single approval covers that action and no other. <see cref="BodyPreview"/> shows approvers
+/// the start of an HTTP request's body.
 /// </summary>
 public sealed record RequestApproval(
     Guid ApprovalId,
@@ -13,12 +16,14 @@ public sealed record RequestApproval(
     AgentAction Action,
     string? RuleId,
     string Reason,
-    IReadOnlyList<string> ApproverGroups) : IRequestMessage;
+    IReadOnlyList<string> ApproverGroups,
+    string? ActionHash = null,
+    string? BodyPreview = null) : IRequestMessage;
 
 /// <summary>
 /// The gateway is about to run <see cref="RequestId"/> under a granted approval. A single approval is used
-/// once: the first claim wins, later ones are refused. Answered with <see cref="ApprovalStatus"/> or
-/// <see cref="ApprovalRefused"/>.
+/// once: the first claim wins, later ones are refused, and only for the action whose <see cref="ActionHash"/> was
+/// approved. Answered with <see cref="ApprovalStatus"/> or <see cref="ApprovalRefused"/>.
 /// </summary>
 public sealed record ClaimApproval(
     Guid ApprovalId,
@@ -26,14 +31,18 @@ public sealed record ClaimApproval(
     string SessionId,
     Principal Requester,
     AgentAction Action,
-    string? RuleId);
+    string? RuleId,
+    string? ActionHash = null);
 
 /// <summary>An approver allows the request; with <see cref="Window"/>, for that long for the same principal, connection and rule.</summary>
 public sealed record ApproveApproval(Guid ApprovalId, Principal Approver, string? Comment, TimeSpan? Window);
 
 public sealed record DenyApproval(Guid ApprovalId, Principal Approver, string? Comment);
 
-/// <summary>An approver (or admin) ends a time-window grant before its time.</summary>
+/// <summary>
+/// An approver (or admin) ends a time-window grant before its time: only the approver who granted it, members of
+/// its approver groups, and admins may.
+/// </summary>
 public sealed record RevokeGrant(Guid ApprovalId, Principal RevokedBy, string? Comment);
 
 /// <summary>Sent by the approval service's expiry sweep for a pending approval past its deadline.</summary>
@@ -56,7 +65,9 @@ public sealed record ApprovalStatus(
     string? Comment = null,
     DateTimeOffset? DecidedAt = null,
     DateTimeOffset? GrantedUntil = null,
-    Guid? UsedBy = null);
+    Guid? UsedBy = null,
+    string? ActionHash = null,
+    string? BodyPreview = null);
 
 /// <summary>A command on an approval was refused; <see cref="Code"/> is one of <see cref="ApprovalRefusals"/>.</summary>
 public sealed record ApprovalRefused(Guid ApprovalId, string Code, string Detail);

@@ -1,6 +1,9 @@
 namespace Portcullis.Contracts;
 
-/// <summary>A rule asked for a human decision on a request.</summary>
+/// <summary>
+/// A rule asked for a human decision on a request. <see cref="ActionHash"/> identifies exactly the action to be
+/// approved (computed by the gateway); <see cref="BodyPreview"/> is the start of an HTTP request's body.
+/// </summary>
 public sealed record ApprovalRequested(
     Guid ApprovalId,
     Guid RequestId,
@@ -11,4 +14,6 @@ public sealed record ApprovalRequested(
     string Reason,
     IReadOnlyList<string> ApproverGroups,
     DateTimeOffset RequestedAt,
-    DateTimeOffset ExpiresAt) : IRequestMessage;
+    DateTimeOffset ExpiresAt,
+    string? ActionHash = null,
+    string? BodyPreview = null) : IRequestMessage;

@@ -79,6 +79,9 @@ public sealed class ApprovalOptions
     /// <summary>The longest time window an approver can grant.</summary>
     public TimeSpan MaxGrantWindow { get; set; } = TimeSpan.FromHours(8);
 
+    /// <summary>Members of this group may revoke any grant (besides its approver and its approver groups).</summary>
+    public string AdminGroup { get; set; } = "admins";
+
     /// <summary>Who approves when a rule names no approver groups.</summary>
     public List<string> DefaultApproverGroups { get; set; } = ["approvers"];
 

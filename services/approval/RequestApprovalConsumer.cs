@@ -29,7 +29,8 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
         foreach (var grant in grants)
         {
             var claim = await claims.GetResponse<ApprovalStatus, ApprovalRefused>(new ClaimApproval(grant.CorrelationId,
-                request.RequestId, request.SessionId, request.Requester, request.Action, request.RuleId), context.CancellationToken);
+                request.RequestId, request.SessionId, request.Requester, request.Action, request.RuleId, request.ActionHash),
+                context.CancellationToken);
             if (claim.Is(out Response<ApprovalStatus>? granted) && granted.Message.State == ApprovalStates.Granted)
             {
                 logger.LogInformation("Request {RequestId} runs under grant {ApprovalId} until {Until}",
@@ -42,13 +43,13 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
         var opened = new ApprovalRequested(request.ApprovalId, request.RequestId, request.SessionId, request.Requester,
             request.Action, request.RuleId, request.Reason,
             request.ApproverGroups.Count > 0 ? request.ApproverGroups : options.Value.DefaultApproverGroups,
-            now, now + options.Value.Expiry);
+            now, now + options.Value.Expiry, request.ActionHash, request.BodyPreview);
         // One per approval, whatever the number of deliveries of the request: the audit keeps one copy.
         await context.Publish(opened, publish => publish.MessageId = EventMessageId.For<ApprovalRequested>(opened.ApprovalId));
         logger.LogInformation("Approval {ApprovalId} requested for request {RequestId} by rule {Rule} from {Groups}",
             opened.ApprovalId, opened.RequestId, opened.RuleId, string.Join(",", opened.ApproverGroups));
         await context.RespondAsync(new ApprovalStatus(opened.ApprovalId, ApprovalStates.Pending, opened.RequestId,
             opened.SessionId, opened.Requester, opened.Action, opened.RuleId, opened.Reason, opened.ApproverGroups,
-            opened.RequestedAt, opened.ExpiresAt));
+            opened.RequestedAt, opened.ExpiresAt, ActionHash: opened.ActionHash, BodyPreview: opened.BodyPreview));
     }
 }

@@ -3,6 +3,7 @@ using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Health;
 using Portcullis.Gateway.Approvals;
 using Portcullis.Gateway.Connections;
 using Portcullis.Gateway.Mcp;
@@ -25,6 +26,11 @@ public static class Extensions
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SessionResolver>();
+        // Session owners and sequence numbers, shared by every gateway instance (schema "gateway").
+        builder.AddPostgresReadiness();
+        builder.Services.AddSingleton(services => ActivatorUtilities.CreateInstance<SessionLedger>(services,
+            builder.Configuration.GetConnectionString("Postgres")!));
+        builder.Services.AddHostedService<SessionTableSetup>();
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ApprovalWaiters>();

@@ -27,6 +27,12 @@ public sealed class GatewayOptions
     /// <summary>The Retry-After given with a 202 for a pending approval.</summary>
     public TimeSpan ApprovalRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Largest HTTP request body an approval can cover: the gateway holds and hashes the body of a request that needs
+    /// approval, and refuses a larger one with 413.
+    /// </summary>
+    public int MaxApprovalBodyBytes { get; set; } = 1024 * 1024;
+
     /// <summary>The approval service, for the approval status URL the gateway answers on.</summary>
     public string ApprovalServiceUrl { get; set; } = "http://127.0.0.1:5103";
 }

@@ -76,6 +76,7 @@ public static class ApprovalConsole
                 <section class="approval" data-approval-id="{approval.ApprovalId}">
                 <h2>{E(approval.Requester.Subject)} on {E(approval.Action.Connection)} ({E(approval.Action.Protocol)})</h2>
                 <pre class="action">{E(ApprovalNotifier.ActionText(approval.Action))}</pre>
+                <pre class="binding">{E(ApprovalNotifier.BindingText(approval.Action, approval.BodyPreview, approval.ActionHash))}</pre>
                 <dl><dt>Rule</dt><dd>{E(approval.RuleId ?? "default")}: {E(approval.Reason)}</dd>
                 <dt>Session</dt><dd>{E(approval.SessionId)}</dd>
                 <dt>Requested</dt><dd>{approval.RequestedAt:u}, expires {approval.ExpiresAt:u}</dd>

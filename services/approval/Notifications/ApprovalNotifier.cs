@@ -77,6 +77,7 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
                 Section($"*Approval needed* for *{Escape(who)}* on connection *{Escape(action.Connection)}*\n" +
                         $"Rule `{Escape(approval.RuleId ?? "default")}`: {Escape(approval.Reason)}"),
                 Section($"```{Escape(what)}```"),
+                Section($"{Escape(BindingText(action, approval.BodyPreview, approval.ActionHash))}"),
                 Section($"Approvers: {Escape(string.Join(", ", approval.ApproverGroups))}. Expires {approval.ExpiresAt:u}.\n" +
                         $"<{link}|Review and approve or deny>")),
             ["approval"] = new JsonObject
@@ -86,6 +87,9 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
                 ["connection"] = action.Connection,
                 ["protocol"] = action.Protocol,
                 ["action"] = what,
+                ["parameters"] = action.Parameters,
+                ["body"] = approval.BodyPreview,
+                ["actionHash"] = approval.ActionHash,
                 ["rule"] = approval.RuleId,
                 ["reason"] = approval.Reason,
                 ["expiresAt"] = approval.ExpiresAt.ToString("O"),
@@ -101,6 +105,19 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
         { Command: { } command } => command,
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
+
+    /// <summary>
+    /// What else the approval covers besides <see cref="ActionText"/>: the SQL parameters, the start of an HTTP body,
+    /// and the hash of the whole action (an approval runs that action and no other).
+    /// </summary>
+    public static string BindingText(AgentAction action, string? bodyPreview, string? actionHash)
+    {
+        var lines = new List<string>();
+        if (action.Parameters is { } parameters) lines.Add($"Parameters: {parameters}");
+        if (bodyPreview is { } body) lines.Add($"Body {body}");
+        lines.Add($"Action hash: {actionHash ?? "none (this approval covers no action)"}");
+        return string.Join("\n", lines);
+    }
 
     private static JsonObject Section(string markdown) => new()
     {

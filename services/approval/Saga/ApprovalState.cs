@@ -18,6 +18,10 @@ public sealed class ApprovalState : SagaStateMachineInstance
     /// <summary>The requester's subject, apart so that grants can be found by it.</summary>
     public string RequesterSubject { get; set; } = "";
     public AgentAction Action { get; set; } = new("", "");
+    /// <summary>The gateway's hash of exactly the action approved (statement and parameters, request and body, command).</summary>
+    public string? ActionHash { get; set; }
+    /// <summary>The start of an HTTP request's body, shown to approvers.</summary>
+    public string? BodyPreview { get; set; }
     public string Connection { get; set; } = "";
     public string? RuleId { get; set; }
     public string Reason { get; set; } = "";
@@ -34,7 +38,7 @@ public sealed class ApprovalState : SagaStateMachineInstance
     public Guid? UsedBy { get; set; }
 
     public ApprovalStatus ToStatus() => new(CorrelationId, CurrentState, RequestId, SessionId, Requester, Action, RuleId,
-        Reason, ApproverGroups, RequestedAt, ExpiresAt, DecidedBy, Comment, DecidedAt, GrantedUntil, UsedBy);
+        Reason, ApproverGroups, RequestedAt, ExpiresAt, DecidedBy, Comment, DecidedAt, GrantedUntil, UsedBy, ActionHash, BodyPreview);
 
     /// <summary>Why <paramref name="approver"/> may not decide this approval, or null when they may.</summary>
     public ApprovalRefused? RefusalFor(Principal approver)
@@ -47,7 +51,29 @@ public sealed class ApprovalState : SagaStateMachineInstance
         return null;
     }
 
-    /// <summary>Whether a claim is for what was approved: the same principal and, for a single approval, the very same action; for a window, the same connection and rule.</summary>
+    /// <summary>
+    /// Why <paramref name="caller"/> may not revoke this grant, or null when they may: the approver who granted it,
+    /// members of its approver groups and admins may; the principal holding it may not (unless an admin), nor may
+    /// anyone else.
+    /// </summary>
+    public ApprovalRefused? RevocationRefusalFor(Principal caller, string adminGroup)
+    {
+        if (caller.Groups.Contains(adminGroup, StringComparer.Ordinal)) return null;
+        if (string.Equals(caller.Subject, RequesterSubject, StringComparison.Ordinal))
+            return new(CorrelationId, ApprovalRefusals.NotApprover,
+                "The holder of a grant cannot revoke it; an approver or an admin can.");
+        if (string.Equals(caller.Subject, DecidedBy, StringComparison.Ordinal)
+            || caller.Groups.Any(group => ApproverGroups.Contains(group, StringComparer.Ordinal)))
+            return null;
+        return new(CorrelationId, ApprovalRefusals.NotApprover,
+            $"Only the approver who granted it, members of {string.Join(", ", ApproverGroups)} and admins can revoke this grant.");
+    }
+
+    /// <summary>
+    /// Whether a claim is for what was approved: the same principal and, for a single approval, the very same action
+    /// (its hash, computed by the gateway over connection, protocol, statement and parameters, request and body,
+    /// command); for a window, the same connection and rule.
+    /// </summary>
     public ApprovalRefused? MismatchFor(ClaimApproval claim, DateTimeOffset now)
     {
         if (!string.Equals(claim.Requester.Subject, RequesterSubject, StringComparison.Ordinal))
@@ -61,9 +87,18 @@ public sealed class ApprovalState : SagaStateMachineInstance
                     "The grant covers another connection or rule than this request's.");
             return null;
         }
-        return claim.Action == Action
+        return ActionMismatchFor(claim);
+    }
+
+    /// <summary>
+    /// Whether a claim is for the very action approved. An approval without a hash (from before actions were bound)
+    /// covers nothing: fail closed.
+    /// </summary>
+    public ApprovalRefused? ActionMismatchFor(ClaimApproval claim) =>
+        ActionHash is not null && string.Equals(claim.ActionHash, ActionHash, StringComparison.Ordinal)
+        && claim.Action.Connection == Connection && claim.RuleId == RuleId
             ? null
             : new(CorrelationId, ApprovalRefusals.Mismatch,
-                "The approval is for a different action: re-send exactly the action that was approved.");
-    }
+                "The approval covers another action (its statement and parameters, request and body, or command differ): " +
+                "re-send exactly the action that was approved, or ask for a new approval.");
 }

@@ -74,8 +74,12 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     .TransitionTo(Expired)
                     .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId,
                         c.Saga.SessionId, c.Saga.DecidedAt!.Value))),
-            When(Claim).ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
-            When(Revoke).ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))));
+            // Still pending, but only for the action it was asked for: another one is refused at once, not kept waiting.
+            When(Claim)
+                .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
+                    matching => matching.ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                    mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
+            When(Revoke).ThenAsync(c => c.RespondAsync(Revoker(c.Saga, c.Message, options.Value) ?? NotAGrant(c.Saga))));
 
         During(Granted,
             Ignore(Requested),
@@ -93,13 +97,15 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
             When(Revoke)
-                .IfElse(c => c.Saga.GrantedUntil is not null,
-                    window => window
-                        .TransitionTo(Revoked)
-                        .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId,
-                            c.Saga.SessionId, c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()))
-                        .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
-                    single => single.ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga)))));
+                .IfElse(c => Revoker(c.Saga, c.Message, options.Value) is not null,
+                    unauthorised => unauthorised.ThenAsync(c => c.RespondAsync(Revoker(c.Saga, c.Message, options.Value)!)),
+                    allowed => allowed.IfElse(c => c.Saga.GrantedUntil is not null,
+                        window => window
+                            .TransitionTo(Revoked)
+                            .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId,
+                                c.Saga.SessionId, c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()))
+                            .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
+                        single => single.ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))))));
 
         During(Denied, Expired, Used, Revoked,
             Ignore(Requested),
@@ -107,8 +113,12 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             When(Approve).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
             When(Deny).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
             When(Claim).ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
-            When(Revoke).ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))));
+            When(Revoke).ThenAsync(c => c.RespondAsync(Revoker(c.Saga, c.Message, options.Value) ?? NotAGrant(c.Saga))));
     }
+
+    /// <summary>Why the sender of <paramref name="revoke"/> may not revoke, checked before anything else is said about the approval.</summary>
+    private static ApprovalRefused? Revoker(ApprovalState saga, RevokeGrant revoke, ApprovalOptions options) =>
+        saga.RevocationRefusalFor(revoke.RevokedBy, options.AdminGroup);
 
     private static void Answerable<T>(IEventCorrelationConfigurator<ApprovalState, T> e, Func<ConsumeContext<T>, Guid> id)
         where T : class
@@ -125,6 +135,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         saga.Requester = message.Requester;
         saga.RequesterSubject = message.Requester.Subject;
         saga.Action = message.Action;
+        saga.ActionHash = message.ActionHash;
+        saga.BodyPreview = message.BodyPreview;
         saga.Connection = message.Action.Connection;
         saga.RuleId = message.RuleId;
         saga.Reason = message.Reason;

@@ -23,14 +23,20 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
     public async Task<bool> PassAsync(HttpContext context, AgentRequest request, PolicyEvaluated decision)
     {
         var settings = options.Value;
+        // What the approval covers: this exact action (for HTTP, the body the forward will send, held in memory).
+        if (await ActionDigest.OfRequestAsync(context, request.Action, settings.MaxApprovalBodyBytes) is not { } digest)
+        {
+            responses.BodyTooLarge(context, request, decision, settings.MaxApprovalBodyBytes);
+            return false;
+        }
         var approvalId = request.PresentedApprovalId ?? NewId.NextGuid();
         using var waiter = waiters.Register(approvalId);
         var deadline = DateTimeOffset.UtcNow + Wait(context, settings.ApprovalWait);
         try
         {
             var answer = request.PresentedApprovalId is null
-                ? await AskAsync(context, request, decision, approvalId)
-                : await ClaimAsync(context, request, decision, approvalId);
+                ? await AskAsync(context, request, decision, approvalId, digest)
+                : await ClaimAsync(context, request, decision, approvalId, digest.Hash);
             while (true)
             {
                 switch (answer)
@@ -52,7 +58,7 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
                             return false;
                         }
                         answer = decided is ApprovalGranted
-                            ? await ClaimAsync(context, request, decision, pending.ApprovalId)
+                            ? await ClaimAsync(context, request, decision, pending.ApprovalId, digest.Hash)
                             : decided;
                         break;
                     case ApprovalDenied denied:
@@ -92,20 +98,23 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
         }
     }
 
-    private async Task<object> AskAsync(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId)
+    private async Task<object> AskAsync(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId,
+        (string Hash, string? BodyPreview) digest)
     {
         var client = context.RequestServices.GetRequiredService<IRequestClient<RequestApproval>>();
         var response = await client.GetResponse<ApprovalStatus>(new RequestApproval(approvalId, request.RequestId,
-                request.SessionId, decision.Principal, request.Action, decision.RuleId, decision.Reason, decision.ApproverGroups),
+                request.SessionId, decision.Principal, request.Action, decision.RuleId, decision.Reason, decision.ApproverGroups,
+                digest.Hash, digest.BodyPreview),
             context.RequestAborted, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
         return response.Message;
     }
 
-    private async Task<object> ClaimAsync(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId)
+    private async Task<object> ClaimAsync(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId,
+        string actionHash)
     {
         var client = context.RequestServices.GetRequiredService<IRequestClient<ClaimApproval>>();
         var response = await client.GetResponse<ApprovalStatus, ApprovalRefused>(new ClaimApproval(approvalId, request.RequestId,
-                request.SessionId, decision.Principal, request.Action, decision.RuleId),
+                request.SessionId, decision.Principal, request.Action, decision.RuleId, actionHash),
             context.RequestAborted, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
         return response.Message;
     }

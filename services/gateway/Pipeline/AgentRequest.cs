@@ -12,6 +12,9 @@ public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction a
     public string SessionId { get; } = sessionId;
     public AgentAction Action { get; } = action;
 
+    /// <summary>This request's number in its session (1, 2, 3...), stamped on its RequestReceived.</summary>
+    public long SessionSequence { get; init; }
+
     /// <summary>The approval the agent presented when it re-sent a request that waited for one.</summary>
     public Guid? PresentedApprovalId { get; init; }
 

@@ -16,6 +16,7 @@ namespace Portcullis.Gateway.Pipeline;
 /// </summary>
 public sealed class AgentRequestFlow(
     SessionResolver sessions,
+    SessionLedger sessionLedger,
     AgentResponses responses,
     ApprovalGate approvals,
     AuditRecordingMonitor recording,
@@ -23,7 +24,10 @@ public sealed class AgentRequestFlow(
     TimeProvider clock,
     ILogger<AgentRequestFlow> logger)
 {
-    /// <summary>Starts a request, or answers 503 (audit behind) or 400 (malformed session id) and returns null.</summary>
+    /// <summary>
+    /// Starts a request, or answers (and returns null) 503 when the audit is behind, 400 when its session id is
+    /// malformed or reserved, 403 when the session belongs to another identity.
+    /// </summary>
     public async Task<AgentRequest?> BeginAsync(HttpContext context, AgentAction action)
     {
         // Strict recording: while the audit trail is not keeping up, nothing starts (nothing published, nothing run).
@@ -48,7 +52,13 @@ public sealed class AgentRequestFlow(
             }
             approvalId = parsed;
         }
-        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action) { PresentedApprovalId = approvalId };
+        // Only the identity that opened a session acts in it (403 otherwise); its requests are numbered 1, 2, 3...
+        if (await sessionLedger.ClaimAsync(context, session.SessionId) is not { } sequence) return null;
+        var request = new AgentRequest(NewId.NextGuid(), session.SessionId, action)
+        {
+            PresentedApprovalId = approvalId,
+            SessionSequence = sequence,
+        };
         context.Features.Set(request);
         return request;
     }
@@ -58,7 +68,7 @@ public sealed class AgentRequestFlow(
     {
         var decisions = context.RequestServices.GetRequiredService<IRequestClient<RequestReceived>>();
         var received = new RequestReceived(request.RequestId, request.SessionId, context.User.ToPrincipal(),
-            request.Action, clock.GetUtcNow());
+            request.Action, clock.GetUtcNow(), request.SessionSequence);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         deadline.CancelAfter(options.Value.DecisionTimeout);
         PolicyEvaluated decision;

@@ -98,6 +98,29 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     public Task BadRequest(HttpContext context, string detail) =>
         WriteNow(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request", detail);
 
+    /// <summary>403 at once: the session was opened by another identity, so nothing of this request enters it.</summary>
+    public Task SessionNotOwned(HttpContext context, string sessionId) =>
+        WriteNow(context, StatusCodes.Status403Forbidden, "session-not-owned", "Session belongs to another identity",
+            $"The session '{sessionId}' was opened by another identity; only that identity can act in it. Nothing was run. " +
+            "Use a session id of your own.");
+
+    /// <summary>503 at once: who owns the session cannot be checked, so nothing is run or recorded.</summary>
+    public Task SessionsUnavailable(HttpContext context) =>
+        WriteNow(context, StatusCodes.Status503ServiceUnavailable, "unavailable", "Gateway cannot check the session right now",
+            "The session's owner could not be checked, so nothing was run; retry later.");
+
+    /// <summary>413: a body the gateway must hash to bind an approval to it is larger than it holds.</summary>
+    public void BodyTooLarge(HttpContext context, AgentRequest request, PolicyEvaluated decision, int limit) =>
+        Prepare(context, request, Outcomes.ApprovalRequired, StatusCodes.Status413PayloadTooLarge, "body-too-large",
+            "Body too large for an approval",
+            $"{decision.Reason} This action needs an approval, and an approval covers the exact body, which the gateway holds " +
+            $"up to {limit} bytes; this body is larger. Nothing ran. Send a smaller body.", new()
+            {
+                ["rule"] = decision.RuleId,
+                ["policyVersion"] = decision.PolicyVersion,
+                ["maxBodyBytes"] = limit,
+            });
+
     public Task UnknownConnection(HttpContext context, string connection, string kind = "http") =>
         WriteNow(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
             $"There is no {kind} connection named '{connection}'.");

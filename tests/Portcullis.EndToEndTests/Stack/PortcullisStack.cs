@@ -17,6 +17,8 @@ namespace Portcullis.EndToEndTests.Stack;
 public sealed class PortcullisStack : IAsyncLifetime
 {
     public const string AgentClient = "e2e-agent";
+    /// <summary>A second agent identity, in the agents group only.</summary>
+    public const string SecondAgentClient = "e2e-agent-2";
     public const string AuditorClient = "e2e-auditor";
     public const string AdminClient = "e2e-admin";
     public const string ApproverClient = "e2e-approver";
@@ -81,6 +83,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         UpstreamSecrets["DEMO_DB_PASSWORD"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
         UpstreamSecrets["DEMO_API_KEY"] = "demo-key-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
         var warehouse = await DemoDatabase.SeedAsync(_servers.Postgres, RepositoryRoot, UpstreamSecrets["DEMO_DB_PASSWORD"]);
+        await ForgetSessionOwnersAsync(_servers.Postgres);
         _ssh = await SshTarget.StartAsync(RunDirectory, ServiceProcess.FreePort());
         UpstreamSecrets["DEMO_SSH_KEY"] = _ssh.ClientPrivateKey;
         var secretsFile = Path.Combine(RunDirectory, "gateway-secrets.json");
@@ -127,6 +130,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         });
         Add("gateway", "services/gateway", "Portcullis.Gateway", ports, common, new()
         {
+            ["ConnectionStrings__Postgres"] = _servers.Postgres,
             ["Gateway__DecisionTimeout"] = DecisionTimeout.ToString(),
             ["Gateway__MaskingTimeout"] = "00:00:05",
             ["Gateway__MaskingChunkBytes"] = MaskingChunkBytes.ToString(),
@@ -159,6 +163,19 @@ public sealed class PortcullisStack : IAsyncLifetime
     }
 
     public Task StopAsync(string service) => _services[service].StopAsync();
+
+    /// <summary>
+    /// Sessions belong to the issuer and subject that opened them, and each stack's issuer is its own (its port): the
+    /// owners a database kept from an earlier run holds would refuse this run's fixed session ids. The gateway
+    /// creates the table again at start.
+    /// </summary>
+    private static async Task ForgetSessionOwnersAsync(string connectionString)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("DROP SCHEMA IF EXISTS gateway CASCADE", connection);
+        await command.ExecuteNonQueryAsync();
+    }
 
     /// <summary>
     /// One more gateway process beside the stack's, with the same configuration but <paramref name="environment"/>
@@ -285,7 +302,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient })
+        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient })
             _secrets[client] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
@@ -301,6 +318,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                     [ApproverClient] = new { Secret = _secrets[ApproverClient], Groups = "approvers" },
                     [SecondApproverClient] = new { Secret = _secrets[SecondApproverClient], Groups = "approvers" },
                     [AgentApproverClient] = new { Secret = _secrets[AgentApproverClient], Groups = "agents,approvers" },
+                    [SecondAgentClient] = new { Secret = _secrets[SecondAgentClient], Groups = "agents" },
                     [ConsoleClient] = new { Secret = _secrets[ConsoleClient], RedirectUris = $"{approvalUrl}/signin-oidc" },
                 },
                 Users = new Dictionary<string, object>

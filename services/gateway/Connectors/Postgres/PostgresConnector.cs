@@ -108,6 +108,41 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The parameters as canonical JSON (compact, one value each in the form it is bound), or null when there are
+    /// none: what policy, the audit and an approval see of them. Throws <see cref="FormatException"/> for a value
+    /// that cannot be written (text that is not valid Unicode).
+    /// </summary>
+    public static string? CanonicalParameters(IReadOnlyList<object> values)
+    {
+        if (values.Count == 0) return null;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        try
+        {
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartArray();
+                foreach (var value in values)
+                {
+                    switch (value)
+                    {
+                        case string text: writer.WriteStringValue(text); break;
+                        case long integer: writer.WriteNumberValue(integer); break;
+                        case decimal number: writer.WriteNumberValue(number); break;
+                        case bool flag: writer.WriteBooleanValue(flag); break;
+                        default: writer.WriteNullValue(); break;
+                    }
+                }
+                writer.WriteEndArray();
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException or InvalidOperationException)
+        {
+            throw new FormatException("A parameter is not a value PostgreSQL can be given (text that is not valid Unicode).", ex);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     /// <summary>PostgreSQL's limit on the parameters of one statement.</summary>
     public const int MaxParameters = 65_535;
 

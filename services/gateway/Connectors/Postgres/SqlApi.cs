@@ -21,12 +21,22 @@ public static class SqlApi
         if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql,
                 "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).")) return;
         var (values, error) = Parameters(body!.Parameters);
+        string? parameters = null;
+        try
+        {
+            parameters = PostgresConnector.CanonicalParameters(values);
+        }
+        catch (FormatException ex)
+        {
+            error = ex.Message;
+        }
         if (error is not null)
         {
             await responses.BadRequest(context, error);
             return;
         }
-        var action = new AgentAction(Protocols.Sql, connection, Sql: body!.Sql);
+        // The parameters are part of the action: policy judges them, the audit records them, an approval covers them.
+        var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql, Parameters: parameters);
         await flow.RunAsync(context, action, async request =>
         {
             var target = postgres.Describe(connection);

@@ -1,0 +1,183 @@
+using System.Security.Claims;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Portcullis.Gateway.Pipeline;
+
+namespace Portcullis.Gateway.Sessions;
+
+/// <summary>The identity a session belongs to: the token's issuer and subject.</summary>
+public sealed record SessionOwner(string Issuer, string Subject)
+{
+    public static SessionOwner Of(ClaimsPrincipal user)
+    {
+        var subject = user.FindFirst("sub") ?? throw new InvalidOperationException("The token has no 'sub' claim.");
+        return new(user.FindFirst("iss")?.Value ?? subject.Issuer, subject.Value);
+    }
+}
+
+/// <summary>
+/// Who owns each session, and how many requests it has had: the table <c>gateway.sessions</c> in PostgreSQL, shared
+/// by every gateway instance and kept across restarts. The first request naming a session claims it for its
+/// identity; a request of another identity naming it is refused. Each request of the owner takes the session's next
+/// sequence number (1, 2, 3...) in the same statement, which the gateway stamps on its <c>RequestReceived</c>, so
+/// the audit can tell a missing request. One short statement a request; owners are cached, since they never change.
+/// </summary>
+public sealed class SessionLedger : IDisposable
+{
+    public const string Schema = "gateway";
+
+    private const string CreateTable = """
+        CREATE SCHEMA IF NOT EXISTS gateway;
+        CREATE TABLE IF NOT EXISTS gateway.sessions (
+            session_id    text PRIMARY KEY,
+            issuer        text NOT NULL,
+            subject       text NOT NULL,
+            opened_at     timestamptz NOT NULL DEFAULT now(),
+            last_sequence bigint NOT NULL DEFAULT 0)
+        """;
+
+    // Claims a new session, or counts the request when the caller owns it; no row comes back when another identity does.
+    private const string ClaimOrCount = """
+        INSERT INTO gateway.sessions AS s (session_id, issuer, subject, last_sequence) VALUES ($1, $2, $3, 1)
+        ON CONFLICT (session_id) DO UPDATE SET last_sequence = s.last_sequence + 1
+            WHERE s.issuer = excluded.issuer AND s.subject = excluded.subject
+        RETURNING last_sequence
+        """;
+
+    private const string Count = "UPDATE gateway.sessions SET last_sequence = last_sequence + 1 WHERE session_id = $1 RETURNING last_sequence";
+    private const string OwnerOf = "SELECT issuer, subject FROM gateway.sessions WHERE session_id = $1";
+
+    private readonly NpgsqlDataSource _database;
+    private readonly AgentResponses _responses;
+    private readonly IOptions<GatewayOptions> _options;
+    private readonly ILogger<SessionLedger> _logger;
+    private readonly MemoryCache _owners = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private volatile bool _tableReady;
+
+    public SessionLedger(string connectionString, AgentResponses responses, IOptions<GatewayOptions> options,
+        ILogger<SessionLedger> logger)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "portcullis-gateway-sessions" };
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 8;
+        _database = NpgsqlDataSource.Create(builder.ConnectionString);
+        _responses = responses;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// The request's sequence number in <paramref name="sessionId"/>, claiming the session for the caller when it is
+    /// new. Null when the session belongs to another identity (403) or the table cannot be reached (503): the
+    /// refusal is written, and nothing of the request is recorded in the session.
+    /// </summary>
+    public async Task<long?> ClaimAsync(HttpContext context, string sessionId)
+    {
+        var caller = SessionOwner.Of(context.User);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(_options.Value.DecisionTimeout);
+        try
+        {
+            if (await SequenceAsync(sessionId, caller, deadline.Token) is { } sequence) return sequence;
+            _logger.LogWarning("Session {Session}: {Subject} named a session another identity owns; refused", sessionId, caller.Subject);
+            await _responses.SessionNotOwned(context, sessionId);
+            return null;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            _logger.LogWarning("Session {Session}: ownership could not be checked ({Reason}); refused", sessionId, ex.GetType().Name);
+            if (!context.RequestAborted.IsCancellationRequested)
+                await _responses.SessionsUnavailable(context);
+            return null;
+        }
+    }
+
+    private async Task<long?> SequenceAsync(string sessionId, SessionOwner caller, CancellationToken cancellationToken)
+    {
+        if (_owners.TryGetValue(sessionId, out SessionOwner? known) && known is not null)
+        {
+            if (known != caller) return null;
+            if (await ScalarAsync(Count, cancellationToken, sessionId) is long counted) return counted;
+            // The row is gone (the table was emptied): claim the session again below.
+        }
+        if (await ScalarAsync(ClaimOrCount, cancellationToken, sessionId, caller.Issuer, caller.Subject) is long claimed)
+        {
+            Remember(sessionId, caller);
+            return claimed;
+        }
+        await using (var command = _database.CreateCommand(OwnerOf))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = sessionId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken)) Remember(sessionId, new(reader.GetString(0), reader.GetString(1)));
+        }
+        return null;
+    }
+
+    private void Remember(string sessionId, SessionOwner owner) =>
+        _owners.Set(sessionId, owner, new MemoryCacheEntryOptions { Size = 1 });
+
+    private async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params object[] values)
+    {
+        if (!_tableReady) await EnsureTableAsync(cancellationToken);
+        try
+        {
+            return await RunAsync(sql, cancellationToken, values);
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            // Dropped while we ran (a database reset): create it again, once.
+            _tableReady = false;
+            await EnsureTableAsync(cancellationToken);
+            return await RunAsync(sql, cancellationToken, values);
+        }
+    }
+
+    private async Task<object?> RunAsync(string sql, CancellationToken cancellationToken, object[] values)
+    {
+        await using var command = _database.CreateCommand(sql);
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        return await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    /// <summary>Creates the schema and table when they are missing (at start, and again if they disappear).</summary>
+    public async Task EnsureTableAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var command = _database.CreateCommand(CreateTable);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateTable
+                                               or PostgresErrorCodes.DuplicateSchema)
+        {
+            // Another gateway instance created it at the same moment.
+        }
+        _tableReady = true;
+    }
+
+    public void Dispose()
+    {
+        _owners.Dispose();
+        _database.Dispose();
+    }
+}
+
+/// <summary>Creates the session table when the gateway starts; when PostgreSQL is not there yet, the first request does.</summary>
+public sealed class SessionTableSetup(SessionLedger ledger, ILogger<SessionTableSetup> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ledger.EnsureTableAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning("The session table could not be created at start ({Reason}); the first request will try again",
+                ex.GetType().Name);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
