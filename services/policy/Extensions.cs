@@ -38,7 +38,7 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PolicyProvider>();
         builder.Services.AddSingleton<PolicyVersions>();
-        builder.Services.AddSingleton<SqlStatementAnalyzer>();
+        builder.Services.AddSingleton(_ => new SqlStatementAnalyzer());
         builder.Services.AddSingleton<ShellCommandAnalyzer>();
         builder.Services.AddSingleton<PolicyEvaluator>();
         // Before the bus starts: no request is consumed until a policy version is in force.
