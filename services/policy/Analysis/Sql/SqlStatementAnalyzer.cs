@@ -56,8 +56,9 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
 
     static SqlStatementAnalyzer()
     {
-        // Fail at start-up, not on the first agent request, when the parser library is missing.
-        _ = PgQueryNative.Parse("SELECT 1");
+        // Fail at start-up, not on the first agent request, when the parser library is missing; and load the
+        // catalogue and warm the walk then, so the first decision meets its deadline.
+        _ = new SqlStatementAnalyzer(PgCatalogue.Default).Analyze("WITH w AS (SELECT 1) SELECT lower(x) || 'a' FROM w WHERE x = 1");
     }
 
     public SqlAnalysis Analyze(string sql)
