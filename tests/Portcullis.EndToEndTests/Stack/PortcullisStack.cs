@@ -361,7 +361,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                 - id: sql-no-server-files-or-remote
                   effect: deny
                   reason: Server files, connections to other hosts and server administration are not for agents.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [file_access, remote_access, admin_function, admin] } }
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [file_access, remote_access, admin_function, admin, load] } }
                 - id: sql-no-dynamic-sql
                   effect: deny
                   reason: Functions and statements that run SQL text are not for agents; send the query itself.
