@@ -38,7 +38,8 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PolicyProvider>();
         builder.Services.AddSingleton<PolicyVersions>();
-        builder.Services.AddSingleton<SqlStatementAnalyzer>();
+        // Made at start-up: the parser library and the function catalogue are loaded before the first request.
+        builder.Services.AddSingleton(new SqlStatementAnalyzer());
         builder.Services.AddSingleton<ShellCommandAnalyzer>();
         builder.Services.AddSingleton<PolicyEvaluator>();
         // Before the bus starts: no request is consumed until a policy version is in force.

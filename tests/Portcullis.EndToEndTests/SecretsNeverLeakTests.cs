@@ -29,7 +29,8 @@ public sealed class SecretsNeverLeakTests(PortcullisStack stack)
 
         // Each secret in use, and each path that could echo connection details: errors and refusals.
         Assert.Equal(HttpStatusCode.OK, await Send(HttpMethod.Post, "sql/warehouse", new { sql = "SELECT current_user, count(*) FROM demo.api_keys GROUP BY 1" }));
-        Assert.Equal((HttpStatusCode)422, await Send(HttpMethod.Post, "sql/warehouse", new { sql = "SELECT * FROM pg_catalog.pg_authid" }));
+        Assert.Equal(HttpStatusCode.Forbidden, await Send(HttpMethod.Post, "sql/warehouse", new { sql = "SELECT * FROM pg_catalog.pg_authid" }));
+        Assert.Equal((HttpStatusCode)422, await Send(HttpMethod.Post, "sql/warehouse", new { sql = "SELECT * FROM demo.no_such_table" }));
         Assert.Equal(HttpStatusCode.Forbidden, await Send(HttpMethod.Post, "sql/warehouse", new { sql = "SELEC broken" }));
         Assert.Equal(HttpStatusCode.OK, await Send(HttpMethod.Post, "exec/ops", new { command = "echo $HOME; ls /nonexistent" }));
         Assert.Equal(HttpStatusCode.OK, await Send(HttpMethod.Get, "http/demo/customers/2"));

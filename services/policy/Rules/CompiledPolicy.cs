@@ -21,6 +21,9 @@ public sealed class CompiledPolicy
         "copy_from_program", "program_execution", "file_access", "remote_access", "admin_function", "admin", "ddl", "drop",
         "truncate", "privilege", "transaction", "set", "show", "explain", "do", "call", "prepare", "execute", "lock",
         "maintenance", "notify", "load",
+        // Capabilities from the function catalogue (Analysis/Sql/Catalogue/SqlCapabilities.cs).
+        "sql_execution", "dynamic_sql", "large_object", "large_object_write", "server_state", "sensitive_catalog",
+        "unvetted_function", "unsafe_setting", "delay",
     };
 
     public static CompiledPolicy From(PortcullisConfig config, string? version = null)

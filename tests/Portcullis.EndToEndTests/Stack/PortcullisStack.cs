@@ -388,7 +388,35 @@ public sealed class PortcullisStack : IAsyncLifetime
                 - id: sql-no-program
                   effect: deny
                   reason: COPY ... PROGRAM runs a shell command on the database server.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [copy_to_program, copy_from_program] } }
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [copy_to_program, copy_from_program, program_execution] } }
+                - id: sql-no-server-files-or-remote
+                  effect: deny
+                  reason: Server files, connections to other hosts and server administration are not for agents.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [file_access, remote_access, admin_function, admin, load] } }
+                - id: sql-no-dynamic-sql
+                  effect: deny
+                  reason: Functions and statements that run SQL text are not for agents; send the query itself.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [sql_execution, dynamic_sql] } }
+                - id: sql-no-large-objects
+                  effect: deny
+                  reason: Large objects are not for agents; read and write table rows instead.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [large_object, large_object_write] } }
+                - id: sql-no-server-state
+                  effect: deny
+                  reason: Advisory locks, notifications and sequence changes outlive the statement.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [server_state] } }
+                - id: sql-no-sensitive-catalog
+                  effect: deny
+                  reason: That catalog holds credentials, other sessions' statements or column statistics.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [sensitive_catalog] } }
+                - id: sql-no-settings
+                  effect: deny
+                  reason: That setting changes how statements are checked or run.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [unsafe_setting] } }
+                - id: sql-no-unvetted-functions
+                  effect: deny
+                  reason: Only PostgreSQL's built-in functions and operators are allowed.
+                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [unvetted_function] } }
                 - id: sql-no-ddl
                   effect: deny
                   reason: Agents do not change the schema.

@@ -9,8 +9,8 @@ public readonly record struct TableReference(string? Schema, string Name)
 /// <summary>
 /// What a SQL string does, statement by statement, as PostgreSQL's parser reads it. <see cref="Kinds"/> holds
 /// statement kinds (select, insert, update, delete, merge, copy, ddl, drop, truncate, privilege, ...) and the
-/// dangerous capabilities found anywhere (copy_to_program, copy_from_program, file_access, remote_access,
-/// admin_function, program_execution).
+/// capabilities found anywhere, SQL text that functions run included (copy_to_program, copy_from_program, and those
+/// of <see cref="Catalogue.SqlCapabilities"/>: sql_execution, dynamic_sql, file_access, large_object, ...).
 /// </summary>
 public sealed class SqlAnalysis
 {

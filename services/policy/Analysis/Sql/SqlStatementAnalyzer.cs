@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Portcullis.Policy.Analysis.Sql.Catalogue;
 
 namespace Portcullis.Policy.Analysis.Sql;
 
@@ -7,9 +8,14 @@ namespace Portcullis.Policy.Analysis.Sql;
 /// Reads SQL with PostgreSQL's own parser (libpg_query) and walks the whole parse tree, so every table
 /// counts wherever it stands: CTEs, subqueries, joins, set operations, function arguments, every statement
 /// of a multi-statement string. Identifiers arrive folded and unquoted exactly as the server resolves them.
+/// Functions and operators are judged by what they can do, from the catalogue generated from pg_proc
+/// (<see cref="PgCatalogue"/>); SQL text a function runs is analysed too when it is a constant.
 /// </summary>
-public sealed class SqlStatementAnalyzer
+public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
 {
+    // Constant SQL inside constant SQL, this deep, is refused as unseen rather than followed further.
+    private const int MaxNesting = 8;
+
     private static readonly Dictionary<string, string> StatementKinds = new(StringComparer.Ordinal)
     {
         ["SelectStmt"] = "select", ["InsertStmt"] = "insert", ["UpdateStmt"] = "update", ["DeleteStmt"] = "delete",
@@ -32,28 +38,50 @@ public sealed class SqlStatementAnalyzer
         "ReindexStmt", "CommentStmt", "AlterOwnerStmt", "CreatePolicyStmt", "AlterPolicyStmt", "RefreshMatViewStmt",
     };
 
-    private static readonly Dictionary<string, string> DangerousFunctions = new(StringComparer.Ordinal)
+    /// <summary>
+    /// Settings that change only how values are presented or how the planner plans: SET of any other setting is
+    /// unsafe_setting (timeouts, read-only, roles, replication role, large-object privileges, encodings, ...).
+    /// </summary>
+    private static readonly HashSet<string> PresentationSettings = new(StringComparer.Ordinal)
     {
-        ["pg_read_file"] = "file_access", ["pg_read_binary_file"] = "file_access", ["pg_stat_file"] = "file_access",
-        ["pg_ls_dir"] = "file_access", ["pg_ls_logdir"] = "file_access", ["pg_ls_waldir"] = "file_access",
-        ["pg_ls_tmpdir"] = "file_access", ["pg_ls_archive_statusdir"] = "file_access", ["pg_ls_logicalmapdir"] = "file_access",
-        ["pg_ls_logicalsnapdir"] = "file_access", ["pg_ls_replslotdir"] = "file_access", ["pg_file_write"] = "file_access",
-        ["pg_file_rename"] = "file_access", ["pg_file_unlink"] = "file_access", ["lo_import"] = "file_access",
-        ["lo_export"] = "file_access",
-        ["dblink"] = "remote_access", ["dblink_exec"] = "remote_access", ["dblink_connect"] = "remote_access",
-        ["dblink_connect_u"] = "remote_access", ["dblink_send_query"] = "remote_access", ["dblink_open"] = "remote_access",
-        ["pg_terminate_backend"] = "admin_function", ["pg_cancel_backend"] = "admin_function",
-        ["pg_reload_conf"] = "admin_function", ["pg_rotate_logfile"] = "admin_function", ["set_config"] = "admin_function",
-        ["pg_promote"] = "admin_function", ["pg_switch_wal"] = "admin_function",
+        "datestyle", "intervalstyle", "timezone", "extra_float_digits", "application_name", "lc_monetary", "lc_numeric",
+        "lc_time", "jit", "random_page_cost", "seq_page_cost", "cpu_tuple_cost", "cpu_index_tuple_cost",
+        "cpu_operator_cost", "effective_cache_size", "plan_cache_mode", "join_collapse_limit", "from_collapse_limit",
+        "constraint_exclusion", "cursor_tuple_fraction", "geqo", "parallel_setup_cost", "parallel_tuple_cost",
     };
+
+    public SqlStatementAnalyzer() : this(PgCatalogue.Default)
+    {
+    }
 
     static SqlStatementAnalyzer()
     {
-        // Fail at start-up, not on the first agent request, when the parser library is missing.
-        _ = new SqlStatementAnalyzer().Analyze("SELECT 1");
+        // Fail at start-up, not on the first agent request, when the parser library is missing; and load the
+        // catalogue and warm the walk then, so the first decision meets its deadline.
+        _ = new SqlStatementAnalyzer(PgCatalogue.Default).Analyze("WITH w AS (SELECT 1) SELECT lower(x) || 'a' FROM w WHERE x = 1");
     }
 
     public SqlAnalysis Analyze(string sql)
+    {
+        var state = new WalkState();
+        if (WalkText(sql, state, depth: 0) is { } error) return SqlAnalysis.Rejected(error);
+        if (state.Statements.Count == 0)
+            return SqlAnalysis.Rejected("the string holds no SQL statement");
+        return new SqlAnalysis
+        {
+            Statements = state.Statements,
+            Kinds = state.Kinds,
+            TablesRead = state.TablesRead,
+            TablesWritten = state.TablesWritten,
+            Functions = state.Functions,
+            Columns = state.Columns,
+            SearchPath = state.SearchPath.Count > 0 ? [.. SqlAnalysis.DefaultSearchPath, .. state.SearchPath] : SqlAnalysis.DefaultSearchPath,
+        };
+    }
+
+    private sealed record Parsed(JsonDocument? Tree, string? Error);
+
+    private static Parsed Parse(string sql)
     {
         var result = PgQueryNative.Parse(sql);
         try
@@ -62,10 +90,9 @@ public sealed class SqlStatementAnalyzer
             {
                 var error = Marshal.PtrToStructure<PgQueryNative.Error>(result.Error);
                 var message = Marshal.PtrToStringUTF8(error.Message) ?? "syntax error";
-                return SqlAnalysis.Rejected(error.CursorPosition > 0 ? $"{message} (at character {error.CursorPosition})" : message);
+                return new Parsed(null, error.CursorPosition > 0 ? $"{message} (at character {error.CursorPosition})" : message);
             }
-            using var tree = JsonDocument.Parse(Utf8(result.ParseTree));
-            return Walk(tree.RootElement);
+            return new Parsed(JsonDocument.Parse(Utf8(result.ParseTree)), null);
         }
         finally
         {
@@ -81,36 +108,35 @@ public sealed class SqlStatementAnalyzer
         return span.ToArray();
     }
 
-    private static SqlAnalysis Walk(JsonElement root)
+    /// <summary>Walks every statement of a text; returns the parser's message when the text does not parse.</summary>
+    private string? WalkText(string sql, WalkState state, int depth)
     {
-        var state = new WalkState();
-        if (root.TryGetProperty("stmts", out var statements))
+        var parsed = Parse(sql);
+        if (parsed.Tree is null) return parsed.Error ?? "syntax error";
+        using var tree = parsed.Tree;
+        // Names of CTEs exist in their own statement only: a text run by a function starts with none.
+        var outerScopes = state.CteScopes;
+        state.CteScopes = [];
+        state.Depth = depth;
+        try
         {
+            if (!tree.RootElement.TryGetProperty("stmts", out var statements)) return null;
             foreach (var entry in statements.EnumerateArray())
             {
                 if (!entry.TryGetProperty("stmt", out var statement)) continue;
                 foreach (var node in statement.EnumerateObject())
                 {
-                    state.Statements.Add(KindOf(node.Name, node.Value));
+                    if (depth == 0) state.Statements.Add(KindOf(node.Name, node.Value));
                     VisitStatement(node.Name, node.Value, state);
                 }
             }
+            return null;
         }
-        if (state.Statements.Count == 0)
-            return SqlAnalysis.Rejected("the string holds no SQL statement");
-
-        // A reference to a CTE's own name is not a table (the tables inside the CTE were counted already).
-        state.TablesRead.RemoveWhere(t => t.Schema is null && state.CteNames.Contains(t.Name));
-        return new SqlAnalysis
+        finally
         {
-            Statements = state.Statements,
-            Kinds = state.Kinds,
-            TablesRead = state.TablesRead,
-            TablesWritten = state.TablesWritten,
-            Functions = state.Functions,
-            Columns = state.Columns,
-            SearchPath = state.SearchPath.Count > 0 ? [.. SqlAnalysis.DefaultSearchPath, .. state.SearchPath] : SqlAnalysis.DefaultSearchPath,
-        };
+            state.CteScopes = outerScopes;
+            state.Depth = depth > 0 ? depth - 1 : 0;
+        }
     }
 
     private static string KindOf(string node, JsonElement value) => node switch
@@ -123,7 +149,7 @@ public sealed class SqlStatementAnalyzer
         _ => node.EndsWith("Stmt", StringComparison.Ordinal) ? node[..^4].ToLowerInvariant() : node.ToLowerInvariant(),
     };
 
-    private static void VisitStatement(string node, JsonElement value, WalkState state)
+    private void VisitStatement(string node, JsonElement value, WalkState state)
     {
         var kind = KindOf(node, value);
         state.Kinds.Add(kind);
@@ -132,13 +158,41 @@ public sealed class SqlStatementAnalyzer
 
         switch (node)
         {
-            case "VariableSetStmt" when value.TryGetProperty("name", out var setting) && setting.GetString() == "search_path":
-                // SET search_path changes where later unqualified names resolve: every schema named counts.
-                if (value.TryGetProperty("args", out var schemas))
-                    foreach (var schema in schemas.EnumerateArray())
-                        if (schema.TryGetProperty("A_Const", out var constant) && constant.TryGetProperty("sval", out var text)
-                            && text.TryGetProperty("sval", out var name))
-                            state.SearchPath.Add(name.GetString()!);
+            case "VariableSetStmt":
+                SetStatement(value, state);
+                return;
+            case "DiscardStmt":
+                // DISCARD ALL also resets the session's settings and its authorization (SET SESSION AUTHORIZATION DEFAULT).
+                if (value.TryGetProperty("target", out var target) && target.GetString() == "DISCARD_ALL")
+                    AddSetting(null, state);
+                return;
+            case "DoStmt":
+                DoBlock(value, state);
+                return;
+            case "PrepareStmt":
+                if (value.TryGetProperty("name", out var prepared)) state.Prepared.Add(prepared.GetString()!);
+                Visit(value, state);
+                return;
+            case "ExecuteStmt":
+                // A statement prepared outside this text runs unseen.
+                if (!value.TryGetProperty("name", out var executed) || !state.Prepared.Contains(executed.GetString()!))
+                    Unseen(state);
+                Visit(value, state);
+                return;
+            case "DeclareCursorStmt":
+                if (value.TryGetProperty("portalname", out var declared)) state.Cursors.Add(declared.GetString()!);
+                Visit(value, state);
+                return;
+            case "FetchStmt":
+                if (!value.TryGetProperty("portalname", out var fetched) || !state.Cursors.Contains(fetched.GetString()!))
+                    Unseen(state);
+                return;
+            case "CallStmt" when value.TryGetProperty("funccall", out var procedure):
+                AddFunction(procedure, state); // PostgreSQL has no built-in procedures: always unvetted
+                Visit(procedure, state);
+                return;
+            case "NotifyStmt" or "ListenStmt":
+                state.Kinds.Add(SqlCapabilities.ServerState);
                 return;
             case "CopyStmt":
                 var isFrom = value.TryGetProperty("is_from", out var from) && from.GetBoolean();
@@ -147,11 +201,11 @@ public sealed class SqlStatementAnalyzer
                 if (isProgram)
                 {
                     state.Kinds.Add(isFrom ? "copy_from_program" : "copy_to_program");
-                    state.Kinds.Add("program_execution");
+                    state.Kinds.Add(SqlCapabilities.ProgramExecution);
                 }
                 else if (value.TryGetProperty("filename", out _))
                 {
-                    state.Kinds.Add("file_access"); // COPY to or from a server-side file
+                    state.Kinds.Add(SqlCapabilities.FileAccess); // COPY to or from a server-side file
                 }
                 if (value.TryGetProperty("relation", out var copied))
                     AddTable(copied, isFrom, state);
@@ -166,7 +220,7 @@ public sealed class SqlStatementAnalyzer
                 if (into.TryGetProperty("rel", out var created)) AddTable(created, true, state);
                 Visit(value, state, skip: "intoClause");
                 return;
-            case "CreateTableAsStmt" when value.TryGetProperty("into", out var target) && target.TryGetProperty("rel", out var rel):
+            case "CreateTableAsStmt" when value.TryGetProperty("into", out var target2) && target2.TryGetProperty("rel", out var rel):
                 AddTable(rel, true, state);
                 Visit(value, state, skip: "into");
                 return;
@@ -190,7 +244,7 @@ public sealed class SqlStatementAnalyzer
         Visit(value, state);
     }
 
-    private static void Visit(JsonElement element, WalkState state, string? skip = null, string? skip2 = null)
+    private void Visit(JsonElement element, WalkState state, string? skip = null, string? skip2 = null, bool scoped = false)
     {
         switch (element.ValueKind)
         {
@@ -200,9 +254,14 @@ public sealed class SqlStatementAnalyzer
                     AddTable(element, false, state);
                     return;
                 }
+                if (!scoped && element.TryGetProperty("withClause", out var with))
+                {
+                    WithScope(element, with, state, skip, skip2);
+                    return;
+                }
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (property.Name == skip || property.Name == skip2) continue;
+                    if (property.Name == skip || property.Name == skip2 || (scoped && property.Name == "withClause")) continue;
                     switch (property.Name)
                     {
                         case "FuncCall":
@@ -212,8 +271,21 @@ public sealed class SqlStatementAnalyzer
                         case "ColumnRef":
                             AddColumn(property.Value, state);
                             break;
-                        case "CommonTableExpr":
-                            if (property.Value.TryGetProperty("ctename", out var name)) state.CteNames.Add(name.GetString()!);
+                        case "A_Expr":
+                            OperatorExpression(property.Value, state);
+                            Visit(property.Value, state);
+                            break;
+                        case "SubLink":
+                            if (property.Value.TryGetProperty("operName", out var subOperator)) AddOperator(subOperator, state);
+                            Visit(property.Value, state);
+                            break;
+                        case "SortBy":
+                            if (property.Value.TryGetProperty("useOp", out var sortOperator)) AddOperator(sortOperator, state);
+                            Visit(property.Value, state);
+                            break;
+                        case "RangeTableSample":
+                            // TABLESAMPLE method(...) calls the method's handler function.
+                            if (property.Value.TryGetProperty("method", out var method)) ClassifyCall(method, 1, state);
                             Visit(property.Value, state);
                             break;
                         default:
@@ -235,16 +307,52 @@ public sealed class SqlStatementAnalyzer
         }
     }
 
+    /// <summary>
+    /// A WITH clause, scoped as PostgreSQL scopes it: a CTE's name exists in the rest of its own statement and in
+    /// the CTEs after it (with RECURSIVE, in every CTE of the clause, its own included), never in another
+    /// statement; inside its own body a non-recursive CTE's name still means the table.
+    /// </summary>
+    private void WithScope(JsonElement statement, JsonElement with, WalkState state, string? skip, string? skip2)
+    {
+        var recursive = with.TryGetProperty("recursive", out var r) && r.GetBoolean();
+        var ctes = with.TryGetProperty("ctes", out var list) ? list.EnumerateArray().ToArray() : [];
+        var names = ctes.Select(c => c.TryGetProperty("CommonTableExpr", out var cte) && cte.TryGetProperty("ctename", out var n) ? n.GetString() : null)
+            .OfType<string>().ToArray();
+        var scope = new HashSet<string>(StringComparer.Ordinal);
+        state.CteScopes.Add(scope);
+        try
+        {
+            if (recursive) scope.UnionWith(names);
+            foreach (var item in ctes)
+            {
+                if (!item.TryGetProperty("CommonTableExpr", out var cte)) continue;
+                Visit(cte, state);
+                if (cte.TryGetProperty("ctename", out var name)) scope.Add(name.GetString()!);
+            }
+            Visit(statement, state, skip, skip2, scoped: true);
+        }
+        finally
+        {
+            state.CteScopes.RemoveAt(state.CteScopes.Count - 1);
+        }
+    }
+
     private static JsonElement Unwrap(JsonElement item) =>
         item.ValueKind == JsonValueKind.Object && item.TryGetProperty("RangeVar", out var inner) ? inner : item;
 
-    private static void AddTable(JsonElement rangeVar, bool written, WalkState state)
+    private void AddTable(JsonElement rangeVar, bool written, WalkState state)
     {
         rangeVar = Unwrap(rangeVar);
         if (!rangeVar.TryGetProperty("relname", out var relname)) return;
         var schema = rangeVar.TryGetProperty("schemaname", out var s) ? s.GetString() : null;
-        var table = new TableReference(schema, relname.GetString()!);
-        (written ? state.TablesWritten : state.TablesRead).Add(table);
+        var name = relname.GetString()!;
+        // An unqualified name that a CTE in scope defines is that CTE, whose own tables were counted already.
+        if (!written && schema is null && state.CteScopes.Any(scope => scope.Contains(name))) return;
+        (written ? state.TablesWritten : state.TablesRead).Add(new TableReference(schema, name));
+        state.Kinds.UnionWith(catalogue.RelationKinds(schema, name));
+        if (schema is null)
+            foreach (var path in state.SearchPath)
+                state.Kinds.UnionWith(catalogue.RelationKinds(path, name));
     }
 
     private static void DropObjects(JsonElement drop, WalkState state)
@@ -263,13 +371,168 @@ public sealed class SqlStatementAnalyzer
         }
     }
 
-    private static void AddFunction(JsonElement call, WalkState state)
+    private void AddFunction(JsonElement call, WalkState state)
     {
         if (!call.TryGetProperty("funcname", out var names)) return;
-        var name = names.EnumerateArray().Select(StringValue).LastOrDefault(n => n is not null);
-        if (name is null) return;
+        var arguments = call.TryGetProperty("args", out var args) ? args.EnumerateArray().ToArray() : [];
+        foreach (var function in ClassifyCall(names, arguments.Length, state))
+        {
+            if (function.SqlArgument is not { } sqlArgument) continue;
+            var argument = ArgumentFor(sqlArgument, arguments);
+            var text = argument is { } found ? Constant(found) : null;
+            switch (sqlArgument.Role)
+            {
+                case SqlTextArgument.Query:
+                    if (text is null || !AnalyseNested(text, state)) Unseen(state);
+                    break;
+                case SqlTextArgument.Table:
+                    // regclass input reads a (qualified, quoted) relation name, or an oid that names no table we can see.
+                    if (text is null || text.Trim().All(char.IsAsciiDigit) || !AnalyseNested("TABLE " + text, state)) Unseen(state);
+                    break;
+                case SqlTextArgument.Setting:
+                    AddSetting(text?.Trim().ToLowerInvariant(), state);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Classifies a call by the built-in overloads it could reach and returns them. None: the call reaches a
+    /// user-defined or extension function (or fails), so it is unvetted.
+    /// </summary>
+    private IReadOnlyList<PgFunction> ClassifyCall(JsonElement names, int arguments, WalkState state)
+    {
+        var parts = names.EnumerateArray().Select(StringValue).ToArray();
+        if (parts.Length == 0 || parts[^1] is not { } name) return [];
+        var schema = parts.Length > 1 ? parts[^2] : null;
         state.Functions.Add(name);
-        if (DangerousFunctions.TryGetValue(name, out var kind)) state.Kinds.Add(kind);
+        var candidates = catalogue.FunctionCandidates(schema, name, arguments);
+        if (candidates.Count == 0)
+        {
+            state.Kinds.Add(SqlCapabilities.UnvettedFunction);
+            state.Kinds.UnionWith(PgCatalogue.KnownExtensionKinds(name));
+            return [];
+        }
+        // With pg_catalog set later in search_path, an unqualified name may reach a function of another schema first.
+        if (schema is null && state.PgCatalogNotFirst) state.Kinds.Add(SqlCapabilities.UnvettedFunction);
+        foreach (var candidate in candidates) state.Kinds.UnionWith(candidate.Capabilities);
+        return candidates;
+    }
+
+    private static JsonElement? ArgumentFor(SqlTextArgument wanted, JsonElement[] arguments)
+    {
+        foreach (var argument in arguments)
+            if (argument.TryGetProperty("NamedArgExpr", out var named) && named.TryGetProperty("name", out var name)
+                && name.GetString() == wanted.Name && named.TryGetProperty("arg", out var value))
+                return value;
+        if (wanted.Position < arguments.Length && !arguments[wanted.Position].TryGetProperty("NamedArgExpr", out _))
+            return arguments[wanted.Position];
+        return null;
+    }
+
+    /// <summary>A string constant, also under casts and COLLATE; anything computed is null.</summary>
+    private static string? Constant(JsonElement node)
+    {
+        while (true)
+        {
+            if (node.TryGetProperty("TypeCast", out var cast) && cast.TryGetProperty("arg", out var castArg)) node = castArg;
+            else if (node.TryGetProperty("CollateClause", out var collate) && collate.TryGetProperty("arg", out var collated)) node = collated;
+            else break;
+        }
+        return node.TryGetProperty("A_Const", out var constant) && constant.TryGetProperty("sval", out var sval)
+            && sval.TryGetProperty("sval", out var text) ? text.GetString() : null;
+    }
+
+    /// <summary>SQL text a function runs counts as if written in the statement; false when it cannot be read.</summary>
+    private bool AnalyseNested(string text, WalkState state)
+    {
+        if (state.Depth + 1 > MaxNesting) return false;
+        state.Kinds.Add(SqlCapabilities.SqlExecution);
+        return WalkText(text, state, state.Depth + 1) is null;
+    }
+
+    private static void Unseen(WalkState state)
+    {
+        state.Kinds.Add(SqlCapabilities.SqlExecution);
+        state.Kinds.Add(SqlCapabilities.DynamicSql);
+    }
+
+    private void OperatorExpression(JsonElement expression, WalkState state)
+    {
+        var kind = expression.TryGetProperty("kind", out var k) ? k.GetString() : null;
+        if (kind is "AEXPR_BETWEEN" or "AEXPR_NOT_BETWEEN" or "AEXPR_BETWEEN_SYM" or "AEXPR_NOT_BETWEEN_SYM")
+        {
+            // BETWEEN is a keyword: PostgreSQL rewrites it to >= and <=.
+            foreach (var comparison in new[] { ">=", "<=" })
+                if (catalogue.Operator(null, comparison) is { } kinds) state.Kinds.UnionWith(kinds);
+            return;
+        }
+        if (expression.TryGetProperty("name", out var name)) AddOperator(name, state);
+    }
+
+    private void AddOperator(JsonElement names, WalkState state)
+    {
+        var parts = names.EnumerateArray().Select(StringValue).ToArray();
+        if (parts.Length == 0 || parts[^1] is not { } name) return;
+        var schema = parts.Length > 1 ? parts[^2] : null;
+        if (catalogue.Operator(schema, name) is { } kinds)
+        {
+            state.Kinds.UnionWith(kinds);
+            if (schema is null && state.PgCatalogNotFirst) state.Kinds.Add(SqlCapabilities.UnvettedFunction);
+        }
+        else
+        {
+            state.Kinds.Add(SqlCapabilities.UnvettedFunction);
+        }
+    }
+
+    private void SetStatement(JsonElement value, WalkState state)
+    {
+        var kind = value.TryGetProperty("kind", out var k) ? k.GetString() : null;
+        var name = value.TryGetProperty("name", out var n) ? n.GetString()!.ToLowerInvariant() : null;
+        if (kind == "VAR_RESET_ALL" || name is null)
+        {
+            // RESET ALL leaves role and session_authorization alone (GUC_NO_RESET_ALL), and resets every other setting.
+            AddSetting("all", state);
+            return;
+        }
+        if (name == "search_path")
+        {
+            // SET search_path changes where later unqualified names resolve: every schema named counts.
+            if (kind == "VAR_SET_VALUE" && value.TryGetProperty("args", out var schemas))
+            {
+                var named = schemas.EnumerateArray().Select(Constant).OfType<string>().ToList();
+                state.SearchPath.AddRange(named.Where(s => s != "pg_catalog"));
+                if (named.IndexOf("pg_catalog") > 0) state.PgCatalogNotFirst = true;
+            }
+            return;
+        }
+        AddSetting(name, state);
+    }
+
+    /// <summary>A setting changed by SET, RESET or set_config; null when it is not known which (a computed name, DISCARD ALL).</summary>
+    private static void AddSetting(string? name, WalkState state)
+    {
+        if (name is not null && (PresentationSettings.Contains(name) || name.StartsWith("enable_", StringComparison.Ordinal)))
+            return;
+        state.Kinds.Add(SqlCapabilities.UnsafeSetting);
+        if (name is null or "role" or "session_authorization") state.Kinds.Add("privilege");
+        if (name is null or "search_path" or "all") state.PgCatalogNotFirst = true;
+    }
+
+    /// <summary>A DO block runs procedural code whose SQL is not analysed; an untrusted language runs programs.</summary>
+    private static void DoBlock(JsonElement value, WalkState state)
+    {
+        Unseen(state);
+        var language = "plpgsql";
+        if (value.TryGetProperty("args", out var args))
+            foreach (var arg in args.EnumerateArray())
+                if (arg.TryGetProperty("DefElem", out var element) && element.TryGetProperty("defname", out var defname)
+                    && defname.GetString() == "language" && element.TryGetProperty("arg", out var languageName)
+                    && StringValue(languageName) is { } named)
+                    language = named.ToLowerInvariant();
+        if (language == "plpgsql") return;
+        state.Kinds.Add(language.EndsWith('u') ? SqlCapabilities.ProgramExecution : SqlCapabilities.UnvettedFunction);
     }
 
     private static void AddColumn(JsonElement columnRef, WalkState state)
@@ -294,7 +557,12 @@ public sealed class SqlStatementAnalyzer
         public readonly HashSet<TableReference> TablesWritten = [];
         public readonly HashSet<string> Functions = new(StringComparer.Ordinal);
         public readonly HashSet<string> Columns = new(StringComparer.Ordinal);
-        public readonly HashSet<string> CteNames = new(StringComparer.Ordinal);
         public readonly List<string> SearchPath = [];
+        public readonly HashSet<string> Prepared = new(StringComparer.Ordinal);
+        public readonly HashSet<string> Cursors = new(StringComparer.Ordinal);
+        /// <summary>The CTE names in scope, innermost last.</summary>
+        public List<HashSet<string>> CteScopes = [];
+        public bool PgCatalogNotFirst;
+        public int Depth;
     }
 }
