@@ -1,4 +1,5 @@
 using Portcullis.Contracts;
+using Portcullis.Defaults.Configuration;
 using Portcullis.Policy.Analysis;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
@@ -21,6 +22,7 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     public const string UnparsableSqlRule = "builtin:sql-unparsable";
     public const string UnanalysableCommandRule = "builtin:command-unanalysable";
     public const string ObligationEscapeRule = "builtin:obligation-escape";
+    public const string MaskedColumnFlowRule = "builtin:masked-column-flow";
 
     // Statements that could end the gateway's transaction or change its settings, and so lift a read-only
     // or statement-timeout obligation for what follows them.
@@ -34,6 +36,8 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         if (analysis.Sql?.Error is { } parseError)
             return Decided(policy, request, analysis, Decision.Deny, UnparsableSqlRule,
                 $"PostgreSQL's parser rejected the SQL: {parseError}.", [], Obligations.None);
+        if (analysis.Sql is not null && MaskedColumnFlow.Check(action.Sql!, policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None)) is { } leak)
+            return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, leak, [], Obligations.None);
         if (analysis.Shell is { } commandLine && (commandLine.Unanalysable is not null || commandLine.Commands.Count == 0))
             return Decided(policy, request, analysis, Decision.Deny, UnanalysableCommandRule,
                 $"The command cannot be analysed with confidence: {commandLine.Unanalysable ?? "it runs no program"}.", [], Obligations.None);
