@@ -32,6 +32,7 @@ public static class Extensions
         builder.Services.AddSingleton<ResponseMaskingTransform>();
         builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
+        builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
         builder.Services.AddSingleton<SshConnector>();
 

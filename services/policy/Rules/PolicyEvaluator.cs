@@ -36,7 +36,10 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         if (analysis.Sql?.Error is { } parseError)
             return Decided(policy, request, analysis, Decision.Deny, UnparsableSqlRule,
                 $"PostgreSQL's parser rejected the SQL: {parseError}.", [], Obligations.None);
-        if (analysis.Sql is not null && MaskedColumnFlow.Check(action.Sql!, policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None)) is { } leak)
+        // Built in, before any rule: masked columns stay masked whatever the agent's rules allow.
+        var masked = policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None);
+        var flow = analysis.Sql is null || masked.IsEmpty ? null : MaskedColumnFlow.Analyze(action.Sql!, masked);
+        if (flow?.Refusal is { } leak)
             return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, leak, [], Obligations.None);
         if (analysis.Shell is { } commandLine && (commandLine.Unanalysable is not null || commandLine.Commands.Count == 0))
             return Decided(policy, request, analysis, Decision.Deny, UnanalysableCommandRule,
@@ -46,6 +49,9 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
         var obligations = matched.Select(rule => rule.Obligations).OfType<Obligations>()
             .Aggregate(policy.ConnectionObligations.GetValueOrDefault(action.Connection) ?? Obligations.None, CompiledPolicy.Strictest);
+        // The gateway refuses views over masked columns at run time, when it can read the catalogue: it needs the names.
+        if (flow is not null)
+            obligations = obligations with { Relations = [.. flow.Relations.Union(analysis.Sql!.Tables.Select(t => t.ToString())).Order(StringComparer.Ordinal)] };
 
         // A rule's own denial says more; the escape check stands in only for what would otherwise run.
         if (winner?.Effect != Decision.Deny && analysis.Sql is { } statements && (obligations.ReadOnly || obligations.StatementTimeoutMs is not null)

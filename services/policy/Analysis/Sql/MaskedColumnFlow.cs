@@ -29,22 +29,29 @@ public static class MaskedColumnFlow
         "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt",
     };
 
-    /// <summary>Why the statement is refused, or null when no masked column can flow anywhere but out bare.</summary>
-    public static string? Check(string sql, MaskedColumns masked)
+    /// <summary>
+    /// Why the statement is refused (null when no masked column can flow anywhere but out bare), and every relation
+    /// it names, including in SQL text given to functions, so the gateway can refuse views over masked columns.
+    /// </summary>
+    public static MaskedColumnFlowResult Analyze(string sql, MaskedColumns masked)
     {
-        if (masked.IsEmpty) return null;
+        if (masked.IsEmpty) return new MaskedColumnFlowResult(null, new HashSet<string>());
         using var tree = Parse(sql);
-        if (tree is null) return null; // the analyzer rejects what the parser rejects
+        if (tree is null) return new MaskedColumnFlowResult(null, new HashSet<string>()); // the analyzer rejects what the parser rejects
+        var walker = new Walker(masked);
         try
         {
-            new Walker(masked).Statements(tree.RootElement, top: true, parent: null);
-            return null;
+            walker.Statements(tree.RootElement, top: true, parent: null);
+            return new MaskedColumnFlowResult(null, walker.Relations);
         }
         catch (Refusal refusal)
         {
-            return refusal.Message;
+            return new MaskedColumnFlowResult(refusal.Message, walker.Relations);
         }
     }
+
+    /// <summary>Why the statement is refused, or null.</summary>
+    public static string? Check(string sql, MaskedColumns masked) => Analyze(sql, masked).Refusal;
 
     private static JsonDocument? Parse(string sql)
     {
@@ -105,6 +112,9 @@ public static class MaskedColumnFlow
 
     private sealed class Walker(MaskedColumns masked)
     {
+        /// <summary>Every relation named (not CTEs), "schema.name" when qualified.</summary>
+        public HashSet<string> Relations { get; } = new(StringComparer.Ordinal);
+
         private static string Example(string pattern)
         {
             var parts = pattern.Split('.');
@@ -146,7 +156,8 @@ public static class MaskedColumnFlow
                     // A procedural body is text this analysis cannot follow; it could read any masked column.
                     throw new Refusal("A DO block or function body is code the gateway cannot follow, and it could read masked " +
                         "columns on this connection and return them unmasked (in a notice, an error or a table). Masked columns " +
-                        "stay masked wherever they flow; send plain SQL instead.");
+                        "stay masked wherever they flow: send plain SQL, and select a masked column bare from its table, e.g. " +
+                        "SELECT <column> FROM <schema>.<table>, to get its masked value.");
                 default:
                     // Every other statement (CREATE VIEW/TABLE AS, PREPARE, DECLARE CURSOR, rules, ...) stores or hands on
                     // what its queries compute, so every query inside it is judged as a subquery.
@@ -348,9 +359,9 @@ public static class MaskedColumnFlow
                 throw new Refusal($"{table} holds samples of the values of every column, masked ones included (most common values, " +
                     "histograms), so it cannot be read on a connection with masked columns. Masked columns stay masked wherever they flow: " +
                     "select a masked column bare from its table, e.g. SELECT <column> FROM <schema>.<table>, to get its masked value.");
-            var item = schema is null && scope.IsCte(table)
-                ? new Item(name, null, null, false)
-                : new Item(name, schema, table, renamed);
+            var isCte = schema is null && scope.IsCte(table);
+            if (!isCte) Relations.Add(schema is null ? table : $"{schema}.{table}");
+            var item = isCte ? new Item(name, null, null, false) : new Item(name, schema, table, renamed);
             scope.Items.Add(item);
             return item;
         }
@@ -578,6 +589,7 @@ public static class MaskedColumnFlow
                 if (function?.StartsWith("table_to_", StringComparison.OrdinalIgnoreCase) == true || function?.Contains("_to_xml", StringComparison.OrdinalIgnoreCase) == true)
                 {
                     var parts = text.Split('.').Select(p => p.Trim().Trim('"')).ToArray();
+                    Relations.Add(string.Join('.', parts));
                     var pattern = parts.Length switch
                     {
                         1 => masked.AnyMaskedColumn(null, parts[0]),
@@ -705,3 +717,6 @@ public static class MaskedColumnFlow
             ? v.GetString()
             : null;
 }
+
+/// <summary>The masked-column-flow verdict of a SQL string, and the relations it names.</summary>
+public sealed record MaskedColumnFlowResult(string? Refusal, IReadOnlySet<string> Relations);
