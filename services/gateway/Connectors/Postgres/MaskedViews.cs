@@ -8,8 +8,10 @@ namespace Portcullis.Gateway.Connectors.Postgres;
 /// base table's, so a masking rule on demo.customers.ssn would not reach a view that selects it, and the policy
 /// cannot see through a view without the catalogue. So, before the agent's statement runs, in its transaction, the
 /// gateway follows every relation the policy named (the decision's obligations) through pg_rewrite and pg_depend,
-/// view over view, down to the base columns, and refuses the statement when any of them is masked (or, for a
-/// whole-row reference, when the table has a masked column). Unqualified names match views in any schema.
+/// view over view, down to the base columns, and refuses the statement when any of them is masked. A whole-row
+/// reference (row_to_json(c)) records no column dependency, so a view whose query holds one (a Var with attribute
+/// number 0 in its rule) counts as reading every column of every table it depends on. Unqualified names match views
+/// in any schema.
 /// </summary>
 public sealed class MaskedViews(PortcullisConfig config)
 {
@@ -19,13 +21,13 @@ public sealed class MaskedViews(PortcullisConfig config)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('v', 'm') AND (c.relname = ANY($1) OR n.nspname || '.' || c.relname = ANY($1))
         ), reads AS (
-            SELECT named.oid AS viewid, d.refobjid AS relid, d.refobjsubid AS attnum
+            SELECT named.oid AS viewid, d.refobjid AS relid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END AS attnum
             FROM named
             JOIN pg_catalog.pg_rewrite r ON r.ev_class = named.oid
             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
                 AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
             UNION
-            SELECT reads.viewid, d.refobjid, d.refobjsubid
+            SELECT reads.viewid, d.refobjid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END
             FROM reads
             JOIN pg_catalog.pg_class c ON c.oid = reads.relid AND c.relkind IN ('v', 'm')
             JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid
