@@ -36,17 +36,19 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         if (analysis.Sql?.Error is { } parseError)
             return Decided(policy, request, analysis, Decision.Deny, UnparsableSqlRule,
                 $"PostgreSQL's parser rejected the SQL: {parseError}.", [], Obligations.None);
-        // Built in, before any rule: masked columns stay masked whatever the agent's rules allow.
-        var masked = policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None);
-        var flow = analysis.Sql is null || masked.IsEmpty ? null : MaskedColumnFlow.Analyze(action.Sql!, masked);
-        if (flow?.Refusal is { } leak)
-            return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, leak, [], Obligations.None);
         if (analysis.Shell is { } commandLine && (commandLine.Unanalysable is not null || commandLine.Commands.Count == 0))
             return Decided(policy, request, analysis, Decision.Deny, UnanalysableCommandRule,
                 $"The command cannot be analysed with confidence: {commandLine.Unanalysable ?? "it runs no program"}.", [], Obligations.None);
 
         var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)).ToArray();
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
+
+        // Built in, whatever the rules allow or send to approval: masked columns stay masked wherever they flow
+        // (a rule's own denial says more, so it stands).
+        var masked = policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None);
+        var flow = analysis.Sql is null || masked.IsEmpty ? null : MaskedColumnFlow.Analyze(action.Sql!, masked);
+        if (winner?.Effect != Decision.Deny && flow?.Refusal is { } leak)
+            return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, leak, matched, Obligations.None);
         var obligations = matched.Select(rule => rule.Obligations).OfType<Obligations>()
             .Aggregate(policy.ConnectionObligations.GetValueOrDefault(action.Connection) ?? Obligations.None, CompiledPolicy.Strictest);
         // The gateway refuses views over masked columns at run time, when it can read the catalogue: it needs the names.

@@ -61,6 +61,12 @@ public class MaskedColumnFlowTests
     [InlineData("SELECT sum(amount), avg(amount) FROM demo.payments")]
     [InlineData("SELECT id, ssn FROM demo.customers c1 WHERE EXISTS (SELECT 1 FROM demo.payments p WHERE p.customer_id = c1.id)")]
     [InlineData("SELECT 1; SELECT name FROM demo.customers")]
+    [InlineData("SELECT x FROM demo.customers AS c(a, b, c2, d, e, x)")]
+    [InlineData("SELECT ssn FROM demo.customers GROUP BY id")]
+    [InlineData("SELECT o.ssn || 'x' FROM demo.customers c JOIN other o ON o.id = c.id")]
+    [InlineData("SELECT id FROM demo.payments p WHERE EXISTS (SELECT * FROM demo.customers c WHERE c.id = p.customer_id)")]
+    [InlineData("SELECT id FROM demo.customers WHERE id = 1 UNION SELECT id FROM demo.customers ORDER BY 1")]
+    [InlineData("SELECT name FROM demo.customers_archive WHERE upper(name) = 'X'")]
     public void Allows_bare_reads_and_computation_on_unmasked_columns(string sql)
     {
         var decision = Decide(sql);
@@ -139,6 +145,26 @@ public class MaskedColumnFlowTests
     [InlineData("SELECT 1; SELECT upper(name) FROM demo.customers")]
     [InlineData("SELECT id FROM demo.customers c, LATERAL (SELECT c.ssn) s")]
     [InlineData("SELECT u FROM demo.customers c, unnest(ARRAY[c.email]) u")]
+    [InlineData("SELECT name(c) FROM demo.customers c")]
+    [InlineData("SELECT * FROM demo.customers c, jsonb_each_text(to_jsonb(c))")]
+    [InlineData("SELECT * FROM demo.customers c JOIN LATERAL (SELECT c.*) s ON true")]
+    [InlineData("SELECT upper(U&\"\\0073sn\") FROM demo.customers")]
+    [InlineData("SELECT ssn FROM demo.customers WINDOW w AS (ORDER BY ssn)")]
+    [InlineData("DECLARE cur CURSOR FOR SELECT ssn FROM demo.customers")]
+    [InlineData("WITH RECURSIVE r AS (SELECT ssn FROM demo.customers UNION SELECT ssn FROM r) SELECT 1")]
+    [InlineData("SELECT 1 FROM demo.customers c JOIN LATERAL (SELECT 1) s ON c.email IS NULL")]
+    [InlineData("VALUES ((SELECT ssn FROM demo.customers LIMIT 1))")]
+    [InlineData("EXPLAIN (ANALYZE) SELECT ssn FROM demo.customers ORDER BY ssn")]
+    [InlineData("INSERT INTO demo.customers (id, country) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET country = excluded.country WHERE customers.ssn LIKE '1%'")]
+    [InlineData("INSERT INTO demo.customers (id, country) VALUES (1, 'x') ON CONFLICT (email) DO NOTHING")]
+    [InlineData("SELECT id FROM demo.customers c WHERE c.id IN (SELECT d.id FROM demo.customers d WHERE d.id = c.id AND c.ssn IS NULL)")]
+    [InlineData("SELECT id FROM demo.payments p WHERE EXISTS (SELECT ssn FROM demo.customers INTERSECT SELECT '1')")]
+    [InlineData("SELECT id FROM demo.payments p WHERE EXISTS (SELECT * FROM demo.customers GROUP BY 6 HAVING count(*) > 1)")]
+    [InlineData("SELECT id FROM demo.payments p WHERE EXISTS (SELECT DISTINCT * FROM demo.customers)")]
+    [InlineData("SELECT id FROM demo.payments p WHERE EXISTS (SELECT * FROM demo.customers c WHERE c.ssn = p.card_number)")]
+    [InlineData("SELECT demo.customers FROM demo.customers")]
+    [InlineData("SELECT pg_catalog.upper(ssn) FROM demo.customers")]
+    [InlineData("SELECT ssn OPERATOR(pg_catalog.||) '' FROM demo.customers")]
     public void Refuses_computation_predicates_and_whole_rows_on_masked_columns(string sql)
     {
         var decision = Decide(sql);
@@ -165,10 +191,35 @@ public class MaskedColumnFlowTests
     }
 
     [Fact]
+    public void A_rules_own_denial_stands()
+    {
+        var policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(Yaml.Replace("""
+                - id: allow-all-sql
+            """, """
+                - id: no-copy
+                  effect: deny
+                  match: { sql: { kinds: [copy] } }
+                - id: allow-all-sql
+            """)));
+        var decision = Evaluator.Evaluate(policy, new RequestReceived(Guid.NewGuid(), "s1", new Principal("agent-1", "agent-1", ["agents"]),
+            new AgentAction(Protocols.Sql, "warehouse", Sql: "COPY demo.customers TO STDOUT"), DateTimeOffset.UtcNow)).Evaluated;
+        Assert.Equal("no-copy", decision.RuleId);
+    }
+
+    [Fact]
+    public void Allowed_statements_name_their_relations_for_the_gateways_view_check()
+    {
+        var decision = Decide("SELECT id FROM demo.customer_contacts JOIN orders USING (id) WHERE id IN (SELECT id FROM public.x)");
+        Assert.Equal(Decision.Allow, decision.Decision);
+        Assert.Equal(["demo.customer_contacts", "orders", "public.x"], decision.Obligations!.Relations);
+    }
+
+    [Fact]
     public void Refuses_even_when_a_rule_allows_everything()
     {
         var decision = Decide("SELECT reverse(email) FROM demo.customers");
         Assert.Equal(Decision.Deny, decision.Decision);
-        Assert.Empty(decision.MatchedRules);
+        Assert.Equal(PolicyEvaluator.MaskedColumnFlowRule, decision.RuleId);
+        Assert.Equal(["allow-all-sql"], decision.MatchedRules);
     }
 }

@@ -24,6 +24,14 @@ public static class MaskedColumnFlow
         "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext", "pg_statistic_ext_data",
     };
 
+    static MaskedColumnFlow()
+    {
+        // Fail at start-up, not on the first agent request (and have the walk compiled before the first deadline).
+        var masked = MaskedColumns.For(new MaskingConfig { Rules = [new MaskingRuleConfig { Columns = ["s.t.c"] }] }, "warm-up");
+        if (Check("SELECT c FROM s.t WHERE id IN (SELECT id FROM s.t WHERE c > '1')", masked) is null)
+            throw new InvalidOperationException("The masked-column-flow analysis did not refuse a predicate on a masked column.");
+    }
+
     private static readonly HashSet<string> DmlStatements = new(StringComparer.Ordinal)
     {
         "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt",
@@ -168,7 +176,9 @@ public static class MaskedColumnFlow
 
         // ---- SELECT ----
 
-        private void Select(JsonElement select, Scope? parent, bool top, string where)
+        /// <param name="existsStar">An EXISTS subquery returns no value: `*` in its select list reads nothing (but still
+        /// counts for DISTINCT and positional ORDER/GROUP BY, which compare the values).</param>
+        private void Select(JsonElement select, Scope? parent, bool top, string where, bool existsStar = false)
         {
             var scope = new Scope(parent);
             With(select, scope);
@@ -196,7 +206,11 @@ public static class MaskedColumnFlow
                 {
                     if (!target.TryGetProperty("ResTarget", out var resTarget)) { position++; continue; }
                     if (!resTarget.TryGetProperty("val", out var value)) { position++; continue; }
-                    if (top && value.TryGetProperty("ColumnRef", out var columnRef))
+                    if (existsStar && !top && value.TryGetProperty("ColumnRef", out var starRef) && IsStar(starRef, out var starQualifier))
+                    {
+                        maskedStar ??= StarMasked(starQualifier, scope);
+                    }
+                    else if (top && value.TryGetProperty("ColumnRef", out var columnRef))
                     {
                         if (IsStar(columnRef, out var qualifier))
                         {
@@ -554,6 +568,11 @@ public static class MaskedColumnFlow
                                 break;
                             case "DoStmt" or "CreateFunctionStmt" or "CopyStmt":
                                 Statement(property.Name, value, false, scope);
+                                break;
+                            case "SubLink" when value.TryGetProperty("subLinkType", out var type) && type.GetString() == "EXISTS_SUBLINK"
+                                                && value.TryGetProperty("subselect", out var subselect) && subselect.TryGetProperty("SelectStmt", out var exists)
+                                                && !(exists.TryGetProperty("op", out var op) && op.GetString() != "SETOP_NONE"):
+                                Select(exists, scope, false, where.StartsWith("a subquery", StringComparison.Ordinal) ? where : $"a subquery (in {where})", existsStar: true);
                                 break;
                             case "IndexElem" when value.TryGetProperty("name", out var column) && MaskedName(column.GetString()!, scope) is { } pattern:
                                 throw Refuse("The statement uses a masked column", pattern, $"in {where}");
