@@ -191,6 +191,14 @@ public class MaskedColumnFlowTests
     }
 
     [Fact]
+    public void A_masked_column_deep_in_nested_expressions_is_found()
+    {
+        string Nested(string inner) => "SELECT " + string.Concat(Enumerable.Repeat("coalesce(", 300)) + inner + new string(')', 300) + " FROM demo.customers";
+        Assert.Null(MaskedColumnFlow.Check(Nested("id"), Policy.MaskedColumns["warehouse"]));
+        Assert.Contains("demo.customers.ssn", MaskedColumnFlow.Check(Nested("ssn"), Policy.MaskedColumns["warehouse"]));
+    }
+
+    [Fact]
     public void A_rules_own_denial_stands()
     {
         var policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(Yaml.Replace("""

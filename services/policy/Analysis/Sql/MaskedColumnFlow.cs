@@ -44,17 +44,24 @@ public static class MaskedColumnFlow
     public static MaskedColumnFlowResult Analyze(string sql, MaskedColumns masked)
     {
         if (masked.IsEmpty) return new MaskedColumnFlowResult(null, new HashSet<string>());
-        using var tree = Parse(sql);
-        if (tree is null) return new MaskedColumnFlowResult(null, new HashSet<string>()); // the analyzer rejects what the parser rejects
         var walker = new Walker(masked);
         try
         {
+            using var tree = Parse(sql);
+            if (tree is null) return new MaskedColumnFlowResult(null, new HashSet<string>()); // the analyzer rejects what the parser rejects
             walker.Statements(tree.RootElement, top: true, parent: null);
             return new MaskedColumnFlowResult(null, walker.Relations);
         }
         catch (Refusal refusal)
         {
             return new MaskedColumnFlowResult(refusal.Message, walker.Relations);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or InsufficientExecutionStackException)
+        {
+            // Deny when unsure: a tree this pass cannot walk (too deep, an unexpected shape) is not guessed at.
+            return new MaskedColumnFlowResult("The statement could not be checked for masked columns (it is nested too deeply or " +
+                "has an unexpected shape), and masked columns stay masked wherever they flow: simplify it, and select a masked " +
+                "column bare from its table, e.g. SELECT <column> FROM <schema>.<table>, to get its masked value.", walker.Relations);
         }
     }
 
@@ -67,7 +74,7 @@ public static class MaskedColumnFlow
         try
         {
             if (result.Error != IntPtr.Zero || result.ParseTree == IntPtr.Zero) return null;
-            return JsonDocument.Parse(Marshal.PtrToStringUTF8(result.ParseTree) ?? "{}");
+            return JsonDocument.Parse(Marshal.PtrToStringUTF8(result.ParseTree) ?? "{}", new JsonDocumentOptions { MaxDepth = 2048 });
         }
         finally
         {
@@ -549,6 +556,7 @@ public static class MaskedColumnFlow
         /// <summary>Any masked reference inside an expression is refused: it is computed on, compared or hidden in a subquery.</summary>
         private void Expression(JsonElement element, Scope scope, string where)
         {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
             switch (element.ValueKind)
             {
                 case JsonValueKind.Array:
