@@ -46,6 +46,7 @@ public static class Extensions
             Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, [Portcullis.Defaults.Health.HealthExtensions.ReadyTag]));
         builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
+        builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
         builder.Services.AddSingleton<SshConnector>();
 

@@ -14,6 +14,9 @@ public sealed class CompiledPolicy
     public required IReadOnlyDictionary<string, Decision> ConnectionDefaults { get; init; }
     public required IReadOnlyDictionary<string, Obligations> ConnectionObligations { get; init; }
 
+    /// <summary>Per connection, the columns its masking rules mask (from the masking section): they may not flow into computations.</summary>
+    public IReadOnlyDictionary<string, MaskedColumns> MaskedColumns { get; init; } = new Dictionary<string, MaskedColumns>();
+
     /// <summary>The statement and capability kinds a rule may name; anything else is a typo.</summary>
     public static readonly IReadOnlySet<string> SqlKinds = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -74,6 +77,7 @@ public sealed class CompiledPolicy
             DefaultEffect = defaultEffect,
             ConnectionDefaults = connectionDefaults,
             ConnectionObligations = connectionObligations,
+            MaskedColumns = config.Connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(config.Masking, c), StringComparer.Ordinal),
         };
     }
 

@@ -1,4 +1,5 @@
 using Portcullis.Contracts;
+using Portcullis.Defaults.Configuration;
 using Portcullis.Policy.Analysis;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
@@ -21,6 +22,7 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     public const string UnparsableSqlRule = "builtin:sql-unparsable";
     public const string UnanalysableCommandRule = "builtin:command-unanalysable";
     public const string ObligationEscapeRule = "builtin:obligation-escape";
+    public const string MaskedColumnFlowRule = "builtin:masked-column-flow";
 
     // Statements that could end the gateway's transaction or change its settings, and so lift a read-only
     // or statement-timeout obligation for what follows them.
@@ -40,8 +42,18 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
 
         var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)).ToArray();
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
+
+        // Built in, whatever the rules allow or send to approval: masked columns stay masked wherever they flow
+        // (a rule's own denial says more, so it stands).
+        var masked = policy.MaskedColumns.GetValueOrDefault(action.Connection, MaskedColumns.None);
+        var flow = analysis.Sql is null || masked.IsEmpty ? null : MaskedColumnFlow.Analyze(action.Sql!, masked);
+        if (winner?.Effect != Decision.Deny && flow?.Refusal is { } leak)
+            return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, leak, matched, Obligations.None);
         var obligations = matched.Select(rule => rule.Obligations).OfType<Obligations>()
             .Aggregate(policy.ConnectionObligations.GetValueOrDefault(action.Connection) ?? Obligations.None, CompiledPolicy.Strictest);
+        // The gateway refuses views over masked columns at run time, when it can read the catalogue: it needs the names.
+        if (flow is not null)
+            obligations = obligations with { Relations = [.. flow.Relations.Union(analysis.Sql!.Tables.Select(t => t.ToString())).Order(StringComparer.Ordinal)] };
 
         // A rule's own denial says more; the escape check stands in only for what would otherwise run.
         if (winner?.Effect != Decision.Deny && analysis.Sql is { } statements && (obligations.ReadOnly || obligations.StatementTimeoutMs is not null)

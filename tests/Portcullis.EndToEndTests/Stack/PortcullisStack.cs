@@ -442,6 +442,14 @@ public sealed class PortcullisStack : IAsyncLifetime
                   columns: [demo.customers.name]
                   strategy: partial
                   keep: 3
+                - id: customer-emails
+                  connections: [warehouse, warehouse-ro]
+                  columns: [demo.customers.email]
+                  entity: EMAIL
+                - id: customer-ssns
+                  connections: [warehouse, warehouse-ro]
+                  columns: [demo.customers.ssn]
+                  entity: SSN
             """);
         return path;
     }

@@ -14,7 +14,7 @@ namespace Portcullis.Gateway.Connectors.Postgres;
 /// in batches up to the cap; each column carries its origin.
 /// </summary>
 public sealed class PostgresConnector(PortcullisConfig config, SecretResolver secrets, ColumnOrigins origins,
-    ILogger<PostgresConnector> logger)
+    MaskedViews maskedViews, ILogger<PostgresConnector> logger)
 {
     public const int DefaultMaxRows = 1000;
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> _sources = new(StringComparer.Ordinal);
@@ -39,6 +39,8 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         if (obligations.ReadOnly) await Run(database, transaction, "SET TRANSACTION READ ONLY", cancellationToken);
         var timeout = obligations.StatementTimeoutMs ?? TimeoutMs(connection);
         if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
+        if (await maskedViews.RefusalAsync(connection, database, transaction, obligations.Relations, cancellationToken) is { } refusal)
+            throw new MaskedViewException(refusal);
 
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();

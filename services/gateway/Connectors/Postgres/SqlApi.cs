@@ -46,6 +46,11 @@ public static class SqlApi
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: "application/vnd.portcullis.sql+json"); // column rules follow the columns' origins
             }
+            catch (MaskedViewException ex)
+            {
+                return new ConnectorOutput(403, "application/problem+json", AgentResponses.ProblemBytes(context, 403,
+                    "masked-view", "Refused: a view over a masked column", ex.Message, []), target);
+            }
             catch (PostgresException ex)
             {
                 // The database's own words, with its SQLSTATE; masked like any output before the agent sees it.

@@ -1,0 +1,77 @@
+using Npgsql;
+using Portcullis.Defaults.Configuration;
+
+namespace Portcullis.Gateway.Connectors.Postgres;
+
+/// <summary>
+/// Views (and materialized views) over masked columns. A view's result columns carry the view's origin, not the
+/// base table's, so a masking rule on demo.customers.ssn would not reach a view that selects it, and the policy
+/// cannot see through a view without the catalogue. So, before the agent's statement runs, in its transaction, the
+/// gateway follows every relation the policy named (the decision's obligations) through pg_rewrite and pg_depend,
+/// view over view, down to the base columns, and refuses the statement when any of them is masked. A whole-row
+/// reference (row_to_json(c)) records no column dependency, so a view whose query holds one (a Var with attribute
+/// number 0 in its rule) counts as reading every column of every table it depends on. Unqualified names match views
+/// in any schema.
+/// </summary>
+public sealed class MaskedViews(PortcullisConfig config)
+{
+    private const string Dependencies = """
+        WITH RECURSIVE named AS (
+            SELECT c.oid, n.nspname, c.relname
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('v', 'm') AND (c.relname = ANY($1) OR n.nspname || '.' || c.relname = ANY($1))
+        ), reads AS (
+            SELECT named.oid AS viewid, d.refobjid AS relid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END AS attnum
+            FROM named
+            JOIN pg_catalog.pg_rewrite r ON r.ev_class = named.oid
+            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+            UNION
+            SELECT reads.viewid, d.refobjid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END
+            FROM reads
+            JOIN pg_catalog.pg_class c ON c.oid = reads.relid AND c.relkind IN ('v', 'm')
+            JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid
+            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+        )
+        SELECT named.nspname, named.relname, n.nspname, c.relname, a.attname
+        FROM reads
+        JOIN named ON named.oid = reads.viewid
+        JOIN pg_catalog.pg_class c ON c.oid = reads.relid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = reads.relid AND a.attnum = reads.attnum AND reads.attnum > 0
+        """;
+
+    /// <summary>Why the statement may not run, or null.</summary>
+    public async Task<string?> RefusalAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
+        IReadOnlyList<string>? relations, CancellationToken cancellationToken)
+    {
+        var masked = MaskedColumns.For(config.Masking, connection);
+        if (masked.IsEmpty) return null;
+        if (relations is null)
+            // The policy names the relations whenever the connection has masked columns; without them nothing can be vetted.
+            return "The policy decision did not name the relations this statement reads, so views over masked columns cannot be " +
+                   "ruled out (the policy and gateway may hold different masking sections); nothing was run.";
+        if (relations.Count == 0) return null;
+
+        await using var command = new NpgsqlCommand(Dependencies, database, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = relations.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var view = $"{reader.GetString(0)}.{reader.GetString(1)}";
+            var (schema, table) = (reader.GetString(2), reader.GetString(3));
+            var column = reader.IsDBNull(4) ? null : reader.GetString(4);
+            var pattern = column is null ? masked.AnyMaskedColumn(schema, table) : masked.Find(schema, table, column);
+            if (pattern is null) continue;
+            var parts = pattern.Split('.');
+            return $"{view} is a view over the masked column {schema}.{table}.{column ?? "(whole row)"} (masking rule column " +
+                   $"'{pattern}'), and a view's columns come back with the view's origin, which the masking rule does not reach. " +
+                   $"Read the base table instead: select the column bare, e.g. SELECT {(column ?? parts[2])} FROM {schema}.{table}, to get its masked value.";
+        }
+        return null;
+    }
+}
+
+/// <summary>The statement names a view over a masked column; nothing was run.</summary>
+public sealed class MaskedViewException(string message) : Exception(message);

@@ -1,0 +1,200 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using Npgsql;
+using Portcullis.EndToEndTests.Infrastructure;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>
+/// Masked columns stay masked wherever they flow, end to end: every statement of Corpus/sql-masked-columns.txt goes
+/// through POST /sql/warehouse to the real database, and a few through MCP's sql_query. An expected refusal that
+/// runs, a benign statement that is refused, or any answer holding a masked column's raw value fails the test.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
+{
+    private const string FlowRule = "builtin:masked-column-flow";
+    private static readonly string[] MaskedOrigins = ["demo.customers.name", "demo.customers.email", "demo.customers.ssn"];
+
+    private static readonly string CorpusFile =
+        Path.Combine(PortcullisStack.RepositoryRoot, "tests", "Portcullis.EndToEndTests", "Corpus", "sql-masked-columns.txt");
+
+    private sealed record Case(int Line, string Class, string Effect, string Sql);
+
+    private static List<Case> LoadCorpus()
+    {
+        var cases = new List<Case>();
+        var currentClass = "";
+        foreach (var (text, index) in File.ReadAllLines(CorpusFile).Select((t, i) => (t, i + 1)))
+        {
+            if (text.StartsWith("# class:", StringComparison.Ordinal)) currentClass = text["# class:".Length..].Trim();
+            if (text.Length == 0 || text.StartsWith('#')) continue;
+            var parts = text.Split(" :: ", 2);
+            Assert.True(parts.Length == 2, $"line {index} is not 'effect :: SQL'");
+            cases.Add(new Case(index, currentClass, parts[0].Trim(), parts[1].Trim()));
+        }
+        return cases;
+    }
+
+    /// <summary>Views over the demo table, made by the database owner as a DBA would, readable by the agent's login.</summary>
+    private async Task CreateViewsAsync()
+    {
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"""
+            CREATE OR REPLACE VIEW demo.customer_contacts AS SELECT id, email, country FROM demo.customers;
+            CREATE OR REPLACE VIEW demo.customer_contacts_nl AS SELECT id, country FROM demo.customer_contacts WHERE country = 'NL';
+            CREATE OR REPLACE VIEW demo.customer_rows AS SELECT c.id, row_to_json(c) AS doc FROM demo.customers c;
+            CREATE OR REPLACE VIEW demo.customer_countries AS SELECT id, country, created_at FROM demo.customers;
+            DROP MATERIALIZED VIEW IF EXISTS demo.customer_ssn_digits;
+            CREATE MATERIALIZED VIEW demo.customer_ssn_digits AS SELECT id, translate(ssn, '-', '') AS digits FROM demo.customers;
+            GRANT SELECT ON demo.customer_contacts, demo.customer_contacts_nl, demo.customer_rows, demo.customer_countries,
+                demo.customer_ssn_digits TO "{DemoDatabase.AgentRole}";
+            """, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The raw values of the masked columns, and the forms a transformation would give them.</summary>
+    private async Task<HashSet<string>> RawValuesAsync()
+    {
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT name, email, ssn FROM demo.customers", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        while (await reader.ReadAsync())
+            for (var i = 0; i < 3; i++)
+            {
+                if (reader.IsDBNull(i)) continue;
+                var value = reader.GetString(i);
+                values.Add(value);
+                values.Add(new string(value.Reverse().ToArray()));
+                if (i == 2) values.Add(value.Replace("-", ""));
+                if (i == 1) values.Add(Convert.ToBase64String(Encoding.UTF8.GetBytes(value)));
+            }
+        return values;
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> Sql(string sql)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masked-flow-" + Guid.NewGuid().ToString("N")[..10]);
+            request.Content = JsonContent.Create(new { sql });
+            using var response = await stack.Gateway.SendAsync(request);
+            // 503 says "nothing ran, retry later" (a cold or busy service past the decision deadline on a shared machine).
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 3) continue;
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task No_corpus_statement_returns_or_tests_a_masked_value_and_benign_reads_still_work()
+    {
+        await CreateViewsAsync();
+        var raw = await RawValuesAsync();
+        var cases = LoadCorpus();
+        Assert.True(cases.Count >= 100, $"{cases.Count} cases");
+        foreach (var group in new[] { "expressions over masked columns", "predicates as oracles", "whole-row references, statistics and views", "benign, must still work" })
+            Assert.True(cases.Count(c => c.Class == group) >= 10, $"class '{group}' has fewer than 10 cases");
+
+        var failures = new List<string>();
+        foreach (var @case in cases)
+        {
+            var (status, body) = await Sql(@case.Sql);
+            var why = Judge(@case, status, body);
+            if (raw.FirstOrDefault(v => body.Contains(v, StringComparison.OrdinalIgnoreCase)) is { } leaked)
+                why = (why is null ? "" : why + "; ") + $"the answer holds the raw value '{leaked}'";
+            if (why is not null) failures.Add($"line {@case.Line} ({@case.Effect}) {@case.Sql}\n    {(int)status}: {why}\n    {Truncate(body)}");
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} corpus cases failed:\n" + string.Join("\n", failures));
+        // The built-in refusal is what the corpus is about: only DDL may be refused by the test policy's own rules first.
+        Assert.True(OtherRules.Count <= 3, "refused by other rules than the built-in one:\n" + string.Join("\n", OtherRules));
+
+        // The refused writes did not run.
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var written = new NpgsqlCommand("SELECT count(*) FROM demo.customers WHERE country = 'XX' OR ssn = 'XX' OR id >= 1000", connection);
+        Assert.Equal(0L, (long)(await written.ExecuteScalarAsync())!);
+    }
+
+    private List<string> OtherRules { get; } = [];
+
+    private string? Judge(Case @case, HttpStatusCode status, string body)
+    {
+        JsonElement json;
+        try { json = JsonDocument.Parse(body).RootElement; }
+        catch (JsonException) { return "the answer is not JSON"; }
+        string? Field(string name) => json.ValueKind == JsonValueKind.Object && json.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+        switch (@case.Effect)
+        {
+            case "refuse":
+                // A rule's own denial (sql-no-ddl for SELECT INTO) stands before the built-in one; both refuse.
+                if (status != HttpStatusCode.Forbidden || Field("type")?.EndsWith("/denied", StringComparison.Ordinal) != true) return "expected a 403 policy denial";
+                if (Field("rule") == FlowRule && Field("detail")?.Contains("to get its masked value", StringComparison.Ordinal) != true)
+                    return "the refusal does not say how to select the column";
+                if (Field("rule") != FlowRule) OtherRules.Add($"{@case.Sql} ({Field("rule")})");
+                return null;
+            case "refuse-view":
+                return status == HttpStatusCode.Forbidden && Field("type")?.EndsWith("/masked-view", StringComparison.Ordinal) == true
+                    ? null : "expected a 403 masked-view from the gateway";
+            case "allow":
+                return status == HttpStatusCode.OK ? null : "expected 200";
+            case "masked":
+                if (status != HttpStatusCode.OK) return "expected 200";
+                var origins = json.GetProperty("results").EnumerateArray()
+                    .SelectMany(r => r.GetProperty("columns").EnumerateArray())
+                    .Select(c => c.GetProperty("origin").ValueKind == JsonValueKind.String ? c.GetProperty("origin").GetString() : null);
+                return origins.Any(o => MaskedOrigins.Contains(o)) ? null : "expected a column with a masked origin";
+            default:
+                return $"unknown effect '{@case.Effect}'";
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= 400 ? text : text[..400] + "…";
+
+    [Fact]
+    public async Task Through_mcp_sql_query_computations_are_refused_and_bare_reads_come_back_masked()
+    {
+        await CreateViewsAsync();
+        var transport = new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(stack.Gateway.BaseAddress!, "mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {await stack.TokenFor(PortcullisStack.AgentClient)}" },
+        });
+        await using var client = await McpClient.CreateAsync(transport);
+        async Task<CallToolResult> Query(string sql) =>
+            await client.CallToolAsync("sql_query", new Dictionary<string, object?> { ["connection"] = "warehouse", ["sql"] = sql });
+        static string Text(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+
+        foreach (var sql in new[]
+                 {
+                     "SELECT translate(ssn, '-', '') FROM demo.customers",
+                     "SELECT count(*) FROM demo.customers WHERE ssn LIKE '1%'",
+                     "SELECT row_to_json(c) FROM demo.customers c",
+                 })
+        {
+            var refused = await Query(sql);
+            Assert.True(refused.IsError, sql);
+            Assert.StartsWith($"Denied by policy rule '{FlowRule}'", Text(refused));
+            Assert.Contains("to get its masked value", Text(refused));
+        }
+
+        var view = await Query("SELECT email FROM demo.customer_contacts");
+        Assert.True(view.IsError);
+        Assert.Contains("masked column demo.customers.email", Text(view));
+
+        var bare = await Query("SELECT ssn, email FROM demo.customers ORDER BY id LIMIT 2");
+        Assert.NotEqual(true, bare.IsError);
+        var row = JsonDocument.Parse(Text(bare)).RootElement.GetProperty("results")[0].GetProperty("rows")[0];
+        Assert.Equal("[SSN]", row[0].GetString());
+        Assert.Equal("[EMAIL]", row[1].GetString());
+    }
+}
