@@ -17,6 +17,9 @@ public sealed class FilePathPattern
     /// <summary>Where a home directory stands when a rule names an absolute path (Debian's homes).</summary>
     private static readonly string[] HomeLocations = ["/root", "/home/*"];
 
+    /// <summary>The same for a path: the user's name is one no rule names ("~"), so /home/~/x meets /home/*/x but not /home/.ssh/x.</summary>
+    private static readonly string[] HomeLocationsOfPaths = ["/root", "/home/\\~"];
+
     private const int MaxAlternatives = 64;
 
     private readonly Element[] _elements;
@@ -44,7 +47,37 @@ public sealed class FilePathPattern
         foreach (var alternative in ExpandBraces(word))
         {
             foreach (var absolute in Absolute(alternative, workingDirectories))
-                result.Add(Parse(Normalise(absolute)));
+            {
+                foreach (var variant in Variants(Normalise(absolute), HomeLocationsOfPaths))
+                    result.Add(Parse(variant));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The same set written so the matcher sees every reading: '/**/' also as '/' (no directory in between), a
+    /// leading '/**' also inside the home directory, and the home directory also where Debian puts homes.
+    /// </summary>
+    private static IEnumerable<string> Variants(string normalised, string[] homes)
+    {
+        var texts = new List<string> { normalised };
+        if (normalised.StartsWith("/**", StringComparison.Ordinal)) texts.Add(Home + normalised);
+        if (normalised == Home || normalised.StartsWith(Home + "/", StringComparison.Ordinal))
+            texts.AddRange(homes.Select(home => home + normalised[1..]));
+        var result = new List<string>();
+        foreach (var text in texts)
+        {
+            var pending = new Queue<string>([text]);
+            while (pending.Count > 0 && result.Count < MaxAlternatives)
+            {
+                var current = pending.Dequeue();
+                if (result.Contains(current)) continue;
+                result.Add(current);
+                var at = current.IndexOf("/**/", StringComparison.Ordinal);
+                if (at >= 0) pending.Enqueue(current[..at] + current[(at + 3)..]);
+                if (current.StartsWith("~/**/", StringComparison.Ordinal)) pending.Enqueue("~/" + current[5..]);
+            }
         }
         return result;
     }
@@ -52,17 +85,13 @@ public sealed class FilePathPattern
     /// <summary>A pattern of a policy rule: '~/x' stands for the home directory wherever it is, 'dir/**' also for dir.</summary>
     public static IReadOnlyList<FilePathPattern> OfRule(string rule)
     {
-        var texts = new List<string> { rule };
-        if (rule == "~" || rule.StartsWith("~/", StringComparison.Ordinal))
-            texts.AddRange(HomeLocations.Select(home => home + rule[1..]));
         var result = new List<FilePathPattern>();
-        foreach (var text in texts)
+        foreach (var alternative in ExpandBraces(rule))
         {
-            foreach (var alternative in ExpandBraces(text))
+            foreach (var variant in Variants(Normalise(alternative.StartsWith("**", StringComparison.Ordinal) ? "/" + alternative : alternative), HomeLocations))
             {
-                var normalised = Normalise(alternative);
-                result.Add(Parse(normalised));
-                if (normalised.EndsWith("/**", StringComparison.Ordinal)) result.Add(Parse(normalised[..^3]));
+                result.Add(Parse(variant));
+                if (variant.EndsWith("/**", StringComparison.Ordinal)) result.Add(Parse(variant[..^3]));
             }
         }
         return result;
@@ -119,8 +148,6 @@ public sealed class FilePathPattern
         if (result.StartsWith("/proc/", StringComparison.OrdinalIgnoreCase) &&
             segments.Skip(2).FirstOrDefault() is { } link && link.ToLowerInvariant() is "root" or "cwd" or "fd" or "map_files" or "**" or "*")
             return "/**";
-        if (result.StartsWith("/dev/fd", StringComparison.OrdinalIgnoreCase) || result.StartsWith("/dev/std", StringComparison.OrdinalIgnoreCase))
-            return result;
         return result;
     }
 

@@ -201,13 +201,14 @@ public sealed class ShellCommandAnalyzer
             words.Add(token);
         }
 
-        // Leading assignments (NAME=value) and reserved words are not the program.
+        // Leading assignments (NAME=value), reserved words and function headers are not the program.
         var start = 0;
         while (start < words.Count)
         {
             var word = words[start];
-            if (!word.Quoted && IsAssignment(word.Value)) { Assign(word.Value, state, "assignment"); start++; continue; }
+            if (IsAssignmentWord(word)) { Assign(word.Value, state, "assignment"); start++; continue; }
             if (!word.Quoted && ReservedWords.Contains(word.Value)) { start++; continue; }
+            if (!word.Quoted && word.Value == "function") { start += 2; continue; } // function name { ... }
             break;
         }
         if (start >= words.Count) return;
@@ -216,8 +217,6 @@ public sealed class ShellCommandAnalyzer
         if (!words[start].Quoted && first is "for") return; // a loop header: its words are data
         if (!words[start].Quoted && first == "case")
             throw new ShellSyntaxException("case statements are not analysed");
-        if (!words[start].Quoted && first == "function") start += 2; // function name { ... }
-        if (start >= words.Count) return;
         // name() { ...: the "()" split it off; a lone word followed by nothing is a function name or a command.
 
         RunCommand(words.Skip(start).ToList(), state, via, depth, fedByPipe && !stdinRedirected, stdinRedirected);
@@ -251,7 +250,9 @@ public sealed class ShellCommandAnalyzer
         {
             if (argv.Count == 0) return;
             var programWord = argv[0];
-            if (programWord.HasExpansion || programWord.Value.Length == 0)
+            // "[" and "[[" hold no glob (a class needs its "]"); anything else with an expansion is only known at run time.
+            var testWord = programWord is { Value: "[" or "[[", Substitutions.Count: 0 };
+            if (programWord.HasExpansion && !testWord || programWord.Value.Length == 0)
                 throw new ShellSyntaxException("the program to run is only known at run time (a variable, substitution, glob or brace)");
             var path = programWord.Value;
             var program = Path.GetFileName(path.TrimEnd('/'));
@@ -287,6 +288,12 @@ public sealed class ShellCommandAnalyzer
                 return;
             }
 
+            if (program is "sed" or "gsed")
+            {
+                Sed(args, state, here);
+                return;
+            }
+
             if (AwkFamily.Contains(program))
             {
                 Awk(program, args, state, here, fedByPipe || stdinRedirected);
@@ -312,8 +319,9 @@ public sealed class ShellCommandAnalyzer
                 case "trap":
                     // trap 'command' SIGNAL: the command runs later, as eval would run it.
                     var action = args.FirstOrDefault(a => !a.Value.StartsWith('-'));
-                    if (action is null || args.Count < 2 || action.Value is "" or "-") return;
+                    if (action is null || args.Count < 2) return;
                     if (action.HasExpansion) throw new ShellSyntaxException("trap runs a command only known at run time");
+                    if (action.Value is "" or "-") return;
                     AnalyzeLine(action.Value, state, here, depth + 1);
                     return;
                 case "alias":
@@ -641,6 +649,46 @@ public sealed class ShellCommandAnalyzer
         return true;
     }
 
+    /// <summary>
+    /// sed's script can run commands (the e command, the e flag of s), write files (w, W, the w flag of s) and
+    /// read files (r, R): the script is read command by command; one that cannot be read runs_program.
+    /// </summary>
+    private static void Sed(List<ShellToken> args, State state, string here)
+    {
+        var scripts = new List<ShellToken>();
+        var fromFile = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var value = args[i].Value;
+            if (value is "-e" or "--expression") { if (i + 1 < args.Count) scripts.Add(args[++i]); continue; }
+            if (value.StartsWith("--expression=", StringComparison.Ordinal)) { scripts.Add(args[i] with { Value = value["--expression=".Length..] }); continue; }
+            if (value is "-f" or "--file" || value.StartsWith("--file=", StringComparison.Ordinal)) { fromFile = true; continue; }
+            if (value is "-l" or "--line-length") { i++; continue; }
+            if (value.StartsWith('-') && value.Length > 1)
+            {
+                if (!value.StartsWith("--", StringComparison.Ordinal) && value.Contains('e') && scripts.Count == 0 && i + 1 < args.Count)
+                    scripts.Add(args[++i]);
+                else if (!value.StartsWith("--", StringComparison.Ordinal) && value.Contains('f')) fromFile = true;
+                continue;
+            }
+            if (scripts.Count == 0 && !fromFile) scripts.Add(args[i]);
+            break;
+        }
+        if (fromFile || scripts.Any(s => s.HasExpansion))
+        {
+            Found(state, ref state.RunsProgram, $"{here}: its script is not on the line: runs_program");
+            return;
+        }
+        foreach (var script in scripts)
+        {
+            var effects = SedScript.Effects(script.Value);
+            if (effects.Unreadable || effects.RunsCommands) Found(state, ref state.RunsProgram, $"{here} '{script.Value}': runs_program");
+            if (effects.WrittenFiles.Count > 0) Found(state, ref state.WritesFiles, $"{here} '{script.Value}': writes_files");
+            foreach (var file in effects.WrittenFiles.Concat(effects.ReadFiles))
+                state.Paths.Add(new ShellPath("sed", file, FilePathPattern.OfWord(ShellLexer.EscapePattern(file), state.WorkingDirectories)));
+        }
+    }
+
     /// <summary>The word after -c (or a flag cluster with c, like -lc) of a shell.</summary>
     private static ShellToken? ShellInlineCommand(List<ShellToken> args)
     {
@@ -717,6 +765,9 @@ public sealed class ShellCommandAnalyzer
         }
         if (args.Any(a => a.Value is "-delete")) state.Commands.Add(new ShellCommand("find-delete", "find", ["-delete"], via));
     }
+
+    private static bool IsAssignmentWord(ShellToken word) =>
+        IsAssignment(word.Value) && word.Value.IndexOf('=') < word.UnquotedPrefix;
 
     private static bool IsAssignment(string word)
     {

@@ -22,6 +22,9 @@ public sealed record ShellToken(ShellTokenKind Kind, string Value, bool HasExpan
 
     /// <summary>For a here-document (&lt;&lt; or &lt;&lt;-), its body; null for other tokens.</summary>
     public string? HereDocument { get; init; }
+
+    /// <summary>How many characters of <see cref="Value"/> come before the first quote or expansion: NAME= must be among them for an assignment.</summary>
+    public int UnquotedPrefix { get; init; } = int.MaxValue;
 }
 
 public sealed class ShellSyntaxException(string message) : Exception(message);
@@ -168,10 +171,12 @@ public static class ShellLexer
         var expansion = false;
         var quoted = false;
         var start = i;
+        var unquotedPrefix = int.MaxValue;
         while (i < input.Length)
         {
             var c = input[i];
             if (c is ' ' or '\t' or '\n' or ';' or '&' or '|' or '(' or ')' or '<' or '>') break;
+            if (c is '\\' or '\'' or '"' or '$' or '`' && unquotedPrefix == int.MaxValue) unquotedPrefix = value.Length;
             switch (c)
             {
                 case '\\':
@@ -212,6 +217,11 @@ public static class ShellLexer
                     pattern.Append(c);
                     i++;
                     break;
+                case ']':
+                    value.Append(c);
+                    pattern.Append(c); // closes a glob class
+                    i++;
+                    break;
                 case '{' when BraceEnd(input, i) is var braceEnd && braceEnd > i:
                     expansion = true; // brace expansion: one word becomes several
                     value.Append(input, i, braceEnd - i + 1);
@@ -229,7 +239,8 @@ public static class ShellLexer
                     break;
             }
         }
-        return new ShellToken(ShellTokenKind.Word, value.ToString(), expansion, quoted, substitutions) { Pattern = pattern.ToString() };
+        return new ShellToken(ShellTokenKind.Word, value.ToString(), expansion, quoted, substitutions)
+            { Pattern = pattern.ToString(), UnquotedPrefix = unquotedPrefix };
     }
 
     private static void Literal(char c, StringBuilder value, StringBuilder pattern)
