@@ -39,7 +39,12 @@ public static class Extensions
         builder.Services.AddSingleton<PolicyProvider>();
         builder.Services.AddSingleton<PolicyVersions>();
         builder.Services.AddSingleton<SqlStatementAnalyzer>();
-        builder.Services.AddSingleton<ShellCommandAnalyzer>();
+        // Built and run once at start-up, so the first command to decide does not pay for loading the capability
+        // table and compiling the analysis (a decision has a deadline of a few seconds).
+        var shell = new ShellCommandAnalyzer();
+        shell.Analyze("ls -la ~/x | sort -o /tmp/y && cat /etc/sh?dow ${x:-$(id)} <<EOF
+EOF");
+        builder.Services.AddSingleton(shell);
         builder.Services.AddSingleton<PolicyEvaluator>();
         // Before the bus starts: no request is consumed until a policy version is in force.
         builder.Services.AddHostedService<PolicyVersionLoader>();
