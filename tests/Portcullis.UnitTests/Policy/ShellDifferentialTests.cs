@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Portcullis.Policy.Analysis.Shell;
+using Xunit.Abstractions;
 
 namespace Portcullis.UnitTests.Policy;
 
