@@ -40,6 +40,7 @@ install() {
   ls /usr/lib/*/libpg_query.so.1504* >/dev/null 2>&1 || missing+=(libpg-query1504.0)
   # A real sshd for the ssh connector's tests and the demo's ssh target.
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v shfmt >/dev/null || missing+=(shfmt)  # the shell analysis' differential test parses with it
   # A headless browser for the approver console's browser test (driven by Playwright).
   command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi

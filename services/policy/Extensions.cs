@@ -40,7 +40,11 @@ public static class Extensions
         builder.Services.AddSingleton<PolicyVersions>();
         // Made at start-up: the parser library and the function catalogue are loaded before the first request.
         builder.Services.AddSingleton(new SqlStatementAnalyzer());
-        builder.Services.AddSingleton<ShellCommandAnalyzer>();
+        // Built and run once at start-up, so the first command to decide does not pay for loading the capability
+        // table and compiling the analysis (a decision has a deadline of a few seconds).
+        var shell = new ShellCommandAnalyzer();
+        shell.Analyze("ls -la ~/x | sort -o /tmp/y && cat /etc/sh?dow ${x:-$(id)} <<EOF\nEOF");
+        builder.Services.AddSingleton(shell);
         builder.Services.AddSingleton<PolicyEvaluator>();
         // Before the bus starts: no request is consumed until a policy version is in force.
         builder.Services.AddHostedService<PolicyVersionLoader>();

@@ -172,6 +172,21 @@ public sealed class ExecMatchConfig
     public bool? Network { get; set; }
     public bool? PipesIntoInterpreter { get; set; }
     public bool? InlineCode { get; set; }
+
+    /// <summary>A program runs another through a flag or its own commands (sort --compress-program, tar --to-command, a pager's !, awk's system()).</summary>
+    public bool? RunsProgram { get; set; }
+
+    /// <summary>Output redirections and programs or flags that write files (tee, cp, sed -i, sort -o, find -fprint).</summary>
+    public bool? WritesFiles { get; set; }
+
+    /// <summary>An assignment to a variable that changes what runs or is loaded (LD_*, PATH, BASH_ENV, IFS, PAGER, GIT_*, ...).</summary>
+    public bool? EnvOverride { get; set; }
+
+    /// <summary>
+    /// Files named by any command (operands, option values, redirection targets), normalised, as path globs: "/etc/shadow",
+    /// "~/.ssh/**", "**/*.pem". A glob or brace argument counts when any path it can stand for matches.
+    /// </summary>
+    public List<string> Paths { get; set; } = [];
 }
 
 /// <summary>How outputs are masked: which detectors run, what each entity becomes, and rules by column or JSON path.</summary>

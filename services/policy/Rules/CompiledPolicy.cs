@@ -48,6 +48,8 @@ public sealed class CompiledPolicy
                 errors.Add($"{where}: connection '{connection}' is not defined under connections");
             foreach (var path in rule.Match.Paths.Where(p => !p.StartsWith('/')))
                 errors.Add($"{where}: path '{path}' must start with '/'");
+            foreach (var path in rule.Match.Exec?.Paths.Where(p => !(p.StartsWith('/') || p.StartsWith('~') || p.StartsWith("**", StringComparison.Ordinal))) ?? [])
+                errors.Add($"{where}: exec path '{path}' must start with '/', '~' or '**'");
             foreach (var kind in rule.Match.Sql?.Kinds.Where(k => !SqlKinds.Contains(k)) ?? [])
                 errors.Add($"{where}: sql kind '{kind}' is not one of {string.Join(", ", SqlKinds)}");
             var obligations = ParseObligations(rule.Obligations, where, errors);

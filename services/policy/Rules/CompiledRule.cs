@@ -95,17 +95,28 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
         private readonly NameGlob[] _programs = [.. config.Programs.Select(p => new NameGlob(p, ignoreCase: false))];
         private readonly HashSet<string> _flags = new(config.Flags, StringComparer.Ordinal);
         private readonly NameGlob[] _arguments = [.. config.Arguments.Select(a => new NameGlob(a, ignoreCase: false))];
+        private readonly FilePathPattern[] _paths = [.. config.Paths.SelectMany(FilePathPattern.OfRule)];
 
         public bool Matches(ShellAnalysis shell)
         {
             if (config.Network is { } network && shell.UsesNetwork != network) return false;
             if (config.PipesIntoInterpreter is { } piped && shell.PipesIntoInterpreter != piped) return false;
             if (config.InlineCode is { } inline && shell.RunsInlineCode != inline) return false;
+            if (config.RunsProgram is { } runs && shell.RunsProgram != runs) return false;
+            if (config.WritesFiles is { } writes && shell.WritesFiles != writes) return false;
+            if (config.EnvOverride is { } env && shell.OverridesEnvironment != env) return false;
             if (_programs.Length > 0 && !Over(shell.Commands, all, IsListedProgram)) return false;
             var commands = _programs.Length == 0 ? shell.Commands : shell.Commands.Where(IsListedProgram).ToList();
             if (_flags.Count > 0 && !commands.Any(c => c.Flags.Any(HasFlag))) return false;
+            if (_paths.Length > 0 && !PathsMatch(shell)) return false;
             return _arguments.Length == 0 || commands.Any(c => c.Arguments.Any(a => _arguments.Any(p => p.IsMatch(a))));
         }
+
+        // A deny or approval rule applies when any path a file argument can stand for meets one of its paths; an allow
+        // rule vouches only for files that are certainly inside its paths, so each must be one literal path.
+        private bool PathsMatch(ShellAnalysis shell) => all
+            ? shell.Paths.Count > 0 && shell.Paths.All(p => p.Patterns.All(path => _paths.Any(rule => rule.Contains(path))))
+            : shell.Paths.Any(p => p.Patterns.Any(path => _paths.Any(path.Intersects)));
 
         private bool IsListedProgram(ShellCommand command) =>
             _programs.Any(p => p.IsMatch(p.Pattern.Contains('/') ? command.Path : command.Program));

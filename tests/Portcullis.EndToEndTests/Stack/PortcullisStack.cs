@@ -425,9 +425,25 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: deny
                   reason: Commands may not reach the network.
                   match: { connections: [ops], exec: { network: true } }
+                - id: exec-no-env-override
+                  effect: deny
+                  reason: Variables that change what runs or is loaded are not for agents.
+                  match: { connections: [ops], exec: { env_override: true } }
+                - id: exec-no-hidden-programs
+                  effect: deny
+                  reason: An allowed program may not start another.
+                  match: { connections: [ops], exec: { runs_program: true } }
+                - id: exec-no-file-writes
+                  effect: deny
+                  reason: Inspection commands do not write files.
+                  match: { connections: [ops], exec: { writes_files: true } }
+                - id: exec-no-secret-files
+                  effect: deny
+                  reason: Credentials and keys on the host are never read.
+                  match: { connections: [ops], exec: { paths: ["/etc/shadow", "~/.ssh/**", "/home/*/.ssh/**", "/root/.ssh/**"] } }
                 - id: exec-inspection
                   effect: allow
-                  match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime, echo, printf, sleep, yes, head] } }
+                  match: { connections: [ops], exec: { programs: [ls, cat, grep, df, uptime, echo, printf, sleep, yes, head, sort, tail, wc, ps] } }
             masking:
               detectors: [all]
               rules:

@@ -10,7 +10,7 @@ namespace Portcullis.UnitTests.Policy;
 /// The decision corpus: SQL and command lines, allowed and blocked, obfuscated and plain, each with the
 /// decision and the rule expected under Corpus/corpus-policy.yaml. One line of a case file is one case.
 /// </summary>
-public class DecisionCorpusTests
+public partial class DecisionCorpusTests
 {
     private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Policy", "Corpus");
     private static readonly CompiledPolicy Policy =
@@ -19,6 +19,7 @@ public class DecisionCorpusTests
 
     public static TheoryData<string, string, string, string> SqlCases() => Load("sql-cases.txt");
     public static TheoryData<string, string, string, string> ShellCases() => Load("shell-cases.txt");
+    public static TheoryData<string, string, string, string> ShellExecutionCases() => Load("shell-execution-cases.txt");
 
     [Theory]
     [MemberData(nameof(SqlCases))]
@@ -29,6 +30,21 @@ public class DecisionCorpusTests
     [MemberData(nameof(ShellCases))]
     public void Shell(string command, string decision, string rule, string groups) =>
         Check(new AgentAction(Protocols.Exec, "ops-host", Command: command), decision, rule, groups);
+
+    /// <summary>What the shell will run, not what a lexer understood: expansions, control characters, environment,
+    /// flags that run programs, path spellings, globs and braces, quoting, and ordinary commands that stay allowed.</summary>
+    [Theory]
+    [MemberData(nameof(ShellExecutionCases))]
+    public void Shell_execution(string command, string decision, string rule, string groups) =>
+        Check(new AgentAction(Protocols.Exec, "ops-host", Command: command), decision, rule, groups);
+
+    [Fact]
+    public void The_shell_execution_corpus_has_at_least_150_cases_in_every_class()
+    {
+        var cases = ShellExecutionCases().Select(row => (string)row[1]).ToList();
+        Assert.True(cases.Count >= 150, $"{cases.Count} cases");
+        Assert.True(cases.Count(d => d == "allow") >= 30, "allowed cases");
+    }
 
     [Fact]
     public void The_corpus_has_at_least_200_cases_of_both_outcomes()
@@ -60,7 +76,10 @@ public class DecisionCorpusTests
         _ => throw new InvalidOperationException($"unknown decision '{decision}' in the corpus"),
     };
 
-    /// <summary>Lines of "decision rule [groups=a,b] :: text"; '#' starts a comment line.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("⟨U\\+([0-9A-F]{4,5})⟩")]
+    private static partial System.Text.RegularExpressions.Regex CodePoints();
+
+    /// <summary>Lines of "decision rule [groups=a,b] :: text"; '#' starts a comment line; ⏎ is a newline, ⟨U+000D⟩ any character.</summary>
     private static TheoryData<string, string, string, string> Load(string file)
     {
         var data = new TheoryData<string, string, string, string>();
@@ -70,7 +89,8 @@ public class DecisionCorpusTests
             var separator = line.IndexOf("::", StringComparison.Ordinal);
             if (separator < 0) throw new InvalidOperationException($"{file}: no '::' in \"{line}\"");
             var head = line[..separator].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var text = line[(separator + 2)..].TrimStart(' ').Replace('⏎', '\n');
+            var text = CodePoints().Replace(line[(separator + 2)..].TrimStart(' ').Replace('⏎', '\n'),
+                m => char.ConvertFromUtf32(Convert.ToInt32(m.Groups[1].Value, 16)));
             var groups = head.FirstOrDefault(h => h.StartsWith("groups=", StringComparison.Ordinal))?["groups=".Length..] ?? "agents";
             data.Add(text, head[0], head[1], groups);
         }

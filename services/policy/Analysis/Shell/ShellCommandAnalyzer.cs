@@ -1,48 +1,89 @@
+using System.Globalization;
+
 namespace Portcullis.Policy.Analysis.Shell;
 
 /// <summary>
-/// Finds every program a POSIX shell command line would run. Spelling does not hide a program (quotes,
-/// escapes, $'\x..', paths), wrappers are looked through recursively, and anything whose effect depends on
-/// values only known at run time (a variable or substitution as the program, a here-document, case) makes
-/// the line unanalysable, which the policy denies.
+/// Finds every program a command line would run under sh (dash) or bash, judged for the more permissive of
+/// the two. Spelling does not hide a program (quotes, escapes, $'\x..', paths), wrappers are looked through
+/// recursively, substitutions are read wherever they stand, flags that start programs, write files or reach
+/// the network are known per program (program-capabilities.txt), and file operands are resolved to the paths
+/// they can stand for. Anything whose effect depends on values only known at run time (a variable or
+/// substitution as the program, arithmetic over variables, a control character, case) makes the line
+/// unanalysable, which the policy denies.
 /// </summary>
 public sealed class ShellCommandAnalyzer
 {
     private const int MaxDepth = 8;
 
+    private static readonly ProgramCapabilities Capabilities = ProgramCapabilities.Default;
+
     private static readonly HashSet<string> Shells = new(StringComparer.Ordinal)
-        { "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox-sh" };
+        { "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "ash", "fish", "csh", "tcsh", "busybox-sh", "rbash", "yash", "posh", "elvish", "rc", "sash" };
 
     private static readonly HashSet<string> Interpreters = new(StringComparer.Ordinal)
     {
-        "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "tclsh", "pwsh", "powershell",
-        "awk", "gawk", "mawk", "nawk", "jshell", "irb", "Rscript", "osascript", "expect", "deno", "bun",
+        "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "tclsh", "wish", "pwsh", "powershell",
+        "jshell", "irb", "Rscript", "R", "osascript", "expect", "deno", "bun", "julia", "guile", "clisp", "sbcl", "ghci", "runghc", "scala",
+        "groovy", "jrunscript", "jjs", "pypy", "pypy3", "gdb", "octave", "php-cgi", "busybox-awk",
     };
+
+    private static readonly HashSet<string> AwkFamily = new(StringComparer.Ordinal) { "awk", "gawk", "mawk", "nawk", "busybox-awk", "original-awk" };
 
     private static readonly Dictionary<string, string[]> InlineCodeFlags = new(StringComparer.Ordinal)
     {
         ["python"] = ["-c"], ["perl"] = ["-e", "-E"], ["ruby"] = ["-e"], ["node"] = ["-e", "--eval", "-p", "--print"],
         ["php"] = ["-r"], ["lua"] = ["-e"], ["pwsh"] = ["-c", "-Command", "-EncodedCommand"], ["deno"] = ["eval"],
-        ["bun"] = ["-e", "--eval"], ["Rscript"] = ["-e"], ["tclsh"] = [],
-    };
-
-    private static readonly HashSet<string> NetworkPrograms = new(StringComparer.Ordinal)
-    {
-        "curl", "wget", "nc", "ncat", "netcat", "socat", "telnet", "ssh", "scp", "sftp", "rsync", "ftp", "tftp", "lftp",
-        "nslookup", "dig", "host", "ping", "ping6", "openssl", "aria2c", "lynx", "links", "w3m", "http", "https", "xh",
-        "axel", "smbclient", "mail", "mailx", "sendmail", "mutt", "git", "scp", "ssh-keyscan", "nmap", "whois", "irc",
-        "curlie", "httpie", "gcloud", "aws", "az", "gsutil", "rclone", "s3cmd", "ldapsearch", "mysql", "psql", "redis-cli",
-        "mongo", "mongosh", "sqlcmd", "tcpdump", "iperf", "iperf3", "dnsenum", "proxychains",
+        ["bun"] = ["-e", "--eval"], ["Rscript"] = ["-e"], ["tclsh"] = [], ["julia"] = ["-e"], ["guile"] = ["-c"], ["gdb"] = ["-ex", "-x", "--eval-command"],
     };
 
     private static readonly HashSet<string> ReservedWords = new(StringComparer.Ordinal)
-        { "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in", "esac" };
+        { "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in", "esac", "coproc" };
+
+    // Programs whose operands are never file names: their operands are not matched against path rules.
+    private static readonly HashSet<string> NoFileOperands = new(StringComparer.Ordinal)
+    {
+        "echo", "printf", "true", "false", ":", "sleep", "whoami", "id", "uptime", "uname", "seq", "yes", "expr", "kill", "basename",
+        "dirname", "test", "[", "[[", "]]", "let", "export", "declare", "typeset", "local", "readonly", "unset", "alias", "unalias", "set",
+        "shopt", "exit", "return", "break", "continue", "shift", "wait", "umask", "ulimit", "type", "read", "getopts", "printenv",
+        "hostname", "free", "nproc", "pgrep", "pidof", "ps", "cd", "pushd", "popd", "dirs", "jobs", "fg", "bg", "times", "trap",
+    };
+
+    // Builtins that take variable names: bash expands an array subscript in them (unset 'a[$(id)]' runs id).
+    private static readonly HashSet<string> VariableNameBuiltins = new(StringComparer.Ordinal)
+    {
+        "unset", "read", "mapfile", "readarray", "getopts", "wait",
+    };
+
+    // Builtins that run text the line does not show as a command, or change how later words are read.
+    private static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
+    {
+        ["enable"] = "enable can load a builtin from a shared object",
+        ["fc"] = "fc runs commands from the history",
+        ["bind"] = "bind can run commands on key presses",
+        ["complete"] = "complete can run commands",
+        ["compgen"] = "compgen can run commands",
+        ["shopt"] = "shopt changes how later words are expanded",
+        ["caller"] = "caller is not analysed",
+        ["select"] = "select runs its body with input from stdin",
+    };
+
+    // Variables a program may read and that are not about loading, lookup or running: locale and output format.
+    private static readonly HashSet<string> HarmlessVariables = new(StringComparer.Ordinal)
+    {
+        "LANG", "LANGUAGE", "TZ", "COLUMNS", "LINES", "TERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TIME_STYLE",
+        "QUOTING_STYLE", "BLOCK_SIZE", "BLOCKSIZE", "DF_BLOCK_SIZE", "DU_BLOCK_SIZE", "LS_BLOCK_SIZE", "LS_COLORS", "GREP_COLOR",
+        "GREP_COLORS", "POSIXLY_CORRECT", "SYSTEMD_COLORS", "SYSTEMD_URLIFY", "OPTIND", "OPTERR", "REPLY",
+    };
+
+    private static readonly FilePathPattern[] NetworkDevices = [.. FilePathPattern.OfRule("/dev/tcp/**"), .. FilePathPattern.OfRule("/dev/udp/**")];
+    private static readonly HashSet<string> HarmlessTargets = new(StringComparer.Ordinal) { "/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty" };
 
     public ShellAnalysis Analyze(string commandLine)
     {
         var state = new State();
         try
         {
+            CheckCharacters(commandLine);
             AnalyzeLine(commandLine, state, via: null, depth: 0);
         }
         catch (ShellSyntaxException ex)
@@ -52,11 +93,46 @@ public sealed class ShellCommandAnalyzer
         return new ShellAnalysis
         {
             Commands = state.Commands,
-            UsesNetwork = state.Network || state.Commands.Any(c => NetworkPrograms.Contains(c.Program)),
+            UsesNetwork = state.Network,
             PipesIntoInterpreter = state.PipeIntoInterpreter,
             RunsInlineCode = state.InlineCode,
+            RunsProgram = state.RunsProgram,
+            WritesFiles = state.WritesFiles,
+            OverridesEnvironment = state.EnvironmentOverride,
+            Paths = state.Paths,
+            Findings = state.Findings,
             Unanalysable = state.Unanalysable,
         };
+    }
+
+    /// <summary>
+    /// Control characters other than tab and newline (a carriage return that one reader takes for a line end
+    /// and another for a word character, escape sequences that redraw a terminal) and Unicode format characters
+    /// (bidirectional overrides, zero-width characters) make the text read differently by people and programs.
+    /// </summary>
+    private static void CheckCharacters(string line)
+    {
+        for (var i = 0; i < line.Length; i++)
+        {
+            var c = line[i];
+            if (c is '\t' or '\n') continue;
+            if (char.IsSurrogate(c))
+            {
+                if (char.IsHighSurrogate(c) && i + 1 < line.Length && char.IsLowSurrogate(line[i + 1]))
+                {
+                    var category = CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(c, line[i + 1]));
+                    if (category is UnicodeCategory.Format or UnicodeCategory.PrivateUse)
+                        throw new ShellSyntaxException($"the command holds the invisible character U+{char.ConvertToUtf32(c, line[i + 1]):X5}");
+                    i++;
+                    continue;
+                }
+                throw new ShellSyntaxException("the command holds a broken UTF-16 surrogate");
+            }
+            var kind = char.GetUnicodeCategory(c);
+            if (kind is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+                or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned)
+                throw new ShellSyntaxException($"the command holds the control or format character U+{(int)c:X4}; only tab and newline are accepted");
+        }
     }
 
     private void AnalyzeLine(string line, State state, string? via, int depth)
@@ -72,7 +148,7 @@ public sealed class ShellCommandAnalyzer
             {
                 pipeline.Add([]);
             }
-            else if (token.Kind == ShellTokenKind.Operator && token.Value is ";" or "&" or "&&" or "||" or "\n" or ";;")
+            else if (token.Kind == ShellTokenKind.Operator && token.Value is ";" or "&" or "&&" or "||" or "\n" or ";;" or ";&" or ";;&")
             {
                 AnalyzePipeline(pipeline, state, via, depth);
                 pipeline = [[]];
@@ -104,7 +180,7 @@ public sealed class ShellCommandAnalyzer
     {
         if (tokens.Count == 0) return;
 
-        // Every substitution runs, wherever it stands: in arguments, assignments or redirection targets.
+        // Every substitution runs, wherever it stands: in arguments, assignments, redirection targets, here-documents.
         foreach (var substitution in tokens.SelectMany(t => t.Substitutions))
             AnalyzeLine(substitution, state, via is null ? "$(...)" : via + " > $(...)", depth + 1);
 
@@ -115,40 +191,58 @@ public sealed class ShellCommandAnalyzer
             var token = tokens[i];
             if (token.Kind == ShellTokenKind.Redirection)
             {
-                var target = i + 1 < tokens.Count ? tokens[i + 1] : throw new ShellSyntaxException($"'{token.Value}' has no target");
-                if (token.Value is "<<" or "<<-")
-                    throw new ShellSyntaxException("here-documents are not analysed");
-                if (token.Value is "<" or "<<<" or "<>") stdinRedirected = true;
-                if (target.Value.StartsWith("/dev/tcp/", StringComparison.Ordinal) || target.Value.StartsWith("/dev/udp/", StringComparison.Ordinal))
-                    state.Network = true;
-                if (target.HasExpansion && target.Value.Contains("/dev/", StringComparison.Ordinal))
-                    throw new ShellSyntaxException("a redirection target is built at run time");
+                var target = i + 1 < tokens.Count && tokens[i + 1].Kind == ShellTokenKind.Word
+                    ? tokens[i + 1] : throw new ShellSyntaxException($"'{token.Value}' has no target");
+                Redirect(token.Value, target, state, via);
+                if (token.Value is "<" or "<<<" or "<>" or "<<" or "<<-") stdinRedirected = true;
                 i++;
                 continue;
             }
             words.Add(token);
         }
 
-        // Leading assignments (NAME=value) and reserved words are not the program.
+        // Leading assignments (NAME=value), reserved words and function headers are not the program.
         var start = 0;
         while (start < words.Count)
         {
             var word = words[start];
-            if (!word.Quoted && IsAssignment(word.Value)) { start++; continue; }
+            if (IsAssignmentWord(word)) { Assign(word.Value, state, "assignment"); start++; continue; }
             if (!word.Quoted && ReservedWords.Contains(word.Value)) { start++; continue; }
+            if (!word.Quoted && word.Value == "function") { start += 2; continue; } // function name { ... }
             break;
         }
         if (start >= words.Count) return;
 
         var first = words[start].Value;
-        if (!words[start].Quoted && first is "for" or "select") return; // a loop header: its words are data
+        if (!words[start].Quoted && first is "for") return; // a loop header: its words are data
         if (!words[start].Quoted && first == "case")
             throw new ShellSyntaxException("case statements are not analysed");
-        if (!words[start].Quoted && first == "function") start += 2; // function name { ... }
-        if (start >= words.Count) return;
+        // name() { ...: the "()" split it off; a lone word followed by nothing is a function name or a command.
 
         RunCommand(words.Skip(start).ToList(), state, via, depth, fedByPipe && !stdinRedirected, stdinRedirected);
     }
+
+    private static void Redirect(string operation, ShellToken target, State state, string? via)
+    {
+        if (operation is "<<" or "<<-" or "<<<") return; // the body or the word is the input, not a file
+        if (operation is ">&" or "<&" && (target.Value == "-" || target.Value.All(char.IsAsciiDigit)) && !target.HasExpansion) return;
+        var patterns = FilePathPattern.OfWord(target.Pattern, state.WorkingDirectories);
+        if (patterns.Any(p => NetworkDevices.Any(p.Intersects)))
+        {
+            state.Network = true;
+            state.Findings.Add($"redirection {operation} {target.Value}: network");
+        }
+        var writes = operation is not ("<" or "<&");
+        if (writes && !(HarmlessTargets.Contains(target.Value) && !target.HasExpansion) && !IsFileDescriptorDevice(target))
+        {
+            state.WritesFiles = true;
+            state.Findings.Add($"redirection {operation} {target.Value}: writes_files");
+        }
+        state.Paths.Add(new ShellPath(via ?? "(redirection)", target.Value, patterns));
+    }
+
+    private static bool IsFileDescriptorDevice(ShellToken target) =>
+        !target.HasExpansion && target.Value.StartsWith("/dev/fd/", StringComparison.Ordinal) && target.Value[8..].All(char.IsAsciiDigit) && target.Value.Length > 8;
 
     private void RunCommand(List<ShellToken> argv, State state, string? via, int depth, bool fedByPipe, bool stdinRedirected)
     {
@@ -156,16 +250,23 @@ public sealed class ShellCommandAnalyzer
         {
             if (argv.Count == 0) return;
             var programWord = argv[0];
-            if (programWord.HasExpansion || programWord.Value.Length == 0)
-                throw new ShellSyntaxException("the program to run is only known at run time (a variable, substitution or glob)");
+            // "[" and "[[" hold no glob (a class needs its "]"); anything else with an expansion is only known at run time.
+            var testWord = programWord is { Value: "[" or "[[", Substitutions.Count: 0 };
+            if (programWord.HasExpansion && !testWord || programWord.Value.Length == 0)
+                throw new ShellSyntaxException("the program to run is only known at run time (a variable, substitution, glob or brace)");
             var path = programWord.Value;
             var program = Path.GetFileName(path.TrimEnd('/'));
             if (program.Length == 0) throw new ShellSyntaxException($"'{path}' is not a program");
             var args = argv.Skip(1).ToList();
             state.Commands.Add(new ShellCommand(program, path, args.Select(a => a.Value).ToList(), via));
             var here = via is null ? program : $"{via} > {program}";
+            var firstPath = state.Paths.Count;
+            RecordPaths(program, args, state);
+            ApplyCapabilities(program, args, state, here, depth, firstPath);
 
-            if (Shells.Contains(program) || program == "busybox" && args.FirstOrDefault()?.Value is "sh" or "ash")
+            if (Refused.TryGetValue(program, out var refusal)) throw new ShellSyntaxException(refusal);
+
+            if (Shells.Contains(program) || program == "busybox" && args.FirstOrDefault()?.Value is "sh" or "ash" or "bash")
             {
                 if (program == "busybox") args = args.Skip(1).ToList();
                 var inline = ShellInlineCommand(args);
@@ -174,20 +275,36 @@ public sealed class ShellCommandAnalyzer
                     if (inline.HasExpansion) throw new ShellSyntaxException($"{program} -c runs a command only known at run time");
                     AnalyzeLine(inline.Value, state, here, depth + 1);
                 }
-                else if (!args.Any(a => !a.Value.StartsWith('-')) || args.Any(a => a.Value is "-s" or "-" or "/dev/stdin"))
+                else if (!args.Any(a => !a.Value.StartsWith('-') && !a.Value.StartsWith('+')) || args.Any(a => a.Value is "-s" or "-" or "/dev/stdin"))
                 {
                     // A shell reading its commands from stdin: what it runs came through the pipe or redirection.
                     if (fedByPipe || stdinRedirected) state.PipeIntoInterpreter = true;
+                    else Found(state, ref state.RunsProgram, $"{here} reads commands from its input");
                 }
+                else
+                {
+                    Found(state, ref state.InlineCode, $"{here} runs a script file the line does not show");
+                }
+                return;
+            }
+
+            if (program is "sed" or "gsed")
+            {
+                Sed(args, state, here);
+                return;
+            }
+
+            if (AwkFamily.Contains(program))
+            {
+                Awk(program, args, state, here, fedByPipe || stdinRedirected);
                 return;
             }
 
             if (Interpreters.Contains(program) || Interpreters.Contains(BaseInterpreter(program)))
             {
                 var name = Interpreters.Contains(program) ? program : BaseInterpreter(program);
-                if (InlineCodeFlags.TryGetValue(BaseInterpreter(name), out var flags) && args.Any(a => flags.Contains(a.Value))
-                    || name is "awk" or "gawk" or "mawk" or "nawk")
-                    state.InlineCode = true;
+                if (InlineCodeFlags.TryGetValue(BaseInterpreter(name), out var flags) && args.Any(a => flags.Contains(a.Value) || flags.Any(f => f.Length == 2 && a.Value.StartsWith(f, StringComparison.Ordinal))))
+                    Found(state, ref state.InlineCode, $"{here} runs inline code");
                 var readsStdin = !args.Any(a => !a.Value.StartsWith('-')) || args.Any(a => a.Value is "-" or "/dev/stdin");
                 if (readsStdin && (fedByPipe || stdinRedirected)) state.PipeIntoInterpreter = true;
                 return;
@@ -199,13 +316,46 @@ public sealed class ShellCommandAnalyzer
                     if (args.Any(a => a.HasExpansion)) throw new ShellSyntaxException("eval runs a command only known at run time");
                     AnalyzeLine(string.Join(' ', args.Select(a => a.Value)), state, here, depth + 1);
                     return;
+                case "trap":
+                    // trap 'command' SIGNAL: the command runs later, as eval would run it.
+                    var action = args.FirstOrDefault(a => !a.Value.StartsWith('-'));
+                    if (action is null || args.Count < 2) return;
+                    if (action.HasExpansion) throw new ShellSyntaxException("trap runs a command only known at run time");
+                    if (action.Value is "" or "-") return;
+                    AnalyzeLine(action.Value, state, here, depth + 1);
+                    return;
+                case "alias":
+                    // dash expands aliases in scripts: alias ls=curl makes a later ls run curl.
+                    foreach (var definition in args.Where(a => a.Value.Contains('=')))
+                    {
+                        if (definition.HasExpansion) throw new ShellSyntaxException("an alias only known at run time");
+                        AnalyzeLine(definition.Value[(definition.Value.IndexOf('=') + 1)..], state, here, depth + 1);
+                    }
+                    return;
+                case "hash":
+                    if (args.Any(a => a.Value.StartsWith('-') && a.Value.Contains('p'))) throw new ShellSyntaxException("hash -p makes a name run another program");
+                    return;
+                case "let":
+                    throw new ShellSyntaxException("let evaluates arithmetic, and arithmetic over variables can run commands in bash");
+                case "[[" or "test" or "[":
+                    CheckConditional(args);
+                    return;
+                case "export" or "declare" or "typeset" or "local" or "readonly":
+                    Declare(program, args, state);
+                    return;
+                case "cd" or "pushd" or "popd":
+                    ChangeDirectory(program, args, state);
+                    return;
                 case "busybox" or "toybox":
                     argv = args;
                     continue;
                 case "env":
-                    argv = SkipOptions(args, withValue: ["-u", "--unset", "-C", "--chdir", "-S", "--split-string"], assignments: true);
-                    if (args.FirstOrDefault(a => a.Value is "-S" or "--split-string") is not null)
+                    if (args.Any(a => a.Value is "-S" or "--split-string" || a.Value.StartsWith("--split-string=", StringComparison.Ordinal)
+                                      || a.Value.StartsWith("-S", StringComparison.Ordinal) && !a.Value.StartsWith("--", StringComparison.Ordinal)))
                         throw new ShellSyntaxException("env -S splits a command only known at run time");
+                    foreach (var assignment in args.TakeWhile(a => a.Value != "--").Where(a => IsAssignment(a.Value)))
+                        Assign(assignment.Value, state, "env");
+                    argv = SkipOptions(args, withValue: ["-u", "--unset", "-C", "--chdir"], assignments: true);
                     continue;
                 case "timeout":
                     argv = SkipOptions(args, withValue: ["-s", "--signal", "-k", "--kill-after"]).Skip(1).ToList();
@@ -219,25 +369,323 @@ public sealed class ShellCommandAnalyzer
                 case "stdbuf":
                     argv = SkipOptions(args, withValue: ["-i", "-o", "-e", "--input", "--output", "--error"]);
                     continue;
+                case "chroot":
+                    argv = SkipOptions(args, withValue: ["--userspec", "--groups"]) is var rest && rest.Count > 1
+                        ? rest.Skip(1).ToList()
+                        : [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-i")];
+                    continue;
                 case "nohup" or "setsid" or "command" or "exec" or "builtin" or "unbuffer" or "time" or "doas" or "sudo"
                     or "chrt" or "taskset" or "flock" or "watch" or "strace" or "ltrace" or "script" or "su" or "runuser":
                     if (program == "command" && args.Any(a => a.Value is "-v" or "-V")) return; // looks up, runs nothing
+                    if (program is "sudo" or "doas")
+                        foreach (var assignment in args.TakeWhile(a => a.Value != "--").Where(a => IsAssignment(a.Value)))
+                            Assign(assignment.Value, state, program);
+                    if (program is "sudo" && args.Any(a => a.Value is "-e" or "--edit" or "-s" or "--shell" or "-i" or "--login")
+                        && !args.Any(a => !a.Value.StartsWith('-')))
+                        Found(state, ref state.RunsProgram, $"{here} starts a shell or an editor");
                     argv = LookThrough(program, args);
                     continue;
                 case "xargs":
                     argv = SkipOptions(args, withValue: ["-I", "-i", "-n", "-P", "-d", "-a", "-E", "-e", "-L", "-l", "-s",
-                        "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace", "--max-lines", "--max-chars"]);
+                        "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace", "--max-lines", "--max-chars", "--eof", "--process-slot-var"]);
                     if (argv.Count == 0) argv = [new ShellToken(ShellTokenKind.Word, "echo")];
+                    // The arguments come from the input: any file at all.
+                    argv = [.. argv, new ShellToken(ShellTokenKind.Word, "", HasExpansion: true) { Pattern = "**" }];
                     continue;
                 case "find":
                     FindExec(args, state, here, depth);
                     return;
                 case "source" or ".":
-                    state.InlineCode = true; // runs a script file whose content is not on the line
+                    Found(state, ref state.InlineCode, $"{here} runs a script file the line does not show");
+                    return;
+                case "printf":
+                    // printf -v NAME: bash expands a subscript in NAME.
+                    for (var v = 0; v + 1 < args.Count; v++)
+                        if (args[v].Value == "-v") CheckVariableName(program, args[v + 1].Value);
                     return;
                 default:
+                    if (VariableNameBuiltins.Contains(program)) CheckVariableNames(program, args);
                     return;
             }
+        }
+    }
+
+    private static void Found(State state, ref bool property, string finding)
+    {
+        property = true;
+        state.Findings.Add(finding);
+    }
+
+    /// <summary>The table's capabilities of one command; a flag's command line or program is analysed as well.</summary>
+    private void ApplyCapabilities(string program, List<ShellToken> args, State state, string here, int depth, int firstPath)
+    {
+        foreach (var match in Capabilities.Of(program, args))
+        {
+            var finding = $"{here} {match.Evidence}".TrimEnd();
+            switch (match.Capability)
+            {
+                case ProgramCapability.RunsProgram: Found(state, ref state.RunsProgram, finding + ": runs_program"); break;
+                case ProgramCapability.WritesFiles: Found(state, ref state.WritesFiles, finding + ": writes_files"); break;
+                case ProgramCapability.Network: Found(state, ref state.Network, finding + ": network"); break;
+                case ProgramCapability.ReadsRecursively:
+                    foreach (var path in state.Paths.Skip(firstPath).ToList())
+                        state.Paths.Add(path with { Patterns = [.. path.Patterns.SelectMany(p => FilePathPattern.OfWord(WithinDirectory(p.Text), state.WorkingDirectories))] });
+                    break;
+            }
+            if (match.Command is { } value)
+            {
+                if (value.HasExpansion || value.Value.Length == 0)
+                    throw new ShellSyntaxException($"{here} {match.Evidence} runs a program only known at run time");
+                if (match.CommandIsLine) AnalyzeLine(value.Value, state, here, depth + 1);
+                else RunCommand([value with { Kind = ShellTokenKind.Word }], state, here, depth + 1, fedByPipe: true, stdinRedirected: false);
+            }
+        }
+    }
+
+    private static string WithinDirectory(string pattern) => pattern.EndsWith('/') ? pattern + "**" : pattern + "/**";
+
+    /// <summary>The files a command names: operands, option values that hold a path, 'key=/path' and 'user@host:/path' parts.</summary>
+    private static void RecordPaths(string program, List<ShellToken> args, State state)
+    {
+        if (NoFileOperands.Contains(program)) return;
+        foreach (var arg in args)
+        {
+            foreach (var candidate in PathCandidates(arg))
+                state.Paths.Add(new ShellPath(program, arg.Value, FilePathPattern.OfWord(candidate, state.WorkingDirectories)));
+        }
+    }
+
+    private static IEnumerable<string> PathCandidates(ShellToken arg)
+    {
+        var pattern = arg.Pattern;
+        if (pattern.Length == 0) yield break;
+        var isOption = pattern.StartsWith('-') && pattern.Length > 1;
+        if (!isOption && !IsAssignment(arg.Value)) yield return pattern;
+        // A path inside the word: --file=/x, -f/x, if=/x, @/x, host:/x, and anything built at run time.
+        for (var i = 1; i < pattern.Length; i++)
+        {
+            if (pattern[i - 1] == '\\') continue;
+            if (pattern[i - 1] is '=' or '@' or ':' or ',' && (pattern[i] is '/' or '~' || pattern.AsSpan(i).StartsWith("**")))
+                yield return pattern[i..];
+        }
+        if (isOption && pattern.IndexOf('/') is var slash && slash > 0 && pattern[slash - 1] is not ('=' or '@' or ':' or ','))
+            yield return pattern[slash..];
+        if (pattern.Contains("**", StringComparison.Ordinal) && (isOption || IsAssignment(arg.Value))) yield return "**";
+    }
+
+    private static void ChangeDirectory(string program, List<ShellToken> args, State state)
+    {
+        var operands = args.Where(a => !a.Value.StartsWith('-') || a.Value == "-").ToList();
+        if (program == "cd" && operands.Count == 1 && !operands[0].HasExpansion && operands[0].Value != "-")
+        {
+            foreach (var pattern in FilePathPattern.OfWord(operands[0].Pattern, state.WorkingDirectories))
+                state.WorkingDirectories.Add(pattern.Text);
+        }
+        else if (program == "cd" && operands.Count == 0) state.WorkingDirectories.Add(FilePathPattern.Home);
+        else state.WorkingDirectories.Add("/**"); // cd -, pushd, popd, a directory only known at run time
+    }
+
+    private static void Declare(string program, List<ShellToken> args, State state)
+    {
+        foreach (var arg in args)
+        {
+            if (arg.Value.StartsWith('-') || arg.Value.StartsWith('+'))
+            {
+                // -i makes later assignments arithmetic; -n makes a name refer to another (and its subscripts expand).
+                if (arg.Value.Length > 1 && arg.Value.AsSpan(1).IndexOfAny("inf") >= 0 && program != "export" ||
+                    program == "export" && arg.Value.Contains('f'))
+                    throw new ShellSyntaxException($"{program} {arg.Value} is not analysed (arithmetic, name references or functions)");
+                continue;
+            }
+            if (arg.Value.Contains('=')) Assign(arg.Value, state, program);
+            else CheckVariableName(program, arg.Value);
+        }
+    }
+
+    /// <summary>An assignment to a variable that changes what runs or what is loaded is the env_override property.</summary>
+    private static void Assign(string assignment, State state, string how)
+    {
+        var equals = assignment.IndexOf('=');
+        var name = equals < 0 ? assignment : assignment[..equals];
+        if (name.EndsWith('+')) name = name[..^1];
+        var bracket = name.IndexOf('[');
+        if (bracket >= 0)
+        {
+            var subscript = name[(bracket + 1)..].TrimEnd(']');
+            if (subscript.Length == 0 || !subscript.All(char.IsAsciiDigit)) throw new ShellSyntaxException($"the array subscript in '{name}' is arithmetic only known at run time");
+            name = name[..bracket];
+        }
+        if (ChangesWhatRuns(name))
+        {
+            state.EnvironmentOverride = true;
+            state.Findings.Add($"{how} {name}=: env_override");
+        }
+    }
+
+    /// <summary>
+    /// Programs read their settings from all-capitals variables (LD_PRELOAD, PATH, BASH_ENV, PAGER, GIT_SSH_COMMAND,
+    /// PYTHONPATH, LESSOPEN, ...), too many to list: every such name but the locale and output format ones counts,
+    /// as do the proxy variables, which some programs read in lower case.
+    /// </summary>
+    public static bool ChangesWhatRuns(string name)
+    {
+        if (name.Contains("proxy", StringComparison.OrdinalIgnoreCase)) return true;
+        if (name.StartsWith("LC_", StringComparison.Ordinal) || HarmlessVariables.Contains(name)) return false;
+        return !name.Any(char.IsAsciiLetterLower);
+    }
+
+    private static void CheckVariableNames(string program, List<ShellToken> args)
+    {
+        foreach (var arg in args) CheckVariableName(program, arg.Value);
+    }
+
+    private static void CheckVariableName(string program, string word)
+    {
+        var bracket = word.IndexOf('[');
+        if (bracket <= 0 || !(char.IsAsciiLetter(word[0]) || word[0] == '_')) return;
+        var close = word.IndexOf(']', bracket);
+        var subscript = close < 0 ? word[(bracket + 1)..] : word[(bracket + 1)..close];
+        if (subscript is "@" or "*" || subscript.Length > 0 && subscript.All(char.IsAsciiDigit)) return;
+        throw new ShellSyntaxException($"{program} expands the array subscript in '{word}', which can run commands in bash");
+    }
+
+    /// <summary>[[ ]] and test: arithmetic comparisons evaluate their operands as expressions in bash; -v expands subscripts.</summary>
+    private static void CheckConditional(List<ShellToken> args)
+    {
+        for (var i = 0; i < args.Count; i++)
+        {
+            var word = args[i].Value;
+            if (word is "-eq" or "-ne" or "-lt" or "-le" or "-gt" or "-ge")
+            {
+                foreach (var operand in new[] { i > 0 ? args[i - 1] : null, i + 1 < args.Count ? args[i + 1] : null })
+                {
+                    if (operand is null) continue;
+                    var text = operand.Value.TrimStart('-', '+');
+                    if (operand.HasExpansion || text.Length == 0 || !text.All(char.IsAsciiDigit))
+                        throw new ShellSyntaxException("an arithmetic comparison over a value only known at run time can run commands in bash");
+                }
+            }
+            if (word == "-v" && i + 1 < args.Count) CheckVariableName("test -v", args[i + 1].Value);
+        }
+    }
+
+    /// <summary>
+    /// awk runs its program text: it is judged by what it can do. A program that provably has no system(),
+    /// pipe, getline or print/printf redirection runs nothing else; anything else (or a program from a file,
+    /// or one only known at run time) runs_program.
+    /// </summary>
+    private static void Awk(string program, List<ShellToken> args, State state, string here, bool fedByInput)
+    {
+        string? text = null;
+        var unknown = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var value = args[i].Value;
+            if (value == "--") { if (text is null && i + 1 < args.Count) { text = args[i + 1].Value; unknown |= args[i + 1].HasExpansion; } break; }
+            if (value is "-F" or "-v" or "--assign" or "--field-separator") { i++; continue; }
+            if (value.StartsWith("-F", StringComparison.Ordinal) || value.StartsWith("-v", StringComparison.Ordinal) || value.StartsWith("--assign=", StringComparison.Ordinal)) continue;
+            if (value is "-f" or "--file" or "-E" or "--exec" or "-i" or "--include" or "-l" or "--load" || value.StartsWith("--file=", StringComparison.Ordinal)
+                || value.StartsWith("-f", StringComparison.Ordinal) && value.Length > 2)
+            {
+                unknown = true; // the program (or an extension) is in a file the line does not show
+                break;
+            }
+            if (value is "-e" or "--source") { if (i + 1 < args.Count) { text = (text ?? "") + "\n" + args[i + 1].Value; unknown |= args[i + 1].HasExpansion; } i++; continue; }
+            if (value.StartsWith('-') && value.Length > 1) continue;
+            if (text is null) { text = value; unknown |= args[i].HasExpansion; }
+            break;
+        }
+        if (unknown || text is null || !AwkProgramIsSafe(text))
+        {
+            Found(state, ref state.RunsProgram, $"{here}: its program can run commands or write files: runs_program");
+            state.InlineCode = true;
+        }
+    }
+
+    public static bool AwkProgramIsSafe(string text)
+    {
+        // Strings and regular expressions are data; what is left must not pipe, call system, read with getline,
+        // or redirect print/printf (print > "file" writes; print | "cmd" runs).
+        var code = new System.Text.StringBuilder();
+        var previousSignificant = '\0';
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '"')
+            {
+                for (i++; i < text.Length && text[i] != '"'; i++) if (text[i] == '\\') i++;
+                code.Append("\"\"");
+                previousSignificant = '"';
+                continue;
+            }
+            if (c == '/' && previousSignificant is '\0' or '(' or ',' or '{' or ';' or '!' or '~' or '&' or '|' or '\n' or '}')
+            {
+                for (i++; i < text.Length && text[i] != '/'; i++) if (text[i] == '\\') i++;
+                code.Append("//");
+                previousSignificant = '/';
+                continue;
+            }
+            if (c == '#') { while (i < text.Length && text[i] != '\n') i++; code.Append('\n'); continue; }
+            code.Append(c);
+            if (!char.IsWhiteSpace(c) || c == '\n') previousSignificant = c;
+        }
+        var stripped = code.ToString();
+        if (stripped.Contains("system", StringComparison.Ordinal) || stripped.Contains("getline", StringComparison.Ordinal)
+            || stripped.Contains('@') || stripped.Contains("ENVIRON", StringComparison.Ordinal) || stripped.Contains("PROCINFO", StringComparison.Ordinal)
+            || stripped.Contains("close", StringComparison.Ordinal) || stripped.Contains("fflush", StringComparison.Ordinal))
+            return false;
+        for (var i = 0; i < stripped.Length; i++)
+        {
+            if (stripped[i] == '|' && !(i + 1 < stripped.Length && stripped[i + 1] == '|') && !(i > 0 && stripped[i - 1] == '|')) return false;
+        }
+        // '>' is a comparison in a pattern or expression, a redirection in a print statement.
+        foreach (var statement in stripped.Split(';', '\n', '{', '}'))
+        {
+            var s = statement.TrimStart();
+            if ((s.StartsWith("print", StringComparison.Ordinal) || s.Contains(" print", StringComparison.Ordinal) || s.Contains(")print", StringComparison.Ordinal))
+                && s.Contains('>'))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// sed's script can run commands (the e command, the e flag of s), write files (w, W, the w flag of s) and
+    /// read files (r, R): the script is read command by command; one that cannot be read runs_program.
+    /// </summary>
+    private static void Sed(List<ShellToken> args, State state, string here)
+    {
+        var scripts = new List<ShellToken>();
+        var fromFile = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var value = args[i].Value;
+            if (value is "-e" or "--expression") { if (i + 1 < args.Count) scripts.Add(args[++i]); continue; }
+            if (value.StartsWith("--expression=", StringComparison.Ordinal)) { scripts.Add(args[i] with { Value = value["--expression=".Length..] }); continue; }
+            if (value is "-f" or "--file" || value.StartsWith("--file=", StringComparison.Ordinal)) { fromFile = true; continue; }
+            if (value is "-l" or "--line-length") { i++; continue; }
+            if (value.StartsWith('-') && value.Length > 1)
+            {
+                if (!value.StartsWith("--", StringComparison.Ordinal) && value.Contains('e') && scripts.Count == 0 && i + 1 < args.Count)
+                    scripts.Add(args[++i]);
+                else if (!value.StartsWith("--", StringComparison.Ordinal) && value.Contains('f')) fromFile = true;
+                continue;
+            }
+            if (scripts.Count == 0 && !fromFile) scripts.Add(args[i]);
+            break;
+        }
+        if (fromFile || scripts.Any(s => s.HasExpansion))
+        {
+            Found(state, ref state.RunsProgram, $"{here}: its script is not on the line: runs_program");
+            return;
+        }
+        foreach (var script in scripts)
+        {
+            var effects = SedScript.Effects(script.Value);
+            if (effects.Unreadable || effects.RunsCommands) Found(state, ref state.RunsProgram, $"{here} '{script.Value}': runs_program");
+            if (effects.WrittenFiles.Count > 0) Found(state, ref state.WritesFiles, $"{here} '{script.Value}': writes_files");
+            foreach (var file in effects.WrittenFiles.Concat(effects.ReadFiles))
+                state.Paths.Add(new ShellPath("sed", file, FilePathPattern.OfWord(ShellLexer.EscapePattern(file), state.WorkingDirectories)));
         }
     }
 
@@ -276,42 +724,61 @@ public sealed class ShellCommandAnalyzer
 
     private static List<ShellToken> LookThrough(string program, List<ShellToken> args) => program switch
     {
-        "sudo" or "doas" => SkipOptions(args, withValue: ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group"], assignments: true),
-        "su" or "runuser" => SkipOptions(args, withValue: ["-c", "--command", "-s", "--shell", "-g", "-G", "-u"]) is var rest
-            && args.FindIndex(a => a.Value is "-c" or "--command") is var c && c >= 0 && c + 1 < args.Count
+        "sudo" or "doas" => SkipOptions(args, withValue: ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--chroot", "--close-from", "--prompt", "--role", "--type", "--other-user", "--host", "--command-timeout"], assignments: true),
+        "su" or "runuser" => SkipOptions(args, withValue: ["-c", "--command", "-s", "--shell", "-g", "-G", "-u", "-w", "--whitelist-environment", "--group", "--supp-group", "--user", "--session-command"]) is var rest
+            && args.FindIndex(a => a.Value is "-c" or "--command" or "--session-command") is var c && c >= 0 && c + 1 < args.Count
                 ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[c + 1]]
                 : rest.Skip(1).ToList(),
         "chrt" => SkipOptions(args, withValue: []).Skip(1).ToList(),
         "taskset" => SkipOptions(args, withValue: []).Skip(1).ToList(),
-        "flock" => SkipOptions(args, withValue: ["-w", "--timeout", "-E", "--conflict-exit-code"]).Skip(1).ToList(),
-        "watch" => SkipOptions(args, withValue: ["-n", "--interval", "-d"]),
-        "strace" or "ltrace" => SkipOptions(args, withValue: ["-o", "-e", "-p", "-s", "-u", "-E"]),
+        "flock" => args.FindIndex(a => a.Value is "-c" or "--command") is var f && f >= 0 && f + 1 < args.Count
+            ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[f + 1]]
+            : SkipOptions(args, withValue: ["-w", "--timeout", "-E", "--conflict-exit-code"]).Skip(1).ToList(),
+        "watch" => SkipOptions(args, withValue: ["-n", "--interval", "-d", "-q", "--equexit"]) is var watched && watched.Count > 0
+            ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"),
+                new ShellToken(ShellTokenKind.Word, string.Join(' ', watched.Select(w => w.Value)), watched.Any(w => w.HasExpansion))]
+            : [],
+        "strace" or "ltrace" => SkipOptions(args, withValue: ["-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-P", "-S", "-X"]),
         "script" => args.FindIndex(a => a.Value is "-c" or "--command") is var i && i >= 0 && i + 1 < args.Count
             ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[i + 1]]
-            : [],
+            : [new ShellToken(ShellTokenKind.Word, "sh")],
         "exec" => SkipOptions(args, withValue: ["-a"]),
+        "command" => SkipOptions(args, withValue: []),
         _ => SkipOptions(args, withValue: []),
     };
 
+    /// <summary>find -exec and its kin run a command on each file found: {} is any file under the starting points.</summary>
     private void FindExec(List<ShellToken> args, State state, string via, int depth)
     {
+        var roots = args.TakeWhile(a => !(a.Value.StartsWith('-') || a.Value is "(" or "!" or ")")).Select(a => a.Pattern).ToList();
+        if (roots.Count == 0) roots.Add(".");
+        var found = roots.Count == 1 ? WithinDirectory(roots[0]) : "{" + string.Join(',', roots) + "}/**";
         for (var i = 0; i < args.Count; i++)
         {
             if (args[i].Value is not ("-exec" or "-execdir" or "-ok" or "-okdir")) continue;
             var end = args.FindIndex(i + 1, a => a.Value is ";" or "+");
-            var command = args.Skip(i + 1).Take((end < 0 ? args.Count : end) - i - 1).ToList();
+            var command = args.Skip(i + 1).Take((end < 0 ? args.Count : end) - i - 1)
+                .Select(a => a.Value.Contains("{}", StringComparison.Ordinal) ? a with { Pattern = found, HasExpansion = true } : a).ToList();
+            if (command.Count > 0 && command[0].Value == "{}") throw new ShellSyntaxException("find -exec runs the files it finds");
             RunCommand(command, state, via, depth + 1, fedByPipe: false, stdinRedirected: false);
             i = end < 0 ? args.Count : end;
         }
         if (args.Any(a => a.Value is "-delete")) state.Commands.Add(new ShellCommand("find-delete", "find", ["-delete"], via));
     }
 
+    private static bool IsAssignmentWord(ShellToken word) =>
+        IsAssignment(word.Value) && word.Value.IndexOf('=') < word.UnquotedPrefix;
+
     private static bool IsAssignment(string word)
     {
         var equals = word.IndexOf('=');
         if (equals <= 0) return false;
         if (!(char.IsAsciiLetter(word[0]) || word[0] == '_')) return false;
-        for (var i = 1; i < equals; i++)
+        var end = equals;
+        if (word[end - 1] == '+') end--; // NAME+=value
+        var bracket = word.IndexOf('[');
+        if (bracket > 0 && bracket < end && word[end - 1] == ']') end = bracket; // NAME[subscript]=value
+        for (var i = 1; i < end; i++)
             if (!(char.IsAsciiLetterOrDigit(word[i]) || word[i] == '_')) return false;
         return true;
     }
@@ -319,9 +786,17 @@ public sealed class ShellCommandAnalyzer
     private sealed class State
     {
         public readonly List<ShellCommand> Commands = [];
+        public readonly List<ShellPath> Paths = [];
+        public readonly List<string> Findings = [];
+        // Where commands may run: the login directory, then every directory a cd may have reached (a subshell's cd
+        // may or may not carry over, so each is added, never replaced).
+        public readonly HashSet<string> WorkingDirectories = new(StringComparer.Ordinal) { FilePathPattern.Home };
         public bool Network;
         public bool PipeIntoInterpreter;
         public bool InlineCode;
+        public bool RunsProgram;
+        public bool WritesFiles;
+        public bool EnvironmentOverride;
         public string? Unanalysable;
     }
 }
