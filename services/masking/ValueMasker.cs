@@ -66,30 +66,41 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     /// </summary>
     public ValueOutcome MaskNumber(ReadOnlySpan<byte> utf8, KeyKind key = KeyKind.None)
     {
-        var outcome = Mask(utf8, key);
-        if (outcome != ValueOutcome.Unchanged || utf8.Length > 48) return outcome;
+        if (utf8.Length > 48) return Mask(utf8, key);
+        Span<char> text = stackalloc char[48];
+        for (var i = 0; i < utf8.Length; i++) text[i] = (char)utf8[i]; // a JSON number is ASCII
+        var number = text[..utf8.Length];
+        if (KeyEntity(key) is { } entity && Holds(key, number)) return Whole(number, entity, 200);
+        // A number is one value: whatever is found in it masks all of it.
+        var admitted = detectors.Admitted(TextTraits.Of(number));
+        if (admitted != 0)
+        {
+            detectors.Find(number, admitted, _findings);
+            if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
+            if (_findings.Count > 0) return Whole(number, _findings[0].Entity, _findings[0].Priority);
+        }
         Span<char> digits = stackalloc char[48];
         var count = 0;
-        if (utf8.IndexOfAny("."u8[0], (byte)'e', (byte)'E') >= 0)
+        if (number.IndexOfAny('.', 'e', 'E') >= 0)
         {
-            if (!decimal.TryParse(utf8, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
-                || value != decimal.Truncate(value) || Math.Abs(value) < 1_000_000m) return outcome;
-            if (!Math.Abs(value).TryFormat(digits, out count, "0", System.Globalization.CultureInfo.InvariantCulture)) return outcome;
+            if (!decimal.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                || value != decimal.Truncate(value) || Math.Abs(value) < 1_000_000m
+                || !Math.Abs(value).TryFormat(digits, out count, "0", System.Globalization.CultureInfo.InvariantCulture)) return ValueOutcome.Unchanged;
             var integer = digits[..count];
             detectors.Find(integer, detectors.Admitted(TextTraits.Of(integer)), _findings);
             foreach (var finding in _findings)
-                if (finding.Length == count) return Whole(utf8, finding.Entity, finding.Priority);
+                if (finding.Length == count) return Whole(number, finding.Entity, finding.Priority);
         }
         else
         {
-            foreach (var b in utf8)
+            foreach (var c in number)
             {
-                if (b is < (byte)'0' or > (byte)'9') return outcome;
-                digits[count++] = (char)b;
+                if (!char.IsAsciiDigit(c)) return ValueOutcome.Unchanged;
+                digits[count++] = c;
             }
         }
-        if (detectors.Detects("PHONE") && PhoneNumbers.StrictE164(digits[..count])) return Whole(utf8, "PHONE", 40);
-        return outcome;
+        if (detectors.Detects("PHONE") && PhoneNumbers.StrictE164(digits[..count])) return Whole(number, "PHONE", 40);
+        return ValueOutcome.Unchanged;
     }
 
     private ValueOutcome Whole(ReadOnlySpan<byte> utf8, string entity, int priority)

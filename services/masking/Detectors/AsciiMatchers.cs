@@ -55,7 +55,7 @@ public static class AsciiMatchers
         return -1;
     }
 
-    /// <summary><c>(?&lt;![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])</c></summary>
+    /// <summary><c>(?&lt;![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ .-]?[A-Z0-9]{4}){2,7}(?:[ .-]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])</c></summary>
     public static int Iban(ReadOnlySpan<char> text, int from, out int length)
     {
         Span<int> ends = stackalloc int[8]; // ends[k]: where the match ends after k groups of four
@@ -76,7 +76,7 @@ public static class AsciiMatchers
             while (groups < 7)
             {
                 var at = ends[groups];
-                if (at < text.Length && text[at] == ' ') at++;
+                if (at < text.Length && text[at] is ' ' or '.' or '-') at++;
                 if (at + 4 > text.Length || !UpperOrDigit(text[at]) || !UpperOrDigit(text[at + 1])
                     || !UpperOrDigit(text[at + 2]) || !UpperOrDigit(text[at + 3])) break;
                 ends[++groups] = at + 4;
@@ -85,7 +85,7 @@ public static class AsciiMatchers
             {
                 var end = ends[k];
                 // The optional tail of one to three: only the longest can be followed by a non-alphanumeric.
-                var tail = end < text.Length && text[end] == ' ' ? end + 1 : end;
+                var tail = end < text.Length && text[end] is ' ' or '.' or '-' ? end + 1 : end;
                 var run = 0;
                 while (run < 3 && tail + run < text.Length && UpperOrDigit(text[tail + run])) run++;
                 if (run > 0 && (tail + run == text.Length || !Alnum(text[tail + run])))

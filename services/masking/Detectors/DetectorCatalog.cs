@@ -18,9 +18,9 @@ public static partial class DetectorCatalog
         new PatternDetector("JWT", 110, Jwt(), new Gate(Length: 15, Dots: 2),
             PatternDetector.Whole(match => Validators.JwtHeader(match[..match.IndexOf('.')])), literals: Exactly("eyJ", "eyA", "ewo", "ew0", "ewk")),
         new PatternDetector("URL_CREDENTIALS", 105, UrlCredentials(), new Gate(Colons: 2, At: 1), UrlPassword, literals: Exactly("://")),
-        new PatternDetector("WEBHOOK_URL", 105, WebhookUrl(), new Gate(Length: 30, Dots: 2, Colons: 1), WebhookSecret,
+        new PatternDetector("WEBHOOK_URL", 105, WebhookUrl(), new Gate(Length: 30, Dots: 1, Colons: 1), WebhookSecret,
             literals: AnyCase("hooks.slack.com", "/api/webhooks/", "webhook.office.com")),
-        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), new Gate(Length: 5, EqualSigns: 1), AssignedValue,
+        new PatternDetector("CONNECTION_STRING_PASSWORD", 100, ConnectionStringPassword(), new Gate(Length: 5, EqualSigns: 1), AssignedPassword,
             literals: AnyCase("password", "pwd")),
         new PatternDetector("AWS_ACCESS_KEY", 100, AwsAccessKey(), new Gate(Uppers: 4, UppersOrDigits: 20),
             literals: Exactly("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")),
@@ -33,7 +33,7 @@ public static partial class DetectorCatalog
         new PatternDetector("GOOGLE_API_KEY", 100, GoogleApiKey(), new Gate(Length: 39, Uppers: 2), literals: Exactly("AIza")),
         new CookieDetector(),
         new PatternDetector("SECRET_ASSIGNMENT", 90, SecretAssignment(), new Gate(Length: 6, EqualSignsOrColons: 1), AssignedSecret,
-            literals: AnyCase("pass", "pw", "secret", "token", "api", "access", "auth", "credential", "private", "bearer", "otp")),
+            literals: AnyCase("pass", "pw", "pin", "secret", "token", "api", "access", "auth", "credential", "private", "bearer", "otp", "cvv", "cvc")),
         new CardDetector(),
         new PatternDetector("IBAN", 60, Iban(), new Gate(Length: 15, Digits: 6, Uppers: 2), PatternDetector.Whole(Validators.Iban),
             ascii: AsciiMatchers.Iban),
@@ -78,6 +78,10 @@ public static partial class DetectorCatalog
     /// value, whatever it looks like, must not be a placeholder. Quotes are not part of the value; an
     /// Authorization value keeps its scheme (Bearer, Basic...) and masks the credential.
     /// </summary>
+    // Password=value in a connection string, unless the value is a placeholder (${DB_PASSWORD}).
+    private static bool AssignedPassword(ReadOnlySpan<char> match, out int start, out int length) =>
+        AssignedValue(match, out start, out length) && IsSecretValue(match.Slice(start, length));
+
     private static bool AssignedSecret(ReadOnlySpan<char> match, out int start, out int length)
     {
         (start, length) = (0, 0);
@@ -118,9 +122,8 @@ public static partial class DetectorCatalog
 
     // 1.2.3.4 after "v", "version", "ver", "build", "release", "firmware", "oid"... is a version or an OID, not an address.
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> VersionWords = new HashSet<string>(
-        ["version", "versions", "ver", "v", "release", "build", "firmware", "fw", "rev", "revision", "sdk", "oid", "kernel", "agent", "windows",
-         "os", "app", "client", "driver", "bios", "patch", "runtime", "package", "pkg", "tag", "chrome", "firefox", "safari", "edge", "java",
-         "python", "node", "dotnet", "net", "framework", "product", "assembly", "fileversion", "productversion", "appversion"],
+        ["version", "versions", "ver", "v", "release", "build", "firmware", "fw", "rev", "revision", "sdk", "oid", "kernel", "bios", "patch",
+         "runtime", "fileversion", "productversion", "appversion", "chrome", "firefox", "safari", "mozilla", "applewebkit"],
         StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
 
     private static bool NotAVersion(ReadOnlySpan<char> text, int start, int length)
@@ -150,7 +153,7 @@ public static partial class DetectorCatalog
     [GeneratedRegex(@"-----BEGIN (?<kind>[A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \k<kind>PRIVATE KEY-----")]
     private static partial Regex PrivateKey();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9_-])(?:eyJ|eyA|ewo|ew0|ewk)[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.(?:[A-Za-z0-9_-]{8,})?(?![A-Za-z0-9_.-])")]
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])(?:eyJ|eyA|ewo|ew0|ewk)[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.(?:[A-Za-z0-9_-]{8,})?(?![A-Za-z0-9_-])")]
     private static partial Regex Jwt();
 
     [GeneratedRegex(@"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://(?:[^:/@\s""']+):(?:[^@/\s""']+)@")]
@@ -181,12 +184,12 @@ public static partial class DetectorCatalog
     private static partial Regex GoogleApiKey();
 
     // A name with a secret's word in it, then = or :, then a quoted or bare value (an Authorization value with its scheme).
-    [GeneratedRegex(@"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,40}?(?:pass|pw|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth|credential|bearer|otp)[A-Za-z0-9_.-]{0,40}[""']?[ \t]*[:=][ \t]*(?:""[^""\r\n]{1,256}""|'[^'\r\n]{1,256}'|(?:(?:bearer|basic|token|digest|apikey)[ \t]+)?[^\s""',;}{&]+)")]
+    [GeneratedRegex(@"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,40}?(?:pass|pw|pin|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth|credential|bearer|otp|cvv|cvc)[A-Za-z0-9_.-]{0,40}[""']?[ \t]*[:=][ \t]*(?:""[^""\r\n]{1,256}""|'[^'\r\n]{1,256}'|(?:(?:bearer|basic|token|digest|apikey)[ \t]+)?[^\s""',;}{&]+)")]
     private static partial Regex SecretAssignment();
 
 
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")]
+    [GeneratedRegex(@"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ .-]?[A-Z0-9]{4}){2,7}(?:[ .-]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")]
     private static partial Regex Iban();
 
 

@@ -17,7 +17,7 @@ public static class EncodedBlobs
     private const int Budget = 256 * 1024;
 
     private static readonly SearchValues<char> Base64Chars =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=");
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
 
     /// <summary>Adds a finding for each run in <paramref name="text"/> whose decoded text holds one.</summary>
     public static void Find(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth)
@@ -31,6 +31,8 @@ public static class EncodedBlobs
             start += at;
             var length = text[start..].IndexOfAnyExcept(Base64Chars);
             if (length < 0) length = text.Length - start;
+            // Padding belongs to the run it ends.
+            while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
             at = start + length;
             if (length < MinLength) continue;
             var run = text.Slice(start, Math.Min(length, MaxLength));

@@ -12,6 +12,7 @@ namespace Portcullis.Masking.Detectors;
 public sealed class PhoneDetector : IDetector
 {
     private static readonly SearchValues<char> Starts = SearchValues.Create("+(0123456789");
+    private static readonly SearchValues<char> IbanGroup = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
     private static readonly SearchValues<string> Words = SearchValues.Create(
         ["phone", "tel", "mobile", "cell", "call", "fax", "whatsapp", "sms", "contact", "handy", "portable", "telefon", "téléphone", "msisdn"],
         StringComparison.OrdinalIgnoreCase);
@@ -49,6 +50,9 @@ public sealed class PhoneDetector : IDetector
     private static bool Boundaries(ReadOnlySpan<char> text, int start, int end)
     {
         if (start > 0 && (char.IsAsciiLetterOrDigit(text[start - 1]) || text[start - 1] is '_' or '+' or '.' or '-' or '/')) return false;
+        // The digits of an IBAN written in groups ("NL91 ABNA 0417 1643 01"): a group of four capitals and digits before.
+        if (start >= 5 && text[start - 1] == ' ' && text[(start - 5)..(start - 1)].IndexOfAnyExcept(IbanGroup) < 0
+            && text[(start - 5)..(start - 1)].IndexOfAnyInRange('A', 'Z') >= 0) return false;
         return end == text.Length || !(char.IsAsciiLetterOrDigit(text[end]) || text[end] == '_');
     }
 

@@ -15,8 +15,8 @@ public static class SensitiveKeys
 {
     private static readonly HashSet<string> SecretWords = new(StringComparer.Ordinal)
     {
-        "password", "passwd", "pwd", "pass", "pw", "passphrase", "passcode", "pin", "secret", "secrets", "token", "credential", "credentials",
-        "apikey", "authorization", "auth", "bearer", "otp", "totp", "hmac",
+        "password", "passwords", "passwd", "pwd", "pass", "pw", "tokens", "passphrase", "passcode", "pin", "secret", "secrets", "token", "credential", "credentials",
+        "apikey", "authorization", "auth", "bearer", "otp", "totp", "hmac", "cvv", "cvc", "cvv2", "cvc2",
         "accesskey", "secretkey", "clientsecret", "privatekey", "encryptionkey", "signingkey", "masterkey", "refreshtoken", "accesstoken",
     };
 
@@ -46,10 +46,8 @@ public static class SensitiveKeys
         if (count == 0) return KeyKind.None;
         var words = new WordList(lower, ranges[..count]);
         var last = words[count - 1];
-        var about = AboutLookup.Contains(last) && count > 1;
-
-        if (words.Has("version") || (count == 1 && last is "ver" or "v" or "build" or "release")) return about ? KeyKind.None : KeyKind.Version;
-        if (about) return KeyKind.None;
+        if (words.Has("version") || (count == 1 && last is "ver" or "v" or "build" or "release")) return KeyKind.Version;
+        if (AboutLookup.Contains(last) && count > 1) return KeyKind.None;
 
         if (words.Has("aws") && words.Has("secret")) return KeyKind.AwsSecret;
         if (words.Joined("secret", "access", "key") || words.Joined("secretaccesskey")) return KeyKind.AwsSecret;

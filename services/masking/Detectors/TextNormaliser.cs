@@ -68,7 +68,10 @@ public static class TextNormaliser
     // The ASCII tricks that make an all-ASCII text worth normalising.
     private static readonly SearchValues<string> Tricks = SearchValues.Create(
         ["%", "[at]", "(at)", "{at}", "<at>", "[@]", "(@)", "{@}", " at ", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}", " dot ",
-         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#"],
+         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;"],
+        StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "&#64;", "%40", "\uFF20"],
         StringComparison.OrdinalIgnoreCase);
 
     // Words that stand before " at " in prose; "look at example.com" is not an address.
@@ -92,13 +95,15 @@ public static class TextNormaliser
         var category = CharUnicodeInfo.GetUnicodeCategory(original, 0);
         if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
             or UnicodeCategory.EnclosingMark or UnicodeCategory.Control) return original[0] < 128 ? original : "";
-        string compatible;
-        try { compatible = original.Normalize(NormalizationForm.FormKC); }
-        catch (ArgumentException) { compatible = original; }
-        var result = new StringBuilder(compatible.Length);
-        foreach (var rune in compatible.EnumerateRunes()) result.Append(FoldRune(rune));
-        return result.ToString();
+        var rune = Rune.GetRuneAt(original, 0);
+        // The services run without ICU (invariant globalization), where string.Normalize cannot fold: the
+        // compatibility forms (full-width, ligatures, mathematical, circled, letters with diacritics) come from a table.
+        return Compatibility.TryGetValue(rune.Value, out var ascii) ? ascii : FoldRune(rune);
     }
+
+    private static readonly Dictionary<int, string> Compatibility = CompatibilityFolds.Table.Split('\n')
+        .Where(line => line.Length > 5)
+        .ToDictionary(line => int.Parse(line.AsSpan(0, 5), NumberStyles.HexNumber, CultureInfo.InvariantCulture), line => line[5..]);
 
     private static string FoldRune(Rune rune)
     {
@@ -120,16 +125,8 @@ public static class TextNormaliser
         if (rune.Value is 0x3002 or 0xFF61 or 0xFF0E) return "."; // ideographic full stops: IDNA reads them as dots
         if (rune.Value is 0x2018 or 0x2019 or 0x201A or 0x201B) return "'";
         if (rune.Value is 0x201C or 0x201D or 0x201E or 0x201F or 0x00AB or 0x00BB) return "\"";
-        if (Rune.IsLetter(rune))
-        {
-            // A Latin letter with a diacritic keeps its base letter; any other letter is a letter all the same.
-            var decomposed = rune.ToString().Normalize(NormalizationForm.FormD);
-            var first = Rune.GetRuneAt(decomposed, 0);
-            if (first.IsAscii && char.IsAsciiLetter((char)first.Value)) return first.ToString();
-            if (Confusables.TryGetValue(first.Value, out var baseLatin)) return baseLatin.ToString();
-            return Rune.IsUpper(rune) ? "X" : "x";
-        }
-        if (Rune.IsDigit(rune) || Rune.IsNumber(rune)) return "~";
+        // Any other letter is a letter all the same (an internationalised domain is a domain).
+        if (Rune.IsLetter(rune)) return Rune.IsUpper(rune) ? "X" : "x";
         return "~";
     }
 
@@ -243,6 +240,16 @@ public static class TextNormaliser
         (decoded, consumed) = ("", 0);
         var first = EscapedByte(text, at);
         if (first < 0) return false;
+        if (first == '%' && at + 4 < text.Length && Hex(text[at + 3]) >= 0 && Hex(text[at + 4]) >= 0)
+        {
+            // %2540: a '%' escaped once more, decoded both times.
+            var inner = $"%{text[at + 3]}{text[at + 4]}";
+            if (TryPercent(inner, 0, out decoded, out _))
+            {
+                consumed = 5;
+                return true;
+            }
+        }
         if (first < 0x80)
         {
             (decoded, consumed) = (FoldAscii((char)first), 3);
@@ -321,6 +328,8 @@ public static class TextNormaliser
         var k = after;
         while (k < text.Length && text[k] == ' ') k++;
         if (k >= text.Length || !char.IsAsciiLetterOrDigit(text[k]) || !char.IsAsciiLetterOrDigit(text[at - 1])) return false;
+        // A bare " dot " only in the domain of an address already begun: "polka dot dress" stays prose.
+        if (symbol == '.' && text[Math.Max(0, at - 64)..at].IndexOfAny(AtBefore) < 0) return false;
         if (symbol == '@')
         {
             var wordStart = at;
