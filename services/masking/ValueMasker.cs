@@ -70,7 +70,6 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         Span<char> text = stackalloc char[48];
         for (var i = 0; i < utf8.Length; i++) text[i] = (char)utf8[i]; // a JSON number is ASCII
         var number = text[..utf8.Length];
-        if (KeyEntity(key) is { } entity && Holds(key, number)) return Whole(number, entity, 200);
         // A number is one value: whatever is found in it masks all of it.
         var admitted = detectors.Admitted(TextTraits.Of(number));
         if (admitted != 0)
@@ -79,6 +78,7 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
             if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
             if (_findings.Count > 0) return Whole(number, _findings[0].Entity, _findings[0].Priority);
         }
+        if (KeyEntity(key) is { } entity && Holds(key, number)) return Whole(number, entity, 200);
         Span<char> digits = stackalloc char[48];
         var count = 0;
         if (number.IndexOfAny('.', 'e', 'E') >= 0)
@@ -119,6 +119,9 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         return ValueOutcome.Masked;
     }
 
+    private bool IsWhole(ReadOnlySpan<char> text) =>
+        _findings.Count == 1 && _findings[0].Start == text.Length - text.TrimStart().Length && _findings[0].End == text.TrimEnd().Length;
+
     /// <summary>The entity a key-name rule masks a value under this name as, when that entity's detector is on.</summary>
     private string? KeyEntity(KeyKind key) => SensitiveKeys.Entity(key) is { } entity && detectors.Detects(entity) ? entity : null;
 
@@ -138,9 +141,18 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
 
     private ValueOutcome Mask(ReadOnlySpan<char> text, ulong admitted, KeyKind key)
     {
-        if (KeyEntity(key) is { } entity && Holds(key, text)) return Whole(text, entity, 200);
-        if (admitted == 0) return ValueOutcome.Unchanged;
-        detectors.Find(text, admitted, _findings);
+        if (KeyEntity(key) is { } entity && Holds(key, text))
+        {
+            // A detector's finding that is the whole value names it more exactly (a GitHub token in X-Debug-Token);
+            // anything less, and the name's entity masks all of it.
+            if (admitted != 0) detectors.Find(text, admitted, _findings);
+            if (admitted == 0 || !IsWhole(text)) return Whole(text, entity, 200);
+        }
+        else
+        {
+            if (admitted == 0) return ValueOutcome.Unchanged;
+            detectors.Find(text, admitted, _findings);
+        }
         // Under a name that says "version", four numbers with dots are a version, not an address.
         if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
         if (_findings.Count == 0) return ValueOutcome.Unchanged;
