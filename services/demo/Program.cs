@@ -26,4 +26,5 @@ app.Use(async (context, next) =>
     await next();
 });
 app.MapDemoApi();
+app.MapDisguisedApi();
 app.Run();

@@ -75,7 +75,10 @@ public sealed class ContentMasker
         throw new UnmaskableContentException(contentType);
     }
 
-    /// <summary>Response headers: whole values by a header rule, every other value through the detectors.</summary>
+    /// <summary>
+    /// Response headers: whole values by a header rule; by the header's name when it says what it holds
+    /// (Set-Cookie, Authorization, X-Api-Key...); every other value through the detectors.
+    /// </summary>
     public Dictionary<string, string[]> MaskHeaders(string connection, IReadOnlyDictionary<string, string[]> headers, MaskingTally tally)
     {
         var masked = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
@@ -85,7 +88,7 @@ public sealed class ContentMasker
             var rule = _policy.Rules.FirstOrDefault(r => r.AppliesTo(connection) && r.MatchesHeader(name));
             masked[name] = [.. headerValues.Select(value =>
             {
-                if (rule is null) return values.Mask(value) ?? "";
+                if (rule is null) return values.Mask(value, SensitiveKeys.Classify(name)) ?? "";
                 tally.Add(rule.Entity, $"rule:{rule.Id}");
                 return _policy.Strategies.Apply(rule.Strategy, rule.Entity, value, rule.Keep ?? _policy.Keep) ?? "";
             })];

@@ -35,32 +35,126 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         return _chars;
     }
 
-    /// <summary>Masks a value given as UTF-8, decoding it only when its character counts say a detector could find something.</summary>
-    public ValueOutcome Mask(ReadOnlySpan<byte> utf8)
+    /// <summary>
+    /// Masks a value given as UTF-8, decoding it only when its character counts say a detector could find
+    /// something, or when the name that holds it (<paramref name="key"/>) says what it is.
+    /// </summary>
+    public ValueOutcome Mask(ReadOnlySpan<byte> utf8, KeyKind key = KeyKind.None)
     {
         // Counts of ASCII characters are the same in bytes and characters; the byte length is never the
         // shorter, so every pre-check that passes on characters passes on bytes too.
         var admitted = detectors.Admitted(TextTraits.Of(utf8));
-        if (admitted == 0) return ValueOutcome.Unchanged;
+        if (admitted == 0 && KeyEntity(key) is null) return ValueOutcome.Unchanged;
         var chars = Buffer(Encoding.UTF8.GetMaxCharCount(utf8.Length));
         var length = Encoding.UTF8.GetChars(utf8, chars);
-        return Mask(chars[..length], admitted);
+        return Mask(chars[..length], admitted, key);
     }
 
-    public ValueOutcome Mask(ReadOnlySpan<char> text) => Mask(text, detectors.Admitted(TextTraits.Of(text)));
+    public ValueOutcome Mask(ReadOnlySpan<char> text, KeyKind key = KeyKind.None) => Mask(text, detectors.Admitted(TextTraits.Of(text)), key);
 
     /// <summary>The value masked; the value itself when nothing was found; null when a finding's strategy drops it.</summary>
-    public string? Mask(string text) => Mask(text.AsSpan()) switch
+    public string? Mask(string text, KeyKind key = KeyKind.None) => Mask(text.AsSpan(), key) switch
     {
         ValueOutcome.Unchanged => text,
         ValueOutcome.Masked => Masked.ToString(),
         _ => null,
     };
 
-    private ValueOutcome Mask(ReadOnlySpan<char> text, ulong admitted)
+    /// <summary>
+    /// A JSON number: as a value (a card stored as an integer), as the integer a float writes
+    /// (4.111111111111111e15), and as an E.164 phone number without its '+' in the strict forms.
+    /// </summary>
+    public ValueOutcome MaskNumber(ReadOnlySpan<byte> utf8, KeyKind key = KeyKind.None)
     {
-        if (admitted == 0) return ValueOutcome.Unchanged;
-        detectors.Find(text, admitted, _findings);
+        if (utf8.Length > 48) return Mask(utf8, key);
+        Span<char> text = stackalloc char[48];
+        for (var i = 0; i < utf8.Length; i++) text[i] = (char)utf8[i]; // a JSON number is ASCII
+        var number = text[..utf8.Length];
+        // A number is one value: whatever is found in it masks all of it.
+        var admitted = detectors.Admitted(TextTraits.Of(number));
+        if (admitted != 0)
+        {
+            detectors.Find(number, admitted, _findings);
+            if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
+            if (_findings.Count > 0) return Whole(number, _findings[0].Entity, _findings[0].Priority);
+        }
+        if (KeyEntity(key) is { } entity && Holds(key, number)) return Whole(number, entity, 200);
+        Span<char> digits = stackalloc char[48];
+        var count = 0;
+        if (number.IndexOfAny('.', 'e', 'E') >= 0)
+        {
+            if (!decimal.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                || value != decimal.Truncate(value) || Math.Abs(value) < 1_000_000m
+                || !Math.Abs(value).TryFormat(digits, out count, "0", System.Globalization.CultureInfo.InvariantCulture)) return ValueOutcome.Unchanged;
+            var integer = digits[..count];
+            detectors.Find(integer, detectors.Admitted(TextTraits.Of(integer)), _findings);
+            foreach (var finding in _findings)
+                if (finding.Length == count) return Whole(number, finding.Entity, finding.Priority);
+        }
+        else
+        {
+            foreach (var c in number)
+            {
+                if (!char.IsAsciiDigit(c)) return ValueOutcome.Unchanged;
+                digits[count++] = c;
+            }
+        }
+        if (detectors.Detects("PHONE") && PhoneNumbers.StrictE164(digits[..count])) return Whole(number, "PHONE", 40);
+        return ValueOutcome.Unchanged;
+    }
+
+    private ValueOutcome Whole(ReadOnlySpan<byte> utf8, string entity, int priority)
+    {
+        var chars = Buffer(Encoding.UTF8.GetMaxCharCount(utf8.Length));
+        var length = Encoding.UTF8.GetChars(utf8, chars);
+        return Whole(chars[..length], entity, priority);
+    }
+
+    private ValueOutcome Whole(ReadOnlySpan<char> text, string entity, int priority)
+    {
+        _maskedLength = 0;
+        var replacement = Replace(new Finding(0, text.Length, entity, priority), text);
+        if (replacement is null) return ValueOutcome.Dropped;
+        Append(replacement);
+        return ValueOutcome.Masked;
+    }
+
+    private bool IsWhole(ReadOnlySpan<char> text) =>
+        _findings.Count == 1 && _findings[0].Start == text.Length - text.TrimStart().Length && _findings[0].End == text.TrimEnd().Length;
+
+    /// <summary>The entity a key-name rule masks a value under this name as, when that entity's detector is on.</summary>
+    private string? KeyEntity(KeyKind key) => SensitiveKeys.Entity(key) is { } entity && detectors.Detects(entity) ? entity : null;
+
+    // A value held by a name that says what it is, masked whole, whatever it looks like: a secret when it is not
+    // empty; personal data when it has the substance of one (digits for numbers, more than a placeholder).
+    private static bool Holds(KeyKind key, ReadOnlySpan<char> value)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.IsEmpty) return false;
+        return key switch
+        {
+            KeyKind.Card or KeyKind.Ssn or KeyKind.Phone or KeyKind.Iban => Validators.DigitCount(trimmed) >= 4 || trimmed.ContainsAnyInRange('\uFF10', '\uFF19') || !System.Text.Ascii.IsValid(trimmed),
+            KeyKind.Email => trimmed.Length >= 3,
+            _ => true,
+        };
+    }
+
+    private ValueOutcome Mask(ReadOnlySpan<char> text, ulong admitted, KeyKind key)
+    {
+        if (KeyEntity(key) is { } entity && Holds(key, text))
+        {
+            // A detector's finding that is the whole value names it more exactly (a GitHub token in X-Debug-Token);
+            // anything less, and the name's entity masks all of it.
+            if (admitted != 0) detectors.Find(text, admitted, _findings);
+            if (admitted == 0 || !IsWhole(text)) return Whole(text, entity, 200);
+        }
+        else
+        {
+            if (admitted == 0) return ValueOutcome.Unchanged;
+            detectors.Find(text, admitted, _findings);
+        }
+        // Under a name that says "version", four numbers with dots are a version, not an address.
+        if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
         if (_findings.Count == 0) return ValueOutcome.Unchanged;
         _maskedLength = 0;
         var at = 0;

@@ -120,4 +120,65 @@ public sealed class MaskingTests(PortcullisStack stack)
         Assert.Equal("[EMAIL]", Assert.Single(response.Headers.GetValues("X-Contact")));
         Assert.Equal("7", Assert.Single(response.Headers.GetValues("X-Request-Count")));
     }
+
+    [Fact]
+    public async Task Disguised_values_in_an_http_answer_come_back_masked_and_versions_stay()
+    {
+        var session = "e2e-masking-disguised-" + Guid.NewGuid().ToString("N")[..8];
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/disguised", session);
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var answer = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("[EMAIL]", answer.GetProperty("contact").GetString()); // full-width at sign
+        Assert.Equal("[EMAIL]", answer.GetProperty("backup_contact").GetString()); // [at] and [dot]
+        Assert.Equal("[EMAIL]", answer.GetProperty("invisible").GetString()); // zero-width space, soft hyphen
+        Assert.Equal("[CARD]", answer.GetProperty("card").GetString()); // dots between the groups
+        Assert.Equal("[CARD]", answer.GetProperty("card_number").GetString()); // by its name
+        Assert.Equal("[CARD]", answer.GetProperty("amount").GetString()); // a float that writes a card number
+        Assert.Equal("[PHONE]", answer.GetProperty("phone").GetString());
+        Assert.Equal("[PHONE]", answer.GetProperty("whatsapp_e164").GetString()); // E.164 as a JSON number
+        Assert.Equal("[SECRET_ASSIGNMENT]", answer.GetProperty("pwd").GetString()); // short, but named a password
+        Assert.Equal("[AWS_SECRET_KEY]", answer.GetProperty("aws_secret_access_key_prod").GetString());
+        Assert.Equal("https://hooks.slack.com[WEBHOOK_URL]", answer.GetProperty("alert_hook").GetString());
+        Assert.Equal("SSN [SSN], call [PHONE]", answer.GetProperty("note").GetString());
+        Assert.Equal("[CARD]", answer.GetProperty("blob").GetString()); // base64 of a card number
+        Assert.Equal("1.2.3.4", answer.GetProperty("version").GetString());
+        Assert.Equal("release 2.1.0.7", answer.GetProperty("build").GetString());
+        Assert.Equal("[EMAIL]", Assert.Single(response.Headers.GetValues("X-Contact-Alt"))); // grace%40example.org
+        foreach (var raw in new[] { "example.com", "example.org", "4111", "12 34 56", "wJalr", "T024BE7LD", "123456789", "555.0123" })
+            Assert.DoesNotContain(raw, body);
+
+        var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Any(e => e.GetProperty("type").GetString() == "RequestCompleted"));
+        var record = timeline.GetRawText();
+        foreach (var raw in new[] { "example.com", "4111.1111", "wJalr", "T024BE7LD" })
+            Assert.DoesNotContain(raw, record);
+    }
+
+    [Fact]
+    public async Task Disguised_values_in_a_sql_result_come_back_masked_by_content_and_by_column_name()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masking-sql-disguised");
+        request.Content = JsonContent.Create(new
+        {
+            sql = "SELECT 'ada\uFF20example.com' AS note, 'ada (at) example (dot) com' AS spelled, '4111\u00A01111\u00A01111\u00A01111' AS ref, "
+                  + "'hunter2' AS pwd, '123456789' AS customer_ssn, '+44 20 7946 0958' AS contact, '1.2.3.4' AS version, 4111111111111111 AS n",
+        });
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var row = JsonDocument.Parse(body).RootElement.GetProperty("results")[0].GetProperty("rows")[0];
+        Assert.Equal("[EMAIL]", row[0].GetString());
+        Assert.Equal("[EMAIL]", row[1].GetString());
+        Assert.Equal("[CARD]", row[2].GetString());
+        Assert.Equal("[SECRET_ASSIGNMENT]", row[3].GetString());
+        Assert.Equal("[SSN]", row[4].GetString());
+        Assert.Equal("[PHONE]", row[5].GetString());
+        Assert.Equal("1.2.3.4", row[6].GetString());
+        Assert.Equal("[CARD]", row[7].GetString());
+        foreach (var raw in new[] { "example", "hunter2", "123456789", "7946", "4111" })
+            Assert.DoesNotContain(raw, body);
+    }
 }

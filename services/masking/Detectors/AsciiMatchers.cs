@@ -21,39 +21,6 @@ public static class AsciiMatchers
     private static bool LocalPartChar(char c) => Alnum(c) || c is '.' or '_' or '%' or '+' or '-';
     private static bool DomainChar(char c) => Alnum(c) || c == '-';
 
-    /// <summary><c>(?&lt;![\d-])\d(?:[ -]?\d){12,18}(?![\d])</c></summary>
-    public static int Card(ReadOnlySpan<char> text, int from, out int length)
-    {
-        Span<int> ends = stackalloc int[19]; // ends[k]: where the match ends after k repetitions
-        for (var start = from; start < text.Length; start++)
-        {
-            var next = text[start..].IndexOfAnyInRange('0', '9');
-            if (next < 0) break;
-            start += next;
-            if (start > 0 && (Digit(text[start - 1]) || text[start - 1] == '-')) continue;
-            // Each repetition is one digit, right after the last or after one separator: no choice inside it.
-            var count = 1;
-            ends[0] = start + 1;
-            while (count < 19)
-            {
-                var end = ends[count - 1];
-                if (end < text.Length && Digit(text[end])) ends[count++] = end + 1;
-                else if (end + 1 < text.Length && text[end] is ' ' or '-' && Digit(text[end + 1])) ends[count++] = end + 2;
-                else break;
-            }
-            // Greedy: the most repetitions first, giving back one at a time while a digit follows.
-            for (var k = count - 1; k >= 12; k--)
-                if (ends[k] == text.Length || !Digit(text[ends[k]]))
-                {
-                    length = ends[k] - start;
-                    return start;
-                }
-            start = SkipDigits(text, start);
-        }
-        length = 0;
-        return -1;
-    }
-
     /// <summary><c>(?&lt;![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)</c></summary>
     public static int IPv4(ReadOnlySpan<char> text, int from, out int length)
     {
@@ -88,7 +55,7 @@ public static class AsciiMatchers
         return -1;
     }
 
-    /// <summary><c>(?&lt;![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])</c></summary>
+    /// <summary><c>(?&lt;![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ .-]?[A-Z0-9]{4}){2,7}(?:[ .-]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])</c></summary>
     public static int Iban(ReadOnlySpan<char> text, int from, out int length)
     {
         Span<int> ends = stackalloc int[8]; // ends[k]: where the match ends after k groups of four
@@ -109,7 +76,7 @@ public static class AsciiMatchers
             while (groups < 7)
             {
                 var at = ends[groups];
-                if (at < text.Length && text[at] == ' ') at++;
+                if (at < text.Length && text[at] is ' ' or '.' or '-') at++;
                 if (at + 4 > text.Length || !UpperOrDigit(text[at]) || !UpperOrDigit(text[at + 1])
                     || !UpperOrDigit(text[at + 2]) || !UpperOrDigit(text[at + 3])) break;
                 ends[++groups] = at + 4;
@@ -118,7 +85,7 @@ public static class AsciiMatchers
             {
                 var end = ends[k];
                 // The optional tail of one to three: only the longest can be followed by a non-alphanumeric.
-                var tail = end < text.Length && text[end] == ' ' ? end + 1 : end;
+                var tail = end < text.Length && text[end] is ' ' or '.' or '-' ? end + 1 : end;
                 var run = 0;
                 while (run < 3 && tail + run < text.Length && UpperOrDigit(text[tail + run])) run++;
                 if (run > 0 && (tail + run == text.Length || !Alnum(text[tail + run])))
@@ -181,6 +148,13 @@ public static class AsciiMatchers
                 var letters = 0;
                 while (label + letters < text.Length && char.IsAsciiLetter(text[label + letters])) letters++;
                 if (letters is >= 2 and <= 24 && (label + letters == text.Length || !DomainChar(text[label + letters]))) end = label + letters;
+                else if (text[label..].StartsWith("xn--", StringComparison.Ordinal))
+                {
+                    // A punycode top-level domain (xn--p1ai): letters and digits after "xn--".
+                    var run = 0;
+                    while (label + 4 + run < text.Length && run < 59 && Alnum(text[label + 4 + run])) run++;
+                    if (run >= 1 && (label + 4 + run == text.Length || !DomainChar(text[label + 4 + run]))) end = label + 4 + run;
+                }
             }
             if (end < 0) continue;
             length = end - start;

@@ -9,12 +9,15 @@ namespace Portcullis.Masking.Detectors;
 /// </summary>
 public delegate bool Locate(ReadOnlySpan<char> match, out int start, out int length);
 
+/// <summary>Judges a match by what stands around it in <paramref name="text"/>; false rejects it.</summary>
+public delegate bool Accept(ReadOnlySpan<char> text, int start, int length);
+
 /// <summary>
 /// A detector made of a gate on character counts, a pattern, and a validation that locates the value. A
 /// pattern may come with a hand-written form of itself for all-ASCII texts (<see cref="AsciiMatchers"/>).
 /// </summary>
 public sealed class PatternDetector(string entity, int priority, Regex pattern, Gate gate, Locate? locate = null,
-    Func<DigitShape, bool>? shape = null, Literals? literals = null, NextMatch? ascii = null)
+    Func<DigitShape, bool>? shape = null, Literals? literals = null, NextMatch? ascii = null, Accept? accept = null)
     : IDetector
 {
     public string Entity => entity;
@@ -49,6 +52,7 @@ public sealed class PatternDetector(string entity, int priority, Regex pattern, 
 
     private void Found(ReadOnlySpan<char> text, int index, int length, List<Finding> findings)
     {
+        if (accept is not null && !accept(text, index, length)) return;
         if (locate is null)
         {
             findings.Add(new Finding(index, length, entity, priority));

@@ -4,29 +4,73 @@ using System.Text;
 
 namespace Portcullis.Masking.Detectors;
 
-/// <summary>Runs the enabled detectors over a text and resolves overlaps: the higher priority wins, then the longer.</summary>
-public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
+/// <summary>
+/// Runs the enabled detectors over a text and resolves overlaps: the higher priority wins, then the longer.
+/// A text that may read differently once normalised (not all ASCII, a percent-escape, a spelled-out "at")
+/// is searched in its normalised form (<see cref="TextNormaliser"/>) and its findings mapped back to the
+/// original; base64 and hex runs are decoded and searched too (<see cref="EncodedBlobs"/>), two levels deep.
+/// </summary>
+public sealed class TextMasker
 {
-    private readonly Gate[] _gates = detectors.Count <= 64
-        ? [.. detectors.Select(d => d.Gate)]
-        : throw new ArgumentException("At most 64 detectors: which ones a text admits is kept as bits of one number.", nameof(detectors));
+    /// <summary>Bits of <see cref="Admitted"/> past the detectors': the text may need normalising; it may hold an encoded run.</summary>
+    public const ulong NormaliseBit = 1UL << 63, BlobBit = 1UL << 62;
+
+    private const int MaxDepth = 2;
+
+    private readonly IReadOnlyList<IDetector> _detectors;
+    private readonly bool _normalise;
+    private readonly ulong _all;
+    private readonly Gate[] _gates;
+    private readonly HashSet<string> _entities;
 
     // A text without signal characters passes only gates that need none, and those ask a length: below the
     // least of them nothing can pass (most property names and plain words are settled by this one test).
-    private readonly int _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+    private readonly int _quietBelow;
 
     // The literal pre-checks, all detectors' words in one search per kind (exact, any case), and each detector's
     // own for when that search hits. A text with none of the words skips all those detectors at once.
-    private readonly LiteralCheck _exact = new(detectors, ignoreCase: false);
-    private readonly LiteralCheck _anyCase = new(detectors, ignoreCase: true);
+    private readonly LiteralCheck _exact;
+    private readonly LiteralCheck _anyCase;
 
-    public IReadOnlyList<IDetector> Detectors => detectors;
+    /// <param name="normalise">False: the detectors alone, on the text as given (for tests of the gates).</param>
+    public TextMasker(IReadOnlyList<IDetector> detectors, bool normalise = true)
+    {
+        if (detectors.Count > 62)
+            throw new ArgumentException("At most 62 detectors: which ones a text admits is kept as bits of one number.", nameof(detectors));
+        _detectors = detectors;
+        _normalise = normalise;
+        _all = detectors.Count == 0 ? 0 : ulong.MaxValue >> (64 - detectors.Count);
+        _gates = [.. detectors.Select(d => d.Gate)];
+        _entities = new HashSet<string>(detectors.Select(d => d.Entity), StringComparer.Ordinal);
+        _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+        _exact = new LiteralCheck(detectors, ignoreCase: false);
+        _anyCase = new LiteralCheck(detectors, ignoreCase: true);
+    }
+
+    public IReadOnlyList<IDetector> Detectors => _detectors;
+
+    /// <summary>Whether a detector of this entity is enabled (key-name rules mask only entities whose detector is on).</summary>
+    public bool Detects(string entity) => _entities.Contains(entity);
 
     /// <summary>Whether any detector could find anything in a text with these counts.</summary>
     public bool MayFind(in TextTraits traits) => Admitted(traits) != 0;
 
-    /// <summary>The detectors whose gates admit a text with these counts, as bits (detector i is bit i); 0: none.</summary>
+    /// <summary>
+    /// The detectors whose gates admit a text with these counts, as bits (detector i is bit i), with
+    /// <see cref="NormaliseBit"/> and <see cref="BlobBit"/>; 0: nothing can be found.
+    /// </summary>
     public ulong Admitted(in TextTraits traits)
+    {
+        if (!_normalise) return Gates(traits);
+        // Outside ASCII the counts of the original say nothing of the normalised text: everything is possible.
+        if (traits.Unusual > 0) return _all | NormaliseBit | BlobBit;
+        var admitted = Gates(traits);
+        if (traits.Spelled > 0 || traits.Spaces >= 2) admitted |= NormaliseBit;
+        if (traits.Length >= EncodedBlobs.MinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
+        return admitted;
+    }
+
+    private ulong Gates(in TextTraits traits)
     {
         if (traits.Signal == 0 && traits.Length < _quietBelow) return 0;
         var admitted = 0UL;
@@ -39,19 +83,46 @@ public sealed class TextMasker(IReadOnlyList<IDetector> detectors)
     public void Find(ReadOnlySpan<char> text, in TextTraits traits, List<Finding> findings) => Find(text, Admitted(traits), findings);
 
     /// <summary>As <see cref="Find(ReadOnlySpan{char}, in TextTraits, List{Finding})"/>, for the detectors already admitted (<see cref="Admitted"/>).</summary>
-    public void Find(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings)
+    public void Find(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings) => Find(text, admitted, findings, depth: 0);
+
+    internal void Find(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings, int depth)
     {
         findings.Clear();
+        if ((admitted & NormaliseBit) != 0 && TextNormaliser.Needs(text))
+        {
+            if (TextNormaliser.Normalise(text) is { } normalised)
+            {
+                var inner = new List<Finding>();
+                var folded = normalised.Text;
+                FindIn(folded, Admitted(TextTraits.Of(folded)) & ~NormaliseBit, inner, depth);
+                foreach (var finding in inner)
+                {
+                    var (start, length) = normalised.Original(finding.Start, finding.Length);
+                    findings.Add(finding with { Start = start, Length = length });
+                }
+                return;
+            }
+            // Nothing changed (a '%' that escapes nothing): the counts of the text itself hold.
+            admitted = Admitted(TextTraits.Of(text)) & ~NormaliseBit;
+        }
+        FindIn(text, admitted, findings, depth);
+    }
+
+    private void FindIn(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings, int depth)
+    {
+        var blobs = (admitted & BlobBit) != 0 && depth < MaxDepth;
+        admitted &= _all;
         admitted = _exact.Admitted(text, admitted);
         // Case-insensitive patterns may match letters outside ASCII: only an all-ASCII text is ruled out by the words.
         if ((admitted & _anyCase.Detectors) != 0 && Ascii.IsValid(text)) admitted = _anyCase.Admitted(text, admitted);
         DigitShape? shape = null; // scanned once, when a detector of digit values first asks
         for (; admitted != 0; admitted &= admitted - 1)
         {
-            var detector = detectors[BitOperations.TrailingZeroCount(admitted)];
+            var detector = _detectors[BitOperations.TrailingZeroCount(admitted)];
             if (detector.Shape is { } admits && !admits(shape ??= DigitShape.Of(text))) continue;
             detector.Find(text, findings);
         }
+        if (blobs) EncodedBlobs.Find(text, this, findings, depth);
         if (findings.Count > 1) Resolve(findings);
     }
 

@@ -15,12 +15,12 @@ public readonly struct TextTraits(Vector256<short> counts)
 {
     internal const int LengthLane = 0, DigitLane = 1, UpperLane = 2, AtLane = 3, DotLane = 4, ColonLane = 5, DashLane = 6,
         UnderscoreLane = 7, SpaceLane = 8, EqualsLane = 9, UpperOrDigitLane = 10, DashOrSpaceLane = 11, EqualsOrColonLane = 12,
-        SignalLane = 13;
+        SignalLane = 13, UnusualLane = 14, SpelledLane = 15;
 
     private const int Block = 16_384;
 
     // What one character adds to the counts: 1 to the length and to each class it belongs to. Entry 128
-    // stands for every character outside ASCII (length only).
+    // stands for every character outside ASCII (length and unusual).
     private static readonly Vector256<short>[] Increments = MakeIncrements();
 
     internal Vector256<short> Counts => counts;
@@ -34,6 +34,16 @@ public readonly struct TextTraits(Vector256<short> counts)
     /// A text with none of them passes only the gates that need none (<see cref="Gate.NeedsSignal"/>).
     /// </summary>
     public int Signal => counts[SignalLane];
+
+    /// <summary>Characters outside ASCII, and '%': the text reads differently once normalised, so counts say nothing of it.</summary>
+    public int Unusual => counts[UnusualLane];
+
+    /// <summary>Brackets and '&amp;', which a spelled-out '@' or '.' ("[at]", "&amp;#64;") needs.</summary>
+    public int Spelled => counts[SpelledLane];
+
+    public int Spaces => counts[SpaceLane];
+
+    public int UppersOrDigits => counts[UpperOrDigitLane];
 
     private static Vector256<short>[] MakeIncrements()
     {
@@ -53,6 +63,8 @@ public readonly struct TextTraits(Vector256<short> counts)
             if (c == ' ') lanes[SpaceLane] = lanes[DashOrSpaceLane] = 1;
             if (c == '=') lanes[EqualsLane] = lanes[EqualsOrColonLane] = 1;
             if (c is (>= '0' and <= '9') or (>= 'A' and <= 'Z') or '@' or '.' or ':' or '-' or '_' or '=') lanes[SignalLane] = 1;
+            if (c is '%' or 128) lanes[UnusualLane] = 1;
+            if (c is '[' or '(' or '{' or '<' or '&') lanes[SpelledLane] = 1;
             increments[c] = Vector256.Create<short>(lanes);
         }
         return increments;

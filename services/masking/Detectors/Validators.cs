@@ -105,7 +105,7 @@ public static class Validators
         var length = 0;
         foreach (var c in text)
         {
-            if (c == ' ') continue;
+            if (c is ' ' or '.' or '-') continue;
             if (length == iban.Length) return false;
             iban[length++] = char.ToUpperInvariant(c);
         }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Portcullis.Masking.Detectors;
 using Portcullis.Masking.Rules;
 
 namespace Portcullis.Masking.Streaming;
@@ -122,9 +123,11 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
     {
         private readonly bool _trackPath = rules.Length > 0 || sqlResults;
         private readonly List<PathItem> _path = [];
-        private readonly List<(bool IsArray, int Next, bool HasItem)> _containers = [];
+        private readonly List<(bool IsArray, int Next, bool HasItem, KeyKind Key)> _containers = [];
         private readonly Dictionary<(int Result, int Column), string> _origins = [];
+        private readonly Dictionary<(int Result, int Column), KeyKind> _columnKeys = [];
         private string? _pendingName;
+        private KeyKind _pendingKey;
         private int _suppressDepth = -1;
         private byte[] _window = [];
         private int _copyFrom;
@@ -163,6 +166,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             {
                 case JsonTokenType.PropertyName:
                     if (_trackPath) _pendingName = reader.GetString()!;
+                    _pendingKey = KeyNames.Classify(ref reader);
                     var name = MaskString(ref reader);
                     if (name == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
                     else if (name == ValueOutcome.Dropped) Replace(start, StringEnd(ref reader), "");
@@ -173,19 +177,26 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             }
 
             var hasItem = _containers.Count > 0;
+            // The name that holds this value: its property's, else (in an array, or an object under a secret's
+            // name) the one that holds its container.
+            var key = KeyKind.None;
             if (hasItem)
             {
-                var (isArray, next, item) = _containers[^1];
+                var (isArray, next, item, containerKey) = _containers[^1];
                 if (_trackPath) _path.Add(isArray ? PathItem.Element(next) : PathItem.Property(_pendingName!));
-                _containers[^1] = (isArray, next + 1, item);
+                _containers[^1] = (isArray, next + 1, item, containerKey);
+                key = isArray || _pendingKey == KeyKind.None ? containerKey : _pendingKey;
+                if (sqlResults && _path.Count == 5 && _path[0].Name == "results" && _path[2].Name == "rows" && _path[4].Index >= 0)
+                    key = _columnKeys.GetValueOrDefault((_path[1].Index, _path[4].Index));
             }
+            _pendingKey = KeyKind.None;
 
             if (_trackPath && RuleFor() is { } rule)
             {
                 MaskWhole(ref reader, rule, start);
                 if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                 {
-                    _containers.Add((reader.TokenType == JsonTokenType.StartArray, 0, hasItem));
+                    _containers.Add((reader.TokenType == JsonTokenType.StartArray, 0, hasItem, KeyKind.None));
                     return; // the path item stays until the container ends
                 }
             }
@@ -194,17 +205,20 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                        _containers.Add((reader.TokenType == JsonTokenType.StartArray, 0, hasItem));
+                        // An array's items are held by its name; an object's members by their own, or a secret's around them.
+                        var isArrayStart = reader.TokenType == JsonTokenType.StartArray;
+                        _containers.Add((isArrayStart, 0, hasItem, isArrayStart || KeyNames.Encloses(key) ? key : KeyKind.None));
                         return; // the path item stays until the container ends
                     case JsonTokenType.String:
                         if (sqlResults && IsOriginPath(out var result, out var column)) _origins[(result, column)] = reader.GetString()!;
-                        var text = MaskString(ref reader);
+                        if (sqlResults && IsColumnNamePath(out result, out column)) _columnKeys[(result, column)] = KeyNames.Classify(ref reader);
+                        var text = MaskString(ref reader, key);
                         if (text == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
                         else if (text == ValueOutcome.Dropped) ReplaceWithNull(start, StringEnd(ref reader));
                         break;
                     case JsonTokenType.Number:
                         // A number can be a card or an account: masked numbers become strings.
-                        var number = values.Mask(reader.ValueSpan);
+                        var number = values.MaskNumber(reader.ValueSpan, key);
                         if (number == ValueOutcome.Masked) Replace(start, start + reader.ValueSpan.Length, values.Masked);
                         else if (number == ValueOutcome.Dropped) ReplaceWithNull(start, start + reader.ValueSpan.Length);
                         break;
@@ -220,12 +234,12 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         }
 
         /// <summary>A string or property name through the detectors; escaped text is unescaped first, plain text checked in its bytes.</summary>
-        private ValueOutcome MaskString(ref Utf8JsonReader reader)
+        private ValueOutcome MaskString(ref Utf8JsonReader reader, KeyKind key = KeyKind.None)
         {
-            if (!reader.ValueIsEscaped) return values.Mask(reader.ValueSpan);
+            if (!reader.ValueIsEscaped) return values.Mask(reader.ValueSpan, key);
             var chars = values.Buffer(reader.ValueSpan.Length);
             var length = reader.CopyString(chars);
-            return values.Mask(chars[..length]);
+            return values.Mask(chars[..length], key);
         }
 
         // A string token's raw bytes lie between its quotes.
@@ -260,6 +274,14 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             foreach (var rule in rules)
                 if (rule.MatchesPath(_path) || (origin is not null && rule.MatchesColumn(origin))) return rule;
             return null;
+        }
+
+        private bool IsColumnNamePath(out int result, out int column)
+        {
+            (result, column) = (-1, -1);
+            if (_path.Count != 5 || _path[0].Name != "results" || _path[2].Name != "columns" || _path[4].Name != "name") return false;
+            (result, column) = (_path[1].Index, _path[3].Index);
+            return true;
         }
 
         private bool IsOriginPath(out int result, out int column)
@@ -348,4 +370,36 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             _buffer = [];
         }
     }
+}
+
+/// <summary>Key names read from the JSON reader without a string per name: classified once per distinct name, then looked up.</summary>
+internal static class KeyNames
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, KeyKind> Known = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, KeyKind>.AlternateLookup<ReadOnlySpan<char>> KnownBySpan =
+        Known.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    public static KeyKind Classify(ref Utf8JsonReader reader)
+    {
+        Span<char> chars = stackalloc char[96];
+        scoped ReadOnlySpan<char> name;
+        if (!reader.ValueIsEscaped && reader.ValueSpan.Length <= chars.Length && System.Text.Ascii.IsValid(reader.ValueSpan))
+        {
+            System.Text.Ascii.ToUtf16(reader.ValueSpan, chars, out var written);
+            name = chars[..written];
+        }
+        else if (reader.ValueSpan.Length <= chars.Length * 2)
+        {
+            var text = reader.GetString()!;
+            name = text;
+        }
+        else return KeyKind.None;
+        if (KnownBySpan.TryGetValue(name, out var kind)) return kind;
+        kind = SensitiveKeys.Classify(name);
+        if (Known.Count < 10_000) KnownBySpan.TryAdd(name, kind);
+        return kind;
+    }
+
+    /// <summary>Whether the members of an object held by a name of this kind are that kind too: a secret's parts are secret.</summary>
+    public static bool Encloses(KeyKind key) => key is KeyKind.Secret or KeyKind.AwsSecret or KeyKind.PrivateKey;
 }

@@ -192,6 +192,56 @@ public class ContentMaskerTests
     }
 
     [Fact]
+    public void A_value_found_in_its_normalised_form_is_masked_in_the_original_text()
+    {
+        var (output, tally) = Mask(Masker(), "text/plain", "Zoë: \u0430da\uff20ex\u200bample.com, card 4111\u00a01111.1111_1111 ok");
+        Assert.Equal("Zoë: [EMAIL], card [CARD] ok", output);
+        Assert.Equal(1, tally.Counts["EMAIL"]);
+        Assert.Equal(1, tally.Counts["CARD"]);
+    }
+
+    [Fact]
+    public void Sql_result_columns_are_masked_by_their_names_whatever_the_values_look_like()
+    {
+        const string results = """{"results":[{"columns":[{"name":"id","origin":null},{"name":"pwd","origin":null},{"name":"user_ssn","origin":null},{"name":"version","origin":null}],"rows":[[1,"x","123456789","1.2.3.4"],[2,"hunter2","078051120","10.1.2.3"]],"rowCount":2,"truncated":false}]}""";
+        var (output, tally) = Mask(Masker(), ContentMasker.SqlResultsType, results, "warehouse");
+        var rows = JsonDocument.Parse(output).RootElement.GetProperty("results")[0].GetProperty("rows");
+        Assert.Equal(1, rows[0][0].GetInt32());
+        Assert.Equal("[SECRET_ASSIGNMENT]", rows[0][1].GetString());
+        Assert.Equal("[SSN]", rows[1][2].GetString());
+        Assert.Equal("1.2.3.4", rows[0][3].GetString()); // under a column named version: not an address
+        Assert.Equal(2, tally.Counts["SECRET_ASSIGNMENT"]);
+        Assert.Equal(2, tally.Counts["SSN"]);
+    }
+
+    [Fact]
+    public void Headers_are_masked_by_what_their_names_say()
+    {
+        var tally = new MaskingTally();
+        var masked = Masker().MaskHeaders("demo", new Dictionary<string, string[]>
+        {
+            ["Set-Cookie"] = ["session=4f1d2c9a8b7e6d5c; HttpOnly"],
+            ["X-Api-Key"] = ["abc"],
+            ["X-App-Version"] = ["1.2.3.4"],
+            ["Content-Type"] = ["application/json"],
+        }, tally);
+        Assert.Equal(["[COOKIE]"], masked["Set-Cookie"]);
+        Assert.Equal(["[SECRET_ASSIGNMENT]"], masked["X-Api-Key"]);
+        Assert.Equal(["1.2.3.4"], masked["X-App-Version"]);
+        Assert.Equal(["application/json"], masked["Content-Type"]);
+    }
+
+    [Fact]
+    public void A_base64_run_that_hides_a_value_is_masked_whole_and_a_hash_is_kept()
+    {
+        var hidden = Convert.ToBase64String(Encoding.UTF8.GetBytes("card 4111 1111 1111 1111"));
+        const string hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        var (output, tally) = Mask(Masker(), "application/json", $$"""{"blob":"{{hidden}}","sha256":"{{hash}}"}""");
+        Assert.Equal($$"""{"blob":"[CARD]","sha256":"{{hash}}"}""", output);
+        Assert.Equal(1, tally.Counts["CARD"]);
+    }
+
+    [Fact]
     public void Unknown_detectors_in_configuration_are_an_error()
     {
         var error = Assert.Throws<InvalidOperationException>(() => MaskingPolicy.From(new MaskingConfig { Detectors = ["emial"] }, null));

@@ -61,7 +61,7 @@ public class DetectorGateTests
         var checkedTexts = 0;
         foreach (var detector in DetectorCatalog.All.Values)
         {
-            var gated = new TextMasker([detector]);
+            var gated = new TextMasker([detector], normalise: false);
             foreach (var text in Texts())
             {
                 var direct = new List<Finding>();
@@ -79,7 +79,7 @@ public class DetectorGateTests
     [Fact]
     public void Counts_taken_in_utf8_bytes_admit_whatever_counts_taken_in_characters_admit()
     {
-        var masker = new TextMasker([.. DetectorCatalog.All.Values]);
+        var masker = new TextMasker([.. DetectorCatalog.All.Values], normalise: false);
         foreach (var text in Texts())
         {
             var characters = TextTraits.Of(text.AsSpan());
@@ -91,18 +91,15 @@ public class DetectorGateTests
     }
 
     [Fact]
-    public void Digit_groups_are_read_as_the_patterns_read_them()
+    public void Digit_groups_are_read_as_the_detectors_read_them()
     {
         Assert.Equal(16, DigitShape.Of("4111 1111-1111 1111").LongestCardChain);
-        Assert.Equal(4, DigitShape.Of("4111  1111").LongestCardChain); // two separators break the chain
+        Assert.Equal(16, DigitShape.Of("4111  1111.1111_1111").LongestCardChain); // doubled, dots, underscores
+        Assert.Equal(4, DigitShape.Of("4111   1111").LongestCardChain); // three separators break the chain
         Assert.True(DigitShape.Of("id 078-05-1120.").HasSsnGroups);
+        Assert.True(DigitShape.Of("id 078.05.1120").HasSsnGroups);
+        Assert.True(DigitShape.Of("ssn 078051120").HasSsnGroups);
         Assert.False(DigitShape.Of("0781-05-1120").HasSsnGroups);
-        Assert.True(DigitShape.Of("\u0660\u0667\u0668 05 1120").HasSsnGroups); // Arabic-Indic digits are \d too
-        Assert.True(DigitShape.Of("020 123 4567").MayStartPhone);
-        Assert.True(DigitShape.Of("06 12345678").MayStartPhone);
-        Assert.False(DigitShape.Of("NL91 ABNA 0417 1643 00").MayStartPhone); // 0417 and a space, but then 4 and 2 digits
-        Assert.False(DigitShape.Of("020 12345 678").MayStartPhone);
-        Assert.False(DigitShape.Of("4111 1111 1111 1111").MayStartPhone);
-        Assert.True(DigitShape.Of("call (555) 1234567").MayStartPhone);
+        Assert.True(DigitShape.Of("\u0660\u0667\u0668 05 1120").HasSsnGroups); // Arabic-Indic digits count too
     }
 }

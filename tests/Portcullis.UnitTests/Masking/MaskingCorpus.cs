@@ -86,26 +86,59 @@ public static partial class MaskingCorpus
         }
     }
 
+    /// <summary>
+    /// The hand-written cases: every Corpus/*.txt but the JSON ones, one text a line, grouped by class in files
+    /// of their own. <c>\uXXXX</c> stands for a character that cannot be seen (a zero-width space, a no-break
+    /// space) or told apart (a Cyrillic 'а').
+    /// </summary>
     public static IEnumerable<LabelledText> EdgeCases()
     {
-        var file = Path.Combine(AppContext.BaseDirectory, "Masking", "Corpus", "edge-cases.txt");
-        foreach (var line in File.ReadLines(file))
-        {
-            if (line.StartsWith('#') || line.Length == 0) continue;
-            var text = new StringBuilder();
-            var expected = new List<(string, int, int)>();
-            var at = 0;
-            foreach (Match mark in Mark().Matches(line))
+        var folder = Path.Combine(AppContext.BaseDirectory, "Masking", "Corpus");
+        foreach (var file in Directory.GetFiles(folder, "*.txt").Order(StringComparer.Ordinal))
+            foreach (var line in File.ReadLines(file))
             {
-                text.Append(line, at, mark.Index - at);
-                expected.Add((mark.Groups["entity"].Value, text.Length, mark.Groups["value"].Length));
-                text.Append(mark.Groups["value"].Value);
-                at = mark.Index + mark.Length;
+                if (line.StartsWith('#') || line.Length == 0) continue;
+                yield return Parse(Unescape(line));
             }
-            text.Append(line, at, line.Length - at);
-            yield return new LabelledText(text.ToString(), expected);
-        }
     }
+
+    /// <summary>JSON documents with marked values (Corpus/*.json.lines): masked through the content masker, key names and all.</summary>
+    public static IEnumerable<(string Json, string Expected, IReadOnlyList<string> Entities)> JsonCases()
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "Masking", "Corpus");
+        foreach (var file in Directory.GetFiles(folder, "*.jsonl").Order(StringComparer.Ordinal))
+            foreach (var line in File.ReadLines(file))
+            {
+                if (line.StartsWith('#') || line.Length == 0) continue;
+                var text = Unescape(line);
+                var json = Mark().Replace(text, m => m.Groups["value"].Value);
+                // A marked value inside quotes becomes its tag; a marked number becomes its tag as a string.
+                var expected = Mark().Replace(text, m => text[..m.Index].Count(c => c == '"') % 2 == 1
+                    ? $"[{m.Groups["entity"].Value}]" : $"\"[{m.Groups["entity"].Value}]\"");
+                yield return (json, expected, [.. Mark().Matches(text).Select(m => m.Groups["entity"].Value)]);
+            }
+    }
+
+    private static string Unescape(string line) => UnicodeEscape().Replace(line, m => ((char)Convert.ToInt32(m.Groups[1].Value, 16)).ToString());
+
+    private static LabelledText Parse(string line)
+    {
+        var text = new StringBuilder();
+        var expected = new List<(string, int, int)>();
+        var at = 0;
+        foreach (Match mark in Mark().Matches(line))
+        {
+            text.Append(line, at, mark.Index - at);
+            expected.Add((mark.Groups["entity"].Value, text.Length, mark.Groups["value"].Length));
+            text.Append(mark.Groups["value"].Value);
+            at = mark.Index + mark.Length;
+        }
+        text.Append(line, at, line.Length - at);
+        return new LabelledText(text.ToString(), expected);
+    }
+
+    [GeneratedRegex(@"\\u([0-9A-Fa-f]{4})")]
+    private static partial Regex UnicodeEscape();
 
     [GeneratedRegex("«(?<entity>[A-Z0-9_]+):(?<value>[^»]+)»")]
     private static partial Regex Mark();

@@ -1,0 +1,93 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Unicode;
+
+namespace Portcullis.Masking.Detectors;
+
+/// <summary>
+/// Base64 (standard or URL-safe) and hex runs decoded and searched like any text: a run whose decoded text
+/// holds a finding is masked whole, as that finding's entity. Only runs that decode to text are searched (a
+/// hash or a random token decodes to binary and is left alone), with bounded length and depth and a
+/// bounded budget of decoded characters per text.
+/// </summary>
+public static class EncodedBlobs
+{
+    public const int MinLength = 16;
+    private const int MaxLength = 64 * 1024;
+    private const int Budget = 256 * 1024;
+
+    private static readonly SearchValues<char> Base64Chars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
+
+    /// <summary>Adds a finding for each run in <paramref name="text"/> whose decoded text holds one.</summary>
+    public static void Find(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth)
+    {
+        var budget = Budget;
+        List<Finding>? inner = null;
+        for (var at = 0; at < text.Length && budget > 0;)
+        {
+            var start = text[at..].IndexOfAny(Base64Chars);
+            if (start < 0) break;
+            start += at;
+            var length = text[start..].IndexOfAnyExcept(Base64Chars);
+            if (length < 0) length = text.Length - start;
+            // Padding belongs to the run it ends.
+            while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
+            at = start + length;
+            if (length < MinLength) continue;
+            var run = text.Slice(start, Math.Min(length, MaxLength));
+            var decoded = Decode(run);
+            if (decoded is null) continue;
+            budget -= decoded.Length;
+            inner ??= [];
+            masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+            if (inner.Count == 0) continue;
+            var strongest = inner.MaxBy(f => f.Priority);
+            findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
+        }
+    }
+
+    /// <summary>The text a run decodes to, or null when it is not base64 or hex of text.</summary>
+    public static string? Decode(ReadOnlySpan<char> run)
+    {
+        // A '=' only as padding at the end.
+        var body = run.TrimEnd('=');
+        if (body.Length < MinLength || body.Contains('=')) return null;
+        bool lower = false, upper = false, digit = false, hexOnly = true;
+        foreach (var c in body)
+        {
+            lower |= char.IsAsciiLetterLower(c);
+            upper |= char.IsAsciiLetterUpper(c);
+            digit |= char.IsAsciiDigit(c);
+            hexOnly &= char.IsAsciiHexDigit(c);
+        }
+        if (hexOnly && body.Length % 2 == 0 && body.Length == run.Length && digit && !(lower && upper))
+        {
+            var bytes = new byte[body.Length / 2];
+            for (var i = 0; i < bytes.Length; i++) bytes[i] = (byte)(Hex(body[2 * i]) * 16 + Hex(body[2 * i + 1]));
+            if (AsText(bytes) is { } hexText) return hexText;
+        }
+        // Base64 of text mixes cases (and mostly digits): a run of one case is a word or a constant, not base64.
+        if (!(lower && (upper || digit))) return null;
+        var usable = body.Length - body.Length % 4;
+        if (body.Length % 4 is 2 or 3) usable = body.Length; // unpadded tail: two or three characters hold one or two bytes
+        var standard = new char[(usable + 3) / 4 * 4];
+        for (var i = 0; i < usable; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
+        for (var i = usable; i < standard.Length; i++) standard[i] = '=';
+        var decoded = new byte[standard.Length / 4 * 3];
+        return Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null;
+    }
+
+    private static int Hex(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    // Valid UTF-8 of which nearly every character is printable or a line break: text, not binary.
+    private static string? AsText(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 8 || !Utf8.IsValid(bytes)) return null;
+        var text = Encoding.UTF8.GetString(bytes);
+        var printable = 0;
+        foreach (var c in text)
+            if (c is '\t' or '\n' or '\r' || (c >= ' ' && c != '\u007f' && !char.IsControl(c) && c != '\uFFFD')) printable++;
+        return printable >= text.Length * 0.95 ? text : null;
+    }
+}

@@ -1,0 +1,356 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+
+namespace Portcullis.Masking.Detectors;
+
+/// <summary>
+/// A text as the detectors read it, with where each of its characters came from in the original: the
+/// detectors run on <see cref="Text"/>, and a finding there masks the original span it maps to.
+/// </summary>
+public sealed class NormalisedText(string text, int[] starts, int[] ends)
+{
+    public string Text => text;
+
+    /// <summary>The original span of the normalised characters [start, start + length).</summary>
+    public (int Start, int Length) Original(int start, int length)
+    {
+        var from = starts[start];
+        return (from, ends[start + length - 1] - from);
+    }
+}
+
+/// <summary>
+/// Folds the disguises a value can wear into the plain ASCII the detectors know, one original character (or
+/// escape, or spelling) to zero or more ASCII characters, keeping the map back:
+/// format characters (zero-width spaces and joiners, BOM, soft hyphen, bidi marks) and combining marks are
+/// dropped; everything else goes through NFKC (full-width forms, ligatures, mathematical letters and digits);
+/// Latin letters with diacritics lose them; Cyrillic and Greek letters that look Latin become that letter;
+/// any other letter becomes <c>x</c> (an internationalised domain is still a domain), any decimal digit its
+/// ASCII digit, any space a space, any dash a hyphen, the ideographic full stops a dot; percent-escapes are
+/// decoded; <c>[at]</c>, <c>(at)</c>, <c>{at}</c>, <c> at </c>, <c>[dot]</c>, <c> dot </c> and the like become
+/// <c>@</c> and <c>.</c>. The result is always ASCII, so the hand-written matchers apply to it.
+/// </summary>
+public static class TextNormaliser
+{
+    private const char Drop = '\0';
+
+    // Per BMP character, filled on first use: its one ASCII replacement, Drop, or Expands (the few that become
+    // several characters, kept in Expansions). Unknown until then: a char write is atomic, so threads may race to fill it.
+    private const char Unknown = '\uFFFF', Expands = '\u0001';
+    private static readonly char[] Fold = MakeFold();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<char, string> Expansions = new();
+
+    private static char[] MakeFold()
+    {
+        var fold = new char[65536];
+        Array.Fill(fold, Unknown);
+        for (var c = 0; c < 128; c++) fold[c] = (char)c;
+        return fold;
+    }
+
+    private static char FoldOf(char c)
+    {
+        var fold = Fold[c];
+        if (fold != Unknown) return fold;
+        var folded = char.IsSurrogate(c) ? "~" : FoldOne(c.ToString());
+        if (folded.Length == 0) fold = Drop;
+        else if (folded.Length == 1) fold = folded[0];
+        else
+        {
+            Expansions[c] = folded;
+            fold = Expands;
+        }
+        Fold[c] = fold;
+        return fold;
+    }
+
+    // The ASCII tricks that make an all-ASCII text worth normalising.
+    private static readonly SearchValues<string> Tricks = SearchValues.Create(
+        ["%", "[at]", "(at)", "{at}", "<at>", "[@]", "(@)", "{@}", " at ", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}", " dot ",
+         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;"],
+        StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "&#64;", "%40", "\uFF20"],
+        StringComparison.OrdinalIgnoreCase);
+
+    // Words that stand before " at " in prose; "look at example.com" is not an address.
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> ProseBeforeAt = new HashSet<string>(
+    [
+        "look", "looks", "looked", "looking", "arrive", "arrives", "arrived", "meet", "met", "be", "is", "are", "was", "were", "am", "been",
+        "stay", "stayed", "live", "lives", "lived", "work", "works", "worked", "working", "available", "hosted", "located", "based", "found",
+        "see", "seen", "me", "us", "him", "her", "them", "it", "you", "we", "they", "i", "here", "there", "online", "up", "down", "out", "off",
+        "back", "aim", "aimed", "point", "points", "pointed", "stop", "stopped", "start", "started", "open", "opened", "published", "deployed",
+        "served", "running", "runs", "run", "listen", "listening", "listens", "call", "reach", "reached", "click", "go", "goes", "went", "shop",
+        "buy", "sold", "docs", "both", "all", "only", "even", "just", "not", "or", "and", "but", "also", "priced", "valued", "least", "most",
+        "once", "home", "school", "logged", "signed", "login", "fail", "failed", "fails", "error", "errors", "crash", "crashed", "exit", "exited",
+        "stored", "saved", "kept", "held", "set", "data", "files", "file", "service", "host", "hosts", "server", "site", "page", "mirror",
+        "mirrored", "copy", "copies", "downloaded", "uploaded", "read", "written", "wrote", "write", "check", "checked", "try", "tried", "get",
+        "got", "post", "posted", "connect", "connected", "connecting", "bound", "listen", "serve", "serving", "mounted", "installed", "hit",
+    ], StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>What one character (or surrogate pair) becomes: ASCII only, possibly empty.</summary>
+    private static string FoldOne(string original)
+    {
+        var category = CharUnicodeInfo.GetUnicodeCategory(original, 0);
+        if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
+            or UnicodeCategory.EnclosingMark or UnicodeCategory.Control) return original[0] < 128 ? original : "";
+        var rune = Rune.GetRuneAt(original, 0);
+        // The services run without ICU (invariant globalization), where string.Normalize cannot fold: the
+        // compatibility forms (full-width, ligatures, mathematical, circled, letters with diacritics) come from a table.
+        return Compatibility.TryGetValue(rune.Value, out var ascii) ? ascii : FoldRune(rune);
+    }
+
+    private static readonly Dictionary<int, string> Compatibility = CompatibilityFolds.Table.Split('\n')
+        .Where(line => line.Length > 5)
+        .ToDictionary(line => int.Parse(line.AsSpan(0, 5), NumberStyles.HexNumber, CultureInfo.InvariantCulture), line => line[5..]);
+
+    private static string FoldRune(Rune rune)
+    {
+        if (rune.IsAscii) return rune.ToString();
+        if (Confusables.TryGetValue(rune.Value, out var latin)) return latin.ToString();
+        var category = Rune.GetUnicodeCategory(rune);
+        switch (category)
+        {
+            case UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark:
+                return "";
+            case UnicodeCategory.DecimalDigitNumber:
+                return ((char)('0' + (int)Rune.GetNumericValue(rune))).ToString();
+            case UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator:
+                return " ";
+            case UnicodeCategory.DashPunctuation:
+                return "-";
+        }
+        if (rune.Value is 0x2212 or 0x2043) return "-"; // minus sign, hyphen bullet
+        if (rune.Value is 0x3002 or 0xFF61 or 0xFF0E) return "."; // ideographic full stops: IDNA reads them as dots
+        if (rune.Value is 0x2018 or 0x2019 or 0x201A or 0x201B) return "'";
+        if (rune.Value is 0x201C or 0x201D or 0x201E or 0x201F or 0x00AB or 0x00BB) return "\"";
+        // Any other letter is a letter all the same (an internationalised domain is a domain).
+        if (Rune.IsLetter(rune)) return Rune.IsUpper(rune) ? "X" : "x";
+        return "~";
+    }
+
+    // Letters of other scripts that are drawn like Latin ones (Unicode's confusables, the Latin look-alikes of
+    // Cyrillic, Greek and Armenian letters, and a few Latin extensions).
+    private static readonly Dictionary<int, char> Confusables = MakeConfusables();
+
+    private static Dictionary<int, char> MakeConfusables()
+    {
+        var map = new Dictionary<int, char>();
+        void Add(string from, string to)
+        {
+            for (var i = 0; i < from.Length; i++) map[from[i]] = to[i];
+        }
+        Add("АВЕЅІЈКМНОРСТХУҮ", "ABESIJKMHOPCTXYY"); // Cyrillic capitals
+        Add("аеорсухѕіјһԁԛԝӏү", "aeopcyxsijhdqwly"); // Cyrillic small letters
+        Add("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX"); // Greek capitals
+        Add("οινρχϲϳαυκ", "oivpxcjauk"); // Greek small letters
+        Add("օսոհցզɡɑıȷʏ", "ounhgqgaijy"); // Armenian, Latin extensions
+        return map;
+    }
+
+    /// <summary>Whether <paramref name="text"/> may read differently once normalised: not all ASCII, or an ASCII trick in it.</summary>
+    public static bool Needs(ReadOnlySpan<char> text) => !Ascii.IsValid(text) || text.IndexOfAny(Tricks) >= 0;
+
+    /// <summary>The normalised text, or null when it is the text itself.</summary>
+    public static NormalisedText? Normalise(ReadOnlySpan<char> text)
+    {
+        var output = new StringBuilder(text.Length);
+        var starts = new List<int>(text.Length);
+        var ends = new List<int>(text.Length);
+        var changed = false;
+        void Emit(char c, int start, int end)
+        {
+            output.Append(c);
+            starts.Add(start);
+            ends.Add(end);
+        }
+        void EmitAll(string s, int start, int end)
+        {
+            foreach (var c in s) Emit(c, start, end);
+        }
+
+        for (var i = 0; i < text.Length;)
+        {
+            var c = text[i];
+            if (c < 128)
+            {
+                if (c == '%' && TryPercent(text, i, out var decoded, out var consumed))
+                {
+                    EmitAll(decoded, i, i + consumed);
+                    i += consumed;
+                    changed = true;
+                    continue;
+                }
+                if (c == '&' && TryEntity(text, i, out var entity, out var entityLength))
+                {
+                    EmitAll(entity, i, i + entityLength);
+                    i += entityLength;
+                    changed = true;
+                    continue;
+                }
+                if (c is ' ' or '[' or '(' or '{' or '<' && TrySpelled(text, i, out var symbol, out var spelledLength))
+                {
+                    Emit(symbol, i, i + spelledLength);
+                    i += spelledLength;
+                    changed = true;
+                    continue;
+                }
+                Emit(c, i, i + 1);
+                i++;
+                continue;
+            }
+            changed = true;
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                EmitAll(FoldOne(new string([c, text[i + 1]])), i, i + 2);
+                i += 2;
+                continue;
+            }
+            var fold = FoldOf(c);
+            if (fold == Expands) EmitAll(Expansions[c], i, i + 1);
+            else if (fold != Drop) Emit(fold, i, i + 1);
+            i++;
+        }
+        return changed ? new NormalisedText(output.ToString(), [.. starts], [.. ends]) : null;
+    }
+
+    /// <summary>One character's fold, for callers that fold without a map (key names).</summary>
+    public static string FoldForKey(ReadOnlySpan<char> text)
+    {
+        if (Ascii.IsValid(text)) return text.ToString();
+        return Normalise(text)?.Text ?? text.ToString();
+    }
+
+    private static int Hex(char c) => c switch
+    {
+        >= '0' and <= '9' => c - '0',
+        >= 'a' and <= 'f' => c - 'a' + 10,
+        >= 'A' and <= 'F' => c - 'A' + 10,
+        _ => -1,
+    };
+
+    private static int EscapedByte(ReadOnlySpan<char> text, int at) =>
+        at + 2 < text.Length && text[at] == '%' && Hex(text[at + 1]) is var high and >= 0 && Hex(text[at + 2]) is var low and >= 0
+            ? high * 16 + low : -1;
+
+    // %XX, and a UTF-8 sequence of them (%C3%A4), decoded and folded like any character.
+    private static bool TryPercent(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        var first = EscapedByte(text, at);
+        if (first < 0) return false;
+        if (first == '%' && at + 4 < text.Length && Hex(text[at + 3]) >= 0 && Hex(text[at + 4]) >= 0)
+        {
+            // %2540: a '%' escaped once more, decoded both times.
+            var inner = $"%{text[at + 3]}{text[at + 4]}";
+            if (TryPercent(inner, 0, out decoded, out _))
+            {
+                consumed = 5;
+                return true;
+            }
+        }
+        if (first < 0x80)
+        {
+            (decoded, consumed) = (FoldAscii((char)first), 3);
+            return true;
+        }
+        var continuation = first switch { >= 0xC2 and <= 0xDF => 1, >= 0xE0 and <= 0xEF => 2, >= 0xF0 and <= 0xF4 => 3, _ => -1 };
+        if (continuation < 0) return false;
+        Span<byte> bytes = stackalloc byte[4];
+        bytes[0] = (byte)first;
+        for (var k = 1; k <= continuation; k++)
+        {
+            var next = EscapedByte(text, at + 3 * k);
+            if (next is < 0x80 or > 0xBF) return false;
+            bytes[k] = (byte)next;
+        }
+        if (Rune.DecodeFromUtf8(bytes[..(continuation + 1)], out var rune, out _) != OperationStatus.Done) return false;
+        (decoded, consumed) = (FoldOne(rune.ToString()), 3 * (continuation + 1));
+        return true;
+    }
+
+    private static string FoldAscii(char c) => c.ToString();
+
+    // &#64; &#x40; &commat; &period; &#46;: HTML character references, common in scraped pages and mail bodies.
+    private static bool TryEntity(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        var end = text.Slice(at, Math.Min(12, text.Length - at)).IndexOf(';');
+        if (end < 3) return false;
+        var body = text.Slice(at + 1, end - 1);
+        int value;
+        if (body[0] == '#')
+        {
+            var hex = body.Length > 1 && body[1] is 'x' or 'X';
+            if (!int.TryParse(body[(hex ? 2 : 1)..], hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out value)
+                || value is <= 0 or > 0x10FFFF || (value is >= 0xD800 and <= 0xDFFF)) return false;
+        }
+        else if (body.Equals("commat", StringComparison.OrdinalIgnoreCase)) value = '@';
+        else if (body.Equals("period", StringComparison.OrdinalIgnoreCase)) value = '.';
+        else return false;
+        var rune = new Rune(value);
+        (decoded, consumed) = (rune.IsAscii ? rune.ToString() : FoldOne(rune.ToString()), end + 1);
+        return true;
+    }
+
+    /// <summary>
+    /// A spelled-out '@' or '.': brackets around "at", "@", "dot" or "." (with any spaces inside and around), or
+    /// "at"/"dot" between spaces. A bare " at " counts only after a word that is not prose ("look at ...").
+    /// </summary>
+    private static bool TrySpelled(ReadOnlySpan<char> text, int at, out char symbol, out int length)
+    {
+        (symbol, length) = ('\0', 0);
+        var i = at;
+        while (i < text.Length && text[i] == ' ') i++;
+        var spacesBefore = i - at;
+        if (i >= text.Length) return false;
+        var open = text[i];
+        var close = open switch { '[' => ']', '(' => ')', '{' => '}', '<' => '>', _ => '\0' };
+        if (close != '\0')
+        {
+            var j = i + 1;
+            while (j < text.Length && text[j] == ' ') j++;
+            if (!Word(text, j, out symbol, out var wordLength, brackets: true)) return false;
+            j += wordLength;
+            while (j < text.Length && text[j] == ' ') j++;
+            if (j >= text.Length || text[j] != close) return false;
+            j++;
+            while (j < text.Length && text[j] == ' ') j++;
+            // The word before and after must be there: "(at)" alone in prose is not an address.
+            if (at == 0 || j >= text.Length || !char.IsAsciiLetterOrDigit(text[j]) || !char.IsAsciiLetterOrDigit(text[at - 1])) return false;
+            length = j - at;
+            return true;
+        }
+        if (spacesBefore == 0 || at == 0 || !Word(text, i, out symbol, out var plainLength, brackets: false)) return false;
+        var after = i + plainLength;
+        if (after >= text.Length || text[after] != ' ') return false;
+        var k = after;
+        while (k < text.Length && text[k] == ' ') k++;
+        if (k >= text.Length || !char.IsAsciiLetterOrDigit(text[k]) || !char.IsAsciiLetterOrDigit(text[at - 1])) return false;
+        // A bare " dot " only in the domain of an address already begun: "polka dot dress" stays prose.
+        if (symbol == '.' && text[Math.Max(0, at - 64)..at].IndexOfAny(AtBefore) < 0) return false;
+        if (symbol == '@')
+        {
+            var wordStart = at;
+            while (wordStart > 0 && (char.IsAsciiLetterOrDigit(text[wordStart - 1]) || text[wordStart - 1] is '.' or '_' or '-' or '+')) wordStart--;
+            var before = text[wordStart..at];
+            if (before.Length < 2 || ProseBeforeAt.Contains(before)) return false;
+        }
+        length = k - at;
+        return true;
+    }
+
+    private static bool Word(ReadOnlySpan<char> text, int at, out char symbol, out int length, bool brackets)
+    {
+        (symbol, length) = ('\0', 0);
+        var rest = text[at..];
+        if (rest.StartsWith("at", StringComparison.OrdinalIgnoreCase) && (rest.Length == 2 || !char.IsAsciiLetter(rest[2])))
+            (symbol, length) = ('@', 2);
+        else if (rest.StartsWith("dot", StringComparison.OrdinalIgnoreCase) && (rest.Length == 3 || !char.IsAsciiLetter(rest[3])))
+            (symbol, length) = ('.', 3);
+        else if (brackets && rest.Length > 0 && rest[0] is '@' or '.')
+            (symbol, length) = (rest[0], 1);
+        return length > 0;
+    }
+}
