@@ -20,10 +20,10 @@ else
   "$ROOT/scripts/servers.sh" start --relaxed || { echo "tests: 0 passed, 1 failed"; exit 1; }
   "$ROOT/scripts/servers.sh" test-env || { echo "tests: 0 passed, 1 failed"; exit 1; }
   # shellcheck disable=SC1091
-  . "$LOCAL/servers-tests.env"
+  . "$LOCAL/servers-tests${PORTCULLIS_TEST_NAME:+-$PORTCULLIS_TEST_NAME}.env"
 fi
 
-output="$LOCAL/test-output.log"
+output="$LOCAL/test-output${PORTCULLIS_TEST_NAME:+-$PORTCULLIS_TEST_NAME}.log"
 log "dotnet test Platform.sln (output also in $output)"
 dotnet test "$ROOT/Platform.sln" --nologo "$@" 2>&1 | tee "$output"
 status=${PIPESTATUS[0]}
