@@ -25,14 +25,7 @@ public sealed class AuditProgressReporter(IConfiguration configuration, HealthCh
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var broker = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq"));
-        var factory = new ConnectionFactory
-        {
-            HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost,
-            UserName = broker.Username, Password = broker.Password,
-            ClientProvidedName = "audit-progress", AutomaticRecoveryEnabled = false,
-            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-        };
+        var factory = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq")).ConnectionFactory("audit-progress");
         while (!stoppingToken.IsCancellationRequested)
         {
             try

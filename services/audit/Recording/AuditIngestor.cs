@@ -46,14 +46,7 @@ public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore s
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var broker = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq"));
-        var factory = new ConnectionFactory
-        {
-            HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost,
-            UserName = broker.Username, Password = broker.Password,
-            ClientProvidedName = "audit-ingest", AutomaticRecoveryEnabled = false,
-            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-        };
+        var factory = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq")).ConnectionFactory("audit-ingest");
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -64,4 +64,15 @@ public sealed record BrokerAddress(string Host, ushort Port, string VirtualHost,
     }
 
     public override string ToString() => $"amqp://{Username}@{Host}:{Port}/{VirtualHost}";
+
+    /// <summary>
+    /// A RabbitMQ.Client connection factory for the services' own direct consumers and watchers: no automatic
+    /// recovery (each caller reconnects in its own loop, so it knows when it was down), a 5 s connect timeout.
+    /// </summary>
+    public RabbitMQ.Client.ConnectionFactory ConnectionFactory(string clientName) => new()
+    {
+        HostName = Host, Port = Port, VirtualHost = VirtualHost, UserName = Username, Password = Password,
+        ClientProvidedName = clientName, AutomaticRecoveryEnabled = false,
+        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+    };
 }

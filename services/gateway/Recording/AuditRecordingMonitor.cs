@@ -99,14 +99,7 @@ public sealed class AuditRecordingMonitor(IConfiguration configuration, IOptions
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.Value.RequireAudit) return;
-        var broker = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq"));
-        var factory = new ConnectionFactory
-        {
-            HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost,
-            UserName = broker.Username, Password = broker.Password,
-            ClientProvidedName = "gateway-audit-watch", AutomaticRecoveryEnabled = false,
-            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-        };
+        var factory = BrokerAddress.Parse(configuration.GetConnectionString("RabbitMq")).ConnectionFactory("gateway-audit-watch");
         while (!stoppingToken.IsCancellationRequested)
         {
             try
