@@ -29,7 +29,7 @@ public sealed class TestServers : IAsyncDisposable
                 "or set PORTCULLIS_RABBITMQ and PORTCULLIS_POSTGRES, or start a Docker engine for Testcontainers.");
 
         var rabbitContainer = new RabbitMqBuilder("rabbitmq:3.13-alpine").Build();
-        var postgresContainer = new PostgreSqlBuilder("postgres:16-alpine").Build();
+        var postgresContainer = new PostgreSqlBuilder("postgres:15-alpine").Build();
         await Task.WhenAll(rabbitContainer.StartAsync(), postgresContainer.StartAsync());
         var servers = new TestServers
         {
