@@ -24,7 +24,7 @@ trap '"$ROOT/scripts/servers.sh" stop' EXIT
 . "$PORTCULLIS_LOCAL/servers-tests-faults.env"
 export PORTCULLIS_RABBITMQ PORTCULLIS_POSTGRES
 
-# PORTCULLIS_FAULTS_BUILD=0: use what is built (test.sh has just built the solution).
+# PORTCULLIS_FAULTS_BUILD=0: use what is built (dotnet test does not build this console project).
 if [ "${PORTCULLIS_FAULTS_BUILD:-1}" != 0 ]; then
   log "dotnet build tests/Portcullis.Faults"
   dotnet build "$ROOT/tests/Portcullis.Faults" --nologo -v quiet >"$PORTCULLIS_LOCAL/build.log" 2>&1 \
