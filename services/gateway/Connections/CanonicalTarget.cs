@@ -94,7 +94,8 @@ public sealed record CanonicalTarget(string Path, string? Query)
             return null;
         }
         var path = full.Length > prefix.Length ? full[prefix.Length..] : "/";
-        if (rawQuery is { Length: > 1 } && MethodOverride(QueryHelpers.ParseQuery(rawQuery).Keys) is { } field)
+        // Some frameworks also split a query on ';', so the fields are read both ways.
+        if (rawQuery is { Length: > 1 } && MethodOverride(QueryHelpers.ParseQuery(rawQuery.Replace(';', '&')).Keys) is { } field)
         {
             problem = $"The query names another method ('{field}'); send the request with the method you mean.";
             return null;
