@@ -15,6 +15,9 @@ namespace Portcullis.Gateway.Connectors.Postgres;
 /// </summary>
 public sealed class MaskedViews(PortcullisConfig config)
 {
+    // The masked columns of a connection follow from the configuration alone: worked out once per connection.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MaskedColumns> _masked = new(StringComparer.Ordinal);
+
     private const string Dependencies = """
         WITH RECURSIVE named AS (
             SELECT c.oid, n.nspname, c.relname
@@ -46,7 +49,7 @@ public sealed class MaskedViews(PortcullisConfig config)
     public async Task<string?> RefusalAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
         IReadOnlyList<string>? relations, CancellationToken cancellationToken)
     {
-        var masked = MaskedColumns.For(config.Masking, connection);
+        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(config.Masking, name));
         if (masked.IsEmpty) return null;
         if (relations is null)
             // The policy names the relations whenever the connection has masked columns; without them nothing can be vetted.
