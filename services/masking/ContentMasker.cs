@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Portcullis.Contracts;
 using Portcullis.Masking.Detectors;
 using Portcullis.Masking.Rules;
 using Portcullis.Masking.Streaming;
@@ -13,9 +14,6 @@ namespace Portcullis.Masking;
 /// </summary>
 public sealed class ContentMasker
 {
-    /// <summary>The gateway's SQL results: {"results": [{"columns": [{"origin"}], "rows": [[...]]}]}.</summary>
-    public const string SqlResultsType = "application/vnd.portcullis.sql+json";
-
     private readonly MaskingPolicy _policy;
     private readonly JsonStreamMasker _json;
 
@@ -36,7 +34,7 @@ public sealed class ContentMasker
             var local = new MaskingTally();
             try
             {
-                _json.Mask(connection, new MemoryStream(body, writable: false), output, type == SqlResultsType, Values(connection, local));
+                _json.Mask(connection, new MemoryStream(body, writable: false), output, type == MaskingMediaTypes.SqlResults, Values(connection, local));
                 tally.AddAll(local);
                 return output.ToArray();
             }
@@ -57,7 +55,7 @@ public sealed class ContentMasker
     public void Mask(string connection, string contentType, Stream input, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
-        if (IsJson(type)) _json.Mask(connection, input, output, type == SqlResultsType, Values(connection, tally), chunkSize);
+        if (IsJson(type)) _json.Mask(connection, input, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
         else if (IsText(type) || type.Length == 0) Text(connection, tally).Mask(input, output, chunkSize);
         else throw new UnmaskableContentException(contentType);
     }
@@ -70,7 +68,7 @@ public sealed class ContentMasker
     public IMaskingRun Begin(string connection, string contentType, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
-        if (IsJson(type)) return _json.Begin(connection, output, type == SqlResultsType, Values(connection, tally), chunkSize);
+        if (IsJson(type)) return _json.Begin(connection, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
         if (IsText(type) || type.Length == 0) return Text(connection, tally).Begin(output);
         throw new UnmaskableContentException(contentType);
     }

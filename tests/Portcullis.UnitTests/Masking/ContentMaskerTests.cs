@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
 using Portcullis.Masking.Rules;
@@ -76,14 +77,14 @@ public class ContentMaskerTests
             Id = "customer-names", Connections = ["warehouse"], Columns = ["demo.customers.name"], Strategy = "partial", Keep = 3,
         }));
         const string results = """{"results":[{"columns":[{"name":"id","origin":"demo.customers.id"},{"name":"who","origin":"demo.customers.name"}],"rows":[[1,"Ada Lovelace"],[2,"Alan Turing"]],"rowCount":2,"truncated":false}]}""";
-        var (output, _) = Mask(masker, ContentMasker.SqlResultsType, results, "warehouse");
+        var (output, _) = Mask(masker, MaskingMediaTypes.SqlResults, results, "warehouse");
         var rows = JsonDocument.Parse(output).RootElement.GetProperty("results")[0].GetProperty("rows");
         Assert.Equal(1, rows[0][0].GetInt32());
         Assert.Equal("*********ace", rows[0][1].GetString());
         Assert.Equal("********ing", rows[1][1].GetString());
 
         // Not on another connection, and not for plain JSON of the same shape.
-        Assert.Contains("Ada Lovelace", Mask(masker, ContentMasker.SqlResultsType, results, "elsewhere").Output);
+        Assert.Contains("Ada Lovelace", Mask(masker, MaskingMediaTypes.SqlResults, results, "elsewhere").Output);
         Assert.Contains("Ada Lovelace", Mask(masker, "application/json", results, "warehouse").Output);
     }
 
@@ -204,7 +205,7 @@ public class ContentMaskerTests
     public void Sql_result_columns_are_masked_by_their_names_whatever_the_values_look_like()
     {
         const string results = """{"results":[{"columns":[{"name":"id","origin":null},{"name":"pwd","origin":null},{"name":"user_ssn","origin":null},{"name":"version","origin":null}],"rows":[[1,"x","123456789","1.2.3.4"],[2,"hunter2","078051120","10.1.2.3"]],"rowCount":2,"truncated":false}]}""";
-        var (output, tally) = Mask(Masker(), ContentMasker.SqlResultsType, results, "warehouse");
+        var (output, tally) = Mask(Masker(), MaskingMediaTypes.SqlResults, results, "warehouse");
         var rows = JsonDocument.Parse(output).RootElement.GetProperty("results")[0].GetProperty("rows");
         Assert.Equal(1, rows[0][0].GetInt32());
         Assert.Equal("[SECRET_ASSIGNMENT]", rows[0][1].GetString());

@@ -44,7 +44,7 @@ public static class SqlApi
             {
                 var result = await postgres.ExecuteAsync(connection, body.Sql!, values, request.Obligations, context.RequestAborted);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
-                    MaskAs: "application/vnd.portcullis.sql+json"); // column rules follow the columns' origins
+                    MaskAs: MaskingMediaTypes.SqlResults); // column rules follow the columns' origins
             }
             catch (MaskedViewException ex)
             {
