@@ -4,14 +4,14 @@ using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Health;
-using Portcullis.Gateway.Approvals;
-using Portcullis.Gateway.Connections;
-using Portcullis.Gateway.Mcp;
+using Portcullis.Defaults.Secrets;
+using Portcullis.Gateway.Apis;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
-using Portcullis.Defaults.Secrets;
-using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.HttpProxy;
+using Portcullis.Gateway.Mcp;
 using Portcullis.Gateway.Recording;
+using Portcullis.Gateway.RequestFlow;
 using Portcullis.Gateway.Sessions;
 
 namespace Portcullis.Gateway;
@@ -29,7 +29,8 @@ public static class Extensions
         // Session owners and sequence numbers, shared by every gateway instance (schema "gateway").
         builder.AddPostgresReadiness();
         builder.Services.AddSingleton(services => ActivatorUtilities.CreateInstance<SessionLedger>(services,
-            builder.Configuration.GetConnectionString("Postgres")!));
+            builder.Configuration.GetConnectionString("Postgres")!,
+            services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.DecisionTimeout));
         builder.Services.AddHostedService<SessionTableSetup>();
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
@@ -53,7 +54,7 @@ public static class Extensions
         var (routes, clusters) = HttpConnectionRoutes.Build(config);
         builder.Services.AddReverseProxy()
             .LoadFromMemory(routes, clusters)
-            .AddTransforms(HttpConnectionRoutes.AddTransforms);
+            .AddTransforms<ConnectionTransforms>();
 
         // The gateway asks (request clients) and publishes; it hears approvers' decisions on a queue of its own.
         builder.AddPortcullisBus("gateway", bus =>

@@ -11,8 +11,8 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Configuration;
-using Portcullis.Gateway.Approvals;
-using Portcullis.Gateway.Connections;
+using Portcullis.Gateway.RequestFlow;
+using Portcullis.Gateway.Connectors.Http;
 
 namespace Portcullis.Gateway.Mcp;
 

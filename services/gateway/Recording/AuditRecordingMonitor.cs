@@ -5,7 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Bus;
-using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Problems;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
@@ -80,7 +80,7 @@ public sealed class AuditRecordingMonitor(IConfiguration configuration, IOptions
     public async Task RefuseAsync(HttpContext context, string reason)
     {
         var retryAfter = (int)Math.Ceiling(options.Value.AuditLagCeiling.TotalSeconds);
-        var body = AgentResponses.ProblemBytes(context, StatusCodes.Status503ServiceUnavailable, "audit-behind",
+        var body = ProblemDocument.Bytes(context, StatusCodes.Status503ServiceUnavailable, "audit-behind",
             "The audit trail is not keeping up",
             $"The action was not run: {reason}. Actions are refused until it catches up; retry in a few seconds.",
             new() { ["retryAfterSeconds"] = retryAfter });

@@ -2,7 +2,7 @@ using System.Security.Claims;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Problems;
 
 namespace Portcullis.Gateway.Sessions;
 
@@ -49,20 +49,18 @@ public sealed class SessionLedger : IDisposable
     private const string OwnerOf = "SELECT issuer, subject FROM gateway.sessions WHERE session_id = $1";
 
     private readonly NpgsqlDataSource _database;
-    private readonly AgentResponses _responses;
-    private readonly IOptions<GatewayOptions> _options;
+    private readonly TimeSpan _checkTimeout;
     private readonly ILogger<SessionLedger> _logger;
     private readonly MemoryCache _owners = new(new MemoryCacheOptions { SizeLimit = 100_000 });
     private volatile bool _tableReady;
 
-    public SessionLedger(string connectionString, AgentResponses responses, IOptions<GatewayOptions> options,
-        ILogger<SessionLedger> logger)
+    /// <param name="checkTimeout">How long an ownership check may take before the request is refused (the decision timeout).</param>
+    public SessionLedger(string connectionString, TimeSpan checkTimeout, ILogger<SessionLedger> logger)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "portcullis-gateway-sessions" };
         if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 8;
         _database = NpgsqlDataSource.Create(builder.ConnectionString);
-        _responses = responses;
-        _options = options;
+        _checkTimeout = checkTimeout;
         _logger = logger;
     }
 
@@ -75,22 +73,33 @@ public sealed class SessionLedger : IDisposable
     {
         var caller = SessionOwner.Of(context.User);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        deadline.CancelAfter(_options.Value.DecisionTimeout);
+        deadline.CancelAfter(_checkTimeout);
         try
         {
             if (await SequenceAsync(sessionId, caller, deadline.Token) is { } sequence) return sequence;
             _logger.LogWarning("Session {Session}: {Subject} named a session another identity owns; refused", sessionId, caller.Subject);
-            await _responses.SessionNotOwned(context, sessionId);
+            await SessionNotOwned(context, sessionId);
             return null;
         }
         catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
         {
             _logger.LogWarning("Session {Session}: ownership could not be checked ({Reason}); refused", sessionId, ex.GetType().Name);
             if (!context.RequestAborted.IsCancellationRequested)
-                await _responses.SessionsUnavailable(context);
+                await SessionsUnavailable(context);
             return null;
         }
     }
+
+    /// <summary>403 at once: the session was opened by another identity, so nothing of this request enters it.</summary>
+    private static Task SessionNotOwned(HttpContext context, string sessionId) =>
+        ProblemDocument.WriteAsync(context, StatusCodes.Status403Forbidden, "session-not-owned", "Session belongs to another identity",
+            $"The session '{sessionId}' was opened by another identity; only that identity can act in it. Nothing was run. " +
+            "Use a session id of your own.");
+
+    /// <summary>503 at once: who owns the session cannot be checked, so nothing is run or recorded.</summary>
+    private static Task SessionsUnavailable(HttpContext context) =>
+        ProblemDocument.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "unavailable", "Gateway cannot check the session right now",
+            "The session's owner could not be checked, so nothing was run; retry later.");
 
     private async Task<long?> SequenceAsync(string sessionId, SessionOwner caller, CancellationToken cancellationToken)
     {

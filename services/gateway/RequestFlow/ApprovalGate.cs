@@ -1,9 +1,8 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
-using Portcullis.Gateway.Pipeline;
 
-namespace Portcullis.Gateway.Approvals;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>
 /// What happens to a request a rule sent to approval. A time-window grant that covers it lets it run at once.

@@ -1,10 +1,12 @@
 using System.Text.Json;
 using Npgsql;
 using Portcullis.Contracts;
-using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Problems;
+using Portcullis.Gateway.RequestFlow;
+using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Defaults.Secrets;
 
-namespace Portcullis.Gateway.Connectors.Postgres;
+namespace Portcullis.Gateway.Apis;
 
 public static class SqlApi
 {
@@ -48,21 +50,21 @@ public static class SqlApi
             }
             catch (MaskedViewException ex)
             {
-                return new ConnectorOutput(403, "application/problem+json", AgentResponses.ProblemBytes(context, 403,
+                return new ConnectorOutput(403, "application/problem+json", ProblemDocument.Bytes(context, 403,
                     "masked-view", "Refused: a view over a masked column", ex.Message, []), target);
             }
             catch (PostgresException ex)
             {
                 // The database's own words, with its SQLSTATE; masked like any output before the agent sees it.
                 var status = ex.SqlState == PostgresErrorCodes.QueryCanceled ? 504 : 422;
-                return new ConnectorOutput(status, "application/problem+json", AgentResponses.ProblemBytes(context, status,
+                return new ConnectorOutput(status, "application/problem+json", ProblemDocument.Bytes(context, status,
                     "sql-error", ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
                     ex.MessageText, new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }), target);
             }
             catch (Exception ex) when (ex is NpgsqlException or SecretNotFoundException or TimeoutException)
             {
                 logger.LogWarning("Request {RequestId}: connection {Connection} failed ({Reason})", request.RequestId, connection, ex.GetType().Name);
-                return new ConnectorOutput(502, "application/problem+json", AgentResponses.ProblemBytes(context, 502,
+                return new ConnectorOutput(502, "application/problem+json", ProblemDocument.Bytes(context, 502,
                     "upstream-failed", "Database unavailable",
                     $"The database of connection '{connection}' could not be reached; nothing was run.", []), target);
             }

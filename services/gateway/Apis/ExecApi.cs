@@ -1,10 +1,12 @@
 using System.Text.Json;
 using Portcullis.Contracts;
-using Portcullis.Gateway.Pipeline;
+using Portcullis.Gateway.Problems;
+using Portcullis.Gateway.RequestFlow;
+using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Defaults.Secrets;
 using Renci.SshNet.Common;
 
-namespace Portcullis.Gateway.Connectors.Ssh;
+namespace Portcullis.Gateway.Apis;
 
 public static class ExecApi
 {
@@ -36,7 +38,7 @@ public static class ExecApi
             {
                 logger.LogWarning("Request {RequestId}: connection {Connection} failed ({Reason}: {Message})",
                     request.RequestId, connection, ex.GetType().Name, ex.Message);
-                return new ConnectorOutput(502, "application/problem+json", AgentResponses.ProblemBytes(context, 502,
+                return new ConnectorOutput(502, "application/problem+json", ProblemDocument.Bytes(context, 502,
                     "upstream-failed", "Host unavailable",
                     $"The host of connection '{connection}' could not be reached or was not the pinned host; nothing was run.", []), target);
             }

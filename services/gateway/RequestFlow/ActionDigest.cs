@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Portcullis.Contracts;
 
-namespace Portcullis.Gateway.Approvals;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>
 /// The identity of an action as an approver approves it: one SHA-256 over the connection, the protocol and the whole

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
+using Portcullis.Gateway.RequestFlow;
 
-namespace Portcullis.Gateway.Approvals;
+namespace Portcullis.Gateway.Apis;
 
 /// <summary>
 /// <c>GET /approvals/{id}</c> on the gateway, the status URL agents are given with a 202: answered by the

@@ -2,11 +2,10 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
-using Portcullis.Gateway.Approvals;
 using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.Sessions;
 
-namespace Portcullis.Gateway.Pipeline;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>
 /// The steps every agent request takes through the gateway, whatever its protocol: begin (session, checked

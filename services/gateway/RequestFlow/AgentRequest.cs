@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Portcullis.Contracts;
 
-namespace Portcullis.Gateway.Pipeline;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>One agent request as it crosses the gateway; kept in the HttpContext's features.</summary>
 public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction action)

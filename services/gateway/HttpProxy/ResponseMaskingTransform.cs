@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Transforms;
+using Portcullis.Gateway.RequestFlow;
 
-namespace Portcullis.Gateway.Pipeline;
+namespace Portcullis.Gateway.HttpProxy;
 
 /// <summary>
 /// Holds back every upstream body of an http connection and has the request flow mask it; the agent is sent

@@ -1,4 +1,4 @@
-namespace Portcullis.Gateway;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>The gateway's own settings (section "Gateway").</summary>
 public sealed class GatewayOptions

@@ -1,8 +1,9 @@
 using Portcullis.Contracts;
-using Portcullis.Gateway.Connections;
+using Portcullis.Gateway.Connectors.Http;
 using Yarp.ReverseProxy.Forwarder;
+using Portcullis.Gateway.RequestFlow;
 
-namespace Portcullis.Gateway.Pipeline;
+namespace Portcullis.Gateway.HttpProxy;
 
 /// <summary>
 /// The step of YARP's proxy pipeline that stands around every forward of an http connection: the request

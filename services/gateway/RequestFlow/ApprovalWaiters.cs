@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using MassTransit;
 using Portcullis.Contracts;
 
-namespace Portcullis.Gateway.Approvals;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>
 /// Requests held for an approver's decision, by approval id. A waiter is registered before the approval is

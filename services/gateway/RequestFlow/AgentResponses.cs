@@ -1,11 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
+using Portcullis.Gateway.Problems;
 
-namespace Portcullis.Gateway.Pipeline;
+namespace Portcullis.Gateway.RequestFlow;
 
 /// <summary>
 /// The answers the gateway itself gives an agent, as problem details it can read and act on: which rule,
@@ -14,9 +13,6 @@ namespace Portcullis.Gateway.Pipeline;
 /// </summary>
 public sealed class AgentResponses(IOptions<GatewayOptions> options)
 {
-    private const string ProblemBase = "https://portcullis.dev/problems/";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public void Denied(HttpContext context, AgentRequest request, PolicyEvaluated decision) =>
         Prepare(context, request, Outcomes.Denied, StatusCodes.Status403Forbidden, "denied", "Denied by policy",
             decision.Reason, new()
@@ -33,7 +29,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
         Prepare(context, request, Outcomes.ApprovalPending, StatusCodes.Status202Accepted, "approval-pending",
             "Approval pending",
             $"{decision.Reason} An approver from {string.Join(", ", approval.ApproverGroups)} must approve this action; it has not run. " +
-            $"Re-send the same request with the header '{Approvals.ApprovalGate.Header}: {approval.ApprovalId}' after " +
+            $"Re-send the same request with the header '{ApprovalGate.Header}: {approval.ApprovalId}' after " +
             $"{(int)retryAfter.TotalSeconds} seconds; it runs once the approval is granted.",
             new()
             {
@@ -67,7 +63,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     public void ApprovalClosed(HttpContext context, AgentRequest request, PolicyEvaluated decision, Guid approvalId, string why) =>
         Prepare(context, request, Outcomes.ApprovalRequired, StatusCodes.Status403Forbidden, "approval-closed",
             "Approval no longer valid",
-            $"{why} Nothing ran. Send the request without '{Approvals.ApprovalGate.Header}' to ask for a new approval.", new()
+            $"{why} Nothing ran. Send the request without '{ApprovalGate.Header}' to ask for a new approval.", new()
             {
                 ["rule"] = decision.RuleId,
                 ["policyVersion"] = decision.PolicyVersion,
@@ -79,7 +75,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
         Prepare(context, request, Outcomes.ApprovalRequired,
             refused.Code == ApprovalRefusals.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status403Forbidden,
             "approval-" + refused.Code.Replace('_', '-'), "Approval does not apply",
-            $"{refused.Detail} Nothing ran. Send the request without '{Approvals.ApprovalGate.Header}' to ask for a new approval.", new()
+            $"{refused.Detail} Nothing ran. Send the request without '{ApprovalGate.Header}' to ask for a new approval.", new()
             {
                 ["rule"] = decision.RuleId,
                 ["policyVersion"] = decision.PolicyVersion,
@@ -96,18 +92,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
 
     /// <summary>Refuses what never became a request (no session, an ambiguous path): written at once.</summary>
     public Task BadRequest(HttpContext context, string detail) =>
-        WriteNow(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request", detail);
-
-    /// <summary>403 at once: the session was opened by another identity, so nothing of this request enters it.</summary>
-    public Task SessionNotOwned(HttpContext context, string sessionId) =>
-        WriteNow(context, StatusCodes.Status403Forbidden, "session-not-owned", "Session belongs to another identity",
-            $"The session '{sessionId}' was opened by another identity; only that identity can act in it. Nothing was run. " +
-            "Use a session id of your own.");
-
-    /// <summary>503 at once: who owns the session cannot be checked, so nothing is run or recorded.</summary>
-    public Task SessionsUnavailable(HttpContext context) =>
-        WriteNow(context, StatusCodes.Status503ServiceUnavailable, "unavailable", "Gateway cannot check the session right now",
-            "The session's owner could not be checked, so nothing was run; retry later.");
+        ProblemDocument.WriteAsync(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request", detail);
 
     /// <summary>413: a body the gateway must hash to bind an approval to it is larger than it holds.</summary>
     public void BodyTooLarge(HttpContext context, AgentRequest request, PolicyEvaluated decision, int limit) =>
@@ -122,7 +107,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
             });
 
     public Task UnknownConnection(HttpContext context, string connection, string kind = "http") =>
-        WriteNow(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
+        ProblemDocument.WriteAsync(context, StatusCodes.Status404NotFound, "unknown-connection", "Unknown connection",
             $"There is no {kind} connection named '{connection}'.");
 
     /// <summary>
@@ -158,7 +143,7 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
     {
         extensions["requestId"] = request.RequestId;
         extensions["sessionId"] = request.SessionId;
-        var body = ProblemBytes(context, status, type, title, detail, extensions);
+        var body = ProblemDocument.Bytes(context, status, type, title, detail, extensions);
         var response = context.Response;
         response.Headers.Clear(); // nothing of an upstream answer survives into a refusal
         response.StatusCode = status;
@@ -167,30 +152,5 @@ public sealed class AgentResponses(IOptions<GatewayOptions> options)
         request.Outcome = outcome;
         request.Output = body;
         request.OutputContentType = response.ContentType;
-    }
-
-    private static async Task WriteNow(HttpContext context, int status, string type, string title, string detail)
-    {
-        var body = ProblemBytes(context, status, type, title, detail, []);
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/problem+json";
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted);
-    }
-
-    /// <summary>A problem document as bytes; connectors use it for outputs that are masked before they are sent.</summary>
-    public static byte[] ProblemBytes(HttpContext context, int status, string type, string title, string detail,
-        Dictionary<string, object?> extensions)
-    {
-        var problem = new ProblemDetails
-        {
-            Type = ProblemBase + type,
-            Title = title,
-            Status = status,
-            Detail = detail,
-            Instance = context.Request.Path,
-        };
-        foreach (var (key, value) in extensions) problem.Extensions[key] = value;
-        return JsonSerializer.SerializeToUtf8Bytes(problem, Json);
     }
 }

@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace Portcullis.Gateway.Connections;
+namespace Portcullis.Gateway.Connectors.Http;
 
 /// <summary>
 /// The one form of an http connection's request target that the policy judges and the upstream receives.
