@@ -36,7 +36,6 @@ public static class Extensions
         builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ApprovalWaiters>();
         builder.Services.AddSingleton<ApprovalGate>();
-        builder.Services.AddHttpClient(nameof(ApprovalStatusApi));
         builder.Services.AddSingleton<ResponseMaskingTransform>();
         // Strict recording: agent actions are refused while the audit trail is not keeping up.
         builder.Services.Configure<AuditRecordingOptions>(builder.Configuration.GetSection("Gateway"));
@@ -51,9 +50,12 @@ public static class Extensions
         builder.Services.AddSingleton<PostgresConnector>();
         builder.Services.AddSingleton<SshConnector>();
 
+        // What is a proxy is a YARP route: each http connection, and the approval status the agent is pointed to.
         var (routes, clusters) = HttpConnectionRoutes.Build(config);
+        var (statusRoute, approvalService) = ApprovalStatusRoute.Build(
+            builder.Configuration.GetSection("Gateway").Get<GatewayOptions>() ?? new GatewayOptions());
         builder.Services.AddReverseProxy()
-            .LoadFromMemory(routes, clusters)
+            .LoadFromMemory([.. routes, statusRoute], [.. clusters, approvalService])
             .AddTransforms<ConnectionTransforms>();
 
         // The gateway asks (request clients) and publishes; it hears approvers' decisions on a queue of its own.
@@ -77,11 +79,17 @@ public static class Extensions
     public static WebApplication MapAgentEndpoints(this WebApplication app)
     {
         // What an upstream answers is masked and recorded as it is: no problem body is added to its bare 4xx.
-        app.MapReverseProxy(proxy => proxy.UseMiddleware<AgentRequestGuard>())
-            .WithMetadata(new Microsoft.AspNetCore.Mvc.SkipStatusCodePagesAttribute());
-        app.MapSqlApi();
-        app.MapExecApi();
-        app.MapApprovalStatusApi();
+        app.MapReverseProxy(proxy =>
+            {
+                proxy.UseMiddleware<AgentRequestGuard>();
+                proxy.Use(ApprovalStatusRoute.UnavailableWhenSilent);
+            })
+            .ConfigureEndpoints((endpoint, route) =>
+            {
+                if (route.Metadata?.ContainsKey(HttpConnectionRoutes.ConnectionMetadata) == true)
+                    endpoint.WithMetadata(new Microsoft.AspNetCore.Mvc.SkipStatusCodePagesAttribute());
+            });
+        app.MapConnectorApis();
         app.MapPortcullisMcp();
         // Any /http/{connection} that no route claims: the connection does not exist.
         app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>

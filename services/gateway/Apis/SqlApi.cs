@@ -1,27 +1,25 @@
 using System.Text.Json;
 using Npgsql;
 using Portcullis.Contracts;
-using Portcullis.Gateway.Problems;
-using Portcullis.Gateway.RequestFlow;
-using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Defaults.Secrets;
+using Portcullis.Gateway.Connectors.Postgres;
+using Portcullis.Gateway.RequestFlow;
 
 namespace Portcullis.Gateway.Apis;
 
+/// <summary>POST /sql/{connection} {"sql": "...", "parameters": [...]}: the rows, masked, with column origins.</summary>
 public static class SqlApi
 {
-    public static IEndpointRouteBuilder MapSqlApi(this IEndpointRouteBuilder app)
-    {
-        app.MapPost("/sql/{connection}", Run).RequireAuthorization();
-        return app;
-    }
+    public const string Usage = "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).";
 
-    /// <summary>POST /sql/{connection} {"sql": "...", "parameters": [...]}: the rows, masked, with column origins.</summary>
+    private static readonly ConnectorEndpoint Endpoint = new(
+        ex => ex is NpgsqlException or SecretNotFoundException or TimeoutException ? ex.GetType().Name : null,
+        "Database unavailable", "The database of connection '{0}' could not be reached; nothing was run.");
+
     public static async Task Run(string connection, SqlRequest? body, HttpContext context, AgentRequestFlow flow,
         PostgresConnector postgres, AgentResponses responses, ILogger<PostgresConnector> logger)
     {
-        if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql,
-                "Send {\"sql\": \"SELECT ...\", \"parameters\": [...]} (parameters are $1, $2, ...).")) return;
+        if (await responses.RefusedAsync(context, postgres.Has(connection), connection, "postgres", body?.Sql, Usage)) return;
         var (values, error) = Parameters(body!.Parameters);
         string? parameters = null;
         try
@@ -39,9 +37,8 @@ public static class SqlApi
         }
         // The parameters are part of the action: policy judges them, the audit records them, an approval covers them.
         var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql, Parameters: parameters);
-        await flow.RunAsync(context, action, async request =>
+        await ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
         {
-            var target = postgres.Describe(connection);
             try
             {
                 var result = await postgres.ExecuteAsync(connection, body.Sql!, values, request.Obligations, context.RequestAborted);
@@ -50,25 +47,17 @@ public static class SqlApi
             }
             catch (MaskedViewException ex)
             {
-                return new ConnectorOutput(403, "application/problem+json", ProblemDocument.Bytes(context, 403,
-                    "masked-view", "Refused: a view over a masked column", ex.Message, []), target);
+                return ConnectorApi.Problem(context, 403, "masked-view", "Refused: a view over a masked column", ex.Message, [], target);
             }
             catch (PostgresException ex)
             {
                 // The database's own words, with its SQLSTATE; masked like any output before the agent sees it.
                 var status = ex.SqlState == PostgresErrorCodes.QueryCanceled ? 504 : 422;
-                return new ConnectorOutput(status, "application/problem+json", ProblemDocument.Bytes(context, status,
-                    "sql-error", ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
-                    ex.MessageText, new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }), target);
+                return ConnectorApi.Problem(context, status, "sql-error",
+                    ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
+                    ex.MessageText, new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
             }
-            catch (Exception ex) when (ex is NpgsqlException or SecretNotFoundException or TimeoutException)
-            {
-                logger.LogWarning("Request {RequestId}: connection {Connection} failed ({Reason})", request.RequestId, connection, ex.GetType().Name);
-                return new ConnectorOutput(502, "application/problem+json", ProblemDocument.Bytes(context, 502,
-                    "upstream-failed", "Database unavailable",
-                    $"The database of connection '{connection}' could not be reached; nothing was run.", []), target);
-            }
-        });
+        }, logger);
     }
 
     /// <summary>The parameters as they will be sent, or what is wrong with them: refused before anything is asked or run.</summary>

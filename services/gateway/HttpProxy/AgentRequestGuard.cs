@@ -14,7 +14,12 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var connection = context.GetReverseProxyFeature().Route.Config.Metadata![HttpConnectionRoutes.ConnectionMetadata];
+        if (context.GetReverseProxyFeature().Route.Config.Metadata?.GetValueOrDefault(HttpConnectionRoutes.ConnectionMetadata)
+            is not { } connection)
+        {
+            await next(context); // a route that is not a connection (the approval status) is no agent action
+            return;
+        }
         if (CanonicalTarget.Of(context, connection, out var problem) is not { } target
             || (problem = await CanonicalTarget.FormOverrideAsync(context.Request, context.RequestAborted)) is not null)
         {

@@ -11,6 +11,9 @@ public static class HttpConnectionRoutes
 {
     public const string ConnectionMetadata = "portcullis.connection";
 
+    /// <summary>The route of an http connection (MCP's http_request goes through it in process).</summary>
+    public static string RouteId(string connection) => $"http-{connection}";
+
     public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(PortcullisConfig config)
     {
         var routes = new List<RouteConfig>();
@@ -21,7 +24,7 @@ public static class HttpConnectionRoutes
                 throw new InvalidOperationException($"connections.{name}.upstream must be an absolute http(s) URL.");
             routes.Add(new RouteConfig
             {
-                RouteId = $"http-{name}",
+                RouteId = RouteId(name),
                 ClusterId = name,
                 AuthorizationPolicy = "default",
                 Match = new RouteMatch { Path = $"/http/{name}/{{**path}}" },

@@ -6,7 +6,8 @@ namespace Portcullis.Gateway.Mcp;
 /// <summary>
 /// <c>/mcp</c> (Streamable HTTP) behind the same bearer tokens as every other endpoint, and the OAuth protected
 /// resource metadata (RFC 9728) that points MCP clients at the OpenID provider. The MCP session id is the
-/// audit session of every tool call made in it.
+/// audit session of every tool call made in it. The tools are <see cref="McpToolCatalog"/>; a call runs in process
+/// through the request flow (<see cref="McpToolCalls"/>) and its answer becomes a tool result (<see cref="McpToolAnswers"/>).
 /// </summary>
 public static class McpEndpoint
 {
@@ -16,8 +17,8 @@ public static class McpEndpoint
     {
         builder.Configuration["Auth:ResourceMetadataPath"] ??= MetadataPath + "/mcp";
         builder.Services.AddHttpContextAccessor();
-        builder.Services.AddSingleton<McpTools>();
-        builder.Services.AddHttpClient(nameof(McpTools), client => client.Timeout = TimeSpan.FromMinutes(2));
+        builder.Services.AddSingleton<McpToolCatalog>();
+        builder.Services.AddSingleton<McpToolCalls>();
         builder.Services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
@@ -34,8 +35,11 @@ public static class McpEndpoint
                 // calls are then recorded under X-Session-Id, the token's sid, or one session per token.
                 transport.SessionMode = builder.Configuration.GetValue("Mcp:SessionMode", HttpServerSessionMode.Stateful);
             })
-            .WithListToolsHandler(McpTools.ListAsync)
-            .WithCallToolHandler(McpTools.CallAsync);
+            .WithListToolsHandler((context, _) =>
+                ValueTask.FromResult(context.Services!.GetRequiredService<McpToolCatalog>().List(context.User)))
+            .WithCallToolHandler((context, cancellationToken) => new ValueTask<CallToolResult>(
+                context.Services!.GetRequiredService<McpToolCalls>().CallAsync(context.User, context.Server.SessionId,
+                    context.Params!.Name, context.Params.Arguments, cancellationToken)));
         return builder;
     }
 
