@@ -1,4 +1,6 @@
 using MassTransit;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
@@ -18,54 +20,77 @@ namespace Portcullis.Gateway;
 
 public static class Extensions
 {
+    /// <summary>
+    /// Everything the gateway adds, in the order a request meets it: the request flow (sessions, recording, the
+    /// approval gate, the answers), the connectors, the proxy routes, MCP; then what it sends and consumes on the bus.
+    /// </summary>
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var config = builder.AddPortcullisConfig();
-        builder.AddPortcullisMcp();
+        builder.AddPortcullisMcp(); // before authentication: it names the protected resource metadata path
         builder.AddPortcullisAuthentication();
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.AddRequestFlow();
+        builder.AddConnectors();
+        builder.AddProxyRoutes(config);
+        builder.AddMessaging();
+        return builder;
+    }
+
+    private static void AddRequestFlow(this IHostApplicationBuilder builder)
+    {
         builder.Services.AddSingleton<SessionResolver>();
         // Session owners and sequence numbers, shared by every gateway instance (schema "gateway").
         builder.AddPostgresReadiness();
         builder.Services.AddSingleton(services => ActivatorUtilities.CreateInstance<SessionLedger>(services,
             builder.Configuration.GetConnectionString("Postgres")!,
-            services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.DecisionTimeout));
+            services.GetRequiredService<IOptions<GatewayOptions>>().Value.DecisionTimeout));
         builder.Services.AddHostedService<SessionTableSetup>();
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ApprovalWaiters>();
         builder.Services.AddSingleton<ApprovalGate>();
-        builder.Services.AddSingleton<ResponseMaskingTransform>();
         // Strict recording: agent actions are refused while the audit trail is not keeping up.
         builder.Services.Configure<AuditRecordingOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton<AuditRecordingMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AuditRecordingMonitor>());
-        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("audit-recording",
-            services => services.GetRequiredService<AuditRecordingMonitor>(),
-            Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, [Portcullis.Defaults.Health.HealthExtensions.ReadyTag]));
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration("audit-recording",
+            services => services.GetRequiredService<AuditRecordingMonitor>(), HealthStatus.Unhealthy, [HealthExtensions.ReadyTag]));
+    }
+
+    private static void AddConnectors(this IHostApplicationBuilder builder)
+    {
         builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
         builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
         builder.Services.AddSingleton<SshConnector>();
+    }
 
-        // What is a proxy is a YARP route: each http connection, and the approval status the agent is pointed to.
+    /// <summary>What is a proxy is a YARP route: each http connection, and the approval status agents are pointed to.</summary>
+    private static void AddProxyRoutes(this IHostApplicationBuilder builder, PortcullisConfig config)
+    {
         var (routes, clusters) = HttpConnectionRoutes.Build(config);
         var (statusRoute, approvalService) = ApprovalStatusRoute.Build(
             builder.Configuration.GetSection("Gateway").Get<GatewayOptions>() ?? new GatewayOptions());
+        builder.Services.AddSingleton<ResponseMaskingTransform>();
         builder.Services.AddReverseProxy()
             .LoadFromMemory([.. routes, statusRoute], [.. clusters, approvalService])
             .AddTransforms<ConnectionTransforms>();
+    }
 
-        // The gateway asks (request clients) and publishes; it hears approvers' decisions on a queue of its own.
+    /// <summary>The gateway asks (request clients) and publishes; it hears approvers' decisions on a queue of its own.</summary>
+    private static void AddMessaging(this IHostApplicationBuilder builder) =>
         builder.AddPortcullisBus("gateway", bus =>
         {
+            // Sends, and waits for the answer.
             bus.AddRequestClient<RequestReceived>();
             bus.AddRequestClient<MaskContent>();
             bus.AddRequestClient<OpenMaskingStream>();
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
+            // Consumes: ApprovalGranted, ApprovalDenied, ApprovalExpired.
             bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint =>
             {
                 // One queue per instance (every instance hears every message), removed when the instance goes.
@@ -73,8 +98,6 @@ public static class Extensions
                 endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
             });
         });
-        return builder;
-    }
 
     public static WebApplication MapAgentEndpoints(this WebApplication app)
     {
