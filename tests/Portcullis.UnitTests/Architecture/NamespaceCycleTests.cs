@@ -27,11 +27,11 @@ public class NamespaceCycleTests
     [Fact]
     public void Finds_a_loop_in_a_small_graph()
     {
-        var graph = new NamespaceGraph();
-        graph.Add("Apis", "Flow", "SqlApi uses AgentRequestFlow");
-        graph.Add("Flow", "Connectors", "AgentRequestFlow uses ConnectorOutput");
-        graph.Add("Connectors", "Flow", "SqlConnector uses AgentRequest");
-        graph.Add("Connectors", "Recording", "SqlConnector uses Recorder");
+        var graph = Graph(
+            ("Apis", "Flow", "SqlApi uses AgentRequestFlow"),
+            ("Flow", "Connectors", "AgentRequestFlow uses ConnectorOutput"),
+            ("Connectors", "Flow", "SqlConnector uses AgentRequest"),
+            ("Connectors", "Recording", "SqlConnector uses Recorder"));
 
         var cycle = Assert.Single(graph.Cycles());
 
@@ -42,12 +42,8 @@ public class NamespaceCycleTests
     [Fact]
     public void Finds_no_loop_in_a_one_way_graph()
     {
-        var graph = new NamespaceGraph();
-        graph.Add("Apis", "Flow", "");
-        graph.Add("Apis", "Connectors", "");
-        graph.Add("Flow", "Connectors", "");
-        graph.Add("Flow", "Recording", "");
-        graph.Add("Connectors", "Recording", "");
+        var graph = Graph(("Apis", "Flow", ""), ("Apis", "Connectors", ""), ("Flow", "Connectors", ""),
+            ("Flow", "Recording", ""), ("Connectors", "Recording", ""));
 
         Assert.Empty(graph.Cycles());
     }
@@ -68,6 +64,13 @@ public class NamespaceCycleTests
         var graph = NamespaceGraph.Of(typeof(NamespaceCycleTests).Assembly.Location);
 
         Assert.Contains(SampleNamespace + ".Upper", graph.Uses[SampleNamespace + ".Awaiting"]);
+    }
+
+    private static NamespaceGraph Graph(params (string From, string To, string Evidence)[] edges)
+    {
+        var graph = new NamespaceGraph();
+        foreach (var (from, to, evidence) in edges) graph.Add(from, to, evidence);
+        return graph;
     }
 
     private const string SampleNamespace = "Portcullis.UnitTests.Architecture.Samples";
