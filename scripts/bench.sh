@@ -16,7 +16,7 @@
 #   scripts/bench.sh --record   the same, and the report replaces the last run's section of docs/benchmarks.md
 #
 # Settings (environment): BENCH_REQUESTS (per HTTP and SQL run at concurrency 32, default 4096), BENCH_REQUESTS_C1
-# (at concurrency 1, default 1000), BENCH_EXEC_REQUESTS (default 50),
+# (at concurrency 1, default 1000), BENCH_EXEC_REQUESTS (default 100),
 # BENCH_NGINX_PORT (default 5170), BENCH_ALLOW_RELAXED=1 (measure even if PostgreSQL is not durable: loudly
 # marked), and scripts/servers.sh's PORTCULLIS_LOCAL, PORTCULLIS_PG_PORT, ... for a stack of one's own.
 set -euo pipefail
@@ -29,7 +29,7 @@ NGINX_PORT="${BENCH_NGINX_PORT:-5170}"; NGINX="http://127.0.0.1:$NGINX_PORT"
 SSH_PORT=5122
 # Requests per run: fewer at concurrency 1, where Portcullis answers tens a second today. Each run sends a multiple
 # of its concurrency (hey gives each worker n/c requests).
-REQUESTS="${BENCH_REQUESTS:-4096}"; REQUESTS_C1="${BENCH_REQUESTS_C1:-1000}"; EXEC_REQUESTS="${BENCH_EXEC_REQUESTS:-50}"
+REQUESTS="${BENCH_REQUESTS:-4096}"; REQUESTS_C1="${BENCH_REQUESTS_C1:-1000}"; EXEC_REQUESTS="${BENCH_EXEC_REQUESTS:-100}"
 WARMUP=300
 CONCURRENCIES=(1 32)
 # The same request on every path. The statement is the gateway's (policy and masking run on it); the command is
@@ -191,19 +191,21 @@ percentiles() { # percentiles FILE-OF-MS-VALUES: "p50 p90 p99"
 
 hey_run() { # hey_run GROUP PATH CONCURRENCY HEY-ARGS... URL
   local group="$1" path="$2" c="$3" n; n="$(requests_for "$3")"; shift 3
-  local file="$OUT/$group-$path-c$c.txt"
+  local file="$OUT/$group-$path-c$c"
   cpu_snapshot "$OUT/cpu.before"
-  hey -n "$n" -c "$c" "$@" > "$file"
+  # Every request's time, status and start offset (hey's own summary skips its 99th percentile below 100 requests),
+  # so all paths' percentiles come from the same computation.
+  hey -n "$n" -c "$c" -o csv "$@" > "$file.csv"
   cpu_snapshot "$OUT/cpu.after"
   record_cpu "$group $path c$c" "$n" "$OUT/cpu.before" "$OUT/cpu.after"
-  local rps ok p50 p90 p99
-  rps="$(awk '/Requests\/sec:/ {print $2}' "$file")"
-  ok="$(awk '/\[200\]/ {print $2}' "$file")"; ok="${ok:-0}"
-  p50="$(awk '$1 == "50%" {printf "%.2f", $3 * 1000}' "$file")"
-  p90="$(awk '$1 == "90%" {printf "%.2f", $3 * 1000}' "$file")"
-  p99="$(awk '$1 == "99%" {printf "%.2f", $3 * 1000}' "$file")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$path" "$c" "$n" "$ok" "$rps" "$p50" "$p90" "$p99" >> "$OUT/results.tsv"
-  [ "$ok" = "$n" ] || log "WARNING: $group via $path at concurrency $c: $ok of $n answered 200 (see $file)"
+  awk -F, 'NR > 1 {printf "%.3f\n", $1 * 1000}' "$file.csv" > "$file.ms"
+  local rps ok
+  rps="$(awk -F, 'NR > 1 {n++; if ($8 + $1 > end) end = $8 + $1} END {printf "%.2f", n / end}' "$file.csv")"
+  ok="$(awk -F, 'NR > 1 && $7 == 200 {n++} END {print n + 0}' "$file.csv")"
+  # shellcheck disable=SC2046
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$path" "$c" "$n" "$ok" "$rps" $(percentiles "$file.ms" | tr ' ' '\t') >> "$OUT/results.tsv"
+  local p50; p50="$(percentiles "$file.ms" | cut -d' ' -f1)"
+  [ "$ok" = "$n" ] || log "WARNING: $group via $path at concurrency $c: $ok of $n answered 200 (see $file.csv)"
   log "$group $path c$c: $rps requests/s, p50 $p50 ms"
 }
 
@@ -376,8 +378,10 @@ report() {
   echo
   local durable="PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)"
   [ "$DURABILITY" = "fsync=on synchronous_commit=on full_page_writes=on" ] || durable="**PostgreSQL NOT durable ($DURABILITY)**"
-  echo "Requests/s and latency, $durable (hey; SQL direct: pgbench with the gateway's transaction; exec direct:"
-  echo "ssh, timed per command):"
+  echo "Requests/s and latency, $durable."
+  echo "Clients: hey; for SQL direct, pgbench running the gateway's transaction; for exec direct, ssh timed per"
+  echo "command. Ratios are requests/s against the same path's direct and nginx runs at the same concurrency; the"
+  echo "last column is the median added over direct:"
   echo
   report_results
   echo
