@@ -127,7 +127,11 @@ CONF
   log "nginx on $NGINX (pid $NGINX_PID, config $dir/nginx.conf)"
 }
 
-stop_nginx() { [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null && log "nginx stopped" || true; }
+stop_nginx() {
+  [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null || return 0
+  local i; for i in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+  log "nginx stopped"
+}
 
 # --- CPU time per process, from /proc/<pid>/stat --------------------------------------------------------------
 
