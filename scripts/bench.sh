@@ -182,7 +182,8 @@ requests_for() { # requests_for CONCURRENCY: this run's request count, a multipl
 # Each run adds a line to results.tsv: group path concurrency requests ok rps p50 p90 p99 (ms), and its CPU
 # per request to cpu.tsv: run process ms.
 record_cpu() { # record_cpu RUN REQUESTS BEFORE AFTER
-  join "$3" "$4" | awk -v run="$1" -v n="$2" -v hz="$CLK_TCK" '{printf "%s\t%s\t%.3f\n", run, $1, ($3 - $2) * 1000 / hz / n}' >> "$OUT/cpu.tsv"
+  awk -v run="$1" -v n="$2" -v hz="$CLK_TCK" 'NR == FNR {before[$1] = $2; next}
+    {printf "%s\t%s\t%.3f\n", run, $1, ($2 - before[$1]) * 1000 / hz / n}' "$3" "$4" >> "$OUT/cpu.tsv"
   # PostgreSQL's statistics lag a backend's transactions by up to its idle interval: a rate over a long run.
   awk -v run="$1" -v n="$2" 'NR == FNR {before = $1; next} {printf "%s\t%.2f\n", run, ($1 - before) / n}' "$3.xact" "$4.xact" >> "$OUT/xact.tsv"
 }
