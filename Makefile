@@ -1,5 +1,5 @@
 # The two quick-start commands: `make up` (the stack with a demo) and `make test` (every test).
-.PHONY: up down status test build
+.PHONY: up down status test build bench
 
 up:
 	scripts/stack.sh up
@@ -15,3 +15,7 @@ test:
 
 build:
 	dotnet build Platform.sln
+
+# The request path under load against the stack of `make up` (docs/benchmarks.md, "Request path under load").
+bench:
+	scripts/bench.sh

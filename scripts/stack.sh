@@ -59,7 +59,7 @@ setup_demo_targets() {
   [ "$(id -u)" = 0 ] || owner="$(id -un)"
   local password api_key
   password="$(secret "$LOCAL/secrets/demo-db-password")"; api_key="$(secret "$LOCAL/secrets/demo-api-key")"
-  local psql=(runuser -u "$owner" -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h "$pgdir/run" -p 55432 -U portcullis -v ON_ERROR_STOP=1 -q)
+  local psql=(runuser -u "$owner" -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h "$pgdir/run" -p "${PORTCULLIS_PG_PORT:-55432}" -U portcullis -v ON_ERROR_STOP=1 -q)
   [ "$(id -u)" = 0 ] || psql=("${psql[@]:3}")
   "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='portcullis_demo'" | grep -q 1 \
     || "${psql[@]}" -d postgres -c "CREATE DATABASE portcullis_demo"
@@ -124,6 +124,7 @@ start_service() {
       export Console__ClientId=portcullis-console Console__ClientSecret Approval__PublicUrl="$APPROVAL_URL"
     fi
     DEMO_API_KEY="$(cat "$LOCAL/secrets/demo-api-key")"; export DEMO_API_KEY
+    export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-55432}" # portcullis.yaml's warehouse: the demo database's server
     cd "$ROOT/$folder"
     exec dotnet "$dll" --urls "http://127.0.0.1:$port" ) >"$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
