@@ -17,8 +17,11 @@ public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyPro
             evaluated.PolicyVersion);
         // A redelivered RequestReceived (after a broker or process crash) is decided again; the same message id
         // lets the audit keep one decision per request.
-        await context.Publish(evaluated, publish => publish.MessageId = EventMessageId.For<PolicyEvaluated>(evaluated.RequestId));
-        if (context.ResponseAddress is not null)
-            await context.RespondAsync(evaluated);
+        // The answer does not wait for the published decision's confirmation (a disk write at the broker): the
+        // RequestReceived stays unacknowledged until both are done, so a decision lost to a crash is made and
+        // published again on redelivery. Published first, so the audit queue has it before the gateway moves on.
+        var published = context.Publish(evaluated, publish => publish.MessageId = EventMessageId.For<PolicyEvaluated>(evaluated.RequestId));
+        var answered = context.ResponseAddress is null ? Task.CompletedTask : context.RespondAsync(evaluated);
+        await Task.WhenAll(published, answered);
     }
 }

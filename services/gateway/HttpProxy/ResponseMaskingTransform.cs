@@ -20,9 +20,21 @@ public sealed class ResponseMaskingTransform(IOptions<GatewayOptions> options, A
         var limit = options.Value.MaxResponseBytes;
 
         var body = await ReadCapped(upstream.Content, limit, context.CancellationToken);
-        await flow.ForwardedAsync(http, request, upstream.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "",
+        // Recorded while the body is masked; confirmed before the request completes.
+        var forwarded = flow.ForwardedAsync(http, request, upstream.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "",
             (int)upstream.StatusCode, body?.LongLength ?? -1);
+        try
+        {
+            await MaskOrWithhold(http, request, upstream, body, limit);
+        }
+        finally
+        {
+            await flow.ForwardRecordedAsync(http, request, forwarded);
+        }
+    }
 
+    private async Task MaskOrWithhold(HttpContext http, AgentRequest request, HttpResponseMessage upstream, byte[]? body, int limit)
+    {
         if (body is null)
         {
             responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway,

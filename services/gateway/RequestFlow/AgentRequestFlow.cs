@@ -104,11 +104,34 @@ public sealed class AgentRequestFlow(
         }
     }
 
-    /// <summary>Records that the action ran upstream (before its output is masked).</summary>
+    /// <summary>
+    /// Records that the action ran upstream. The publish runs while the output is masked (its broker confirmation is
+    /// one round trip and a disk write the masking need not wait for); <see cref="ForwardRecordedAsync"/> awaits it
+    /// before the request completes.
+    /// </summary>
     public Task ForwardedAsync(HttpContext context, AgentRequest request, string upstream, int status, long bytes) =>
         context.RequestServices.GetRequiredService<IPublishEndpoint>().Publish(new RequestForwarded(
             request.RequestId, request.SessionId, request.Action.Connection, upstream, status, bytes, request.ElapsedMs,
             clock.GetUtcNow()), context.RequestAborted);
+
+    /// <summary>
+    /// Waits for the forward's record to be confirmed; when it is not, the output is withheld and the agent gets a
+    /// refusal (RequestCompleted, published after this, says so).
+    /// </summary>
+    public async Task ForwardRecordedAsync(HttpContext context, AgentRequest request, Task forwarded)
+    {
+        try
+        {
+            await forwarded;
+        }
+        catch (Exception ex)
+        {
+            logger.LogError("Request {RequestId}: RequestForwarded could not be published ({Reason}); output withheld",
+                request.RequestId, ex.GetType().Name);
+            if (!context.Response.HasStarted)
+                responses.Unavailable(context, request, "The forward could not be recorded in the audit trail.");
+        }
+    }
 
     /// <summary>
     /// Has <paramref name="body"/> masked and makes the masked form the request's output; on failure prepares
@@ -169,6 +192,9 @@ public sealed class AgentRequestFlow(
         var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
         var response = await masking.GetResponse<ContentMasked>(
             new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers),
+            // Transient: the raw output is never written to the broker's disk, and a request lost with a broker restart
+            // is answered 503 at the deadline, as any silent masking is.
+            pipe => pipe.UseExecute(send => send.Durable = false),
             cancellationToken, RequestTimeout.After(ms: (int)options.Value.MaskingTimeout.TotalMilliseconds));
         return (response.Message.Body, response.Message.Headers);
     }
@@ -213,14 +239,21 @@ public sealed class AgentRequestFlow(
         {
             if (await DecideAsync(context, request) is null) return;
             var output = await execute(request);
-            await ForwardedAsync(context, request, output.Upstream, output.Status, output.Body.LongLength);
-            if (await MaskAsync(context, request, output.MaskAs ?? output.ContentType, output.Body))
+            var forwarded = ForwardedAsync(context, request, output.Upstream, output.Status, output.Body.LongLength);
+            try
             {
-                request.OutputContentType = output.ContentType;
-                context.Response.StatusCode = output.Status;
-                context.Response.ContentType = output.ContentType;
-                context.Response.ContentLength = request.Output!.Length;
-                if (output.Status >= 400) request.Outcome = Outcomes.UpstreamFailed;
+                if (await MaskAsync(context, request, output.MaskAs ?? output.ContentType, output.Body))
+                {
+                    request.OutputContentType = output.ContentType;
+                    context.Response.StatusCode = output.Status;
+                    context.Response.ContentType = output.ContentType;
+                    context.Response.ContentLength = request.Output!.Length;
+                    if (output.Status >= 400) request.Outcome = Outcomes.UpstreamFailed;
+                }
+            }
+            finally
+            {
+                await ForwardRecordedAsync(context, request, forwarded);
             }
         }
         finally

@@ -57,7 +57,9 @@ public sealed class SessionLedger : IDisposable
     /// <param name="checkTimeout">How long an ownership check may take before the request is refused (the decision timeout).</param>
     public SessionLedger(string connectionString, TimeSpan checkTimeout, ILogger<SessionLedger> logger)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "portcullis-gateway-sessions" };
+        // No reset on close: the ledger sets no session state, and the reset was one more round trip a request.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+            { ApplicationName = "portcullis-gateway-sessions", NoResetOnClose = true };
         if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 8;
         _database = NpgsqlDataSource.Create(builder.ConnectionString);
         _checkTimeout = checkTimeout;
