@@ -61,7 +61,6 @@ public static class Extensions
 
     private static void AddConnectors(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton<ColumnOrigins>();
         builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
@@ -91,12 +90,7 @@ public static class Extensions
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
             // Consumes: ApprovalGranted, ApprovalDenied, ApprovalExpired.
-            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint =>
-            {
-                // One queue per instance (every instance hears every message), removed when the instance goes.
-                endpoint.Temporary = true;
-                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
-            });
+            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });
 
     public static WebApplication MapAgentEndpoints(this WebApplication app)

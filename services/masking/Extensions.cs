@@ -12,7 +12,6 @@ public static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var config = builder.AddPortcullisConfig();
-        builder.Services.AddSingleton<SecretResolver>();
         builder.Services.AddSingleton(services =>
         {
             // The hash key is resolved once at start-up: without it, a policy that hashes does not start.
@@ -33,11 +32,7 @@ public static class Extensions
         {
             bus.AddConsumer<MaskContentConsumer>();
             bus.AddConsumer<OpenMaskingStreamConsumer>();
-            bus.AddConsumer<MaskChunkConsumer>().Endpoint(endpoint =>
-            {
-                endpoint.Name = instance.ChunkQueue;
-                endpoint.Temporary = true;
-            });
+            bus.AddConsumer<MaskChunkConsumer>().Endpoint(endpoint => endpoint.OnePerInstance(instance.ChunkQueue));
         });
         return builder;
     }

@@ -54,12 +54,7 @@ public static class Extensions
         {
             bus.AddConsumer<RequestReceivedConsumer>();
             // Every instance hears every new version, on a queue of its own that goes with it.
-            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint =>
-            {
-                // One queue per instance (every instance hears every message), removed when the instance goes.
-                endpoint.Temporary = true;
-                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
-            });
+            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });
         return builder;
     }

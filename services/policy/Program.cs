@@ -1,5 +1,4 @@
 using Portcullis.Defaults;
-using Portcullis.Defaults.Health;
 using Portcullis.Policy;
 using Portcullis.Policy.Analysis.Sql.Catalogue;
 using Portcullis.Policy.Apis;
@@ -13,10 +12,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseServiceDefaults();
-app.UseAuthentication();
-app.UseAuthorization();
-app.MapPortcullisHealth();
+app.MapDefaultEndpoints();
 app.MapEvaluateApi();
 app.MapPolicyApi();
 app.Run();
