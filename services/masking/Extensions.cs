@@ -4,6 +4,7 @@ using System.Text;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Masking.Chunks;
 using Portcullis.Masking.Rules;
+using Portcullis.Masking.Streaming;
 
 namespace Portcullis.Masking;
 

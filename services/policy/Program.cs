@@ -1,6 +1,6 @@
 using Portcullis.Defaults;
 using Portcullis.Policy;
-using Portcullis.Policy.Analysis.Sql.Catalogue;
+using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Apis;
 
 // `catalog generate [folder]`: regenerate the function catalogue from a PostgreSQL server (ConnectionStrings__Postgres).

@@ -1,6 +1,8 @@
 using MassTransit;
 using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.Masking.Chunks;
 
