@@ -32,7 +32,7 @@ public static class Extensions
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddRequestFlow();
-        builder.AddConnectors();
+        builder.AddConnectors(config);
         builder.AddProxyRoutes(config);
         builder.AddMessaging();
         return builder;
@@ -59,8 +59,10 @@ public static class Extensions
             services => services.GetRequiredService<AuditRecordingMonitor>(), HealthStatus.Unhealthy, [HealthExtensions.ReadyTag]));
     }
 
-    private static void AddConnectors(this IHostApplicationBuilder builder)
+    private static void AddConnectors(this IHostApplicationBuilder builder, PortcullisConfig config)
     {
+        // The columns the masking rules mask by origin, read at start-up: views over them are refused.
+        builder.Services.AddSingleton(MaskedColumnRules.From(config));
         builder.Services.AddSingleton<ColumnOrigins>();
         builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();

@@ -12,14 +12,15 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        var config = builder.AddPortcullisConfig();
+        // Read (and checked) at start-up: a masking section that does not read stops the service here.
+        var masking = builder.AddPortcullisConfig().Masking.Read<MaskingConfig>();
         builder.Services.AddSingleton(services =>
         {
             // The hash key is resolved once at start-up: without it, a policy that hashes does not start.
-            var key = config.Masking.HashKey is { } reference
+            var key = masking.HashKey is { } reference
                 ? Encoding.UTF8.GetBytes(services.GetRequiredService<SecretResolver>().ResolveAsync(reference, CancellationToken.None).GetAwaiter().GetResult())
                 : null;
-            return MaskingPolicy.From(config.Masking, key);
+            return MaskingPolicy.From(masking, key);
         });
         builder.Services.AddSingleton<ContentMasker>();
         builder.Services.AddSingleton(TimeProvider.System);

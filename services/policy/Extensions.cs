@@ -19,7 +19,8 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddPortcullisConfig();
+        // Its section of the file is read (and checked) at start-up: a section that does not read stops the service here.
+        builder.AddPortcullisConfig().Policy.Read<PolicyConfig>();
         builder.AddPortcullisAuthentication();
         var admins = builder.Configuration["Policy:AdminGroup"] ?? "admins";
         builder.Services.AddAuthorizationBuilder()
