@@ -14,11 +14,3 @@ public sealed record AgentAction(
     string? Sql = null,
     string? Command = null,
     string? Parameters = null);
-
-public static class Protocols
-{
-    public const string Http = "http";
-    public const string Sql = "sql";
-    public const string Exec = "exec";
-    public const string Mcp = "mcp";
-}

@@ -1,7 +1,6 @@
 using Portcullis.Audit;
 using Portcullis.Audit.Apis;
 using Portcullis.Defaults;
-using Portcullis.Defaults.Health;
 
 // "verify <session>": the command-line form of GET /sessions/{id}/verify, straight against the store.
 if (args is ["verify", var sessionId, ..]) return await AuditCommands.VerifyAsync(sessionId, args);
@@ -15,10 +14,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseServiceDefaults();
-app.UseAuthentication();
-app.UseAuthorization();
-app.MapPortcullisHealth();
+app.MapDefaultEndpoints();
 app.MapSessionsApi();
 app.MapReplayApi();
 app.MapSearchApi();

@@ -32,7 +32,7 @@ public static class Extensions
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddRequestFlow();
-        builder.AddConnectors();
+        builder.AddConnectors(config);
         builder.AddProxyRoutes(config);
         builder.AddMessaging();
         return builder;
@@ -59,9 +59,10 @@ public static class Extensions
             services => services.GetRequiredService<AuditRecordingMonitor>(), HealthStatus.Unhealthy, [HealthExtensions.ReadyTag]));
     }
 
-    private static void AddConnectors(this IHostApplicationBuilder builder)
+    private static void AddConnectors(this IHostApplicationBuilder builder, PortcullisConfig config)
     {
-        builder.Services.AddSingleton<SecretResolver>();
+        // The columns the masking rules mask by origin, read at start-up: views over them are refused.
+        builder.Services.AddSingleton(MaskedColumnRules.From(config));
         builder.Services.AddSingleton<ColumnOrigins>();
         builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
@@ -91,12 +92,7 @@ public static class Extensions
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
             // Consumes: ApprovalGranted, ApprovalDenied, ApprovalExpired.
-            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint =>
-            {
-                // One queue per instance (every instance hears every message), removed when the instance goes.
-                endpoint.Temporary = true;
-                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
-            });
+            bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });
 
     public static WebApplication MapAgentEndpoints(this WebApplication app)

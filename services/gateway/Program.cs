@@ -1,5 +1,4 @@
 using Portcullis.Defaults;
-using Portcullis.Defaults.Health;
 using Portcullis.Gateway;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,9 +6,6 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseServiceDefaults();
-app.UseAuthentication();
-app.UseAuthorization();
-app.MapPortcullisHealth();
+app.MapDefaultEndpoints();
 app.MapAgentEndpoints();
 app.Run();

@@ -105,8 +105,6 @@ public static class Extensions
     public static WebApplication UseDevelopmentOpenIdProvider(this WebApplication app)
     {
         app.MapMethods("/connect/authorize", ["GET", "POST"], SignInPerson);
-        app.MapGet("/health/live", () => Results.Ok(new { status = "Healthy" }));
-        app.MapGet("/health/ready", () => Results.Ok(new { status = "Healthy" }));
         return app;
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Masking.Chunks;
 using Portcullis.Masking.Rules;
+using Portcullis.Masking.Streaming;
 
 namespace Portcullis.Masking;
 
@@ -11,15 +12,15 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        var config = builder.AddPortcullisConfig();
-        builder.Services.AddSingleton<SecretResolver>();
+        // Read (and checked) at start-up: a masking section that does not read stops the service here.
+        var masking = builder.AddPortcullisConfig().Masking.Read<MaskingConfig>();
         builder.Services.AddSingleton(services =>
         {
             // The hash key is resolved once at start-up: without it, a policy that hashes does not start.
-            var key = config.Masking.HashKey is { } reference
+            var key = masking.HashKey is { } reference
                 ? Encoding.UTF8.GetBytes(services.GetRequiredService<SecretResolver>().ResolveAsync(reference, CancellationToken.None).GetAwaiter().GetResult())
                 : null;
-            return MaskingPolicy.From(config.Masking, key);
+            return MaskingPolicy.From(masking, key);
         });
         builder.Services.AddSingleton<ContentMasker>();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -33,11 +34,7 @@ public static class Extensions
         {
             bus.AddConsumer<MaskContentConsumer>();
             bus.AddConsumer<OpenMaskingStreamConsumer>();
-            bus.AddConsumer<MaskChunkConsumer>().Endpoint(endpoint =>
-            {
-                endpoint.Name = instance.ChunkQueue;
-                endpoint.Temporary = true;
-            });
+            bus.AddConsumer<MaskChunkConsumer>().Endpoint(endpoint => endpoint.OnePerInstance(instance.ChunkQueue));
         });
         return builder;
     }

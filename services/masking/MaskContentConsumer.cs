@@ -1,6 +1,7 @@
 using MassTransit;
-using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.Masking;
 
@@ -18,18 +19,8 @@ public sealed class MaskContentConsumer(ContentMasker masker, TimeProvider clock
         var masked = masker.Mask(message.Connection, message.ContentType, message.Body, tally);
         var headers = message.Headers is null ? null : masker.MaskHeaders(message.Connection, message.Headers, tally);
 
-        await context.Publish(new ResponseMasked(
-            message.RequestId,
-            message.SessionId,
-            tally.Counts,
-            [.. tally.Rules.Keys.Order(StringComparer.Ordinal)],
-            message.Body.LongLength,
-            masked.LongLength,
-            clock.GetUtcNow(),
-            tally.Rules,
-            message.Connection),
-            // One per request, whatever the number of deliveries: the audit keeps one copy.
-            publish => publish.MessageId = EventMessageId.For<ResponseMasked>(message.RequestId));
+        await context.PublishResponseMasked(message.RequestId, message.SessionId, message.Connection, tally,
+            message.Body.LongLength, masked.LongLength, clock.GetUtcNow());
         await context.RespondAsync(new ContentMasked(message.RequestId, message.SessionId, masked, tally.Counts, headers));
     }
 }

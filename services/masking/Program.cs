@@ -1,5 +1,4 @@
 using Portcullis.Defaults;
-using Portcullis.Defaults.Health;
 using Portcullis.Masking;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,6 +6,5 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseServiceDefaults();
-app.MapPortcullisHealth();
+app.MapDefaultEndpoints();
 app.Run();

@@ -19,7 +19,8 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddPortcullisConfig();
+        // Its section of the file is read (and checked) at start-up: a section that does not read stops the service here.
+        builder.AddPortcullisConfig().Policy.Read<PolicyConfig>();
         builder.AddPortcullisAuthentication();
         var admins = builder.Configuration["Policy:AdminGroup"] ?? "admins";
         builder.Services.AddAuthorizationBuilder()
@@ -54,12 +55,7 @@ public static class Extensions
         {
             bus.AddConsumer<RequestReceivedConsumer>();
             // Every instance hears every new version, on a queue of its own that goes with it.
-            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint =>
-            {
-                // One queue per instance (every instance hears every message), removed when the instance goes.
-                endpoint.Temporary = true;
-                endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
-            });
+            bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });
         return builder;
     }

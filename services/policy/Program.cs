@@ -1,7 +1,6 @@
 using Portcullis.Defaults;
-using Portcullis.Defaults.Health;
 using Portcullis.Policy;
-using Portcullis.Policy.Analysis.Sql.Catalogue;
+using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Apis;
 
 // `catalog generate [folder]`: regenerate the function catalogue from a PostgreSQL server (ConnectionStrings__Postgres).
@@ -13,10 +12,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseServiceDefaults();
-app.UseAuthentication();
-app.UseAuthorization();
-app.MapPortcullisHealth();
+app.MapDefaultEndpoints();
 app.MapEvaluateApi();
 app.MapPolicyApi();
 app.Run();

@@ -48,17 +48,22 @@ public static class MaskingBuildsProbe
         var context = new BuildContext(dir);
         var masking = context.LoadFromAssemblyPath(Path.Combine(dir, "Portcullis.Masking.dll"));
         var defaults = context.LoadFromAssemblyName(new AssemblyName("Portcullis.Defaults"));
-        var configType = defaults.GetType("Portcullis.Defaults.Configuration.MaskingConfig", throwOnError: true)!;
+        var configType = TypeIn([masking, defaults], "Portcullis.Masking.Rules.MaskingConfig", "Portcullis.Defaults.Configuration.MaskingConfig");
         var config = Activator.CreateInstance(configType);
         configType.GetProperty("Detectors")!.SetValue(config, detectors.Split(',').ToList());
         var policy = masking.GetType("Portcullis.Masking.Rules.MaskingPolicy", throwOnError: true)!
             .GetMethods().First(m => m.Name == "From" && m.GetParameters().Length == 2).Invoke(null, [config, null]);
-        var maskerType = masking.GetType("Portcullis.Masking.ContentMasker", throwOnError: true)!;
+        var maskerType = TypeIn([masking], "Portcullis.Masking.Streaming.ContentMasker", "Portcullis.Masking.ContentMasker");
         var masker = Activator.CreateInstance(maskerType, policy);
-        var tallyType = masking.GetType("Portcullis.Masking.MaskingTally", throwOnError: true)!;
+        var tallyType = TypeIn([masking], "Portcullis.Masking.Values.MaskingTally", "Portcullis.Masking.MaskingTally");
         var mask = maskerType.GetMethods().First(m => m.Name == "Mask" && m.GetParameters() is [_, _, { ParameterType: var input }, _, _, _] && input == typeof(Stream));
         return () => mask.Invoke(masker, ["demo", "application/json", new MemoryStream(json, writable: false), Stream.Null, Activator.CreateInstance(tallyType), 64 * 1024]);
     }
+
+    // A type by its name in this build or an earlier one (issue 19 moved the masker's types into feature namespaces).
+    private static Type TypeIn(Assembly[] assemblies, params string[] names) =>
+        assemblies.SelectMany(_ => names, (assembly, name) => assembly.GetType(name)).FirstOrDefault(type => type is not null)
+        ?? throw new InvalidOperationException($"None of {string.Join(", ", names)} is in the build.");
 
     private sealed class BuildContext(string dir) : AssemblyLoadContext
     {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 using Portcullis.Masking.Rules;
 
 namespace Portcullis.Benchmarks;

@@ -37,13 +37,14 @@ public class PolicyDecisionBenchmarks
 
     private static CompiledPolicy Policy(int rules)
     {
-        var config = new PortcullisConfig
+        var connections = new Dictionary<string, ConnectionConfig>
         {
-            Connections = { ["api"] = new ConnectionConfig { Kind = "http", Upstream = "http://127.0.0.1:1/", DefaultEffect = "allow" } },
+            ["api"] = new ConnectionConfig { Kind = "http", Upstream = "http://127.0.0.1:1/", DefaultEffect = "allow" },
         };
+        var policy = new PolicyConfig();
         for (var i = 0; i < rules; i++)
         {
-            config.Policy.Rules.Add(new PolicyRuleConfig
+            policy.Rules.Add(new PolicyRuleConfig
             {
                 Id = $"rule-{i}",
                 Effect = (i % 3) switch { 0 => "deny", 1 => "allow", _ => "require_approval" },
@@ -57,6 +58,6 @@ public class PolicyDecisionBenchmarks
                 },
             });
         }
-        return CompiledPolicy.From(config);
+        return CompiledPolicy.From(policy, connections, MaskedColumnRules.None);
     }
 }

@@ -4,6 +4,7 @@ using Dapr.Client;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Approval.Notifications;
 
@@ -16,10 +17,6 @@ public sealed class NotificationOptions
 
     /// <summary>A Slack-compatible incoming webhook, used when no Dapr binding is in play.</summary>
     public string? WebhookUrl { get; set; }
-
-    public static bool DaprSidecarConfigured =>
-        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DAPR_GRPC_ENDPOINT"))
-        || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DAPR_GRPC_PORT"));
 }
 
 /// <summary>
@@ -35,7 +32,7 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
     {
         var options = notifications.Value;
         var payload = Payload(context.Message, approvals.Value.ConsoleLink(context.Message.ApprovalId));
-        if (!string.IsNullOrEmpty(options.DaprBinding) && NotificationOptions.DaprSidecarConfigured)
+        if (!string.IsNullOrEmpty(options.DaprBinding) && DaprSidecar.IsConfigured)
         {
             await dapr.Value.InvokeBindingAsync(options.DaprBinding, options.DaprBindingOperation, payload,
                 new Dictionary<string, string> { ["approvalId"] = context.Message.ApprovalId.ToString() },

@@ -9,7 +9,7 @@ namespace Portcullis.Audit.Projections;
 /// (under the policy rule), and values masked (under the masking rule or detector that masked them).
 /// Lifecycle: asynchronous (the projection daemon), rebuilt from the streams by the rebuild command.
 /// </summary>
-public sealed class DecisionStatistics
+public sealed class DecisionStatistics : IDecisionCounts
 {
     public string Id { get; set; } = ""; // day|connection|rule
     public DateOnly Day { get; set; }
@@ -21,6 +21,9 @@ public sealed class DecisionStatistics
     public int Approved { get; set; }
     public int ApprovalDenied { get; set; }
     public int Masked { get; set; }
+
+    int IDecisionCounts.ApprovalsGranted { get => Approved; set => Approved = value; }
+    int IDecisionCounts.ApprovalsRefused { get => ApprovalDenied; set => ApprovalDenied = value; }
 
     public static string Key(DateTimeOffset at, string? connection, string? rule) =>
         $"{at.UtcDateTime:yyyy-MM-dd}|{connection ?? "?"}|{rule ?? "default"}";
@@ -44,12 +47,8 @@ public sealed class DecisionStatisticsProjection : MultiStreamProjection<Decisio
             { Id = id, Day = DateOnly.Parse(parts[0]), Connection = parts[1], Rule = parts[2] };
         switch (e.Data)
         {
-            case PolicyEvaluated { Decision: Decision.Allow }: statistics.Allowed++; break;
-            case PolicyEvaluated { Decision: Decision.Deny }: statistics.Denied++; break;
-            case PolicyEvaluated { Decision: Decision.RequireApproval }: statistics.ApprovalRequired++; break;
-            case ApprovalGranted: statistics.Approved++; break;
-            case ApprovalDenied: statistics.ApprovalDenied++; break;
             case ResponseMasked masked: statistics.Masked += masked.CountsByRule?.GetValueOrDefault(statistics.Rule) ?? 0; break;
+            default: statistics.Count(e.Data); break;
         }
         return statistics;
     }

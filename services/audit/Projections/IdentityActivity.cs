@@ -9,7 +9,7 @@ namespace Portcullis.Audit.Projections;
 /// asynchronous (Marten's projection daemon, one node at a time), so recording never waits for it; it can
 /// trail the streams by a moment, and is rebuilt from them by the rebuild command.
 /// </summary>
-public sealed class IdentityActivity
+public sealed class IdentityActivity : IDecisionCounts
 {
     public string Id { get; set; } = ""; // the subject
     public DateTimeOffset? FirstSeen { get; set; }
@@ -23,6 +23,8 @@ public sealed class IdentityActivity
     public int ApprovalsGiven { get; set; }
     public int ApprovalsRefused { get; set; }
     public int PolicyChanges { get; set; }
+
+    int IDecisionCounts.ApprovalsGranted { get => ApprovalsGiven; set => ApprovalsGiven = value; }
 }
 
 public sealed class IdentityActivityProjection : MultiStreamProjection<IdentityActivity, string>
@@ -50,12 +52,8 @@ public sealed class IdentityActivityProjection : MultiStreamProjection<IdentityA
                     activity.Sessions.Add(received.SessionId);
                 activity.Connections[received.Action.Connection] = activity.Connections.GetValueOrDefault(received.Action.Connection) + 1;
                 break;
-            case PolicyEvaluated { Decision: Decision.Allow }: activity.Allowed++; break;
-            case PolicyEvaluated { Decision: Decision.Deny }: activity.Denied++; break;
-            case PolicyEvaluated { Decision: Decision.RequireApproval }: activity.ApprovalRequired++; break;
-            case ApprovalGranted: activity.ApprovalsGiven++; break;
-            case ApprovalDenied: activity.ApprovalsRefused++; break;
             case PolicyPublished: activity.PolicyChanges++; break;
+            default: activity.Count(e.Data); break;
         }
         return activity;
     }

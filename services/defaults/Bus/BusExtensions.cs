@@ -40,6 +40,18 @@ public static class BusExtensions
         });
         return builder;
     }
+
+    /// <summary>
+    /// One queue per instance, removed when the instance goes, so every instance hears every message (a new
+    /// policy version, an approver's decision): the consumer's usual name with a suffix of this instance's own,
+    /// or <paramref name="queue"/> where others must be told the name (a masking instance's chunk queue).
+    /// </summary>
+    public static void OnePerInstance(this IEndpointRegistrationConfigurator endpoint, string? queue = null)
+    {
+        endpoint.Temporary = true;
+        if (queue is not null) endpoint.Name = queue;
+        else endpoint.InstanceId = "-" + NewId.NextGuid().ToString("N")[..12];
+    }
 }
 
 /// <summary>The parts of an amqp:// URI. The password is kept out of <see cref="ToString"/>.</summary>

@@ -20,7 +20,7 @@ public sealed class MaskedColumns
     public static readonly MaskedColumns None = new([]);
 
     /// <summary>The column patterns of every masking rule that applies to the connection (rules without connections apply to all).</summary>
-    public static MaskedColumns For(MaskingConfig masking, string connection) =>
+    public static MaskedColumns For(MaskedColumnRules masking, string connection) =>
         new(masking.Rules.Where(r => r.Connections.Count == 0 || r.Connections.Contains(connection)).SelectMany(r => r.Columns));
 
     public bool IsEmpty => _patterns.Length == 0;

@@ -13,19 +13,41 @@ public static partial class PortcullisConfigLoader
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .Build(); // unknown keys are errors: a misspelt rule field must not silently match everything
 
+    // For a part of another service's section: the keys the part names, the others left to the section's owner.
+    private static readonly IDeserializer PartDeserializer = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .IgnoreUnmatchedProperties()
+        .Build();
+
     private static readonly ISerializer Serializer = new SerializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull | DefaultValuesHandling.OmitEmptyCollections)
         .Build();
 
-    /// <summary>The policy section as YAML, in one canonical form (used to store and compare versions).</summary>
-    public static string SerializePolicy(PolicyConfig policy) => Serializer.Serialize(policy);
+    /// <summary>A section's model as YAML, in one canonical form (the policy stores and compares its versions so).</summary>
+    public static string Serialize(object section) => Serializer.Serialize(section);
 
+    /// <summary>The file: its connections, and each service's section kept for that service to read.</summary>
     public static PortcullisConfig Parse(string yaml, string source = "portcullis.yaml")
+    {
+        var config = Read(source, () => Deserializer.Deserialize<PortcullisConfig?>(yaml)) ?? new PortcullisConfig();
+        config.Policy.Source = config.Masking.Source = source;
+        return config;
+    }
+
+    /// <summary>One section on its own (as an admin API receives it), every key checked.</summary>
+    public static T ParseSection<T>(string yaml, string source) where T : class, new() =>
+        Read(source, () => Deserializer.Deserialize<T?>(yaml)) ?? new T();
+
+    internal static T ReadSection<T>(ConfigSection section, bool every) where T : class, new() =>
+        section.IsEmpty ? new T()
+            : Read(section.Source, () => (every ? Deserializer : PartDeserializer).Deserialize<T?>(section.Replay())) ?? new T();
+
+    private static T? Read<T>(string source, Func<T?> deserialize)
     {
         try
         {
-            return Deserializer.Deserialize<PortcullisConfig?>(yaml) ?? new PortcullisConfig();
+            return deserialize();
         }
         catch (YamlException ex)
         {
@@ -55,20 +77,6 @@ public static partial class PortcullisConfigLoader
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\$\{(?<name>[A-Z][A-Z0-9_]*)(?::-(?<default>[^}]*))?\}")]
     private static partial System.Text.RegularExpressions.Regex Variable();
-
-    /// <summary>Just the policy section (default_effect, rules), as the admin API receives it.</summary>
-    public static PolicyConfig ParsePolicy(string yaml)
-    {
-        try
-        {
-            return Deserializer.Deserialize<PolicyConfig?>(yaml) ?? new PolicyConfig();
-        }
-        catch (YamlException ex)
-        {
-            throw new InvalidOperationException(
-                $"policy: line {ex.Start.Line}, column {ex.Start.Column}: {(ex.InnerException ?? ex).Message}", ex);
-        }
-    }
 
     public static PortcullisConfig Load(string path) =>
         File.Exists(path)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapr.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Defaults.Secrets;
 
@@ -49,9 +50,7 @@ public sealed class SecretResolver(IConfiguration configuration, ILogger<SecretR
     }
 
     private static bool DaprConfigured(IConfiguration configuration) =>
-        !string.IsNullOrEmpty(configuration["Secrets:DaprStore"]) &&
-        (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DAPR_GRPC_ENDPOINT"))
-         || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DAPR_GRPC_PORT")));
+        !string.IsNullOrEmpty(configuration["Secrets:DaprStore"]) && DaprSidecar.IsConfigured;
 
     private static IReadOnlyDictionary<string, string> LoadFile(string? path)
     {

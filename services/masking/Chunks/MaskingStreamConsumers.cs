@@ -1,6 +1,7 @@
 using MassTransit;
-using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.Masking.Chunks;
 
@@ -61,17 +62,8 @@ public sealed class MaskChunkConsumer(MaskingStreams streams, TimeProvider clock
         }
         streams.Close(chunk.RequestId);
         var opened = stream.Opened;
-        await context.Publish(new ResponseMasked(
-            opened.RequestId,
-            opened.SessionId,
-            stream.Tally.Counts,
-            [.. stream.Tally.Rules.Keys.Order(StringComparer.Ordinal)],
-            stream.BytesIn,
-            stream.BytesOut,
-            clock.GetUtcNow(),
-            stream.Tally.Rules,
-            opened.Connection),
-            publish => publish.MessageId = EventMessageId.For<ResponseMasked>(opened.RequestId));
+        await context.PublishResponseMasked(opened.RequestId, opened.SessionId, opened.Connection, stream.Tally,
+            stream.BytesIn, stream.BytesOut, clock.GetUtcNow());
         await context.RespondAsync(new ChunkMasked(chunk.RequestId, chunk.SessionId, chunk.Sequence, masked, stream.Tally.Counts));
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Portcullis.Contracts;
 using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.Masking.Chunks;
 

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Portcullis.Masking.Detectors;
 using Portcullis.Masking.Rules;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.Masking.Streaming;
 

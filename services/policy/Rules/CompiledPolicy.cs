@@ -29,13 +29,18 @@ public sealed class CompiledPolicy
         "unvetted_function", "unsafe_setting", "delay",
     };
 
-    public static CompiledPolicy From(PortcullisConfig config, string? version = null)
+    /// <summary>The file's policy: its policy section, over its connections and the columns its masking rules mask.</summary>
+    public static CompiledPolicy From(PortcullisConfig config, string? version = null) =>
+        From(config.Policy.Read<PolicyConfig>(), config.Connections, MaskedColumnRules.From(config), version);
+
+    public static CompiledPolicy From(PolicyConfig policy, IReadOnlyDictionary<string, ConnectionConfig> connections,
+        MaskedColumnRules masked, string? version = null)
     {
         var errors = new List<string>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var rules = new List<CompiledRule>();
-        var hosts = config.Connections.ToDictionary(c => c.Key, c => c.Value.TargetHost(), StringComparer.Ordinal);
-        foreach (var (rule, index) in config.Policy.Rules.Select((rule, index) => (rule, index)))
+        var hosts = connections.ToDictionary(c => c.Key, c => c.Value.TargetHost(), StringComparer.Ordinal);
+        foreach (var (rule, index) in policy.Rules.Select((rule, index) => (rule, index)))
         {
             var where = $"policy.rules[{index}]" + (rule.Id.Length > 0 ? $" ('{rule.Id}')" : "");
             if (rule.Id.Length == 0) errors.Add($"{where}: every rule needs an id");
@@ -44,7 +49,7 @@ public sealed class CompiledPolicy
                 errors.Add($"{where}: effect '{rule.Effect}' is not one of allow, deny, require_approval");
             if (effect == Decision.RequireApproval && rule.Approvers.Count == 0)
                 errors.Add($"{where}: require_approval needs approvers (groups)");
-            foreach (var connection in rule.Match.Connections.Where(c => !config.Connections.ContainsKey(c)))
+            foreach (var connection in rule.Match.Connections.Where(c => !connections.ContainsKey(c)))
                 errors.Add($"{where}: connection '{connection}' is not defined under connections");
             foreach (var path in rule.Match.Paths.Where(p => !p.StartsWith('/')))
                 errors.Add($"{where}: path '{path}' must start with '/'");
@@ -56,11 +61,11 @@ public sealed class CompiledPolicy
             rules.Add(new CompiledRule(rule, effect, index, obligations, hosts));
         }
 
-        if (!TryParseEffect(config.Policy.DefaultEffect, out var defaultEffect) || defaultEffect == Decision.RequireApproval)
-            errors.Add($"policy.default_effect '{config.Policy.DefaultEffect}' must be allow or deny");
+        if (!TryParseEffect(policy.DefaultEffect, out var defaultEffect) || defaultEffect == Decision.RequireApproval)
+            errors.Add($"policy.default_effect '{policy.DefaultEffect}' must be allow or deny");
         var connectionDefaults = new Dictionary<string, Decision>(StringComparer.Ordinal);
         var connectionObligations = new Dictionary<string, Obligations>(StringComparer.Ordinal);
-        foreach (var (name, connection) in config.Connections)
+        foreach (var (name, connection) in connections)
         {
             connectionObligations[name] = ParseObligations(connection.Obligations, $"connections.{name}", errors) ?? Obligations.None;
             if (connection.DefaultEffect is null) connectionDefaults[name] = defaultEffect;
@@ -74,12 +79,12 @@ public sealed class CompiledPolicy
 
         return new CompiledPolicy
         {
-            Version = version ?? VersionOf(config),
+            Version = version ?? VersionOf(policy, connections),
             Rules = rules,
             DefaultEffect = defaultEffect,
             ConnectionDefaults = connectionDefaults,
             ConnectionObligations = connectionObligations,
-            MaskedColumns = config.Connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(config.Masking, c), StringComparer.Ordinal),
+            MaskedColumns = connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(masked, c), StringComparer.Ordinal),
         };
     }
 
@@ -122,14 +127,14 @@ public sealed class CompiledPolicy
 
     // Until versions are stored as events, the version is the content hash of the rules, so two services
     // (or two runs) with the same rules name the same version and any change names a new one.
-    private static string VersionOf(PortcullisConfig config)
+    private static string VersionOf(PolicyConfig policy, IReadOnlyDictionary<string, ConnectionConfig> connections)
     {
-        var text = new StringBuilder(config.Policy.DefaultEffect);
-        foreach (var (name, connection) in config.Connections.OrderBy(c => c.Key, StringComparer.Ordinal))
+        var text = new StringBuilder(policy.DefaultEffect);
+        foreach (var (name, connection) in connections.OrderBy(c => c.Key, StringComparer.Ordinal))
             text.Append('\n').Append(name).Append('=').Append(connection.DefaultEffect);
-        foreach (var (_, connection) in config.Connections.OrderBy(c => c.Key, StringComparer.Ordinal))
+        foreach (var (_, connection) in connections.OrderBy(c => c.Key, StringComparer.Ordinal))
             text.Append('\n').Append(System.Text.Json.JsonSerializer.Serialize(connection.Obligations));
-        foreach (var rule in config.Policy.Rules)
+        foreach (var rule in policy.Rules)
             text.Append('\n').Append(System.Text.Json.JsonSerializer.Serialize(rule));
         return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..12];
     }

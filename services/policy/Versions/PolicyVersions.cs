@@ -25,7 +25,7 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
     /// <summary>Loads the latest version into the provider, first publishing the file's policy if it is new.</summary>
     public async Task<PolicyDocument> LoadAsync(CancellationToken cancellationToken)
     {
-        var fileYaml = PortcullisConfigLoader.SerializePolicy(file.Policy);
+        var fileYaml = file.Policy.Read<PolicyConfig>().ToYaml();
         var fileHash = Hash(fileYaml);
         await using var session = store.LightweightSession();
         var stream = await session.Events.FetchForWriting<PolicyDocument>(StreamId, cancellationToken);
@@ -86,12 +86,7 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
     public static string Label(int version) => $"v{version}";
 
     private CompiledPolicy Compile(string yaml, int version) =>
-        CompiledPolicy.From(new PortcullisConfig
-        {
-            Connections = file.Connections,
-            Policy = PortcullisConfigLoader.ParsePolicy(yaml),
-            Masking = file.Masking,
-        }, Label(version));
+        CompiledPolicy.From(PolicyConfig.Parse(yaml), file.Connections, MaskedColumnRules.From(file), Label(version));
 
     private static string Hash(string yaml) =>
         "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)))[..16];

@@ -11,9 +11,10 @@ public class NamespaceCycleTests
     [Theory]
     [InlineData("Portcullis.Gateway")]
     [InlineData("Portcullis.Audit")]
-    // Not yet (their loops are for their owners to untangle; add them here once they pass):
-    // Portcullis.Policy: Analysis.Sql <-> Analysis.Sql.Catalogue (PgCatalogueGenerator uses SqlStatementAnalyzer).
-    // Portcullis.Masking: the root namespace <-> Chunks, Rules, Streaming (ValueMasker, MaskingStrategies, ContentMasker).
+    [InlineData("Portcullis.Policy")]
+    [InlineData("Portcullis.Masking")]
+    [InlineData("Portcullis.Defaults")]
+    // Not yet: Portcullis.Approval (ApprovalOptions in its root namespace is used by Saga and Notifications), being reshaped.
     public void Service_namespaces_use_each_other_one_way_only(string assemblyName)
     {
         var graph = NamespaceGraph.Of(Assembly.Load(assemblyName).Location);

@@ -173,7 +173,10 @@ public sealed class NamespaceGraph
                         if (signature.GetKind() == StandaloneSignatureKind.Method) signature.DecodeMethodSignature(this, null);
                         break;
                     case OperandType.InlineSwitch:
-                        il.Offset += 4 * il.ReadInt32();
+                        // The count first, then the targets: read apart, since "Offset += 4 * ReadInt32()" reads Offset
+                        // before the count moves it, and lands inside the targets.
+                        var targets = il.ReadInt32();
+                        il.Offset += 4 * targets;
                         break;
                     case OperandType.InlineNone:
                         break;

@@ -113,9 +113,11 @@ public sealed partial class ComposeFileTests
                 foreach (var (name, _) in PortcullisConfigLoader.VariablesIn(File.ReadAllText(file)))
                     if (!environment.ContainsKey(name))
                         problems.Add($"{service.Name}: {Path.GetFileName(file)} uses {name}, which compose does not set (the local default would point nowhere)");
-                // And the file loads with the compose values.
-                PortcullisConfigLoader.Parse(PortcullisConfigLoader.ExpandEnvironment(File.ReadAllText(file), file,
+                // And the file loads with the compose values, each service's section into its service's model.
+                var loaded = PortcullisConfigLoader.Parse(PortcullisConfigLoader.ExpandEnvironment(File.ReadAllText(file), file,
                     name => environment.GetValueOrDefault(name)), file);
+                loaded.Policy.Read<Portcullis.Policy.Rules.PolicyConfig>();
+                loaded.Masking.Read<Portcullis.Masking.Rules.MaskingConfig>();
             }
         }
         Assert.True(problems.Count == 0, string.Join("\n", problems));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
+using Portcullis.Masking.Values;
 using Portcullis.Masking.Rules;
 using Portcullis.Masking.Streaming;
 

@@ -1,6 +1,8 @@
 using System.Text;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 using Portcullis.Masking.Rules;
 using Xunit.Abstractions;
 

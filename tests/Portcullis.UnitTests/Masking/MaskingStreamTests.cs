@@ -2,6 +2,8 @@ using System.Text;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Masking;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 using Portcullis.Masking.Chunks;
 using Portcullis.Masking.Rules;
 

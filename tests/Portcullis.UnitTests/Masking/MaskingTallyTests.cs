@@ -1,4 +1,7 @@
 using Portcullis.Masking;
+using Portcullis.Masking.Rules;
+using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
 namespace Portcullis.UnitTests.Masking;
 

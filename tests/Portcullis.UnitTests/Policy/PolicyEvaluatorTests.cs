@@ -146,7 +146,7 @@ public class PolicyEvaluatorTests
     public void Misspelt_rule_fields_are_errors_not_silent_wildcards()
     {
         var yaml = "policy:\n  rules:\n    - { id: a, effect: deny, match: { pathz: ['/admin'] } }\n";
-        var error = Assert.Throws<InvalidOperationException>(() => PortcullisConfigLoader.Parse(yaml));
+        var error = Assert.Throws<InvalidOperationException>(() => CompiledPolicy.From(PortcullisConfigLoader.Parse(yaml)));
         Assert.Contains("line 3", error.Message);
     }
 }

@@ -13,7 +13,7 @@ namespace Portcullis.Gateway.Connectors.Postgres;
 /// number 0 in its rule) counts as reading every column of every table it depends on. Unqualified names match views
 /// in any schema.
 /// </summary>
-public sealed class MaskedViews(PortcullisConfig config)
+public sealed class MaskedViews(MaskedColumnRules rules)
 {
     // The masked columns of a connection follow from the configuration alone: worked out once per connection.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MaskedColumns> _masked = new(StringComparer.Ordinal);
@@ -49,7 +49,7 @@ public sealed class MaskedViews(PortcullisConfig config)
     public async Task<string?> RefusalAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
         IReadOnlyList<string>? relations, CancellationToken cancellationToken)
     {
-        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(config.Masking, name));
+        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(rules, name));
         if (masked.IsEmpty) return null;
         if (relations is null)
             // The policy names the relations whenever the connection has masked columns; without them nothing can be vetted.

@@ -561,17 +561,9 @@ public static class ShellLexer
         var depth = 0;
         for (var i = open; i < input.Length; i++)
         {
+            if (SkipQuoted(input, ref i)) continue;
             switch (input[i])
             {
-                case '\\': i++; break;
-                case '\'':
-                    i = input.IndexOf('\'', i + 1);
-                    if (i < 0) throw new ShellSyntaxException("a single quote is not closed");
-                    break;
-                case '"':
-                    i = ClosingDoubleQuote(input, i);
-                    break;
-                case '`': i = ClosingBacktick(input, i); break;
                 case '$' when i + 1 < input.Length && input[i + 1] == '(': i = MatchingParen(input, i + 1); break;
                 case '{': depth++; break;
                 case '}':
@@ -580,6 +572,25 @@ public static class ShellLexer
             }
         }
         throw new ShellSyntaxException("a ${ is not closed");
+    }
+
+    /// <summary>
+    /// At an escape, a quote or a backtick: moves <paramref name="i"/> to the last character it covers (the escaped
+    /// character, the closing quote or backtick) and says so; at anything else, leaves it where it is.
+    /// </summary>
+    private static bool SkipQuoted(string input, ref int i)
+    {
+        switch (input[i])
+        {
+            case '\\': i++; return true;
+            case '\'':
+                i = input.IndexOf('\'', i + 1);
+                if (i < 0) throw new ShellSyntaxException("a single quote is not closed");
+                return true;
+            case '"': i = ClosingDoubleQuote(input, i); return true;
+            case '`': i = ClosingBacktick(input, i); return true;
+            default: return false;
+        }
     }
 
     private static int ClosingDoubleQuote(string input, int open)
@@ -604,17 +615,9 @@ public static class ShellLexer
         var depth = 0;
         for (var i = open; i < input.Length; i++)
         {
+            if (SkipQuoted(input, ref i)) continue;
             switch (input[i])
             {
-                case '\\': i++; break;
-                case '\'':
-                    i = input.IndexOf('\'', i + 1);
-                    if (i < 0) throw new ShellSyntaxException("a single quote is not closed");
-                    break;
-                case '"':
-                    i = ClosingDoubleQuote(input, i);
-                    break;
-                case '`': i = ClosingBacktick(input, i); break;
                 case '#' when i > open && input[i - 1] is ' ' or '\t' or '\n' or ';' or '(':
                     // A comment inside $( ... ) runs to the end of the line; a ')' in it does not close anything.
                     throw new ShellSyntaxException("a comment inside a substitution is not analysed");

@@ -27,7 +27,7 @@ public static class MaskedColumnFlow
     static MaskedColumnFlow()
     {
         // Fail at start-up, not on the first agent request (and have the walk compiled before the first deadline).
-        var masked = MaskedColumns.For(new MaskingConfig { Rules = [new MaskingRuleConfig { Columns = ["s.t.c"] }] }, "warm-up");
+        var masked = MaskedColumns.For(new MaskedColumnRules { Rules = [new MaskedColumnRules.Rule { Columns = ["s.t.c"] }] }, "warm-up");
         if (Check("SELECT c FROM s.t WHERE id IN (SELECT id FROM s.t WHERE c > '1')", masked) is null)
             throw new InvalidOperationException("The masked-column-flow analysis did not refuse a predicate on a masked column.");
     }

@@ -3,7 +3,7 @@ using System.Text;
 using Portcullis.Masking.Detectors;
 using Portcullis.Masking.Rules;
 
-namespace Portcullis.Masking;
+namespace Portcullis.Masking.Values;
 
 public enum ValueOutcome { Unchanged, Masked, Dropped }
 

@@ -1,4 +1,4 @@
-namespace Portcullis.Masking;
+namespace Portcullis.Masking.Values;
 
 /// <summary>How many values were masked, by entity and by rule; never the values.</summary>
 public sealed class MaskingTally

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Portcullis.Masking;
+namespace Portcullis.Masking.Rules;
 
 public enum MaskingStrategy { Redact, Partial, Hash, Null }
 

@@ -3,9 +3,9 @@ using System.Text.Json;
 using Portcullis.Contracts;
 using Portcullis.Masking.Detectors;
 using Portcullis.Masking.Rules;
-using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Values;
 
-namespace Portcullis.Masking;
+namespace Portcullis.Masking.Streaming;
 
 /// <summary>
 /// Masks an output by its content type, as a stream: JSON token by token (rules by JSON path and, in SQL

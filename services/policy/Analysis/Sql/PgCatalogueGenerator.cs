@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
+using Portcullis.Policy.Analysis.Sql.Catalogue;
 
-namespace Portcullis.Policy.Analysis.Sql.Catalogue;
+namespace Portcullis.Policy.Analysis.Sql;
 
 /// <summary>
 /// Writes pg-functions.tsv, pg-operators.tsv and pg-relations.tsv from a PostgreSQL server's own catalogue:
