@@ -65,6 +65,18 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<McpAgent>>> _mcpSessions = new();
+
+    /// <summary>
+    /// One agent MCP session per name for the whole run (a corpus's cases share one, as one agent run's tool calls do),
+    /// closed with the stack.
+    /// </summary>
+    public Task<McpAgent> SharedMcpSession(string name) =>
+        _mcpSessions.GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => McpAgent.ConnectAsync(this))).Value;
+
+    /// <summary>The gateway's configured public URL (Gateway:PublicUrl), the base of the links it gives out.</summary>
+    public string GatewayPublicUrl { get; private set; } = null!;
+
     /// <summary>Gateway settings over the tests' own (set before <see cref="InitializeAsync"/>; the fault suite's deadlines).</summary>
     public Dictionary<string, string> GatewaySettings { get; } = new(StringComparer.Ordinal);
 
@@ -137,6 +149,7 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Secrets__File"] = secretsFile,
             ["Gateway__ApprovalWait"] = "00:00:20",
             ["Gateway__ApprovalServiceUrl"] = approvalUrl,
+            ["Gateway__PublicUrl"] = GatewayPublicUrl = $"http://127.0.0.1:{ports["gateway"]}",
         });
 
         foreach (var service in _services.Values) service.Start();
@@ -151,6 +164,8 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        foreach (var session in _mcpSessions.Values.Where(s => s.IsValueCreated))
+            if (session.Value.IsCompletedSuccessfully) await session.Value.Result.DisposeAsync();
         Gateway?.Dispose();
         Audit?.Dispose();
         Upstream?.Dispose();
