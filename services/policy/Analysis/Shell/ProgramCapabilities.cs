@@ -122,8 +122,9 @@ public sealed class ProgramCapabilities
                     if (!word.StartsWith("--", StringComparison.Ordinal)) continue;
                     var equals = word.IndexOf('=');
                     var name = equals < 0 ? word : word[..equals];
-                    // getopt_long takes any unambiguous abbreviation, so a prefix of the option counts.
-                    if (name == option || name.Length >= 4 && option.StartsWith(name, StringComparison.Ordinal))
+                    // getopt_long takes any unambiguous abbreviation, one letter included ("sort --o=FILE" is
+                    // --output), so a prefix of the option counts.
+                    if (name == option || name.Length >= 3 && option.StartsWith(name, StringComparison.Ordinal))
                     {
                         evidence = word;
                         value = equals >= 0 ? All[i] with { Value = word[(equals + 1)..], Pattern = ShellLexer.EscapePattern(word[(equals + 1)..]) }
