@@ -179,6 +179,7 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
     [Theory]
     [InlineData("_method=DELETE")]
     [InlineData("name=x&_METHOD=put")]
+    [InlineData("name=x&.method=put")]
     public async Task A_form_body_that_names_another_method_is_refused(string form)
     {
         var probe = Guid.NewGuid().ToString("N");
@@ -187,6 +188,22 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
         using var response = await stack.Gateway.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("_method", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
+    }
+
+    [Theory]
+    [InlineData("application/json", """{"_method":"DELETE"}""")]
+    [InlineData("application/merge-patch+json; charset=utf-8", """{"name":"x","_METHOD":"put"}""")]
+    [InlineData("application/json", """{"name":"x",".method":"DELETE"}""")]
+    public async Task A_json_body_that_names_another_method_is_refused(string contentType, string json)
+    {
+        var probe = Guid.NewGuid().ToString("N");
+        using var request = await stack.AgentRequest(HttpMethod.Post, $"http/demo/customers/1?probe={probe}", "e2e-http-json");
+        request.Content = new StringContent(json, Encoding.UTF8);
+        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var response = await stack.Gateway.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("method", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
     }
 
