@@ -110,7 +110,7 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
     public async Task Each_target_is_judged_the_same_through_mcp_http_request(int line, string expect, string target, string? forwarded, string? header)
     {
         var @case = new Case(expect, target, forwarded, header, line);
-        var agent = await stack.SharedMcpSession("http-target-corpus");
+        var agent = await McpAgent.SharedSession(stack, "http-target-corpus");
         var probe = Guid.NewGuid().ToString("N");
         var queryStart = @case.Target.IndexOf('?');
         var arguments = new Dictionary<string, object?>

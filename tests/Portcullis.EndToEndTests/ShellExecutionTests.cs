@@ -117,7 +117,7 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
     // The same lines through MCP's run_command, in one agent session: a refusal is a tool error naming the rule.
     private async Task<(bool IsError, string Text)> ExecThroughMcp(string command)
     {
-        var agent = await stack.SharedMcpSession("shell-execution");
+        var agent = await McpAgent.SharedSession(stack, "shell-execution");
         var result = await agent.CallAsync("run_command", new Dictionary<string, object?> { ["connection"] = "ops", ["command"] = command });
         return (result.IsError == true, McpAgent.Text(result));
     }

@@ -61,7 +61,7 @@ public sealed class SqlCapabilityCorpusTests(PortcullisStack stack)
     [MemberData(nameof(Cases))]
     public async Task Through_mcp_sql_query(string group, string sql, string decision, string rule)
     {
-        var agent = await stack.SharedMcpSession("sql-capability-corpus");
+        var agent = await McpAgent.SharedSession(stack, "sql-capability-corpus");
         var result = await agent.CallAsync("sql_query", new Dictionary<string, object?> { ["connection"] = "warehouse", ["sql"] = sql });
         var text = McpAgent.Text(result);
         if (decision == "allow")

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -10,6 +12,9 @@ namespace Portcullis.EndToEndTests.Stack;
 /// </summary>
 public sealed class McpAgent : IAsyncDisposable
 {
+    // Per stack (the fault suite links PortcullisStack without the MCP client, so the sessions are kept here).
+    private static readonly ConditionalWeakTable<PortcullisStack, ConcurrentDictionary<string, Lazy<Task<McpAgent>>>> Shared = new();
+
     private readonly McpClient _client;
     private readonly ExtraHeaders _headers;
 
@@ -19,6 +24,13 @@ public sealed class McpAgent : IAsyncDisposable
 
     /// <summary>Headers added to each request of the session (set between calls; a test class runs its cases one by one).</summary>
     public Dictionary<string, string> Headers => _headers.Values;
+
+    /// <summary>
+    /// One agent session per name for the whole run (a corpus's cases share one, as one agent run's tool calls do); it
+    /// ends with the stack's gateway.
+    /// </summary>
+    public static Task<McpAgent> SharedSession(PortcullisStack stack, string name) =>
+        Shared.GetOrCreateValue(stack).GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => ConnectAsync(stack))).Value;
 
     public static async Task<McpAgent> ConnectAsync(PortcullisStack stack, string client = PortcullisStack.AgentClient)
     {

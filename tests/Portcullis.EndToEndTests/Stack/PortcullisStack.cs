@@ -65,15 +65,6 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<McpAgent>>> _mcpSessions = new();
-
-    /// <summary>
-    /// One agent MCP session per name for the whole run (a corpus's cases share one, as one agent run's tool calls do),
-    /// closed with the stack.
-    /// </summary>
-    public Task<McpAgent> SharedMcpSession(string name) =>
-        _mcpSessions.GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => McpAgent.ConnectAsync(this))).Value;
-
     /// <summary>The gateway's configured public URL (Gateway:PublicUrl), the base of the links it gives out.</summary>
     public string GatewayPublicUrl { get; private set; } = null!;
 
@@ -164,8 +155,6 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var session in _mcpSessions.Values.Where(s => s.IsValueCreated))
-            if (session.Value.IsCompletedSuccessfully) await session.Value.Result.DisposeAsync();
         Gateway?.Dispose();
         Audit?.Dispose();
         Upstream?.Dispose();
