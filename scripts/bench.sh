@@ -45,7 +45,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 
-install() {
+install() { # the bench's own tools, through the one installer (scripts/servers.sh install PACKAGE...)
   local missing=()
   command -v hey >/dev/null || missing+=(hey)
   command -v nginx >/dev/null || missing+=(nginx)
@@ -53,13 +53,7 @@ install() {
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
-  log "installing ${missing[*]} from Debian packages (apt-get)"
-  # Debian's maintainer scripts would start a system-wide nginx on port 80; the bench runs its own.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+  "$ROOT/scripts/servers.sh" install "${missing[@]}"
 }
 
 ensure_stack() {

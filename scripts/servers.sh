@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local PostgreSQL and RabbitMQ for development and tests, from Debian's packages, on loopback, with
 # every file in a project-local folder (.local/). Used when no Docker engine answers.
-#   scripts/servers.sh install   install missing Debian packages (needs root)
+#   scripts/servers.sh install [PACKAGE...]
+#                                install missing Debian packages (needs root): the servers' own, and the extra
+#                                packages named (e.g. `servers.sh install hey nginx`, as scripts/bench.sh does)
 #   scripts/servers.sh start     start both servers (idempotent), then write .local/servers.env; PostgreSQL runs
 #                                with its durable settings (fsync, synchronous_commit, full_page_writes on)
 #   scripts/servers.sh start --relaxed
@@ -31,7 +33,11 @@ log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
 
 install() {
-  local missing=()
+  local missing=() package
+  for package in "$@"; do # extra packages a caller needs; checked by name, so only the missing ones are installed
+    [[ "$package" =~ ^[a-z0-9][a-z0-9.+-]+$ ]] || die "'$package' is not a Debian package name"
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q ' installed$' || missing+=("$package")
+  done
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql)
   [ -x "$RABBIT_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
   command -v openssl >/dev/null || missing+=(openssl)
@@ -46,7 +52,8 @@ install() {
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
   log "installing ${missing[*]} from Debian packages (apt-get)"
-  # Debian's maintainer scripts would try to start the system-wide services; we run our own.
+  # Debian's maintainer scripts would try to start the system-wide services (PostgreSQL, RabbitMQ, sshd, an nginx on
+  # port 80); we run our own.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -242,7 +249,7 @@ ENV
 }
 
 case "${1:-}" in
-  install) install ;;
+  install) shift; install "$@" ;;
   start)
     case "${2:-}" in
       --relaxed) DURABILITY=relaxed ;;
@@ -255,5 +262,5 @@ case "${1:-}" in
   kill-postgres) kill_postgres ;;
   kill-rabbitmq) kill_rabbitmq ;;
   test-env) test_env ;;
-  *) echo "usage: $0 install|start [--relaxed]|stop|durability|kill-postgres|kill-rabbitmq|test-env" >&2; exit 2 ;;
+  *) echo "usage: $0 install [PACKAGE...]|start [--relaxed]|stop|durability|kill-postgres|kill-rabbitmq|test-env" >&2; exit 2 ;;
 esac

@@ -123,6 +123,9 @@ start_service() {
       Console__ClientSecret="$(cat "$LOCAL/secrets/console-client")"
       export Console__ClientId=portcullis-console Console__ClientSecret Approval__PublicUrl="$APPROVAL_URL"
     fi
+    if [ "$name" = gateway ]; then
+      export Gateway__PublicUrl="$GATEWAY_URL" # the base of the status links it gives out, never the caller's Host
+    fi
     DEMO_API_KEY="$(cat "$LOCAL/secrets/demo-api-key")"; export DEMO_API_KEY
     export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-55432}" # portcullis.yaml's warehouse: the demo database's server
     cd "$ROOT/$folder"

@@ -29,7 +29,11 @@ public static class Extensions
         var config = builder.AddPortcullisConfig();
         builder.AddPortcullisMcp(); // before authentication: it names the protected resource metadata path
         builder.AddPortcullisAuthentication();
-        builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
+        builder.Services.AddOptions<GatewayOptions>().Bind(builder.Configuration.GetSection("Gateway"))
+            .Validate(o => o.PublicUrl is null || Uri.TryCreate(o.PublicUrl, UriKind.Absolute, out var url)
+                           && url.Scheme is "http" or "https" && url.Query.Length == 0 && url.Fragment.Length == 0,
+                "Gateway:PublicUrl must be an absolute http(s) URL without query or fragment")
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddRequestFlow();
         builder.AddConnectors(config);

@@ -99,9 +99,87 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
         }
     }
 
+    /// <summary>
+    /// The same corpus through MCP's <c>http_request</c> in one agent session: the target's path as 'path', its query
+    /// as 'query'; a request-rewriting header rides on the MCP request itself (a tool call has no headers of its own).
+    /// Same decisions: a denial is a tool error naming the rule, a held call is held (an approval opens; the test's
+    /// approver denies it, so the call answers at once) and nothing reaches the upstream but the canonical path.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Each_target_is_judged_the_same_through_mcp_http_request(int line, string expect, string target, string? forwarded, string? header)
+    {
+        var @case = new Case(expect, target, forwarded, header, line);
+        var agent = await McpAgent.SharedSession(stack, "http-target-corpus");
+        var probe = Guid.NewGuid().ToString("N");
+        var queryStart = @case.Target.IndexOf('?');
+        var arguments = new Dictionary<string, object?>
+        {
+            ["connection"] = "demo",
+            ["method"] = "GET",
+            ["path"] = queryStart < 0 ? @case.Target : @case.Target[..queryStart],
+            ["query"] = (queryStart < 0 ? "" : @case.Target[(queryStart + 1)..] + "&") + "probe=" + probe,
+        };
+        agent.Headers.Clear();
+        if (@case.Header is { } extra) agent.Headers[extra[..extra.IndexOf(':')]] = extra[(extra.IndexOf(':') + 1)..].Trim();
+        try
+        {
+            var call = agent.CallAsync("http_request", arguments);
+            string? heldBy = null;
+            if (@case.Expect == "hold")
+            {
+                var held = await stack.Webhook.WaitForAsync(m => m.GetProperty("approval").GetProperty("action").GetString()!.Contains(probe),
+                    TimeSpan.FromSeconds(15));
+                heldBy = held.GetProperty("approval").GetProperty("rule").GetString();
+                using var deny = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Post,
+                    $"approvals/{held.GetProperty("approval").GetProperty("id").GetString()}/deny", new { comment = "corpus" });
+                using var denied = await stack.Approval.SendAsync(deny);
+                Assert.Equal(HttpStatusCode.OK, denied.StatusCode);
+            }
+            var result = await call;
+            var text = McpAgent.Text(result);
+            var seen = (await stack.UpstreamRequests()).Where(r => r.Query?.Contains(probe) == true).ToArray();
+            switch (@case.Expect)
+            {
+                case "deny":
+                    Assert.True(result.IsError == true && text.StartsWith("Denied by policy rule 'agents-no-admin'", StringComparison.Ordinal), text);
+                    Assert.Empty(seen);
+                    break;
+                case "hold":
+                    Assert.Equal("approve-bulk-export", heldBy);
+                    Assert.True(result.IsError == true, text);
+                    Assert.Empty(seen);
+                    break;
+                case "bad":
+                    Assert.True(result.IsError == true, text);
+                    Assert.Empty(seen);
+                    break;
+                case "pass":
+                    Assert.True(text.StartsWith("HTTP 200", StringComparison.Ordinal) || text.StartsWith("HTTP 404", StringComparison.Ordinal), text);
+                    var request = Assert.Single(seen);
+                    Assert.Equal(@case.Forwarded, request.RawTarget![..request.RawTarget!.IndexOf('?')]);
+                    break;
+                case "strip":
+                    Assert.True(result.IsError != true && text.StartsWith("HTTP 200", StringComparison.Ordinal), text);
+                    var stripped = Assert.Single(seen);
+                    var name = @case.Header![..@case.Header!.IndexOf(':')];
+                    Assert.DoesNotContain(stripped.Headers, h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
+                    break;
+                default:
+                    Assert.Fail($"unknown expectation '{@case.Expect}'");
+                    break;
+            }
+        }
+        finally
+        {
+            agent.Headers.Clear();
+        }
+    }
+
     [Theory]
     [InlineData("_method=DELETE")]
     [InlineData("name=x&_METHOD=put")]
+    [InlineData("name=x&.method=put")]
     public async Task A_form_body_that_names_another_method_is_refused(string form)
     {
         var probe = Guid.NewGuid().ToString("N");
@@ -110,6 +188,22 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
         using var response = await stack.Gateway.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("_method", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
+    }
+
+    [Theory]
+    [InlineData("application/json", """{"_method":"DELETE"}""")]
+    [InlineData("application/merge-patch+json; charset=utf-8", """{"name":"x","_METHOD":"put"}""")]
+    [InlineData("application/json", """{"name":"x",".method":"DELETE"}""")]
+    public async Task A_json_body_that_names_another_method_is_refused(string contentType, string json)
+    {
+        var probe = Guid.NewGuid().ToString("N");
+        using var request = await stack.AgentRequest(HttpMethod.Post, $"http/demo/customers/1?probe={probe}", "e2e-http-json");
+        request.Content = new StringContent(json, Encoding.UTF8);
+        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var response = await stack.Gateway.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("method", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
     }
 

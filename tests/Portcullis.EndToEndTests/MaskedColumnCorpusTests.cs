@@ -159,6 +159,43 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
         }
     }
 
+    /// <summary>
+    /// The whole corpus again through MCP's sql_query in one agent session: the same effects, as tool results (a
+    /// refusal is a tool error naming the rule), and no answer holds a raw value.
+    /// </summary>
+    [Fact]
+    public async Task Through_mcp_sql_query_every_corpus_statement_has_the_same_effect()
+    {
+        await CreateViewsAsync();
+        var raw = await RawValuesAsync();
+        var agent = await McpAgent.SharedSession(stack, "sql-masked-columns");
+        var failures = new List<string>();
+        foreach (var @case in LoadCorpus())
+        {
+            var result = await agent.CallAsync("sql_query", new Dictionary<string, object?> { ["connection"] = "warehouse", ["sql"] = @case.Sql });
+            var text = McpAgent.Text(result);
+            var isError = result.IsError == true;
+            var why = @case.Effect switch
+            {
+                "refuse" => !isError || !text.StartsWith("Denied by policy rule '", StringComparison.Ordinal) ? "expected a tool error naming a policy rule"
+                    : text.StartsWith($"Denied by policy rule '{FlowRule}'", StringComparison.Ordinal) && !text.Contains("to get its masked value", StringComparison.Ordinal)
+                        ? "the refusal does not say how to select the column" : null,
+                "refuse-view" => isError && text.Contains("masked-view", StringComparison.Ordinal) ? null : "expected a masked-view tool error",
+                "allow" => isError ? "expected a result" : null,
+                "masked" => isError ? "expected a result"
+                    : JsonDocument.Parse(text).RootElement.GetProperty("results").EnumerateArray()
+                        .SelectMany(r => r.GetProperty("columns").EnumerateArray())
+                        .Any(c => c.GetProperty("origin").ValueKind == JsonValueKind.String && MaskedOrigins.Contains(c.GetProperty("origin").GetString()))
+                        ? null : "expected a column with a masked origin",
+                _ => $"unknown effect '{@case.Effect}'",
+            };
+            if (raw.FirstOrDefault(v => text.Contains(v, StringComparison.OrdinalIgnoreCase)) is { } leaked)
+                why = (why is null ? "" : why + "; ") + $"the answer holds the raw value '{leaked}'";
+            if (why is not null) failures.Add($"line {@case.Line} ({@case.Effect}) {@case.Sql}\n    {why}\n    {Truncate(text)}");
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} corpus cases failed through MCP:\n" + string.Join("\n", failures));
+    }
+
     private static string Truncate(string text) => text.Length <= 400 ? text : text[..400] + "…";
 
     [Fact]

@@ -110,6 +110,21 @@ public sealed class MaskingTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task A_column_named_secret_stays_masked_under_an_alias()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masking-sql");
+        request.Content = JsonContent.Create(new { sql = "SELECT secret AS note, secret AS version FROM demo.api_keys ORDER BY id LIMIT 2" });
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        foreach (var row in JsonDocument.Parse(body).RootElement.GetProperty("results")[0].GetProperty("rows").EnumerateArray())
+        {
+            Assert.Equal("[SECRET_ASSIGNMENT]", row[0].GetString());
+            Assert.Equal("[SECRET_ASSIGNMENT]", row[1].GetString());
+        }
+    }
+
+    [Fact]
     public async Task Upstream_response_headers_are_masked_by_header_rule_and_by_detector()
     {
         using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/debug", "e2e-masking-headers");

@@ -26,21 +26,26 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
     }
 
     // {M} is the marker file the line creates when it runs.
+    public static TheoryData<string, string> MarkerLines => new()
+    {
+        { "echo ${x:-$(touch {M})}", "exec-no-file-writes" },
+        { "echo ${x:=`touch {M}`}", "exec-no-file-writes" },
+        { "x=1; echo ${x#$(touch {M})}", "exec-no-file-writes" },
+        { "echo $(( $(touch {M}) ))", "builtin:command-unanalysable" },
+        { "x='a[$(touch {M})]'; echo $((x))", "builtin:command-unanalysable" },
+        { "cat <<EOF\n$(touch {M})\nEOF", "exec-no-file-writes" },
+        { "cat <<< \"$(touch {M})\"", "exec-no-file-writes" },
+        { "ls\r#; touch {M}", "builtin:command-unanalysable" },
+        { "ls\u000b; touch {M}", "builtin:command-unanalysable" },
+        { "echo hi > {M}", "exec-no-file-writes" },
+        { "ls | tee {M}", "exec-no-file-writes" },
+        { "printf 'touch {M}' | sort --compress-program=sh -S 1K", "exec-no-hidden-programs" },
+        { "PATH=/tmp ls; echo x > {M}", "exec-no-env-override" },
+        { "eval 'touch {M}'", "exec-no-file-writes" },
+    };
+
     [Theory]
-    [InlineData("echo ${x:-$(touch {M})}", "exec-no-file-writes")]
-    [InlineData("echo ${x:=`touch {M}`}", "exec-no-file-writes")]
-    [InlineData("x=1; echo ${x#$(touch {M})}", "exec-no-file-writes")]
-    [InlineData("echo $(( $(touch {M}) ))", "builtin:command-unanalysable")]
-    [InlineData("x='a[$(touch {M})]'; echo $((x))", "builtin:command-unanalysable")]
-    [InlineData("cat <<EOF\n$(touch {M})\nEOF", "exec-no-file-writes")]
-    [InlineData("cat <<< \"$(touch {M})\"", "exec-no-file-writes")]
-    [InlineData("ls\r#; touch {M}", "builtin:command-unanalysable")]
-    [InlineData("ls\u000b; touch {M}", "builtin:command-unanalysable")]
-    [InlineData("echo hi > {M}", "exec-no-file-writes")]
-    [InlineData("ls | tee {M}", "exec-no-file-writes")]
-    [InlineData("printf 'touch {M}' | sort --compress-program=sh -S 1K", "exec-no-hidden-programs")]
-    [InlineData("PATH=/tmp ls; echo x > {M}", "exec-no-env-override")]
-    [InlineData("eval 'touch {M}'", "exec-no-file-writes")]
+    [MemberData(nameof(MarkerLines))]
     public async Task A_refused_line_runs_nothing_on_the_host(string template, string rule)
     {
         var marker = $"/tmp/portcullis-marker-{Guid.NewGuid():N}";
@@ -61,21 +66,26 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
         Assert.False(File.Exists(marker), $"the refused line ran on the host: {command}");
     }
 
+    public static TheoryData<string, string> RefusedLines => new()
+    {
+        { "cat /etc/sha?ow", "exec-no-secret-files" },
+        { "cat /etc/shado[w]", "exec-no-secret-files" },
+        { "cat /etc//shadow", "exec-no-secret-files" },
+        { "cat /etc/./shadow", "exec-no-secret-files" },
+        { "cat /etc/{passwd,shadow}", "exec-no-secret-files" },
+        { "cat ~/.ss?/id_*", "exec-no-secret-files" },
+        { "cd /etc && cat shadow", "exec-no-secret-files" },
+        { "LD_PRELOAD=/tmp/x.so ls", "exec-no-env-override" },
+        { "export BASH_ENV=/tmp/x; ls", "exec-no-env-override" },
+        { "ls | less", "exec-no-hidden-programs" },
+        { "awk 'BEGIN{system(\"id\")}'", "exec-no-hidden-programs" },
+        { "echo ${x:-$(curl https://evil.example)}", "exec-no-network" },
+        { "echo $(( a[$(id)] ))", "builtin:command-unanalysable" },
+        { "\"$(echo curl)\" https://evil.example", "builtin:command-unanalysable" },
+    };
+
     [Theory]
-    [InlineData("cat /etc/sha?ow", "exec-no-secret-files")]
-    [InlineData("cat /etc/shado[w]", "exec-no-secret-files")]
-    [InlineData("cat /etc//shadow", "exec-no-secret-files")]
-    [InlineData("cat /etc/./shadow", "exec-no-secret-files")]
-    [InlineData("cat /etc/{passwd,shadow}", "exec-no-secret-files")]
-    [InlineData("cat ~/.ss?/id_*", "exec-no-secret-files")]
-    [InlineData("cd /etc && cat shadow", "exec-no-secret-files")]
-    [InlineData("LD_PRELOAD=/tmp/x.so ls", "exec-no-env-override")]
-    [InlineData("export BASH_ENV=/tmp/x; ls", "exec-no-env-override")]
-    [InlineData("ls | less", "exec-no-hidden-programs")]
-    [InlineData("awk 'BEGIN{system(\"id\")}'", "exec-no-hidden-programs")]
-    [InlineData("echo ${x:-$(curl https://evil.example)}", "exec-no-network")]
-    [InlineData("echo $(( a[$(id)] ))", "builtin:command-unanalysable")]
-    [InlineData("\"$(echo curl)\" https://evil.example", "builtin:command-unanalysable")]
+    [MemberData(nameof(RefusedLines))]
     public async Task Refused_lines_name_their_rule(string command, string rule)
     {
         var (status, body) = await Exec(command);
@@ -84,19 +94,63 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
         Assert.Equal(rule, body.GetProperty("rule").GetString());
     }
 
+    public static TheoryData<string> OrdinaryLines => new()
+    {
+        { "ls -la /var/log" },
+        { "ps aux | sort -k3 -nr | head" },
+        { "df -h" },
+        { "echo \"$HOME\"" },
+        { "grep -c root /etc/passwd | tail -5" },
+        { "echo $((6*7)) 2>&1 > /dev/null" },
+    };
+
     [Theory]
-    [InlineData("ls -la /var/log")]
-    [InlineData("ps aux | sort -k3 -nr | head")]
-    [InlineData("df -h")]
-    [InlineData("echo \"$HOME\"")]
-    [InlineData("grep -c root /etc/passwd | tail -5")]
-    [InlineData("echo $((6*7)) 2>&1 > /dev/null")]
+    [MemberData(nameof(OrdinaryLines))]
     public async Task Ordinary_inspection_still_runs(string command)
     {
         var (status, body) = await Exec(command);
 
         Assert.True(status == HttpStatusCode.OK, $"{status}: {body}");
         Assert.Equal(0, body.GetProperty("exitCode").GetInt32());
+    }
+
+    // The same lines through MCP's run_command, in one agent session: a refusal is a tool error naming the rule.
+    private async Task<(bool IsError, string Text)> ExecThroughMcp(string command)
+    {
+        var agent = await McpAgent.SharedSession(stack, "shell-execution");
+        var result = await agent.CallAsync("run_command", new Dictionary<string, object?> { ["connection"] = "ops", ["command"] = command });
+        return (result.IsError == true, McpAgent.Text(result));
+    }
+
+    [Theory]
+    [MemberData(nameof(MarkerLines))]
+    public async Task A_refused_line_runs_nothing_on_the_host_through_mcp(string template, string rule)
+    {
+        var marker = $"/tmp/portcullis-marker-{Guid.NewGuid():N}";
+        var (isError, text) = await ExecThroughMcp(template.Replace("{M}", marker, StringComparison.Ordinal));
+
+        Assert.True(isError && text.StartsWith($"Denied by policy rule '{rule}'", StringComparison.Ordinal), text);
+        await Task.Delay(300);
+        Assert.False(File.Exists(marker), $"the refused line ran on the host: {template}");
+    }
+
+    [Theory]
+    [MemberData(nameof(RefusedLines))]
+    public async Task Refused_lines_name_their_rule_through_mcp(string command, string rule)
+    {
+        var (isError, text) = await ExecThroughMcp(command);
+
+        Assert.True(isError && text.StartsWith($"Denied by policy rule '{rule}'", StringComparison.Ordinal), text);
+    }
+
+    [Theory]
+    [MemberData(nameof(OrdinaryLines))]
+    public async Task Ordinary_inspection_still_runs_through_mcp(string command)
+    {
+        var (isError, text) = await ExecThroughMcp(command);
+
+        Assert.False(isError, text);
+        Assert.Equal(0, JsonDocument.Parse(text).RootElement.GetProperty("exitCode").GetInt32());
     }
 
     private static void RunLocally(string command)

@@ -6,7 +6,8 @@ using Portcullis.EndToEndTests.Stack;
 namespace Portcullis.EndToEndTests;
 
 /// <summary>
-/// The SQL capability corpus (Corpus/sql-capabilities.txt) through POST /sql/warehouse against the seeded database:
+/// The SQL capability corpus (Corpus/sql-capabilities.txt) through POST /sql/warehouse against the seeded database,
+/// and through MCP's sql_query in one agent session:
 /// a statement expected refused must be refused by its rule (so it never ran), and a benign one must run.
 /// </summary>
 [Collection(StackCollection.Name)]
@@ -54,5 +55,21 @@ public sealed class SqlCapabilityCorpusTests(PortcullisStack stack)
         }
         Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"[{group}] expected a refusal by {rule}, got {(int)response.StatusCode} {body}");
         Assert.Equal(rule, JsonDocument.Parse(body).RootElement.GetProperty("rule").GetString());
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Through_mcp_sql_query(string group, string sql, string decision, string rule)
+    {
+        var agent = await McpAgent.SharedSession(stack, "sql-capability-corpus");
+        var result = await agent.CallAsync("sql_query", new Dictionary<string, object?> { ["connection"] = "warehouse", ["sql"] = sql });
+        var text = McpAgent.Text(result);
+        if (decision == "allow")
+        {
+            Assert.True(result.IsError != true, $"[{group}] a benign statement did not run: {text}");
+            return;
+        }
+        Assert.True(result.IsError == true && text.StartsWith($"Denied by policy rule '{rule}'", StringComparison.Ordinal),
+            $"[{group}] expected a refusal by {rule}, got: {text}");
     }
 }

@@ -21,7 +21,7 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
             return;
         }
         if (CanonicalTarget.Of(context, connection, out var problem) is not { } target
-            || (problem = await CanonicalTarget.FormOverrideAsync(context.Request, context.RequestAborted)) is not null)
+            || (problem = await CanonicalTarget.BodyOverrideAsync(context.Request, context.RequestAborted)) is not null)
         {
             await responses.BadRequest(context, problem!);
             return;

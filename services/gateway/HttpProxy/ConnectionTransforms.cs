@@ -50,6 +50,9 @@ public sealed class ConnectionTransforms(PortcullisConfig config, SecretResolver
         context.AddRequestHeaderRemove(ApprovalGate.Header);
         // Bodies come back uncompressed so they can be masked.
         context.AddRequestHeaderRemove("Accept-Encoding");
+        // Whole bodies only: a slice (Range) could cut a value in two, each part too short for a detector to know.
+        context.AddRequestHeaderRemove("Range");
+        context.AddRequestHeaderRemove("If-Range");
         // Upstream credentials come from the gateway's secrets, replacing anything the agent sent under that name.
         var headers = config.Connections[name].Headers;
         if (headers.Count > 0)

@@ -52,7 +52,7 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
                             : null;
                         if (decided is null)
                         {
-                            responses.ApprovalPending(context, request, decision, pending, StatusUrl(context, pending.ApprovalId),
+                            responses.ApprovalPending(context, request, decision, pending, StatusUrl(settings.PublicUrl, pending.ApprovalId),
                                 settings.ApprovalRetryAfter);
                             return false;
                         }
@@ -130,6 +130,10 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
         return configured;
     }
 
-    private static string StatusUrl(HttpContext context, Guid approvalId) =>
-        $"{context.Request.Scheme}://{context.Request.Host}/approvals/{approvalId}";
+    /// <summary>
+    /// The approval's status URL on the gateway: on the configured public URL, else a relative path. Never from the
+    /// request's Host (the caller's to forge), since a person may be shown and click this link.
+    /// </summary>
+    public static string StatusUrl(string? publicUrl, Guid approvalId) =>
+        $"{(string.IsNullOrWhiteSpace(publicUrl) ? "" : publicUrl.TrimEnd('/'))}/approvals/{approvalId}";
 }

@@ -33,6 +33,13 @@ public sealed class GatewayOptions
     /// </summary>
     public int MaxApprovalBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The gateway's public base URL (e.g. <c>https://gateway.example</c>), for the links it gives out (an approval's
+    /// status URL). Never taken from the caller's Host or X-Forwarded-* headers, which the caller controls; when
+    /// unset, links are relative paths on the gateway.
+    /// </summary>
+    public string? PublicUrl { get; set; }
+
     /// <summary>The approval service, for the approval status URL the gateway answers on.</summary>
     public string ApprovalServiceUrl { get; set; } = "http://127.0.0.1:5103";
 }

@@ -211,8 +211,18 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                         _containers.Add((isArrayStart, 0, hasItem, isArrayStart || KeyNames.Encloses(key) ? key : KeyKind.None));
                         return; // the path item stays until the container ends
                     case JsonTokenType.String:
-                        if (sqlResults && IsOriginPath(out var result, out var column)) _origins[(result, column)] = reader.GetString()!;
-                        if (sqlResults && IsColumnNamePath(out result, out column)) _columnKeys[(result, column)] = KeyNames.Classify(ref reader);
+                        if (sqlResults && IsOriginPath(out var result, out var column))
+                        {
+                            var origin = reader.GetString()!;
+                            _origins[(result, column)] = origin;
+                            // A column holds what its origin holds, whatever the query called it (SELECT secret AS note).
+                            if (SensitiveKeys.Classify(origin.AsSpan(origin.LastIndexOf('.') + 1)) is var byOrigin and not KeyKind.None)
+                                _columnKeys[(result, column)] = byOrigin;
+                        }
+                        if (sqlResults && IsColumnNamePath(out result, out column)
+                            && KeyNames.Classify(ref reader) is var byName
+                            && (byName != KeyKind.None || !_columnKeys.ContainsKey((result, column))))
+                            _columnKeys[(result, column)] = byName;
                         var text = MaskString(ref reader, key);
                         if (text == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
                         else if (text == ValueOutcome.Dropped) ReplaceWithNull(start, StringEnd(ref reader));

@@ -65,6 +65,9 @@ public sealed class PortcullisStack : IAsyncLifetime
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
+    /// <summary>The gateway's configured public URL (Gateway:PublicUrl), the base of the links it gives out.</summary>
+    public string GatewayPublicUrl { get; private set; } = null!;
+
     /// <summary>Gateway settings over the tests' own (set before <see cref="InitializeAsync"/>; the fault suite's deadlines).</summary>
     public Dictionary<string, string> GatewaySettings { get; } = new(StringComparer.Ordinal);
 
@@ -137,6 +140,7 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Secrets__File"] = secretsFile,
             ["Gateway__ApprovalWait"] = "00:00:20",
             ["Gateway__ApprovalServiceUrl"] = approvalUrl,
+            ["Gateway__PublicUrl"] = GatewayPublicUrl = $"http://127.0.0.1:{ports["gateway"]}",
         });
 
         foreach (var service in _services.Values) service.Start();

@@ -217,6 +217,19 @@ public class ContentMaskerTests
     }
 
     [Fact]
+    public void Sql_result_columns_are_masked_by_the_name_of_their_origin_whatever_the_query_called_them()
+    {
+        // SELECT secret AS note, password AS version FROM ...: an alias does not unmask what its origin names.
+        const string results = """{"results":[{"columns":[{"name":"id","origin":"demo.api_keys.id"},{"name":"note","origin":"demo.api_keys.secret"},{"name":"version","origin":"auth.users.password"}],"rows":[[1,"c8e15e1e6b580e73ed6431abf3a4f7ce06a23c6e","hunter2"]],"rowCount":1,"truncated":false}]}""";
+        var (output, tally) = Mask(Masker(), MaskingMediaTypes.SqlResults, results, "warehouse");
+        var row = JsonDocument.Parse(output).RootElement.GetProperty("results")[0].GetProperty("rows")[0];
+        Assert.Equal(1, row[0].GetInt32());
+        Assert.Equal("[SECRET_ASSIGNMENT]", row[1].GetString());
+        Assert.Equal("[SECRET_ASSIGNMENT]", row[2].GetString());
+        Assert.Equal(2, tally.Counts["SECRET_ASSIGNMENT"]);
+    }
+
+    [Fact]
     public void Headers_are_masked_by_what_their_names_say()
     {
         var tally = new MaskingTally();

@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -103,10 +105,35 @@ public sealed record CanonicalTarget(string Path, string? Query)
         return new CanonicalTarget(path, rawQuery is { Length: > 1 } ? rawQuery : null);
     }
 
-    /// <summary>Checks a form body for a method-override field (Rails, Laravel, Symfony read "_method" from it).</summary>
-    public static async Task<string?> FormOverrideAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks a form or JSON body for a method-override field: Rails, Laravel and Symfony read "_method" from a form,
+    /// and Laravel from a JSON object's top level too.
+    /// </summary>
+    public static async Task<string?> BodyOverrideAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (!request.HasFormContentType) return null;
+        if (request.HasFormContentType) return await FormOverrideAsync(request, cancellationToken);
+        if (!IsJson(request.ContentType)) return null;
+        request.EnableBuffering();
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                   && MethodOverride(document.RootElement.EnumerateObject().Select(p => p.Name)) is { } field
+                ? $"The JSON body names another method ('{field}'); send the request with the method you mean."
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null; // not JSON: no upstream reads fields from it either
+        }
+        finally
+        {
+            request.Body.Position = 0;
+        }
+    }
+
+    private static async Task<string?> FormOverrideAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
         request.EnableBuffering();
         try
         {
@@ -125,13 +152,27 @@ public sealed record CanonicalTarget(string Path, string? Query)
         }
     }
 
+    private static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var type)
+        && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || type.MediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The address the upstream receives: exactly the canonical path and the query as the agent sent it.</summary>
     public Uri ForwardUri(string destinationPrefix) =>
         new(destinationPrefix.TrimEnd('/') + Path + Query,
             new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
 
+    /// <summary>The first method-override field, as sent (and as PHP reads it, when that differs), or null.</summary>
     private static string? MethodOverride(IEnumerable<string> fields) =>
-        fields.FirstOrDefault(f => MethodOverrideFields.Contains(f.Trim(), StringComparer.OrdinalIgnoreCase));
+        fields.FirstOrDefault(f => MethodOverrideFields.Contains(AsPhpReadsIt(f), StringComparer.OrdinalIgnoreCase)) is { } field
+            ? AsPhpReadsIt(field) == field ? field : $"{field}', which PHP reads as '{AsPhpReadsIt(field)}"
+            : null;
+
+    /// <summary>
+    /// A field name as PHP hands it to Laravel and Symfony: leading spaces dropped, ' ', '.' and '[' read as '_'
+    /// (so ".method" and "[method" are "_method" there).
+    /// </summary>
+    private static string AsPhpReadsIt(string field) => field.Trim().Replace(' ', '_').Replace('.', '_').Replace('[', '_');
 
     private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
 

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Portcullis.Policy.Analysis.Shell;
 
 /// <summary>What a program can do beyond its name, as program-capabilities.txt (next to this file) lists it.</summary>
-public enum ProgramCapability { RunsProgram, WritesFiles, Network, ReadsRecursively, ReadsFiles }
+public enum ProgramCapability { RunsProgram, WritesFiles, Network, ReadsRecursively, ReadsFiles, ReadsListedFiles }
 
 /// <summary>A capability found on one command, with the flag or operand that gave it and, for a flag whose
 /// value is a command line (>cmd) or a program (>prog), that value.</summary>
@@ -45,6 +45,7 @@ public sealed class ProgramCapabilities
                 "network" => ProgramCapability.Network,
                 "reads_recursively" => ProgramCapability.ReadsRecursively,
                 "reads_files" => ProgramCapability.ReadsFiles,
+                "reads_listed_files" => ProgramCapability.ReadsListedFiles,
                 _ => throw new FormatException($"program-capabilities.txt:{number}: unknown capability '{fields[1]}'"),
             };
             var conditions = fields.Skip(2).Where(f => !f.StartsWith("unless:", StringComparison.Ordinal)).Select(Condition.Parse).ToList();
@@ -122,8 +123,9 @@ public sealed class ProgramCapabilities
                     if (!word.StartsWith("--", StringComparison.Ordinal)) continue;
                     var equals = word.IndexOf('=');
                     var name = equals < 0 ? word : word[..equals];
-                    // getopt_long takes any unambiguous abbreviation, so a prefix of the option counts.
-                    if (name == option || name.Length >= 4 && option.StartsWith(name, StringComparison.Ordinal))
+                    // getopt_long takes any unambiguous abbreviation, one letter included ("sort --o=FILE" is
+                    // --output), so a prefix of the option counts.
+                    if (name == option || name.Length >= 3 && option.StartsWith(name, StringComparison.Ordinal))
                     {
                         evidence = word;
                         value = equals >= 0 ? All[i] with { Value = word[(equals + 1)..], Pattern = ShellLexer.EscapePattern(word[(equals + 1)..]) }

@@ -427,6 +427,11 @@ public sealed class ShellCommandAnalyzer
                 case ProgramCapability.RunsProgram: Found(state, ref state.RunsProgram, finding + ": runs_program"); break;
                 case ProgramCapability.WritesFiles: Found(state, ref state.WritesFiles, finding + ": writes_files"); break;
                 case ProgramCapability.Network: Found(state, ref state.Network, finding + ": network"); break;
+                case ProgramCapability.ReadsListedFiles:
+                    // The files read are named in a file or on stdin ("-"): which ones is only known at run time.
+                    state.Paths.Add(new ShellPath(program, match.Evidence, FilePathPattern.OfWord("/**", state.WorkingDirectories)));
+                    state.Findings.Add(finding + ": reads files named at run time");
+                    break;
                 case ProgramCapability.ReadsRecursively:
                     foreach (var path in state.Paths.Skip(firstPath).ToList())
                         state.Paths.Add(path with { Patterns = [.. path.Patterns.SelectMany(p => FilePathPattern.OfWord(WithinDirectory(p.Text), state.WorkingDirectories))] });
