@@ -18,7 +18,8 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
 {
     public async Task Consume(ConsumeContext<RequestApproval> context)
     {
-        var request = context.Message;
+        var asked = context.Message;
+        var request = asked.Request;
         var now = clock.GetUtcNow();
         var subject = request.Requester.Subject;
         var grants = await store.Query<ApprovalState>()
@@ -28,8 +29,7 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
             .ToListAsync(context.CancellationToken);
         foreach (var grant in grants)
         {
-            var claim = await claims.GetResponse<ApprovalStatus, ApprovalRefused>(new ClaimApproval(grant.CorrelationId,
-                request.RequestId, request.SessionId, request.Requester, request.Action, request.RuleId, request.ActionHash),
+            var claim = await claims.GetResponse<ApprovalStatus, ApprovalRefused>(new ClaimApproval(grant.CorrelationId, request),
                 context.CancellationToken);
             if (claim.Is(out Response<ApprovalStatus>? granted) && granted.Message.State == ApprovalStates.Granted)
             {
@@ -40,10 +40,10 @@ public sealed class RequestApprovalConsumer(IQuerySession store, IRequestClient<
             }
         }
 
-        var opened = new ApprovalRequested(request.ApprovalId, request.RequestId, request.SessionId, request.Requester,
-            request.Action, request.RuleId, request.Reason,
-            request.ApproverGroups.Count > 0 ? request.ApproverGroups : options.Value.DefaultApproverGroups,
-            now, now + options.Value.Expiry, request.ActionHash, request.BodyPreview);
+        var opened = new ApprovalRequested(asked.ApprovalId, request.RequestId, request.SessionId, request.Requester,
+            request.Action, request.RuleId, asked.Reason,
+            asked.ApproverGroups.Count > 0 ? asked.ApproverGroups : options.Value.DefaultApproverGroups,
+            now, now + options.Value.Expiry, request.ActionHash, asked.BodyPreview);
         // One per approval, whatever the number of deliveries of the request: the audit keeps one copy.
         await context.Publish(opened, publish => publish.MessageId = EventMessageId.For<ApprovalRequested>(opened.ApprovalId));
         logger.LogInformation("Approval {ApprovalId} requested for request {RequestId} by rule {Rule} from {Groups}",

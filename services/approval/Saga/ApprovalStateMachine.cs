@@ -90,10 +90,10 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                 .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
                     matching => matching
                         .If(c => c.Saga.GrantedUntil is null, single => single
-                            .Then(c => c.Saga.UsedBy = c.Message.RequestId)
+                            .Then(c => c.Saga.UsedBy = c.Message.Request.RequestId)
                             .TransitionTo(Used))
-                        .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.RequestId,
-                            c.Message.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()))
+                        .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.Request.RequestId,
+                            c.Message.Request.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
             When(Revoke)
