@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Bus;
 
 namespace Portcullis.Approval.Saga;
 
@@ -8,7 +9,9 @@ namespace Portcullis.Approval.Saga;
 /// Requested -> Granted | Denied | Expired, then Used (a single approval run once) or Revoked (a window ended
 /// early). Commands on an approval are requests: each gets the approval's status or the reason it was refused,
 /// and a decision is taken once only, because the saga is stored with optimistic concurrency and the loser of a
-/// race is retried against the winner's state. Events and answers leave only after the state is saved (outbox).
+/// race is retried against the winner's state. Events and answers leave only after the state is saved (outbox),
+/// each with a message id derived from the approval (and, for a claim, the request), so a command handled again
+/// after a crash publishes the same message and the audit keeps one copy.
 /// </summary>
 public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState>
 {
@@ -41,7 +44,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         .TransitionTo(Granted)
                         .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
                                 c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
-                                c.Saga.RuleId))
+                                c.Saga.RuleId),
+                            p => p.MessageId = EventMessageId.For<ApprovalGranted>(p.Message.ApprovalId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Deny)
@@ -50,7 +54,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock, null))
                         .TransitionTo(Denied)
                         .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
-                                c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId))
+                                c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId),
+                            p => p.MessageId = EventMessageId.For<ApprovalDenied>(p.Message.ApprovalId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Expire)
@@ -58,7 +63,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     .Then(c => c.Saga.DecidedAt = clock.GetUtcNow())
                     .TransitionTo(Expired)
                     .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
-                            c.Saga.DecidedAt!.Value))),
+                            c.Saga.DecidedAt!.Value),
+                        p => p.MessageId = EventMessageId.For<ApprovalExpired>(p.Message.ApprovalId))),
             // Still pending, but only for the action it was asked for: another one is refused at once, not kept waiting.
             When(Claim)
                 .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
@@ -78,7 +84,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                             .Then(c => c.Saga.UsedBy = c.Message.Request.RequestId)
                             .TransitionTo(Used))
                         .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.Request.RequestId,
-                                c.Message.Request.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()))
+                                c.Message.Request.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()),
+                            p => p.MessageId = ClaimMessageId(p.Message))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
             When(Revoke)
@@ -88,7 +95,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         window => window
                             .TransitionTo(Revoked)
                             .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
-                                    c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()))
+                                    c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()),
+                                p => p.MessageId = EventMessageId.For<GrantRevoked>(p.Message.ApprovalId))
                             .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                         single => single.ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))))));
 
@@ -117,6 +125,10 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
     public Event<ExpireApproval> Expire { get; private set; } = null!;
     public Event<ClaimApproval> Claim { get; private set; } = null!;
     public Event<RevokeGrant> Revoke { get; private set; } = null!;
+
+    /// <summary>One per approval and request: a window's claim by another request is another message.</summary>
+    public static Guid ClaimMessageId(ApprovalClaimed claimed) =>
+        EventMessageId.For(nameof(ApprovalClaimed), $"{claimed.ApprovalId:N}/{claimed.RequestId:N}");
 
     /// <summary>Why the sender of <paramref name="revoke"/> may not revoke, checked before anything else is said about the approval.</summary>
     private static ApprovalRefused? Revoker(ApprovalState saga, RevokeGrant revoke, ApprovalOptions options) =>
