@@ -68,6 +68,15 @@ public sealed class ApprovalSagaHarness : IAsyncDisposable
                ?? throw new InvalidOperationException($"Approval {requested.ApprovalId} was not opened.");
     }
 
+    /// <summary>Opens an approval and has Alice grant it, once or (with <paramref name="window"/>) for a time window.</summary>
+    public async Task<Guid> GrantedAsync(TimeSpan? window = null)
+    {
+        var id = await OpenAsync();
+        return await ApproveAsync(id, Alice, window) is ApprovalStatus { State: ApprovalStates.Granted }
+            ? id
+            : throw new InvalidOperationException($"Approval {id} was not granted.");
+    }
+
     public ApprovalRequested Requested(Guid approvalId, IReadOnlyList<string>? approverGroups = null,
         string? actionHash = ActionHash, TimeSpan? expiresIn = null) =>
         new(approvalId, RequestOf(approvalId), Session, Agent, Invoices, Rule, "Invoices hold personal data.", approverGroups ?? ["dba"],

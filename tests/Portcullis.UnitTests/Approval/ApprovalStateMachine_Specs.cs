@@ -71,8 +71,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_request_redelivered_after_the_grant_does_not_reopen_the_approval()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         await _saga.DeliverAsync(_saga.Requested(id));
         var claimed = Status(await _saga.ClaimAsync(id), ApprovalStates.Used);
@@ -163,8 +162,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_second_approval_is_refused_as_already_decided_and_the_audit_still_gets_one_grant()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, Alice), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         var refused = Refused(await _saga.ApproveAsync(id, Bob, window: TimeSpan.FromHours(1)), ApprovalRefusals.AlreadyDecided);
 
@@ -204,8 +202,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_denial_after_the_grant_is_refused_and_the_grant_stands()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, Alice), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         Refused(await _saga.DenyAsync(id, Bob), ApprovalRefusals.AlreadyDecided);
 
@@ -358,8 +355,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_single_approval_is_used_by_the_request_that_claims_it_and_the_audit_gets_one_ApprovalClaimed()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         var used = Status(await _saga.ClaimAsync(id), ApprovalStates.Used);
 
@@ -373,8 +369,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_used_approval_claimed_by_another_request_answers_used_by_the_first()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
         Status(await _saga.ClaimAsync(id), ApprovalStates.Used);
 
         var again = Status(await _saga.ClaimAsync(id, Request(Guid.NewGuid())), ApprovalStates.Used);
@@ -386,8 +381,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task Two_requests_claiming_a_single_approval_at_once_use_it_once()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
         var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
 
         var answers = await Task.WhenAll(_saga.ClaimAsync(id, Request(first)), _saga.ClaimAsync(id, Request(second)));
@@ -400,8 +394,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_claim_redelivered_after_use_answers_the_same_and_the_audit_still_gets_one_ApprovalClaimed()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         var first = Status(await _saga.ClaimAsync(id), ApprovalStates.Used);
         var again = Status(await _saga.ClaimAsync(id), ApprovalStates.Used);
@@ -413,8 +406,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_claim_for_another_action_is_refused_and_the_approved_action_can_still_run()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         Refused(await _saga.ClaimAsync(id, Request(Guid.NewGuid(), actionHash: "sha256:other")), ApprovalRefusals.Mismatch);
         Refused(await _saga.ClaimAsync(id, Request(Guid.NewGuid(), rule: "other-rule")), ApprovalRefusals.Mismatch);
@@ -427,8 +419,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_claim_by_another_principal_is_refused()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync();
 
         var refused = Refused(await _saga.ClaimAsync(id, Request(Guid.NewGuid(), requester: Mallory)), ApprovalRefusals.Mismatch);
 
@@ -500,8 +491,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_claim_under_a_window_redelivered_publishes_the_same_message_id_so_the_audit_keeps_one()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
         var request = Request(Guid.NewGuid());
 
         Status(await _saga.ClaimAsync(id, request), ApprovalStates.Granted);
@@ -516,8 +506,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task Two_requests_claiming_a_window_at_once_both_run_under_it()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
 
         var answers = await Task.WhenAll(_saga.ClaimAsync(id, Request(Guid.NewGuid())), _saga.ClaimAsync(id, Request(Guid.NewGuid())));
 
@@ -528,8 +517,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_window_covers_the_same_connection_and_rule_only()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
 
         Refused(await _saga.ClaimAsync(id, Request(Guid.NewGuid(), action: Invoices with { Connection = "hr" })), ApprovalRefusals.Mismatch);
         Refused(await _saga.ClaimAsync(id, Request(Guid.NewGuid(), rule: "other-rule")), ApprovalRefusals.Mismatch);
@@ -561,8 +549,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task The_approver_revokes_a_window_and_later_claims_are_told_it_was_revoked()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, Alice, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
 
         Status(await _saga.RevokeAsync(id, Alice, "done for today"), ApprovalStates.Revoked);
 
@@ -590,8 +577,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task The_holder_and_outsiders_cannot_revoke_and_the_window_still_covers_its_holder()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
 
         Assert.Contains("holder", Refused(await _saga.RevokeAsync(id, AgentApprover), ApprovalRefusals.NotApprover).Detail);
         Refused(await _saga.RevokeAsync(id, Mallory), ApprovalRefusals.NotApprover);
@@ -628,8 +614,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_second_revocation_is_refused_and_the_audit_gets_one_GrantRevoked()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
         Status(await _saga.RevokeAsync(id, Alice), ApprovalStates.Revoked);
 
         Refused(await _saga.RevokeAsync(id, Admin), ApprovalRefusals.NotGranted);
@@ -647,8 +632,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task A_claim_racing_the_revocation_runs_only_if_it_came_first()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
         var request = Request(Guid.NewGuid());
 
         var answers = await Task.WhenAll(_saga.ClaimAsync(id, request), _saga.RevokeAsync(id, Alice));
@@ -688,8 +672,7 @@ public sealed class ApprovalStateMachine_Specs : IAsyncLifetime
     [Fact]
     public async Task Every_decision_event_of_one_approval_has_its_own_message_id()
     {
-        var id = await _saga.OpenAsync();
-        Status(await _saga.ApproveAsync(id, window: TimeSpan.FromHours(1)), ApprovalStates.Granted);
+        var id = await _saga.GrantedAsync(window: TimeSpan.FromHours(1));
         Status(await _saga.ClaimAsync(id, Request(_saga.RequestOf(id))), ApprovalStates.Granted);
         Status(await _saga.RevokeAsync(id, Admin), ApprovalStates.Revoked);
 
