@@ -1,4 +1,3 @@
-using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Approval.Saga;
@@ -22,13 +21,7 @@ public sealed class ApprovalExpirySweep(IServiceScopeFactory scopes, IOptions<Ap
     protected override async Task SweepAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<IQuerySession>();
-        var now = Clock.GetUtcNow();
-        var overdue = await store.Query<ApprovalState>()
-            .Where(a => a.CurrentState == ApprovalStates.Pending && a.ExpiresAt <= now)
-            .Select(a => a.CorrelationId)
-            .Take(500)
-            .ToListAsync(cancellationToken);
+        var overdue = await scope.ServiceProvider.GetRequiredService<ApprovalQueries>().Overdue(Clock.GetUtcNow(), cancellationToken);
         if (overdue.Count == 0) return;
         var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
         foreach (var id in overdue) await publisher.Publish(new ExpireApproval(id), cancellationToken);

@@ -31,6 +31,8 @@ public static class Extensions
         builder.AddPortcullisAuthentication();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddConsoleSignIn(builder.Configuration);
         builder.Services.AddAntiforgery();
+        builder.Services.AddScoped<ApprovalQueries>();
+        builder.Services.AddScoped<ApprovalIntake>();
         builder.Services.AddHostedService<ApprovalExpirySweep>();
 
         // What the approval service listens to: the gateway's requests for approval, and the saga's commands.

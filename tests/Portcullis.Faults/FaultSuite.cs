@@ -199,6 +199,8 @@ public static partial class FaultSuite
             .ToList();
         var (verifyStatus, verify) = await Get($"sessions/{Uri.EscapeDataString(session)}/verify");
         var valid = verifyStatus == HttpStatusCode.OK && JsonDocument.Parse(verify).RootElement.GetProperty("valid").GetBoolean();
+        // What the verifier found, so that a failed run says why (the open RabbitMQ finding was not diagnosable without it).
+        if (!valid) Console.WriteLine($"    session {session} does not verify ({(int)verifyStatus}): {verify}");
         return (events, valid);
     }
 

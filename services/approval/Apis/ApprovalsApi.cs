@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Marten;
 using MassTransit;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -31,33 +30,15 @@ public static class ApprovalsApi
     }
 
     /// <summary>Approvals the caller may decide (their groups are among the approvers) or asked for, newest first (up to 500).</summary>
-    public static async Task<Ok<IReadOnlyList<ApprovalStatus>>> List(ClaimsPrincipal user, IQuerySession store,
-        string? state, CancellationToken cancellationToken)
-    {
-        var visible = await Visible(store, user.ToPrincipal(), state, cancellationToken);
-        return TypedResults.Ok(visible);
-    }
-
-    public static async Task<IReadOnlyList<ApprovalStatus>> Visible(IQuerySession store, Principal caller, string? state,
-        CancellationToken cancellationToken)
-    {
-        // Visibility is part of the query: filtered after a page of the newest, an approval of the caller's
-        // could fall behind other groups' newer ones and never be listed.
-        var (subject, groups) = (caller.Subject, caller.Groups.ToArray());
-        var query = store.Query<ApprovalState>().Where(a => a.RequesterSubject == subject || a.ApproverGroups.Any(g => groups.Contains(g)));
-        if (!string.IsNullOrEmpty(state)) query = query.Where(a => a.CurrentState == state);
-        var found = await query.OrderByDescending(a => a.RequestedAt).Take(500).ToListAsync(cancellationToken);
-        return [.. found.Select(a => a.ToStatus())];
-    }
+    public static async Task<Ok<IReadOnlyList<ApprovalStatus>>> List(ClaimsPrincipal user, ApprovalQueries queries,
+        string? state, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await queries.Visible(user.ToPrincipal(), state, cancellationToken));
 
     public static async Task<Results<Ok<ApprovalStatus>, ProblemHttpResult>> Get(Guid id, ClaimsPrincipal user,
-        IQuerySession store, CancellationToken cancellationToken)
-    {
-        var approval = await store.LoadAsync<ApprovalState>(id, cancellationToken);
-        return approval is not null && CanSee(approval, user.ToPrincipal())
-            ? TypedResults.Ok(approval.ToStatus())
+        ApprovalQueries queries, CancellationToken cancellationToken) =>
+        await queries.VisibleOne(id, user.ToPrincipal(), cancellationToken) is { } approval
+            ? TypedResults.Ok(approval)
             : NotFound(id);
-    }
 
     public static Task<Results<Ok<ApprovalStatus>, ProblemHttpResult>> Approve(Guid id, DecisionBody? body, ClaimsPrincipal user,
         IRequestClient<ApproveApproval> client, CancellationToken cancellationToken)
@@ -109,9 +90,6 @@ public static class ApprovalsApi
         ApprovalRefusals.AlreadyDecided => "Already decided",
         _ => "Refused",
     };
-
-    private static bool CanSee(ApprovalState approval, Principal caller) =>
-        approval.RequesterSubject == caller.Subject || caller.Groups.Any(g => approval.ApproverGroups.Contains(g));
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: 404, title: "Approval not found", detail: $"There is no approval {id} you can see.");

@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
-using Marten;
+using Portcullis.Approval.Saga;
 using MassTransit;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -42,11 +42,11 @@ public static class ApprovalConsole
         return app;
     }
 
-    private static async Task<IResult> Index(HttpContext context, ClaimsPrincipal user, IQuerySession store, IAntiforgery antiforgery,
+    private static async Task<IResult> Index(HttpContext context, ClaimsPrincipal user, ApprovalQueries queries, IAntiforgery antiforgery,
         Guid? id, string? message, CancellationToken cancellationToken)
     {
         var caller = user.ToPrincipal();
-        var approvals = await ApprovalsApi.Visible(store, caller, null, cancellationToken);
+        var approvals = await queries.Visible(caller, null, cancellationToken);
         var pending = approvals.Where(a => a.State == ApprovalStates.Pending && a.Requester.Subject != caller.Subject
                                            && caller.Groups.Any(a.ApproverGroups.Contains)).ToList();
         var decided = approvals.Where(a => a.State != ApprovalStates.Pending).Take(20).ToList();

@@ -76,13 +76,13 @@ public sealed class ApprovalState : SagaStateMachineInstance
     /// </summary>
     public ApprovalRefused? MismatchFor(ClaimApproval claim, DateTimeOffset now)
     {
-        if (!string.Equals(claim.Requester.Subject, RequesterSubject, StringComparison.Ordinal))
+        if (!string.Equals(claim.Request.Requester.Subject, RequesterSubject, StringComparison.Ordinal))
             return new(CorrelationId, ApprovalRefusals.Mismatch, "This approval was given to another principal.");
         if (GrantedUntil is { } until)
         {
             if (until <= now)
                 return new(CorrelationId, ApprovalRefusals.NotGranted, $"The grant ended at {until:O}; ask again.");
-            if (claim.Action.Connection != Connection || claim.RuleId != RuleId)
+            if (claim.Request.Action.Connection != Connection || claim.Request.RuleId != RuleId)
                 return new(CorrelationId, ApprovalRefusals.Mismatch,
                     "The grant covers another connection or rule than this request's.");
             return null;
@@ -95,8 +95,8 @@ public sealed class ApprovalState : SagaStateMachineInstance
     /// covers nothing: fail closed.
     /// </summary>
     public ApprovalRefused? ActionMismatchFor(ClaimApproval claim) =>
-        ActionHash is not null && string.Equals(claim.ActionHash, ActionHash, StringComparison.Ordinal)
-        && claim.Action.Connection == Connection && claim.RuleId == RuleId
+        ActionHash is not null && string.Equals(claim.Request.ActionHash, ActionHash, StringComparison.Ordinal)
+        && claim.Request.Action.Connection == Connection && claim.Request.RuleId == RuleId
             ? null
             : new(CorrelationId, ApprovalRefusals.Mismatch,
                 "The approval covers another action (its statement and parameters, request and body, or command differ): " +

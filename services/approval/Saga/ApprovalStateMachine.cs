@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Bus;
 
 namespace Portcullis.Approval.Saga;
 
@@ -8,24 +9,12 @@ namespace Portcullis.Approval.Saga;
 /// Requested -> Granted | Denied | Expired, then Used (a single approval run once) or Revoked (a window ended
 /// early). Commands on an approval are requests: each gets the approval's status or the reason it was refused,
 /// and a decision is taken once only, because the saga is stored with optimistic concurrency and the loser of a
-/// race is retried against the winner's state. Events and answers leave only after the state is saved (outbox).
+/// race is retried against the winner's state. Events and answers leave only after the state is saved (outbox),
+/// each with a message id derived from the approval (and, for a claim, the request), so a command handled again
+/// after a crash publishes the same message and the audit keeps one copy.
 /// </summary>
 public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState>
 {
-    public State Pending { get; private set; } = null!;
-    public State Granted { get; private set; } = null!;
-    public State Denied { get; private set; } = null!;
-    public State Expired { get; private set; } = null!;
-    public State Used { get; private set; } = null!;
-    public State Revoked { get; private set; } = null!;
-
-    public Event<ApprovalRequested> Requested { get; private set; } = null!;
-    public Event<ApproveApproval> Approve { get; private set; } = null!;
-    public Event<DenyApproval> Deny { get; private set; } = null!;
-    public Event<ExpireApproval> Expire { get; private set; } = null!;
-    public Event<ClaimApproval> Claim { get; private set; } = null!;
-    public Event<RevokeGrant> Revoke { get; private set; } = null!;
-
     public ApprovalStateMachine(TimeProvider clock, IOptions<ApprovalOptions> options)
     {
         InstanceState(x => x.CurrentState);
@@ -47,16 +36,16 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                 .TransitionTo(Pending));
 
         During(Pending,
-            Ignore(Requested),
             When(Approve)
                 .IfElse(c => c.Saga.RefusalFor(c.Message.Approver) is null,
                     allowed => allowed
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock,
                             Window(c.Message.Window, options.Value)))
                         .TransitionTo(Granted)
-                        .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId,
-                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
-                            c.Saga.RuleId))
+                        .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
+                                c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
+                                c.Saga.RuleId),
+                            p => p.MessageId = EventMessageId.For<ApprovalGranted>(p.Message.ApprovalId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Deny)
@@ -64,16 +53,18 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     allowed => allowed
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock, null))
                         .TransitionTo(Denied)
-                        .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId,
-                            c.Saga.SessionId, c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId))
+                        .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
+                                c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId),
+                            p => p.MessageId = EventMessageId.For<ApprovalDenied>(p.Message.ApprovalId))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     refused => refused.ThenAsync(c => c.RespondAsync(c.Saga.RefusalFor(c.Message.Approver)!))),
             When(Expire)
                 .If(c => c.Saga.ExpiresAt <= clock.GetUtcNow(), expired => expired
                     .Then(c => c.Saga.DecidedAt = clock.GetUtcNow())
                     .TransitionTo(Expired)
-                    .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId,
-                        c.Saga.SessionId, c.Saga.DecidedAt!.Value))),
+                    .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
+                            c.Saga.DecidedAt!.Value),
+                        p => p.MessageId = EventMessageId.For<ApprovalExpired>(p.Message.ApprovalId))),
             // Still pending, but only for the action it was asked for: another one is refused at once, not kept waiting.
             When(Claim)
                 .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
@@ -81,8 +72,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
             When(Revoke).ThenAsync(c => c.RespondAsync(Revoker(c.Saga, c.Message, options.Value) ?? NotAGrant(c.Saga))));
 
+        // Once decided, the deadline no longer matters.
         During(Granted,
-            Ignore(Requested),
             Ignore(Expire),
             When(Approve).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
             When(Deny).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
@@ -90,10 +81,11 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                 .IfElse(c => c.Saga.MismatchFor(c.Message, clock.GetUtcNow()) is null,
                     matching => matching
                         .If(c => c.Saga.GrantedUntil is null, single => single
-                            .Then(c => c.Saga.UsedBy = c.Message.RequestId)
+                            .Then(c => c.Saga.UsedBy = c.Message.Request.RequestId)
                             .TransitionTo(Used))
-                        .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.RequestId,
-                            c.Message.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()))
+                        .Publish(c => new ApprovalClaimed(c.Saga.CorrelationId, c.Message.Request.RequestId,
+                                c.Message.Request.SessionId, c.Saga.DecidedBy!, c.Saga.GrantedUntil, clock.GetUtcNow()),
+                            p => p.MessageId = ClaimMessageId(p.Message))
                         .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                     mismatch => mismatch.ThenAsync(c => c.RespondAsync(c.Saga.MismatchFor(c.Message, clock.GetUtcNow())!))),
             When(Revoke)
@@ -102,19 +94,41 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     allowed => allowed.IfElse(c => c.Saga.GrantedUntil is not null,
                         window => window
                             .TransitionTo(Revoked)
-                            .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId,
-                                c.Saga.SessionId, c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()))
+                            .Publish(c => new GrantRevoked(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
+                                    c.Message.RevokedBy.Subject, c.Message.Comment, clock.GetUtcNow()),
+                                p => p.MessageId = EventMessageId.For<GrantRevoked>(p.Message.ApprovalId))
                             .ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
                         single => single.ThenAsync(c => c.RespondAsync(NotAGrant(c.Saga))))));
 
         During(Denied, Expired, Used, Revoked,
-            Ignore(Requested),
             Ignore(Expire),
             When(Approve).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
             When(Deny).ThenAsync(c => c.RespondAsync(AlreadyDecided(c.Saga))),
             When(Claim).ThenAsync(c => c.RespondAsync(c.Saga.ToStatus())),
             When(Revoke).ThenAsync(c => c.RespondAsync(Revoker(c.Saga, c.Message, options.Value) ?? NotAGrant(c.Saga))));
+
+        // A request for an approval that exists is a redelivery.
+        DuringAny(
+            Ignore(Requested));
     }
+
+    public State Pending { get; private set; } = null!;
+    public State Granted { get; private set; } = null!;
+    public State Denied { get; private set; } = null!;
+    public State Expired { get; private set; } = null!;
+    public State Used { get; private set; } = null!;
+    public State Revoked { get; private set; } = null!;
+
+    public Event<ApprovalRequested> Requested { get; private set; } = null!;
+    public Event<ApproveApproval> Approve { get; private set; } = null!;
+    public Event<DenyApproval> Deny { get; private set; } = null!;
+    public Event<ExpireApproval> Expire { get; private set; } = null!;
+    public Event<ClaimApproval> Claim { get; private set; } = null!;
+    public Event<RevokeGrant> Revoke { get; private set; } = null!;
+
+    /// <summary>One per approval and request: a window's claim by another request is another message.</summary>
+    public static Guid ClaimMessageId(ApprovalClaimed claimed) =>
+        EventMessageId.For(nameof(ApprovalClaimed), $"{claimed.ApprovalId:N}/{claimed.RequestId:N}");
 
     /// <summary>Why the sender of <paramref name="revoke"/> may not revoke, checked before anything else is said about the approval.</summary>
     private static ApprovalRefused? Revoker(ApprovalState saga, RevokeGrant revoke, ApprovalOptions options) =>
@@ -165,21 +179,4 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
 
     private static ApprovalRefused NotAGrant(ApprovalState saga) => new(saga.CorrelationId, ApprovalRefusals.NotGranted,
         $"Approval {saga.CorrelationId} is not an open time-window grant (it is {saga.CurrentState.ToLowerInvariant()}).");
-}
-
-/// <summary>Retries a command that lost a race for the same approval, and holds its events and answer until the state is saved.</summary>
-public sealed class ApprovalStateMachineDefinition : SagaDefinition<ApprovalState>
-{
-    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpoint, ISagaConfigurator<ApprovalState> saga,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(retry =>
-        {
-            retry.Handle<JasperFx.ConcurrencyException>();
-            retry.Handle<JasperFx.DocumentAlreadyExistsException>();
-            retry.Handle<Npgsql.NpgsqlException>();
-            retry.Intervals(10, 50, 100, 250, 500, 1000, 2000);
-        });
-        endpoint.UseInMemoryOutbox(context);
-    }
 }

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
+using Portcullis.Defaults.Bus;
 using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.Sessions;
 
@@ -75,8 +76,10 @@ public sealed class AgentRequestFlow(
         {
             // The request client publishes RequestReceived and returns only after the broker confirmed it.
             var response = await decisions.GetResponse<PolicyEvaluated>(received,
-                // No time-to-live: the same message is the audit's record and must not expire in its queue.
-                pipe => pipe.UseExecute(send => send.TimeToLive = null),
+                // No time-to-live: the same message is the audit's record and must not expire in its queue. Its id is
+                // derived: the transport sends again, as a new message, what the broker kept without confirming it.
+                pipe => pipe.UseExecute(send => (send.TimeToLive, send.MessageId) =
+                    (null, EventMessageId.For<RequestReceived>(request.RequestId))),
                 deadline.Token, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
             decision = response.Message;
         }
@@ -112,7 +115,8 @@ public sealed class AgentRequestFlow(
     public Task ForwardedAsync(HttpContext context, AgentRequest request, string upstream, int status, long bytes) =>
         context.RequestServices.GetRequiredService<IPublishEndpoint>().Publish(new RequestForwarded(
             request.RequestId, request.SessionId, request.Action.Connection, upstream, status, bytes, request.ElapsedMs,
-            clock.GetUtcNow()), context.RequestAborted);
+            clock.GetUtcNow()), publish => publish.MessageId = EventMessageId.For<RequestForwarded>(request.RequestId),
+            context.RequestAborted);
 
     /// <summary>
     /// Waits for the forward's record to be confirmed; when it is not, the output is withheld and the agent gets a
@@ -279,7 +283,8 @@ public sealed class AgentRequestFlow(
         try
         {
             await publisher.Publish(new RequestCompleted(request.RequestId, request.SessionId, request.Outcome,
-                context.Response.StatusCode, request.ElapsedMs, responses.Capture(request), clock.GetUtcNow()), deadline.Token);
+                    context.Response.StatusCode, request.ElapsedMs, responses.Capture(request), clock.GetUtcNow()),
+                publish => publish.MessageId = EventMessageId.For<RequestCompleted>(request.RequestId), deadline.Token);
         }
         catch (Exception ex)
         {

@@ -101,9 +101,8 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
         (string Hash, string? BodyPreview) digest)
     {
         var client = context.RequestServices.GetRequiredService<IRequestClient<RequestApproval>>();
-        var response = await client.GetResponse<ApprovalStatus>(new RequestApproval(approvalId, request.RequestId,
-                request.SessionId, decision.Principal, request.Action, decision.RuleId, decision.Reason, decision.ApproverGroups,
-                digest.Hash, digest.BodyPreview),
+        var response = await client.GetResponse<ApprovalStatus>(new RequestApproval(approvalId,
+                Approvable(request, decision, digest.Hash), decision.Reason, decision.ApproverGroups, digest.BodyPreview),
             context.RequestAborted, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
         return response.Message;
     }
@@ -112,11 +111,14 @@ public sealed class ApprovalGate(ApprovalWaiters waiters, AgentResponses respons
         string actionHash)
     {
         var client = context.RequestServices.GetRequiredService<IRequestClient<ClaimApproval>>();
-        var response = await client.GetResponse<ApprovalStatus, ApprovalRefused>(new ClaimApproval(approvalId, request.RequestId,
-                request.SessionId, decision.Principal, request.Action, decision.RuleId, actionHash),
+        var response = await client.GetResponse<ApprovalStatus, ApprovalRefused>(
+                new ClaimApproval(approvalId, Approvable(request, decision, actionHash)),
             context.RequestAborted, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
         return response.Message;
     }
+
+    private static ApprovableRequest Approvable(AgentRequest request, PolicyEvaluated decision, string actionHash) =>
+        new(request.RequestId, request.SessionId, decision.Principal, request.Action, decision.RuleId, actionHash);
 
     /// <summary>The configured wait, shortened by the agent's <c>Prefer: wait=N</c> (RFC 7240) when it asks for less.</summary>
     public static TimeSpan Wait(HttpContext context, TimeSpan configured)
