@@ -4,6 +4,7 @@ using Dapr.Client;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
+using Portcullis.Approval.Saga;
 using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Approval.Notifications;
