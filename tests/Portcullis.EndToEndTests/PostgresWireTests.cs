@@ -181,6 +181,18 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Equal("COPY (SELECT 1) TO PROGRAM 'id'", Received(timeline)[1].GetProperty("sql").GetString());
     }
 
+    [Fact]
+    public async Task What_drivers_send_on_connect_and_psqls_catalog_queries_pass_the_demo_rules()
+    {
+        var (output, errors, exit) = await Psql(NewSession(),
+            "SELECT version(); SHOW standard_conforming_strings; SET search_path = demo; SELECT current_schema()");
+        Assert.True(exit == 0, errors);
+        Assert.Contains("PostgreSQL", output);
+        (output, errors, exit) = await Psql(NewSession(), "\\dt demo.*");
+        Assert.True(exit == 0, errors);
+        Assert.Contains("customers", output);
+    }
+
     private async Task<(string Output, string Errors, int Exit)> Psql(string session, string sql)
     {
         var start = new ProcessStartInfo("psql")
