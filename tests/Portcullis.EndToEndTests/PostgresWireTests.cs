@@ -193,6 +193,42 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Contains("customers", output);
     }
 
+    [Fact]
+    public async Task Psycopg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
+    {
+        var session = NewSession();
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            ArgumentList = { Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients", "python_clients.py") },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PGHOST"] = "127.0.0.1";
+        start.Environment["PGPORT"] = stack.WirePort.ToString();
+        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
+        start.Environment["PORTCULLIS_SESSION"] = session;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await errors);
+        var result = JsonDocument.Parse(await output).RootElement;
+
+        var rows = result.GetProperty("psycopg_rows").EnumerateArray().ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("[EMAIL]", rows[0][1].GetString());
+        Assert.Equal("42501", result.GetProperty("psycopg_drop").GetString());
+        Assert.Contains("sql-no-ddl", result.GetProperty("psycopg_drop_message").GetString());
+        var tables = result.GetProperty("sqlalchemy_tables").EnumerateArray().Select(t => t.GetString()).ToArray();
+        Assert.Contains("customers", tables);
+        Assert.Contains("email", result.GetProperty("sqlalchemy_columns").EnumerateArray().Select(c => c.GetString()));
+        Assert.All(result.GetProperty("sqlalchemy_emails").EnumerateArray(), e => Assert.Equal("[EMAIL]", e.GetString()));
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString()!.Contains("LIMIT 2")));
+        Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers");
+        Assert.DoesNotContain("@example.com", timeline.ToString());
+    }
+
     private async Task<(string Output, string Errors, int Exit)> Psql(string session, string sql)
     {
         var start = new ProcessStartInfo("psql")
