@@ -151,6 +151,30 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task A_cancel_request_cancels_the_running_statement_upstream()
+    {
+        await using var connection = await Connect(NewSession());
+        await using var command = new NpgsqlCommand("SELECT pg_sleep(60) AS slept_for_the_cancel_test", connection);
+        var running = command.ExecuteNonQueryAsync();
+        // The statement is running upstream once the database shows it.
+        await using (var admin = new NpgsqlConnection(stack.AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var seen = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%slept_for_the_cancel_test%' AND pid <> pg_backend_pid()", admin);
+            while (Convert.ToInt64(await seen.ExecuteScalarAsync()) == 0)
+            {
+                Assert.False(running.IsCompleted, "the statement ended before it was cancelled");
+                await Task.Delay(100);
+            }
+        }
+        command.Cancel(); // Npgsql's CancelRequest, on a connection of its own
+        var cancelled = await Assert.ThrowsAnyAsync<Exception>(() => running);
+        var error = cancelled as PostgresException ?? cancelled.InnerException as PostgresException;
+        Assert.Equal("57014", error?.SqlState);
+    }
+
+    [Fact]
     public async Task A_wrong_token_is_refused_with_28P01_saying_how_to_get_one()
     {
         var refused = await Assert.ThrowsAsync<PostgresException>(() => Connect(NewSession(), password: "not-a-token"));
