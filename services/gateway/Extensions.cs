@@ -12,6 +12,7 @@ using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Gateway.HttpProxy;
 using Portcullis.Gateway.Mcp;
+using Portcullis.Gateway.PostgresWire;
 using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.RequestFlow;
 using Portcullis.Gateway.Sessions;
@@ -38,6 +39,7 @@ public static class Extensions
         builder.AddRequestFlow();
         builder.AddConnectors(config);
         builder.AddProxyRoutes(config);
+        builder.AddPostgresWire(); // the PostgreSQL port, when PostgresWire:Port is set
         builder.AddMessaging();
         return builder;
     }

@@ -37,11 +37,25 @@ public static class SqlApi
         }
         // The parameters are part of the action: policy judges them, the audit records them, an approval covers them.
         var action = new AgentAction(Protocols.Sql, connection, Sql: body.Sql, Parameters: parameters);
-        await ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
+        await RunAction(context, flow, postgres, action, values, logger);
+    }
+
+    /// <summary>
+    /// Runs a SQL action through the request flow, as /sql does for every protocol that carries SQL (this endpoint,
+    /// MCP's sql_query, the PostgreSQL wire listener). <paramref name="ran"/> is told what the connector returned,
+    /// before masking: the wire listener takes the columns' table, attribute and type from it, and compares values only to
+    /// know which columns masking changed (what it sends is always the masked output).
+    /// </summary>
+    public static Task RunAction(HttpContext context, AgentRequestFlow flow, PostgresConnector postgres, AgentAction action,
+        IReadOnlyList<object> values, ILogger logger, Action<SqlResult>? ran = null)
+    {
+        var connection = action.Connection;
+        return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
         {
             try
             {
-                var result = await postgres.ExecuteAsync(connection, body.Sql!, values, request.Obligations, context.RequestAborted);
+                var result = await postgres.ExecuteAsync(connection, action.Sql!, values, request.Obligations, context.RequestAborted);
+                ran?.Invoke(result);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: MaskingMediaTypes.SqlResults); // column rules follow the columns' origins
             }

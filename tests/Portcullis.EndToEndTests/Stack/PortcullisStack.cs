@@ -62,6 +62,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     public HttpClient Policy { get; private set; } = null!;
     public HttpClient Approval { get; private set; } = null!;
     public Uri ApprovalAddress => _services["approval"].BaseAddress;
+    /// <summary>The gateway's PostgreSQL port (TLS with a self-signed certificate made for this run).</summary>
+    public int WirePort { get; private set; }
 
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
@@ -93,6 +95,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(secretsFile, JsonSerializer.Serialize(UpstreamSecrets));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var configPath = WritePortcullisYaml(ports["demo"], warehouse, _ssh);
+        WirePort = ServiceProcess.FreePort();
+        var (certificatePath, keyPath) = WriteWireCertificate();
 
         var common = new Dictionary<string, string>
         {
@@ -141,6 +145,10 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Gateway__ApprovalWait"] = "00:00:20",
             ["Gateway__ApprovalServiceUrl"] = approvalUrl,
             ["Gateway__PublicUrl"] = GatewayPublicUrl = $"http://127.0.0.1:{ports["gateway"]}",
+            ["PostgresWire__Port"] = WirePort.ToString(),
+            ["PostgresWire__ListenAddress"] = "127.0.0.1",
+            ["PostgresWire__CertificatePath"] = certificatePath,
+            ["PostgresWire__CertificateKeyPath"] = keyPath,
         });
 
         foreach (var service in _services.Values) service.Start();
@@ -196,6 +204,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         var settings = new Dictionary<string, string>(original.Environment);
         foreach (var (key, value) in environment)
             if (value.Length == 0) settings.Remove(key); else settings[key] = value;
+        // The stack's gateway holds its PostgreSQL port; another gateway listens on one only when told which.
+        if (!environment.ContainsKey("PostgresWire__Port")) settings.Remove("PostgresWire__Port");
         var extra = new ServiceProcess(name, original.AssemblyPath, port ?? ServiceProcess.FreePort(), settings, RunDirectory);
         extra.Start();
         await extra.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
@@ -297,6 +307,20 @@ public sealed class PortcullisStack : IAsyncLifetime
         foreach (var (key, value) in own) environment[key] = value;
         if (name == "gateway") foreach (var (key, value) in GatewaySettings) environment[key] = value;
         _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
+    }
+
+    /// <summary>A self-signed certificate for the gateway's PostgreSQL port, as PEM files (clients use sslmode=require).</summary>
+    private (string Certificate, string Key) WriteWireCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", key,
+            HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certificatePath = Path.Combine(RunDirectory, "wire-cert.pem");
+        var keyPath = Path.Combine(RunDirectory, "wire-key.pem");
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return (certificatePath, keyPath);
     }
 
     private void WriteIdentityConfig(string issuer, string approvalUrl)

@@ -44,12 +44,15 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
 
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();
+        var recordsAffected = -1;
         // Every value comes back in PostgreSQL's text form, whatever its type (regclass, tsvector, intervals with
         // months, NaN, dates past 9999...), and SqlValues gives JSON types to the few that have one: a type the
         // driver cannot read is never an error, and no value is read as something it is not.
         await using (var command = new NpgsqlCommand(sql, database, transaction) { AllResultTypesAreUnknown = true })
         {
-            foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+            // A parameter the caller typed itself (the wire listener's, sent as PostgreSQL's text form) is bound as given.
+            foreach (var parameter in parameters)
+                command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var rowsLeft = maxRows;
             do
@@ -69,9 +72,11 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
                 }
                 columnsSeen.AddRange(schema.Select(c => (c.TableOID, (short)(c.ColumnAttributeNumber ?? 0))));
                 results.Add(new ResultSet(
-                    [.. schema.Select(c => new ResultColumn(c.ColumnName, c.DataTypeName, c.TableOID, (short)(c.ColumnAttributeNumber ?? 0)))],
+                    [.. schema.Select(c => new ResultColumn(c.ColumnName, c.DataTypeName, c.TableOID, (short)(c.ColumnAttributeNumber ?? 0),
+                        TypeOid: c.TypeOID))],
                     rows, truncated));
             } while (await reader.NextResultAsync(cancellationToken));
+            recordsAffected = reader.RecordsAffected;
         }
 
         await origins.ResolveAsync(connection, database, transaction, columnsSeen, cancellationToken);
@@ -80,7 +85,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         return new SqlResult([.. results.Select(r => r with
         {
             Columns = [.. r.Columns.Select(c => c with { Origin = origins.Get(connection, c.Table, c.Attribute) })],
-        })]);
+        })]) { RecordsAffected = recordsAffected };
     }
 
     private int? TimeoutMs(string connection) =>
@@ -194,8 +199,12 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }
 
-public sealed record SqlResult(IReadOnlyList<ResultSet> Results);
+public sealed record SqlResult(IReadOnlyList<ResultSet> Results)
+{
+    /// <summary>Rows inserted, updated or deleted by the statements (-1 when none of them changes rows).</summary>
+    public int RecordsAffected { get; init; } = -1;
+}
 
 public sealed record ResultSet(IReadOnlyList<ResultColumn> Columns, IReadOnlyList<object?[]> Rows, bool Truncated);
 
-public sealed record ResultColumn(string Name, string Type, uint Table, short Attribute, string? Origin = null);
+public sealed record ResultColumn(string Name, string Type, uint Table, short Attribute, string? Origin = null, uint TypeOid = 0);

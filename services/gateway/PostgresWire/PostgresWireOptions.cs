@@ -1,0 +1,30 @@
+namespace Portcullis.Gateway.PostgresWire;
+
+/// <summary>The PostgreSQL wire listener's settings (section "PostgresWire"); without a port there is no listener.</summary>
+public sealed class PostgresWireOptions
+{
+    /// <summary>The port agents' drivers connect to (for example 6432); null or 0: no listener.</summary>
+    public int? Port { get; set; }
+
+    /// <summary>The address to listen on: an IP address, "localhost", or "*" for every interface.</summary>
+    public string ListenAddress { get; set; } = "localhost";
+
+    /// <summary>The TLS certificate (PEM) offered to an SSLRequest, and its private key (PEM).</summary>
+    public string? CertificatePath { get; set; }
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>
+    /// Whether a client on loopback may send its password (an access token) without TLS. For local development only:
+    /// anywhere else the password is taken only over TLS.
+    /// </summary>
+    public bool AllowLoopbackPlaintext { get; set; }
+
+    /// <summary>Largest protocol message accepted (a statement with its parameters); a larger one closes the connection.</summary>
+    public int MaxMessageBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>The server_version reported at startup (drivers read it to choose features).</summary>
+    public string ServerVersion { get; set; } = "16.0";
+
+    /// <summary>How long a client has to finish startup and authentication.</summary>
+    public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,582 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+using MassTransit;
+using Portcullis.Gateway.Connectors.Postgres;
+using Portcullis.Gateway.Sessions;
+
+namespace Portcullis.Gateway.PostgresWire;
+
+/// <summary>
+/// One client connection on the PostgreSQL port, in the protocol's order: startup (SSLRequest answered with the
+/// configured certificate, GSSENCRequest refused, CancelRequest honoured), the access token as cleartext password,
+/// then simple and extended queries. Every statement is one agent action through <see cref="WireStatements"/>; the
+/// gateway answers only what is its own (transaction control, <c>SET portcullis.approval</c>), and never runs
+/// anything for a connection that has not authenticated.
+/// </summary>
+internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? remote, X509Certificate2? certificate,
+    PostgresWireOptions options, WireStatements statements, WireAuthenticator authenticator, WireCancellation cancellation,
+    PostgresConnector postgres, ILogger logger, CancellationToken closed) : IAsyncDisposable
+{
+    private const byte Idle = (byte)'I';
+    private IDuplexPipe _pipe = transport;
+    private SslStream? _tls;
+    private readonly BackendWriter _out = new();
+    private WireSession? _session;
+    private int _processId;
+    private bool _skipUntilSync;
+    private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
+
+    private sealed record PreparedStatement(string Sql, uint[] ParameterTypes);
+
+    private sealed class Portal(PreparedStatement statement, string?[] parameters, short[] resultFormats)
+    {
+        public PreparedStatement Statement { get; } = statement;
+        public string?[] Parameters { get; } = parameters;
+        public short[] ResultFormats { get; } = resultFormats;
+        public WireOutcome? Outcome { get; set; }
+        public int Sent { get; set; }
+    }
+
+    public async Task RunAsync()
+    {
+        using (var startup = CancellationTokenSource.CreateLinkedTokenSource(closed))
+        {
+            startup.CancelAfter(options.StartupTimeout);
+            try
+            {
+                if (!await StartupAsync(startup.Token)) return;
+            }
+            catch (WireProtocolException ex)
+            {
+                await FatalAsync(ex.SqlState, ex.Message);
+                return;
+            }
+        }
+        try
+        {
+            await QueriesAsync();
+        }
+        catch (WireProtocolException ex)
+        {
+            await FatalAsync(ex.SqlState, ex.Message);
+        }
+    }
+
+    // ---- startup ----
+
+    private async Task<bool> StartupAsync(CancellationToken cancellationToken)
+    {
+        Dictionary<string, string> parameters;
+        while (true)
+        {
+            var message = await ReadAsync(startup: true, cancellationToken);
+            if (message is null) return false;
+            var payload = message.Payload;
+            var code = BinaryPrimitives.ReadInt32BigEndian(payload);
+            if (code == WireCodec.SslRequestCode && payload.Length == 4)
+            {
+                if (_tls is not null) throw new WireProtocolException(WireErrors.ProtocolViolation, "SSLRequest over TLS.");
+                if (certificate is null)
+                {
+                    _out.Raw((byte)'N');
+                    await FlushAsync();
+                    continue;
+                }
+                // Bytes sent after the SSLRequest before the answer would bypass TLS (CVE-2021-23214): refused.
+                if (_pipe.Input.TryRead(out var early))
+                {
+                    var pending = early.Buffer.Length;
+                    _pipe.Input.AdvanceTo(early.Buffer.Start);
+                    if (pending > 0) throw new WireProtocolException(WireErrors.ProtocolViolation, "Received unencrypted data after SSL request.");
+                }
+                _out.Raw((byte)'S');
+                await FlushAsync();
+                _tls = new SslStream(new DuplexPipeStream(_pipe), leaveInnerStreamOpen: false);
+                await _tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate },
+                    cancellationToken);
+                _pipe = new StreamPipe(_tls);
+                continue;
+            }
+            if (code == WireCodec.GssEncRequestCode && payload.Length == 4)
+            {
+                _out.Raw((byte)'N');
+                await FlushAsync();
+                continue;
+            }
+            if (code == WireCodec.CancelRequestCode && payload.Length == 12)
+            {
+                var cancelled = cancellation.Cancel(BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)),
+                    BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(8)));
+                logger.LogInformation("PostgreSQL wire: a cancel request {Outcome}", cancelled ? "cancelled a statement" : "matched nothing");
+                return false;
+            }
+            if (code >> 16 != 3)
+                throw new WireProtocolException(WireErrors.FeatureNotSupported,
+                    $"Unsupported frontend protocol {code >> 16}.{code & 0xffff}: the gateway speaks protocol 3.0.");
+            parameters = StartupParameters(payload);
+            if ((code & 0xffff) != 0) NegotiateProtocolVersion(parameters);
+            break;
+        }
+
+        if (!parameters.TryGetValue("user", out var user) || user.Length == 0)
+            throw new WireProtocolException(WireErrors.InvalidAuthorization, "No PostgreSQL user name specified in startup packet.");
+        var database = parameters.GetValueOrDefault("database") is { Length: > 0 } named ? named : user;
+        if (_tls is null && !(options.AllowLoopbackPlaintext && remote is not null && IPAddress.IsLoopback(remote)))
+        {
+            await FatalAsync(WireErrors.InvalidAuthorization,
+                "The password (an access token) is taken only over TLS: connect with sslmode=require.");
+            return false;
+        }
+        var sessionId = SessionOf(parameters);
+        if (sessionId.Error is not null)
+        {
+            await FatalAsync("22023", sessionId.Error);
+            return false;
+        }
+
+        _out.AuthenticationCleartextPassword();
+        await FlushAsync();
+        var password = await ReadAsync(startup: false, cancellationToken);
+        if (password is null) return false;
+        if (password.Type != (byte)'p') throw new WireProtocolException(WireErrors.ProtocolViolation, "Expected a password message.");
+        var token = new PayloadReader(password.Payload).CString();
+        var (principal, refusal) = await authenticator.AuthenticateAsync(token);
+        if (principal is null)
+        {
+            logger.LogInformation("PostgreSQL wire: authentication refused for user {User} from {Remote}", Printable(user), remote);
+            await FatalAsync(WireErrors.InvalidPassword, refusal!);
+            return false;
+        }
+        if (!postgres.Has(database))
+        {
+            await FatalAsync("3D000", $"database \"{Printable(database)}\" does not exist: the database name is the name of a postgres connection of the gateway.");
+            return false;
+        }
+
+        _session = new WireSession(principal, token, database, sessionId.Id!, remote);
+        (_processId, var secret) = cancellation.Register();
+        logger.LogInformation("PostgreSQL wire: {Subject} (user {User}) connected to {Connection}, session {Session}",
+            principal.FindFirst("sub")?.Value, Printable(user), database, _session.SessionId);
+        _out.AuthenticationOk();
+        foreach (var (name, value) in new Dictionary<string, string>
+                 {
+                     ["server_version"] = options.ServerVersion,
+                     ["server_encoding"] = "UTF8",
+                     ["client_encoding"] = "UTF8",
+                     ["DateStyle"] = "ISO, MDY",
+                     ["IntervalStyle"] = "postgres",
+                     ["TimeZone"] = "UTC",
+                     ["integer_datetimes"] = "on",
+                     ["standard_conforming_strings"] = "on",
+                     ["is_superuser"] = "off",
+                     ["session_authorization"] = Printable(user),
+                     ["application_name"] = Printable(parameters.GetValueOrDefault("application_name") ?? ""),
+                     ["portcullis.session"] = _session.SessionId,
+                 })
+            _out.ParameterStatus(name, value);
+        _out.BackendKeyData(_processId, secret);
+        _out.ReadyForQuery(Idle);
+        await FlushAsync();
+        return true;
+    }
+
+    private static Dictionary<string, string> StartupParameters(byte[] payload)
+    {
+        var reader = new PayloadReader(payload.AsSpan(4));
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var name = reader.CString();
+            if (name.Length == 0) break;
+            parameters[name] = reader.CString();
+        }
+        return parameters;
+    }
+
+    private void NegotiateProtocolVersion(Dictionary<string, string> parameters)
+    {
+        var unknown = parameters.Keys.Where(k => k.StartsWith("_pq_.", StringComparison.Ordinal)).ToArray();
+        var message = new ArrayBufferWriter<byte>();
+        // 'v': the newest minor version the gateway speaks (0), and the protocol options it did not recognise.
+        var body = new List<byte>();
+        var header = new byte[8];
+        BinaryPrimitives.WriteInt32BigEndian(header, WireCodec.ProtocolVersion3);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), unknown.Length);
+        body.AddRange(header);
+        foreach (var option in unknown) body.AddRange([.. System.Text.Encoding.UTF8.GetBytes(option), 0]);
+        var length = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, body.Count + 4);
+        _out.Raw((byte)'v');
+        foreach (var b in length) _out.Raw(b);
+        foreach (var b in body) _out.Raw(b);
+    }
+
+    /// <summary>
+    /// The audit session: <c>options=-c portcullis.session=ID</c> (or a startup parameter <c>portcullis.session</c>),
+    /// checked as X-Session-Id is; otherwise one new session for this connection.
+    /// </summary>
+    private static (string? Id, string? Error) SessionOf(Dictionary<string, string> parameters)
+    {
+        var named = parameters.GetValueOrDefault("portcullis.session");
+        if (parameters.GetValueOrDefault("options") is { } text && SessionOption().Match(text) is { Success: true } match)
+            named = match.Groups[1].Value;
+        if (named is null) return ("pg-" + NewId.NextGuid().ToString("N"), null);
+        var probe = new DefaultHttpContext();
+        probe.Request.Headers[SessionResolver.SessionHeader] = named;
+        var resolved = new SessionResolver().Resolve(probe);
+        return resolved.SessionId is null
+            ? (null, resolved.Error!.Replace(SessionResolver.SessionHeader, "portcullis.session", StringComparison.Ordinal))
+            : (resolved.SessionId, null);
+    }
+
+    [GeneratedRegex(@"(?:^|\s)(?:-c\s*|--)portcullis\.session=(\S*)")]
+    private static partial Regex SessionOption();
+
+    private static string Printable(string text) => text.Length > 64 ? text[..64] : text;
+
+    // ---- queries ----
+
+    private async Task QueriesAsync()
+    {
+        while (true)
+        {
+            var message = await ReadAsync(startup: false, closed);
+            if (message is null || message.Type == (byte)'X') return;
+            if (_skipUntilSync && message.Type != (byte)'S') continue;
+            switch ((char)message.Type)
+            {
+                case 'Q': await SimpleQueryAsync(message.Payload); break;
+                case 'P': Parse(message.Payload); break;
+                case 'B': Bind(message.Payload); break;
+                case 'D': await DescribeAsync(message.Payload); break;
+                case 'E': await ExecuteAsync(message.Payload); break;
+                case 'C': Close(message.Payload); break;
+                case 'H': await FlushAsync(); break;
+                case 'S':
+                    _skipUntilSync = false;
+                    _portals.Remove("");
+                    _out.ReadyForQuery(Idle);
+                    await FlushAsync();
+                    break;
+                case 'F':
+                    ExtendedError(WireError.Of(WireErrors.FeatureNotSupported, "The function call protocol is not supported; call the function in a statement."));
+                    break;
+                default:
+                    // A password or COPY data outside their phase.
+                    throw new WireProtocolException(WireErrors.ProtocolViolation, $"Unexpected message type '{(char)message.Type}'.");
+            }
+        }
+    }
+
+    private async Task SimpleQueryAsync(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var sql = reader.CString();
+        var parts = WireSql.Statements(sql);
+        if (parts.Count == 0) _out.EmptyQueryResponse();
+        // Each statement is one action, judged and run on its own; the first that fails ends the query, as in PostgreSQL.
+        foreach (var statement in parts)
+        {
+            var outcome = await RunAsync(statement, []);
+            if (outcome.Error is { } error)
+            {
+                _out.Error(error);
+                break;
+            }
+            foreach (var set in outcome.Sets)
+            {
+                var columns = Columns(set, []);
+                _out.RowDescription(columns);
+                foreach (var row in set.Rows) _out.DataRow(Encode(row, columns));
+                if (set.Truncated) _out.Error(Truncated(set), notice: true);
+                _out.CommandComplete(WireSql.CommandTag(statement, set.Rows.Count, true));
+            }
+            foreach (var notice in Notices(statement)) _out.Error(notice, notice: true);
+            if (outcome.Sets.Count == 0) _out.CommandComplete(WireSql.CommandTag(statement, Math.Max(0, outcome.RecordsAffected), false));
+        }
+        _out.ReadyForQuery(Idle);
+        await FlushAsync();
+    }
+
+    private void Parse(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var name = reader.CString();
+        var sql = reader.CString();
+        var types = new uint[reader.Count(4)];
+        for (var i = 0; i < types.Length; i++) types[i] = (uint)reader.Int32();
+        if (WireSql.Statements(sql).Count > 1)
+        {
+            ExtendedError(WireError.Of("42601", "cannot insert multiple commands into a prepared statement"));
+            return;
+        }
+        if (name.Length > 0 && _prepared.ContainsKey(name))
+        {
+            ExtendedError(WireError.Of("42P05", $"prepared statement \"{Printable(name)}\" already exists"));
+            return;
+        }
+        _prepared[name] = new PreparedStatement(sql, types);
+        _out.ParseComplete();
+    }
+
+    private void Bind(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var portal = reader.CString();
+        var name = reader.CString();
+        var formats = new short[reader.Count(2)];
+        for (var i = 0; i < formats.Length; i++) formats[i] = reader.Int16();
+        var values = new byte[]?[reader.Count(4)];
+        for (var i = 0; i < values.Length; i++) values[i] = reader.Bytes(reader.Int32());
+        var resultFormats = new short[reader.Count(2)];
+        for (var i = 0; i < resultFormats.Length; i++) resultFormats[i] = reader.Int16();
+        if (!_prepared.TryGetValue(name, out var statement))
+        {
+            ExtendedError(WireError.Of("26000", $"prepared statement \"{Printable(name)}\" does not exist"));
+            return;
+        }
+        if (formats.Length > 1 && formats.Length != values.Length)
+        {
+            ExtendedError(WireError.Of(WireErrors.ProtocolViolation, $"bind message has {formats.Length} parameter formats but {values.Length} parameters"));
+            return;
+        }
+        var parameters = new string?[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (values[i] is not { } value) continue;
+            var format = formats.Length == 0 ? 0 : formats.Length == 1 ? formats[0] : formats[i];
+            var type = i < statement.ParameterTypes.Length ? statement.ParameterTypes[i] : 0;
+            if (format == 0)
+            {
+                parameters[i] = PayloadReader.Utf8(value);
+                continue;
+            }
+            if (WireValues.FromBinary(type, value, out var error) is not { } text)
+            {
+                ExtendedError(WireError.Of("22P03", $"Parameter ${i + 1}: {error}."));
+                return;
+            }
+            parameters[i] = text;
+        }
+        if (portal.Length > 0 && _portals.ContainsKey(portal))
+        {
+            ExtendedError(WireError.Of("42P03", $"cursor \"{Printable(portal)}\" already exists"));
+            return;
+        }
+        _portals[portal] = new Portal(statement, parameters, resultFormats);
+        _out.BindComplete();
+    }
+
+    private async Task DescribeAsync(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var kind = reader.Byte();
+        var name = reader.CString();
+        if (kind == (byte)'S')
+        {
+            // Describing a statement before it is bound would need the upstream to see a statement policy has not judged.
+            ExtendedError(WireError.Of(WireErrors.FeatureNotSupported,
+                "Describing a prepared statement is not supported through Portcullis: bind it and describe the portal " +
+                "(unprepared statements, as Npgsql, psycopg, node-postgres and psql send them by default)."));
+            return;
+        }
+        if (kind != (byte)'P') throw new WireProtocolException(WireErrors.ProtocolViolation, "Describe of something that is neither a statement nor a portal.");
+        if (!_portals.TryGetValue(name, out var portal))
+        {
+            ExtendedError(WireError.Of("34000", $"portal \"{Printable(name)}\" does not exist"));
+            return;
+        }
+        // The row description comes from the statement's result, so the portal runs now (once) and Execute sends its rows.
+        var outcome = portal.Outcome ??= await RunAsync(portal.Statement.Sql, portal.Parameters);
+        if (outcome.Error is { } error)
+        {
+            ExtendedError(error);
+            return;
+        }
+        if (outcome.Sets.Count == 0) _out.NoData();
+        else _out.RowDescription(Columns(outcome.Sets[0], portal.ResultFormats));
+    }
+
+    private async Task ExecuteAsync(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var name = reader.CString();
+        var maxRows = reader.Int32();
+        if (!_portals.TryGetValue(name, out var portal))
+        {
+            ExtendedError(WireError.Of("34000", $"portal \"{Printable(name)}\" does not exist"));
+            return;
+        }
+        var outcome = portal.Outcome ??= await RunAsync(portal.Statement.Sql, portal.Parameters);
+        if (outcome.Error is { } error)
+        {
+            ExtendedError(error);
+            return;
+        }
+        var sql = portal.Statement.Sql;
+        if (outcome.Sets.Count == 0)
+        {
+            foreach (var notice in Notices(sql)) _out.Error(notice, notice: true);
+            _out.CommandComplete(WireSql.CommandTag(sql, Math.Max(0, outcome.RecordsAffected), false));
+            return;
+        }
+        var set = outcome.Sets[0];
+        var columns = Columns(set, portal.ResultFormats);
+        var end = maxRows > 0 ? Math.Min(set.Rows.Count, portal.Sent + maxRows) : set.Rows.Count;
+        for (; portal.Sent < end; portal.Sent++) _out.DataRow(Encode(set.Rows[portal.Sent], columns));
+        if (portal.Sent < set.Rows.Count)
+        {
+            _out.PortalSuspended();
+            return;
+        }
+        if (set.Truncated) _out.Error(Truncated(set), notice: true);
+        _out.CommandComplete(WireSql.CommandTag(sql, set.Rows.Count, true));
+    }
+
+    private void Close(byte[] payload)
+    {
+        var reader = new PayloadReader(payload);
+        var kind = reader.Byte();
+        var name = reader.CString();
+        if (kind == (byte)'S') _prepared.Remove(name);
+        else if (kind == (byte)'P') _portals.Remove(name);
+        else throw new WireProtocolException(WireErrors.ProtocolViolation, "Close of something that is neither a statement nor a portal.");
+        _out.CloseComplete();
+    }
+
+    /// <summary>An error in the extended protocol: sent, then everything up to the next Sync is discarded.</summary>
+    private void ExtendedError(WireError error)
+    {
+        _out.Error(error);
+        _skipUntilSync = true;
+    }
+
+    // ---- statements ----
+
+    private async Task<WireOutcome> RunAsync(string sql, IReadOnlyList<string?> parameters)
+    {
+        if (SessionCommands.Answer(sql, _session!) is { } own) return own;
+        using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
+        cancellation.Running(_processId, statement);
+        var presented = _session!.PresentedApproval;
+        try
+        {
+            return await statements.RunAsync(_session, sql, parameters, statement.Token);
+        }
+        catch (OperationCanceledException) when (statement.IsCancellationRequested && !closed.IsCancellationRequested)
+        {
+            return WireOutcome.Failed(WireError.Of("57014", "canceling statement due to user request"));
+        }
+        finally
+        {
+            cancellation.Running(_processId, null);
+            // An approval covers one statement: it is presented with the next one only.
+            if (presented is not null) _session.PresentedApproval = null;
+        }
+    }
+
+    private static IEnumerable<WireError> Notices(string statement) =>
+        WireSql.Words(statement, 1) is ["ROLLBACK" or "ABORT"]
+            ? [new WireError("WARNING", "25P01",
+                "Nothing was rolled back: through Portcullis every statement runs and commits in a transaction of its own.")]
+            : [];
+
+    private static WireError Truncated(WireResultSet set) => new("WARNING", "01000",
+        $"The result was cut at {set.Rows.Count} rows by the policy's max_rows obligation.");
+
+    private static WireColumn[] Columns(WireResultSet set, short[] formats)
+    {
+        var columns = new WireColumn[set.Columns.Count];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = set.Columns[i];
+            var binary = (formats.Length == 1 ? formats[0] : i < formats.Length ? formats[i] : 0) == 1;
+            var type = column.AnnouncedType;
+            // A type whose binary form the gateway does not write is announced as text, whose binary form is its text.
+            if (binary && !WireValues.HasBinaryResult(type)) type = WireValues.Text;
+            columns[i] = new WireColumn(column.Name, column.Table, column.Attribute, type, WireValues.TypeSize(type), binary);
+        }
+        return columns;
+    }
+
+    private static byte[]?[] Encode(string?[] row, WireColumn[] columns)
+    {
+        var values = new byte[]?[row.Length];
+        for (var i = 0; i < row.Length; i++)
+            values[i] = row[i] is not { } text ? null
+                : columns[i].Binary ? WireValues.ToBinary(columns[i].TypeOid, text)
+                : System.Text.Encoding.UTF8.GetBytes(text);
+        return values;
+    }
+
+    // ---- framing ----
+
+    private async Task<FrontendMessage?> ReadAsync(bool startup, CancellationToken cancellationToken)
+    {
+        var input = _pipe.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            FrontendMessage? message;
+            try
+            {
+                if (WireCodec.TryRead(ref buffer, startup, options.MaxMessageBytes, out message))
+                {
+                    input.AdvanceTo(buffer.Start);
+                    return message;
+                }
+            }
+            catch (WireProtocolException)
+            {
+                input.AdvanceTo(buffer.End);
+                throw;
+            }
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                input.AdvanceTo(buffer.End);
+                return null;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        if (_out.Length == 0) return;
+        await _pipe.Output.WriteAsync(_out.Written, closed);
+        _out.Clear();
+    }
+
+    private async Task FatalAsync(string sqlState, string message)
+    {
+        _out.Error(WireError.Fatal(sqlState, message));
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client is gone already.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_processId != 0) cancellation.Release(_processId);
+        if (_tls is not null) await _tls.DisposeAsync();
+    }
+
+    /// <summary>Pipes over the TLS stream.</summary>
+    private sealed class StreamPipe(Stream stream) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        public PipeWriter Output { get; } = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Portcullis.Contracts;
+using Portcullis.Gateway.Apis;
+using Portcullis.Gateway.Connectors.Postgres;
+using Portcullis.Gateway.RequestFlow;
+using Portcullis.Gateway.Sessions;
+
+namespace Portcullis.Gateway.PostgresWire;
+
+/// <summary>Who is on a wire connection, and where its statements go: fixed at startup, after the token was validated.</summary>
+public sealed class WireSession(ClaimsPrincipal user, string token, string connection, string sessionId, IPAddress? remote)
+{
+    public ClaimsPrincipal User { get; } = user;
+    public string Token { get; } = token;
+    public string Connection { get; } = connection;
+    public string SessionId { get; } = sessionId;
+    public IPAddress? Remote { get; } = remote;
+
+    /// <summary>The approval id set with <c>SET portcullis.approval</c>, presented with the next statement only.</summary>
+    public string? PresentedApproval { get; set; }
+}
+
+/// <summary>One result set as the wire sends it: masked values in text form, with each column's origin in the upstream.</summary>
+public sealed record WireResultSet(IReadOnlyList<WireResultColumn> Columns, IReadOnlyList<string?[]> Rows, bool Truncated);
+
+/// <summary>
+/// A result column: its (masked) name, table OID, attribute number and type. <paramref name="Masked"/>: masking changed
+/// a value in it, so it is announced as text (a masked value is not a value of the column's type).
+/// </summary>
+public sealed record WireResultColumn(string Name, uint Table, short Attribute, uint Type, bool Masked)
+{
+    public uint AnnouncedType => Masked ? WireValues.Text : Type;
+}
+
+/// <summary>What a statement gave: its result sets and rows changed, or the error the client gets.</summary>
+public sealed record WireOutcome(IReadOnlyList<WireResultSet> Sets, long RecordsAffected, WireError? Error)
+{
+    public static WireOutcome Failed(WireError error) => new([], 0, error);
+}
+
+/// <summary>
+/// Runs one statement from the wire as one agent action, exactly as <c>POST /sql/{connection}</c> runs it (the same
+/// code, in process, like MCP's tool calls): policy, approval, execution with the gateway's credentials and the
+/// decision's obligations, masking by column origin, audit. The flow's answer is turned into wire terms: the masked
+/// rows, or an ErrorResponse with a real SQLSTATE.
+/// </summary>
+public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStatements> logger)
+{
+    public async Task<WireOutcome> RunAsync(WireSession session, string sql, IReadOnlyList<string?> parameters,
+        CancellationToken cancellationToken)
+    {
+        // Parameters are bound as PostgreSQL's text form with no declared type, as psql's \bind and most drivers send
+        // them; the server gives them the type the statement needs. Policy, the audit and an approval see them as /sql's.
+        var values = parameters.Select(p => (object)new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Unknown, Value = (object?)p ?? DBNull.Value })
+            .ToArray();
+        string? canonical;
+        try
+        {
+            canonical = PostgresConnector.CanonicalParameters([.. parameters.Select(p => (object?)p ?? DBNull.Value)]);
+        }
+        catch (FormatException ex)
+        {
+            return WireOutcome.Failed(WireError.Of("22021", ex.Message));
+        }
+        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: sql, Parameters: canonical);
+
+        await using var scope = scopes.CreateAsyncScope();
+        var context = NewContext(scope.ServiceProvider, session, cancellationToken);
+        SqlResult? raw = null;
+        await SqlApi.RunAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
+            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result);
+
+        var body = ((MemoryStream)context.Response.Body).ToArray();
+        var status = context.Response.StatusCode;
+        return status == 200 && raw is not null
+            ? Rows(body, raw)
+            : WireOutcome.Failed(WireErrors.FromProblem(status, body));
+    }
+
+    private static HttpContext NewContext(IServiceProvider services, WireSession session, CancellationToken cancellationToken)
+    {
+        var context = new DefaultHttpContext { RequestServices = services, User = session.User, RequestAborted = cancellationToken };
+        var request = context.Request;
+        request.Protocol = "HTTP/1.1";
+        request.Method = "POST";
+        request.Scheme = "postgresql";
+        request.Host = new HostString("gateway");
+        request.Path = "/sql/" + Uri.EscapeDataString(session.Connection);
+        request.Headers.Authorization = "Bearer " + session.Token;
+        request.Headers[SessionResolver.SessionHeader] = session.SessionId;
+        // A statement that needs approval is answered at once with the approval id; the client re-sends it.
+        request.Headers["Prefer"] = "wait=0";
+        if (session.PresentedApproval is { } approval) request.Headers[ApprovalGate.Header] = approval;
+        context.Connection.RemoteIpAddress = session.Remote;
+        context.Response.Body = new MemoryStream();
+        return context;
+    }
+
+    /// <summary>The masked JSON rows back in PostgreSQL's text form, with the upstream's column metadata.</summary>
+    private static WireOutcome Rows(byte[] body, SqlResult raw)
+    {
+        using var document = JsonDocument.Parse(body);
+        var sets = new List<WireResultSet>();
+        var results = document.RootElement.GetProperty("results");
+        var index = 0;
+        foreach (var set in results.EnumerateArray())
+        {
+            var original = raw.Results[index++];
+            var names = set.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString() ?? "").ToArray();
+            var masked = new bool[names.Length];
+            var rows = new List<string?[]>();
+            var rowIndex = 0;
+            foreach (var row in set.GetProperty("rows").EnumerateArray())
+            {
+                var values = new string?[names.Length];
+                var column = 0;
+                foreach (var value in row.EnumerateArray())
+                {
+                    values[column] = Text(value);
+                    var before = rowIndex < original.Rows.Count ? original.Rows[rowIndex][column] : null;
+                    if (!masked[column] && values[column] != RawText(before)) masked[column] = true;
+                    column++;
+                }
+                rows.Add(values);
+                rowIndex++;
+            }
+            var columns = names.Select((name, i) => new WireResultColumn(name, original.Columns[i].Table, original.Columns[i].Attribute,
+                original.Columns[i].TypeOid, masked[i])).ToArray();
+            sets.Add(new WireResultSet(columns, rows, set.GetProperty("truncated").GetBoolean()));
+        }
+        return new WireOutcome(sets, raw.RecordsAffected, null);
+    }
+
+    private static string? Text(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.True => "t",
+        JsonValueKind.False => "f",
+        _ => value.GetRawText(), // numbers: exactly the digits PostgreSQL printed; anything else as the JSON it became
+    };
+
+    private static string? RawText(object? value) => value switch
+    {
+        null => null,
+        string text => text,
+        JsonNumberText number => number.Text,
+        bool flag => flag ? "t" : "f",
+        long integer => integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+    };
+}

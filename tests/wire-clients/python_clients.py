@@ -1,0 +1,37 @@
+"""Unmodified Python PostgreSQL clients against the gateway's PostgreSQL port (Debian's python3-psycopg,
+python3-psycopg2, python3-sqlalchemy). Run by tests/Portcullis.EndToEndTests (PostgresWireTests) with PGHOST,
+PGPORT, PGPASSWORD (the agent's access token) and PORTCULLIS_SESSION set; prints one JSON object."""
+import json
+import os
+
+import psycopg
+import sqlalchemy
+
+host, port, session = os.environ["PGHOST"], os.environ["PGPORT"], os.environ["PORTCULLIS_SESSION"]
+token = os.environ["PGPASSWORD"]
+options = f"-c portcullis.session={session}"
+out = {}
+
+# psycopg 3: extended protocol, a bound parameter, masked output; a denial is an exception with its SQLSTATE.
+with psycopg.connect(host=host, port=port, dbname="warehouse", user="agent", password=token,
+                     sslmode="require", options=options) as conn:
+    rows = conn.execute("SELECT id, email FROM demo.customers WHERE id <= %s ORDER BY id", (2,)).fetchall()
+    out["psycopg_rows"] = [list(r) for r in rows]
+    try:
+        conn.execute("DROP TABLE demo.customers")
+        out["psycopg_drop"] = "ran"
+    except psycopg.Error as error:
+        out["psycopg_drop"] = error.sqlstate
+        out["psycopg_drop_message"] = str(error)
+        conn.rollback()
+
+# SQLAlchemy over psycopg2 (simple query protocol): its connect-time statements and table reflection.
+url = sqlalchemy.engine.URL.create("postgresql+psycopg2", username="agent", password=token, host=host, port=int(port),
+                                   database="warehouse", query={"sslmode": "require", "options": options})
+engine = sqlalchemy.create_engine(url)
+inspector = sqlalchemy.inspect(engine)
+out["sqlalchemy_tables"] = sorted(inspector.get_table_names(schema="demo"))
+out["sqlalchemy_columns"] = [c["name"] for c in inspector.get_columns("customers", schema="demo")]
+with engine.connect() as conn:
+    out["sqlalchemy_emails"] = [r[0] for r in conn.execute(sqlalchemy.text("SELECT email FROM demo.customers ORDER BY id LIMIT 2"))]
+print(json.dumps(out))
