@@ -19,5 +19,6 @@ app.UseAuthorization();
 app.MapPortcullisHealth();
 app.MapEvaluateApi();
 app.MapPolicyApi();
+app.MapMcpToolsApi();
 app.Run();
 return 0;

@@ -19,6 +19,7 @@ public static class McpEndpoint
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<McpToolCatalog>();
         builder.Services.AddSingleton<McpToolCalls>();
+        builder.Services.AddSingleton<McpProxiedTools>();
         builder.Services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
@@ -35,8 +36,16 @@ public static class McpEndpoint
                 // calls are then recorded under X-Session-Id, the token's sid, or one session per token.
                 transport.SessionMode = builder.Configuration.GetValue("Mcp:SessionMode", HttpServerSessionMode.Stateful);
             })
-            .WithListToolsHandler((context, _) =>
-                ValueTask.FromResult(context.Services!.GetRequiredService<McpToolCatalog>().List(context.User)))
+            .WithListToolsHandler(async (context, cancellationToken) =>
+            {
+                var catalog = context.Services!.GetRequiredService<McpToolCatalog>();
+                var result = catalog.List(context.User);
+                // The upstream MCP servers' tools, as {connection}.{tool}.
+                foreach (var tool in await context.Services!.GetRequiredService<McpProxiedTools>()
+                             .ListAsync(context.User, catalog.Visible(context.User).Keys, cancellationToken))
+                    result.Tools.Add(tool);
+                return result;
+            })
             .WithCallToolHandler((context, cancellationToken) => new ValueTask<CallToolResult>(
                 context.Services!.GetRequiredService<McpToolCalls>().CallAsync(context.User, context.Server.SessionId,
                     context.Params!.Name, context.Params.Arguments, cancellationToken)));

@@ -32,18 +32,6 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
     public IReadOnlyList<string> Approvers => rule.Approvers;
     public string Reason => rule.Reason ?? rule.Description ?? $"rule '{rule.Id}'";
 
-    /// <summary>
-    /// Whether this is a deny rule that refuses the MCP tool <paramref name="tool"/> of <paramref name="connection"/> to
-    /// <paramref name="principal"/> whatever its arguments (the gateway leaves such a tool out of the caller's list).
-    /// </summary>
-    public bool DeniesMcpTool(Principal principal, string connection, string tool) =>
-        effect == Decision.Deny && _mcp is { IsUnconditional: true } && _sql is null && _exec is null && _hosts.Length == 0
-        && !HasHttpConditions && (_protocols.Count == 0 || _protocols.Contains(Protocols.Mcp))
-        && (_connections.Count == 0 || _connections.Contains(connection))
-        && (_subjects.Count == 0 || _subjects.Contains(principal.Subject))
-        && (_groups.Count == 0 || InAnyGroup(principal.Groups))
-        && _mcp.MatchesTool(connection, tool);
-
     private bool HasHttpConditions => _methods.Count > 0 || _paths.Length > 0 || _query.Length > 0;
 
     public bool Matches(Principal principal, AgentAction action, ActionAnalysis analysis)

@@ -20,9 +20,6 @@ public sealed class McpConditions(McpMatchConfig config, bool all)
     public string? SqlArgument => config.SqlArgument;
     public string? CommandArgument => config.CommandArgument;
 
-    /// <summary>Whether the rule names only tools (and callers): such a deny rule hides the tool from the caller's list.</summary>
-    public bool IsUnconditional => _arguments.Length == 0 && config.SqlArgument is null && config.CommandArgument is null;
-
     public bool MatchesTool(string connection, string tool)
     {
         if (_tools.Length == 0) return true;
