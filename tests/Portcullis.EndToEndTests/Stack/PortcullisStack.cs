@@ -384,9 +384,14 @@ public sealed class PortcullisStack : IAsyncLifetime
         Directory.CreateDirectory(McpFilesFolder);
         File.WriteAllText(Path.Combine(McpFilesFolder, "customers.txt"), "Ada Lovelace <ada.lovelace@example.com>\nAlan Turing <alan.turing@example.com>\n");
         File.WriteAllText(McpOutsideFile, "not for agents\n");
-        File.WriteAllText(ChangingToolDescriptionFile, "Tells the weather of a city.");
+        // Unique to the run: the connection's audit stream outlives the stack (its pins do not).
+        File.WriteAllText(ChangingToolDescriptionFile, $"Tells the weather of a city ({Path.GetFileName(RunDirectory)}).");
         var servers = Path.Combine(RepositoryRoot, "tests", "mcp-servers");
         var filesystem = Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js");
+        var postgresServer = Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-postgres", "dist", "index.js");
+        // The password is not in the URL: the server's driver reads PGPASSWORD, which the gateway sets from the secret.
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(warehouse);
+        var databaseUrl = $"postgresql://{Uri.EscapeDataString(database.Username!)}@{database.Host}:{database.Port}/{Uri.EscapeDataString(database.Database!)}";
         File.WriteAllText(path, $$"""
             connections:
               demo:
@@ -435,6 +440,14 @@ public sealed class PortcullisStack : IAsyncLifetime
                 args: ["{{Path.Combine(servers, "changing-tool.mjs")}}", "{{ChangingToolDescriptionFile}}"]
                 visible_to: [mcp-users]
                 default_effect: allow
+              pgdemo:
+                kind: mcp
+                description: The demo database through the PostgreSQL MCP server.
+                command: node
+                args: ["{{postgresServer}}", "{{databaseUrl}}"]
+                env: { PGPASSWORD: "secret:DEMO_DB_PASSWORD" }
+                visible_to: [mcp-users]
+                default_effect: allow
               broken:
                 kind: mcp
                 command: node
@@ -445,6 +458,10 @@ public sealed class PortcullisStack : IAsyncLifetime
             policy:
               default_effect: deny
               rules:
+                - id: pgdemo-no-ddl
+                  effect: deny
+                  reason: The database tool only reads; the schema is not for agents.
+                  match: { connections: [pgdemo], mcp: { tools: [query], sql_argument: sql }, sql: { kinds: [ddl, drop, truncate] } }
                 - id: files-read-only
                   effect: deny
                   reason: The shared files are read-only for agents.
