@@ -114,6 +114,54 @@ public sealed class McpProxyTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task The_everything_server_over_streamable_http_echoes_masked_withholds_images_and_times_out_a_long_operation()
+    {
+        await using var client = await Connect();
+        var names = (await client.ListToolsAsync()).Select(t => t.Name).ToArray();
+        Assert.Contains("everything.echo", names);
+        Assert.Contains("everything.trigger-long-running-operation", names);
+
+        var echo = await client.CallToolAsync("everything.echo", new Dictionary<string, object?> { ["message"] = "write to grace.hopper@example.com" });
+        Assert.False(echo.IsError == true, Text(echo));
+        Assert.Contains("[EMAIL]", Text(echo));
+        Assert.DoesNotContain("grace.hopper", Text(echo));
+
+        var structured = await client.CallToolAsync("everything.get-structured-content", new Dictionary<string, object?> { ["location"] = "New York" });
+        Assert.False(structured.IsError == true, Text(structured));
+        Assert.True(structured.StructuredContent is { } content && content.TryGetProperty("temperature", out _));
+
+        // Masking cannot see into an image: it is replaced, never passed on.
+        var image = await client.CallToolAsync("everything.get-tiny-image", new Dictionary<string, object?>());
+        Assert.Empty(image.Content.OfType<ImageContentBlock>());
+        Assert.Contains("image content withheld by the gateway", Text(image));
+
+        // The connection's timeout is 3s: a 10s operation is abandoned, the agent told, the audit says it failed.
+        var slow = await client.CallToolAsync("everything.trigger-long-running-operation",
+            new Dictionary<string, object?> { ["duration"] = 10, ["steps"] = 2 });
+        Assert.True(slow.IsError);
+        Assert.Contains("MCP server failed", Text(slow));
+        var timeline = await stack.TimelineAsync(client.SessionId!,
+            t => timelineOutcomes(t).Contains("upstream_failed"));
+        static string[] timelineOutcomes(JsonElement t) => [.. t.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("type").GetString() == "RequestCompleted")
+            .Select(e => e.GetProperty("data").GetProperty("outcome").GetString()!)];
+        Assert.Equal(4, Types(timeline).Count(t => t == "RequestReceived"));
+    }
+
+    [Fact]
+    public async Task A_stdio_server_gets_only_the_environment_its_connection_names_never_the_gateways()
+    {
+        await using var client = await Connect();
+        var env = await client.CallToolAsync("everything-local.get-env", new Dictionary<string, object?>());
+        Assert.False(env.IsError == true, Text(env));
+        var text = Text(env);
+        Assert.Contains("GREETING", text);
+        Assert.DoesNotContain("Secrets__File", text);
+        Assert.DoesNotContain("ConnectionStrings__", text);
+        foreach (var secret in stack.UpstreamSecrets.Values) Assert.DoesNotContain(secret[..Math.Min(secret.Length, 20)], text);
+    }
+
+    [Fact]
     public async Task A_server_that_cannot_start_gives_a_tool_error_and_a_failed_outcome()
     {
         await using var client = await Connect();

@@ -40,6 +40,7 @@ public sealed class PortcullisStack : IAsyncLifetime
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private TestServers? _servers;
     private SshTarget? _ssh;
+    private EverythingServer? _everything;
 
     /// <summary>Where the approval service sends notifications (a Slack-compatible webhook).</summary>
     public WebhookListener Webhook { get; private set; } = null!;
@@ -92,6 +93,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(secretsFile, JsonSerializer.Serialize(UpstreamSecrets));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await McpServers.InstallAsync(RepositoryRoot);
+        _everything = await EverythingServer.StartAsync(RepositoryRoot, ServiceProcess.FreePort());
         var configPath = WritePortcullisYaml(ports["demo"], warehouse, _ssh);
 
         var common = new Dictionary<string, string>
@@ -162,6 +164,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
         if (Webhook is not null) await Webhook.DisposeAsync();
         if (_ssh is not null) await _ssh.DisposeAsync();
+        if (_everything is not null) await _everything.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
     }
 
@@ -446,6 +449,21 @@ public sealed class PortcullisStack : IAsyncLifetime
                 command: node
                 args: ["{{postgresServer}}", "{{databaseUrl}}"]
                 env: { PGPASSWORD: "secret:DEMO_DB_PASSWORD" }
+                visible_to: [mcp-users]
+                default_effect: allow
+              everything:
+                kind: mcp
+                description: The MCP reference server, over Streamable HTTP.
+                url: {{_everything!.Url}}
+                headers: { X-Api-Key: "secret:DEMO_API_KEY" }
+                visible_to: [mcp-users]
+                default_effect: allow
+                timeout: 3s
+              everything-local:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")}}", stdio]
+                env: { GREETING: hello }
                 visible_to: [mcp-users]
                 default_effect: allow
               broken:

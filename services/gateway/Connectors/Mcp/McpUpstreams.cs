@@ -164,7 +164,10 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                 InheritEnvironmentVariables = false,
                 EnvironmentVariables = environment,
                 ShutdownTimeout = TimeSpan.FromSeconds(2),
-            }, loggers);
+                // What a third-party server writes to stderr is its own business and may hold anything (its environment,
+                // a connection string): it never reaches the gateway's logs (the transport would log each line).
+                StandardErrorLines = _ => { },
+            }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         }
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (header, value) in settings.Headers) headers[header] = await secrets.ResolveAsync(value, cancellationToken);
