@@ -162,6 +162,41 @@ public sealed class McpProxyTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task The_typescript_sdk_reads_a_masked_file_and_meets_the_argument_rule_through_the_gateway()
+    {
+        var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "mcp-client");
+        if (!Directory.Exists(Path.Combine(folder, "node_modules", "@modelcontextprotocol", "sdk")))
+            await Run("npm", ["ci", "--no-audit", "--no-fund"], folder, TimeSpan.FromMinutes(3));
+        var output = await Run("node", ["proxied.mjs", new Uri(stack.Gateway.BaseAddress!, "mcp").ToString(),
+            await stack.TokenFor(PortcullisStack.McpAgentClient), Path.Combine(stack.McpFilesFolder, "customers.txt"), stack.McpOutsideFile],
+            folder, TimeSpan.FromMinutes(1));
+
+        var run = JsonDocument.Parse(output).RootElement;
+        Assert.Contains("files.read_text_file", run.GetProperty("tools").EnumerateArray().Select(t => t.GetString()));
+        var read = run.GetProperty("read");
+        Assert.False(read.TryGetProperty("isError", out var isError) && isError.GetBoolean(), read.ToString());
+        var text = read.GetProperty("content")[0].GetProperty("text").GetString()!;
+        Assert.Contains("[EMAIL]", text);
+        Assert.DoesNotContain("@example.com", text);
+        var denied = run.GetProperty("denied");
+        Assert.True(denied.GetProperty("isError").GetBoolean());
+        Assert.StartsWith("Denied by policy rule 'files-stay-in-folder'", denied.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    private static async Task<string> Run(string program, string[] arguments, string folder, TimeSpan timeout)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cancel.Token);
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments.Take(1))} failed ({process.ExitCode}): {await stderr}");
+        return await stdout;
+    }
+
+    [Fact]
     public async Task A_server_that_cannot_start_gives_a_tool_error_and_a_failed_outcome()
     {
         await using var client = await Connect();

@@ -7,7 +7,8 @@ using Portcullis.Defaults.Secrets;
 namespace Portcullis.Gateway.Connectors.Mcp;
 
 /// <summary>The upstream MCP servers of the connections of kind <c>mcp</c>, one client each, started on first use.</summary>
-public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, IConfiguration configuration, ILoggerFactory loggers)
+    : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, McpUpstream> _upstreams = new(StringComparer.Ordinal);
 
@@ -15,7 +16,10 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
         config.Connections.TryGetValue(connection, out var settings) && settings.Kind == McpConnection.Kind;
 
     public McpUpstream this[string connection] => _upstreams.GetOrAdd(connection, name =>
-        new McpUpstream(name, config.Connections[name], secrets, loggers));
+        new McpUpstream(name, config.Connections[name], secrets, loggers,
+            // A stdio server starts in the folder of portcullis.yaml, so relative paths in its command and args mean the same
+            // wherever the gateway runs from.
+            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml"))));
 
     public string Describe(string connection)
     {
@@ -35,7 +39,8 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
 /// gives it (never the gateway's own, which holds its credentials). A server that died or dropped its session is
 /// started again on the next use; its tool list is read again when it says it changed (notifications/tools/list_changed).
 /// </summary>
-public sealed class McpUpstream(string name, ConnectionConfig settings, SecretResolver secrets, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class McpUpstream(string name, ConnectionConfig settings, SecretResolver secrets, ILoggerFactory loggers,
+    string? workingDirectory = null) : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -161,6 +166,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                 Name = name,
                 Command = settings.Command!,
                 Arguments = settings.Args,
+                WorkingDirectory = workingDirectory,
                 InheritEnvironmentVariables = false,
                 EnvironmentVariables = environment,
                 ShutdownTimeout = TimeSpan.FromSeconds(2),
