@@ -27,7 +27,7 @@ public static class McpProxyApi
         "something that is not a valid MCP result; nothing it may have said is passed on.");
 
     public static async Task Run(string connection, string tool, IDictionary<string, JsonElement> arguments, HttpContext context,
-        AgentRequestFlow flow, McpUpstreams upstreams, Mcp.McpProxiedTools proxied, ILogger logger)
+        AgentRequestFlow flow, McpUpstreams upstreams, McpToolPins pins, ILogger logger)
     {
         var forwarded = arguments.Where(a => a.Key != ApprovalIdArgument).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
         var action = new AgentAction(Protocols.Mcp, connection, Tool: tool,
@@ -40,7 +40,7 @@ public static class McpProxyApi
             if (definition is null)
                 return ConnectorApi.Problem(context, 404, "mcp-tool-unknown", "No such tool",
                     $"The MCP server of connection '{connection}' offers no tool '{tool}' now; nothing was run.", [], target);
-            if (await proxied.WithheldAsync(connection, definition, context.RequestAborted) is { } withheld)
+            if ((await pins.CheckAsync(connection, [definition], context.RequestAborted)).GetValueOrDefault(tool) is { } withheld)
                 return ConnectorApi.Problem(context, 409, "mcp-tool-withheld", "Tool withheld", withheld, [], target);
 
             var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted);

@@ -53,10 +53,6 @@ public sealed class McpProxiedTools(McpUpstreams upstreams, McpToolPins pins, Po
         return [.. listed.SelectMany(t => t)];
     }
 
-    /// <summary>Why <paramref name="definition"/> is withheld (changed since pinned), or null when it may be called.</summary>
-    public async Task<string?> WithheldAsync(string connection, Tool definition, CancellationToken cancellationToken) =>
-        (await pins.CheckAsync(connection, [definition], cancellationToken)).GetValueOrDefault(definition.Name);
-
     private static Tool Listed(string connection, Tool upstream) => new()
     {
         Name = $"{connection}{McpConnection.ToolSeparator}{upstream.Name}",

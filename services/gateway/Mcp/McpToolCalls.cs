@@ -57,7 +57,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
             var args = arguments;
             call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
                 McpProxyApi.Run(mcpConnection, upstreamTool, args, context, Service<AgentRequestFlow>(context),
-                    Service<McpUpstreams>(context), proxied, Service<ILogger<McpUpstreams>>(context)));
+                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context)));
         }
         else
         {
