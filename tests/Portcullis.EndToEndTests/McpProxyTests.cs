@@ -149,6 +149,33 @@ public sealed class McpProxyTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task A_proxied_call_that_needs_approval_says_how_to_retry_and_runs_exactly_that_call_once_granted()
+    {
+        await using var client = await Connect();
+        var arguments = new Dictionary<string, object?> { ["a"] = 2, ["b"] = 3 };
+        // Nobody decides while the gateway holds the call (Gateway:ApprovalWait): the agent is told how to retry.
+        var pending = await client.CallToolAsync("everything.get-sum", arguments);
+        Assert.True(pending.IsError);
+        var text = Text(pending);
+        Assert.StartsWith("Approval pending (approval id ", text);
+        Assert.Contains("Call everything.get-sum again", text);
+        var approvalId = text["Approval pending (approval id ".Length..text.IndexOf(')')];
+
+        using var approve = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Post, $"approvals/{approvalId}/approve",
+            new { comment = "via MCP proxy" });
+        using var decided = await stack.Approval.SendAsync(approve);
+        Assert.Equal(HttpStatusCode.OK, decided.StatusCode);
+
+        // The approval covers these arguments only.
+        var other = await client.CallToolAsync("everything.get-sum", new Dictionary<string, object?> { ["a"] = 2, ["b"] = 4, ["approval_id"] = approvalId });
+        Assert.True(other.IsError);
+        arguments["approval_id"] = approvalId;
+        var ran = await client.CallToolAsync("everything.get-sum", arguments);
+        Assert.False(ran.IsError == true, Text(ran));
+        Assert.Contains("The sum of 2 and 3 is 5.", Text(ran));
+    }
+
+    [Fact]
     public async Task A_stdio_server_gets_only_the_environment_its_connection_names_never_the_gateways()
     {
         await using var client = await Connect();

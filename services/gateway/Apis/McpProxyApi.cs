@@ -22,6 +22,8 @@ public static class McpProxyApi
     private static readonly ConnectorEndpoint Endpoint = new(
         ex => ex is McpException or IOException or HttpRequestException or TimeoutException or SecretNotFoundException
             or InvalidOperationException or JsonException or System.ComponentModel.Win32Exception
+            // The pinned definitions cannot be read: the tool cannot be shown to be the accepted one, so it does not run.
+            or Npgsql.NpgsqlException
             ? $"{ex.GetType().Name}: {ex.Message}" : null,
         "MCP server failed", "The MCP server of connection '{0}' could not be reached, did not answer in time or answered " +
         "something that is not a valid MCP result; nothing it may have said is passed on.");

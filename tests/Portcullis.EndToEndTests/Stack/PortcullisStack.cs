@@ -480,6 +480,11 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: deny
                   reason: The database tool only reads; the schema is not for agents.
                   match: { connections: [pgdemo], mcp: { tools: [query], sql_argument: sql }, sql: { kinds: [ddl, drop, truncate] } }
+                - id: approve-everything-sums
+                  effect: require_approval
+                  approvers: [approvers]
+                  reason: Sums need a human.
+                  match: { connections: [everything], mcp: { tools: [get-sum] } }
                 - id: files-read-only
                   effect: deny
                   reason: The shared files are read-only for agents.
