@@ -23,6 +23,8 @@ public static class McpEndpoint
         builder.Services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
+                // Upstream MCP servers' tools come and go (and change): clients are told (notifications/tools/list_changed).
+                server.Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } };
                 server.ServerInstructions =
                     "Every tool call crosses Portcullis: it is checked against policy, may wait for a human's approval, runs with " +
                     "credentials you never see, and its output is masked and recorded. A refused call says which rule refused it " +
@@ -40,9 +42,10 @@ public static class McpEndpoint
             {
                 var catalog = context.Services!.GetRequiredService<McpToolCatalog>();
                 var result = catalog.List(context.User);
-                // The upstream MCP servers' tools, as {connection}.{tool}.
-                foreach (var tool in await context.Services!.GetRequiredService<McpProxiedTools>()
-                             .ListAsync(context.User, catalog.Visible(context.User).Keys, cancellationToken))
+                // The upstream MCP servers' tools, as {connection}.{tool}; the session hears when they change.
+                var proxied = context.Services!.GetRequiredService<McpProxiedTools>();
+                proxied.Listen(context.Server);
+                foreach (var tool in await proxied.ListAsync(context.User, catalog.Visible(context.User).Keys, cancellationToken))
                     result.Tools.Add(tool);
                 return result;
             })

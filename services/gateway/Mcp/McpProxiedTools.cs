@@ -18,8 +18,44 @@ namespace Portcullis.Gateway.Mcp;
 /// deny rule of portcullis.yaml refuses the caller whatever the arguments. An upstream that cannot list its tools in
 /// time is left out of the list (and logged), not allowed to hold the whole list up.
 /// </summary>
-public sealed class McpProxiedTools(McpUpstreams upstreams, McpToolPins pins, PortcullisConfig config, ILogger<McpProxiedTools> logger)
+public sealed class McpProxiedTools
 {
+    private readonly McpUpstreams upstreams;
+    private readonly McpToolPins pins;
+    private readonly PortcullisConfig config;
+    private readonly ILogger<McpProxiedTools> logger;
+
+    // The gateway's MCP sessions that listed tools: told when an upstream's tools change. A session that is gone
+    // fails the send and is forgotten.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ModelContextProtocol.Server.McpServer, byte> _listeners = new();
+
+    public McpProxiedTools(McpUpstreams upstreams, McpToolPins pins, PortcullisConfig config, ILogger<McpProxiedTools> logger)
+    {
+        (this.upstreams, this.pins, this.config, this.logger) = (upstreams, pins, config, logger);
+        upstreams.ToolsChanged += connection => _ = TellListenersAsync(connection);
+    }
+
+    /// <summary>Remembers a session that listed the tools, to tell it when an upstream's tools change.</summary>
+    public void Listen(ModelContextProtocol.Server.McpServer session) => _listeners.TryAdd(session, 0);
+
+    private async Task TellListenersAsync(string connection)
+    {
+        foreach (var session in _listeners.Keys)
+        {
+            try
+            {
+                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await session.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, deadline.Token);
+            }
+            catch (Exception ex)
+            {
+                _listeners.TryRemove(session, out _);
+                logger.LogDebug("MCP session no longer told of tool changes ({Reason})", ex.GetType().Name);
+            }
+        }
+        logger.LogInformation("MCP connection {Connection}: tools changed; {Sessions} sessions told", connection, _listeners.Count);
+    }
+
     /// <summary>The connection and upstream tool a listed name stands for, or null when it names no MCP connection's tool.</summary>
     public (string Connection, string Tool)? Split(string name)
     {

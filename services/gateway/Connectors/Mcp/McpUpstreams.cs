@@ -15,11 +15,18 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
     public bool Has(string connection) =>
         config.Connections.TryGetValue(connection, out var settings) && settings.Kind == McpConnection.Kind;
 
+    /// <summary>Raised with the connection's name when an upstream says its tools changed.</summary>
+    public event Action<string>? ToolsChanged;
+
     public McpUpstream this[string connection] => _upstreams.GetOrAdd(connection, name =>
-        new McpUpstream(name, config.Connections[name], secrets, loggers,
+    {
+        var upstream = new McpUpstream(name, config.Connections[name], secrets, loggers,
             // A stdio server starts in the folder of portcullis.yaml, so relative paths in its command and args mean the same
             // wherever the gateway runs from.
-            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml"))));
+            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")));
+        upstream.ToolsChanged += changed => ToolsChanged?.Invoke(changed.Name);
+        return upstream;
+    });
 
     public string Describe(string connection)
     {
@@ -60,8 +67,8 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
     public TimeSpan Timeout { get; } =
         settings.Timeout is { } text && DurationText.TryParse(text, out var configured) ? configured : DefaultTimeout;
 
-    /// <summary>Raised when the upstream's tool list was read again (after a start or a list_changed notification).</summary>
-    public event Func<McpUpstream, IReadOnlyList<Tool>, Task>? ToolsListed;
+    /// <summary>Raised when the upstream says its tools changed (notifications/tools/list_changed).</summary>
+    public event Action<McpUpstream>? ToolsChanged;
 
     /// <summary>The upstream's tools as it offers them now.</summary>
     public async Task<IReadOnlyList<Tool>> ToolsAsync(CancellationToken cancellationToken)
@@ -74,7 +81,6 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
             var listed = await client.ListToolsAsync(cancellationToken: deadline.Token);
             tools = [.. listed.Select(t => t.ProtocolTool)];
             Volatile.Write(ref _tools, tools);
-            if (ToolsListed is { } handlers) await handlers(this, tools);
             return tools;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -134,6 +140,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                 {
                     _logger.LogInformation("MCP server of connection {Connection} says its tools changed", name);
                     Volatile.Write(ref _tools, null);
+                    ToolsChanged?.Invoke(this);
                     return ValueTask.CompletedTask;
                 });
                 _client = client;
