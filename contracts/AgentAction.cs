@@ -1,9 +1,13 @@
+using System.Text.Json.Serialization;
+
 namespace Portcullis.Contracts;
 
 /// <summary>
 /// What an agent attempts, as the gateway received it. Protocol is one of <see cref="Protocols"/>;
 /// only the fields of that protocol are set. <see cref="Parameters"/> holds a SQL statement's parameters ($1, $2, ...)
 /// as canonical JSON (an array, compact), so policy and the audit see the values that run, not only the text.
+/// <see cref="Tool"/> and <see cref="Arguments"/> are a proxied MCP tool call's upstream tool name and its arguments
+/// (compact JSON); absent from the JSON when unset, so the hash chain of events recorded before them still verifies.
 /// </summary>
 public sealed record AgentAction(
     string Protocol,
@@ -13,4 +17,6 @@ public sealed record AgentAction(
     string? Query = null,
     string? Sql = null,
     string? Command = null,
-    string? Parameters = null);
+    string? Parameters = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Tool = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments = null);

@@ -68,6 +68,18 @@ setup_demo_targets() {
   "${psql[@]}" -d portcullis_demo -c "ALTER ROLE portcullis_demo_agent PASSWORD '$password'" >/dev/null
   log "demo database portcullis_demo seeded"
 
+  # The third-party MCP server portcullis.yaml's "files" connection starts (stdio), and the folder it serves.
+  mkdir -p "$ROOT/.local/demo-files"
+  printf 'Support rota\nMon: Ada Lovelace <ada@example.com>\nTue: Alan Turing <alan@example.com>\n' > "$ROOT/.local/demo-files/rota.txt"
+  if [ ! -d "$ROOT/tests/mcp-servers/node_modules/@modelcontextprotocol/server-filesystem" ]; then
+    if command -v npm >/dev/null; then
+      (cd "$ROOT/tests/mcp-servers" && npm ci --no-audit --no-fund >/dev/null) && log "MCP servers installed (tests/mcp-servers)" \
+        || log "npm ci in tests/mcp-servers failed: the files.* MCP tools will be missing"
+    else
+      log "no npm: the files.* MCP tools (portcullis.yaml connection 'files') will be missing"
+    fi
+  fi
+
   mkdir -p "$ssh"
   [ -f "$ssh/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C portcullis-demo-host -f "$ssh/host_ed25519"
   [ -f "$ssh/gateway_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C portcullis-gateway -f "$ssh/gateway_ed25519"

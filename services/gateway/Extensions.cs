@@ -8,6 +8,7 @@ using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Health;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Apis;
+using Portcullis.Gateway.Connectors.Mcp;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Gateway.HttpProxy;
@@ -73,6 +74,10 @@ public static class Extensions
         builder.Services.AddSingleton<MaskedViews>();
         builder.Services.AddSingleton<PostgresConnector>();
         builder.Services.AddSingleton<SshConnector>();
+        builder.Services.AddSingleton<McpUpstreams>();
+        // Pinned MCP tool definitions, shared by every gateway instance (schema "gateway").
+        builder.Services.AddSingleton(services => ActivatorUtilities.CreateInstance<McpToolPins>(services,
+            builder.Configuration.GetConnectionString("Postgres")!));
     }
 
     /// <summary>What is a proxy is a YARP route: each http connection, and the approval status agents are pointed to.</summary>
@@ -97,6 +102,8 @@ public static class Extensions
             bus.AddRequestClient<OpenMaskingStream>();
             bus.AddRequestClient<RequestApproval>();
             bus.AddRequestClient<ClaimApproval>();
+            // Consumes: McpToolDefinitionAccepted (an admin accepted a changed MCP tool; one instance records it).
+            bus.AddConsumer<McpToolDefinitionAcceptedConsumer>();
             // Consumes: ApprovalGranted, ApprovalDenied, ApprovalExpired.
             bus.AddConsumer<ApprovalDecisionConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });

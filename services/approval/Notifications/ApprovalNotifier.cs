@@ -101,6 +101,7 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
     {
         { Sql: { } sql } => sql,
         { Command: { } command } => command,
+        { Tool: { } tool } => $"MCP tool {tool} {action.Arguments}",
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
 

@@ -142,6 +142,7 @@ public sealed class SessionTimelineProjection : SingleStreamProjection<SessionTi
     {
         Protocols.Sql => $"SQL {action.Sql}",
         Protocols.Exec => $"command {action.Command}",
+        Protocols.Mcp => $"MCP tool {action.Tool} {action.Arguments}",
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
 

@@ -25,7 +25,7 @@ public sealed class PortcullisConfig
 /// </summary>
 public sealed class ConnectionConfig
 {
-    /// <summary>http, postgres or ssh.</summary>
+    /// <summary>http, postgres, ssh or mcp.</summary>
     public string Kind { get; set; } = "http";
 
     /// <summary>What the connection is for, in words an agent reads (MCP tool listings).</summary>
@@ -39,6 +39,12 @@ public sealed class ConnectionConfig
 
     /// <summary>http: headers added to every upstream request, e.g. X-Api-Key: secret:CRM_API_KEY.</summary>
     public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>mcp: the upstream MCP server (<see cref="McpConnection"/>): url (Streamable HTTP), or command, args and env (stdio).</summary>
+    public string? Url { get; set; }
+    public string? Command { get; set; }
+    public List<string> Args { get; set; } = [];
+    public Dictionary<string, string> Env { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>postgres: an Npgsql connection string without the password.</summary>
     public string? ConnectionString { get; set; }
@@ -57,7 +63,7 @@ public sealed class ConnectionConfig
     /// <summary>ssh: the host key's SHA-256 fingerprint ("SHA256:...", or a secret reference to it), pinned: any other host key is refused.</summary>
     public string? HostKeySha256 { get; set; }
 
-    /// <summary>postgres and ssh: how long one action may run before it is cancelled ("30s").</summary>
+    /// <summary>postgres, ssh and mcp: how long one action may run before it is cancelled ("30s").</summary>
     public string? Timeout { get; set; }
 
     /// <summary>The host this connection reaches, whatever its kind; null when it names none.</summary>
@@ -65,6 +71,7 @@ public sealed class ConnectionConfig
     {
         "http" => Uri.TryCreate(Upstream, UriKind.Absolute, out var upstream) ? upstream.Host : null,
         "ssh" => Host,
+        "mcp" => Uri.TryCreate(Url, UriKind.Absolute, out var server) ? server.Host : null,
         "postgres" => ConnectionString?.Split(';').Select(part => part.Split('=', 2))
             .FirstOrDefault(pair => pair.Length == 2 && pair[0].Trim().Equals("Host", StringComparison.OrdinalIgnoreCase))?[1].Trim(),
         _ => null,

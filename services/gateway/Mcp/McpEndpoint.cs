@@ -19,9 +19,12 @@ public static class McpEndpoint
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<McpToolCatalog>();
         builder.Services.AddSingleton<McpToolCalls>();
+        builder.Services.AddSingleton<McpProxiedTools>();
         builder.Services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
+                // Upstream MCP servers' tools come and go (and change): clients are told (notifications/tools/list_changed).
+                server.Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } };
                 server.ServerInstructions =
                     "Every tool call crosses Portcullis: it is checked against policy, may wait for a human's approval, runs with " +
                     "credentials you never see, and its output is masked and recorded. A refused call says which rule refused it " +
@@ -35,8 +38,17 @@ public static class McpEndpoint
                 // calls are then recorded under X-Session-Id, the token's sid, or one session per token.
                 transport.SessionMode = builder.Configuration.GetValue("Mcp:SessionMode", HttpServerSessionMode.Stateful);
             })
-            .WithListToolsHandler((context, _) =>
-                ValueTask.FromResult(context.Services!.GetRequiredService<McpToolCatalog>().List(context.User)))
+            .WithListToolsHandler(async (context, cancellationToken) =>
+            {
+                var catalog = context.Services!.GetRequiredService<McpToolCatalog>();
+                var result = catalog.List(context.User);
+                // The upstream MCP servers' tools, as {connection}.{tool}; the session hears when they change.
+                var proxied = context.Services!.GetRequiredService<McpProxiedTools>();
+                proxied.Listen(context.Server);
+                foreach (var tool in await proxied.ListAsync(context.User, catalog.Visible(context.User).Keys, cancellationToken))
+                    result.Tools.Add(tool);
+                return result;
+            })
             .WithCallToolHandler((context, cancellationToken) => new ValueTask<CallToolResult>(
                 context.Services!.GetRequiredService<McpToolCalls>().CallAsync(context.User, context.Server.SessionId,
                     context.Params!.Name, context.Params.Arguments, cancellationToken)));

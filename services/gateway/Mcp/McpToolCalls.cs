@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using ModelContextProtocol.Protocol;
 using Portcullis.Gateway.Apis;
 using Portcullis.Gateway.Connectors.Http;
+using Portcullis.Gateway.Connectors.Mcp;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Gateway.HttpProxy;
@@ -22,8 +23,8 @@ namespace Portcullis.Gateway.Mcp;
 /// and token travel with it and the MCP session is its audit session, so it crosses exactly the controls a direct
 /// request does: policy, approval, execution with the gateway's credentials, masking, audit.
 /// </summary>
-public sealed class McpToolCalls(McpToolCatalog catalog, IHttpContextAccessor accessor, IServiceScopeFactory scopes,
-    EndpointDataSource endpoints, ILogger<McpToolCalls> logger)
+public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied, IHttpContextAccessor accessor,
+    IServiceScopeFactory scopes, EndpointDataSource endpoints, ILogger<McpToolCalls> logger)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
 
@@ -44,14 +45,30 @@ public sealed class McpToolCalls(McpToolCatalog catalog, IHttpContextAccessor ac
                 tool = McpToolCatalog.ToolFor(c.Value.Kind),
             }), Json));
 
-        var kind = McpToolCatalog.KindOf(tool);
-        if (kind is null) return McpToolAnswers.Failure($"There is no tool '{tool}'. Call tools/list to see the tools you can use.");
-        var connection = String(arguments, "connection");
-        if (connection is null || !visible.TryGetValue(connection, out var found) || found.Kind != kind)
-            return McpToolAnswers.Failure($"'{connection}' is not a {kind} connection you can use. Call {McpToolCatalog.ListConnections} to see them.");
-
-        var call = Build(tool, connection, arguments, out var usage);
-        if (call is null) return McpToolAnswers.Failure(usage!);
+        string? connection;
+        ToolCall? call;
+        var isProxied = proxied.Split(tool) is not null;
+        if (proxied.Split(tool) is var (mcpConnection, upstreamTool))
+        {
+            // A tool of an upstream MCP server, listed as {connection}.{tool}.
+            connection = mcpConnection;
+            if (!visible.ContainsKey(connection))
+                return McpToolAnswers.Failure($"There is no tool '{tool}' you can use. Call tools/list to see the tools you can use.");
+            var args = arguments;
+            call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
+                McpProxyApi.Run(mcpConnection, upstreamTool, args, context, Service<AgentRequestFlow>(context),
+                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context)));
+        }
+        else
+        {
+            var kind = McpToolCatalog.KindOf(tool);
+            if (kind is null) return McpToolAnswers.Failure($"There is no tool '{tool}'. Call tools/list to see the tools you can use.");
+            connection = String(arguments, "connection");
+            if (connection is null || !visible.TryGetValue(connection, out var found) || found.Kind != kind)
+                return McpToolAnswers.Failure($"'{connection}' is not a {kind} connection you can use. Call {McpToolCatalog.ListConnections} to see them.");
+            call = Build(tool, connection, arguments, out var usage);
+            if (call is null) return McpToolAnswers.Failure(usage!);
+        }
         var incoming = accessor.HttpContext;
         var token = incoming?.Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(token) || user is null)
@@ -66,7 +83,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, IHttpContextAccessor ac
 
         var response = Read(context);
         logger.LogInformation("MCP session {Session}: {Tool} on {Connection} -> {Status}", sessionId, tool, connection, response.Status);
-        return McpToolAnswers.Answer(tool, response);
+        return isProxied ? McpProxyAnswers.Answer(tool, response) : McpToolAnswers.Answer(tool, response);
     }
 
     /// <summary>The in-process request for a tool call, or null with what was wrong with the arguments.</summary>

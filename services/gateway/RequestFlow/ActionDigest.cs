@@ -28,6 +28,8 @@ public static class ActionDigest
                      action.Sql, action.Parameters, action.Command, contentType, contentEncoding })
             Append(hash, field);
         if (action.Protocol == Protocols.Http) Append(hash, Convert.ToHexStringLower(SHA256.HashData(body)));
+        // Only MCP actions carry these; appended for them alone, so every other action's digest is unchanged.
+        if (action.Protocol == Protocols.Mcp) { Append(hash, action.Tool); Append(hash, action.Arguments); }
         return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

@@ -57,6 +57,11 @@ public sealed class CompiledPolicy
                 errors.Add($"{where}: exec path '{path}' must start with '/', '~' or '**'");
             foreach (var kind in rule.Match.Sql?.Kinds.Where(k => !SqlKinds.Contains(k)) ?? [])
                 errors.Add($"{where}: sql kind '{kind}' is not one of {string.Join(", ", SqlKinds)}");
+            if (rule.Match.Mcp is { } mcp) errors.AddRange(McpConditions.Problems(mcp, where));
+            if (rule.Match.Mcp is { SqlArgument: not null } && rule.Match.Sql is null)
+                errors.Add($"{where}: mcp.sql_argument needs sql: conditions to judge it by");
+            if (rule.Match.Mcp is { CommandArgument: not null } && rule.Match.Exec is null)
+                errors.Add($"{where}: mcp.command_argument needs exec: conditions to judge it by");
             var obligations = ParseObligations(rule.Obligations, where, errors);
             rules.Add(new CompiledRule(rule, effect, index, obligations, hosts));
         }
@@ -67,6 +72,7 @@ public sealed class CompiledPolicy
         var connectionObligations = new Dictionary<string, Obligations>(StringComparer.Ordinal);
         foreach (var (name, connection) in connections)
         {
+            errors.AddRange(McpConnection.Problems(name, connection));
             connectionObligations[name] = ParseObligations(connection.Obligations, $"connections.{name}", errors) ?? Obligations.None;
             if (connection.DefaultEffect is null) connectionDefaults[name] = defaultEffect;
             else if (TryParseEffect(connection.DefaultEffect, out var effect) && effect != Decision.RequireApproval)

@@ -20,6 +20,7 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
     private readonly QueryCondition[] _query = [.. rule.Match.Query.Select(QueryCondition.Parse)];
     private readonly SqlConditions? _sql = rule.Match.Sql is { } sql ? new SqlConditions(sql, AllMustMatch(effect)) : null;
     private readonly ExecConditions? _exec = rule.Match.Exec is { } exec ? new ExecConditions(exec, AllMustMatch(effect)) : null;
+    private readonly McpConditions? _mcp = rule.Match.Mcp is { } mcp ? new McpConditions(mcp, AllMustMatch(effect)) : null;
 
     // An allow rule vouches for the whole action; a deny or approval rule needs one bad element only.
     private static bool AllMustMatch(Decision effect) => effect == Decision.Allow;
@@ -50,8 +51,12 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
             if (_paths.Length > 0 && (action.Path is null || !AnyPathMatches(action.Path))) return false;
             if (_query.Length > 0 && !_query.Any(q => q.IsMatch(analysis.Query))) return false;
         }
-        if (_sql is not null && (analysis.Sql is not { Error: null } sqlAnalysis || !_sql.Matches(sqlAnalysis))) return false;
-        if (_exec is not null && (analysis.Shell is not { Unanalysable: null } shell || !_exec.Matches(shell))) return false;
+        if (_mcp is not null && !_mcp.Matches(action, analysis)) return false;
+        // With sql_argument / command_argument, the sql: and exec: conditions judge that argument of the MCP call.
+        var sql = _mcp?.SqlArgument is { } sqlArgument ? analysis.SqlArgument(sqlArgument) : analysis.Sql;
+        var command = _mcp?.CommandArgument is { } commandArgument ? analysis.CommandArgument(commandArgument) : analysis.Shell;
+        if (_sql is not null && (sql is not { Error: null } sqlAnalysis || !_sql.Matches(sqlAnalysis))) return false;
+        if (_exec is not null && (command is not { Unanalysable: null } shell || !_exec.Matches(shell))) return false;
         return true;
     }
 

@@ -69,6 +69,9 @@ public sealed class RuleMatchConfig
     /// <summary>Conditions on the parsed SQL; a rule with them matches SQL actions only.</summary>
     public SqlMatchConfig? Sql { get; set; }
 
+    /// <summary>Conditions on a proxied MCP tool call (<see cref="McpMatchConfig"/>); a rule with them matches MCP actions only.</summary>
+    public McpMatchConfig? Mcp { get; set; }
+
     /// <summary>Conditions on the analysed command line; a rule with them matches commands only.</summary>
     public ExecMatchConfig? Exec { get; set; }
 }

@@ -23,6 +23,7 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     public const string UnanalysableCommandRule = "builtin:command-unanalysable";
     public const string ObligationEscapeRule = "builtin:obligation-escape";
     public const string MaskedColumnFlowRule = "builtin:masked-column-flow";
+    public const string UnanalysableArgumentRule = "builtin:mcp-argument-unanalysable";
 
     // Statements that could end the gateway's transaction or change its settings, and so lift a read-only
     // or statement-timeout obligation for what follows them.
@@ -42,6 +43,9 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
 
         var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)).ToArray();
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
+        // An MCP argument a rule named as SQL or a command that the analysis could not judge: refused, whatever matched.
+        if (analysis.UnanalysableArgument is { } unsure)
+            return Decided(policy, request, analysis, Decision.Deny, UnanalysableArgumentRule, unsure, matched, Obligations.None);
 
         // Built in, whatever the rules allow or send to approval: masked columns stay masked wherever they flow
         // (a rule's own denial says more, so it stands).

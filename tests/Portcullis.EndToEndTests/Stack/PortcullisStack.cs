@@ -26,6 +26,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>An agent that is also in the approvers group: it may approve others' actions, never its own.</summary>
     public const string AgentApproverClient = "e2e-agent-approver";
     public const string ConsoleClient = "portcullis-console";
+    /// <summary>An agent that also sees the proxied MCP servers (group mcp-users).</summary>
+    public const string McpAgentClient = "e2e-mcp-agent";
     /// <summary>A person who signs in to the approver console.</summary>
     public const string ConsoleUser = "ada";
     public static readonly TimeSpan ApprovalExpiry = TimeSpan.FromSeconds(30);
@@ -38,6 +40,7 @@ public sealed class PortcullisStack : IAsyncLifetime
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private TestServers? _servers;
     private SshTarget? _ssh;
+    private EverythingServer? _everything;
 
     /// <summary>Where the approval service sends notifications (a Slack-compatible webhook).</summary>
     public WebhookListener Webhook { get; private set; } = null!;
@@ -94,6 +97,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         var secretsFile = Path.Combine(RunDirectory, "gateway-secrets.json");
         File.WriteAllText(secretsFile, JsonSerializer.Serialize(UpstreamSecrets));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await McpServers.InstallAsync(RepositoryRoot);
+        _everything = await EverythingServer.StartAsync(RepositoryRoot, ServiceProcess.FreePort());
         var configPath = WritePortcullisYaml(ports["demo"], warehouse, _ssh);
         WirePort = ServiceProcess.FreePort();
         var (certificatePath, keyPath) = WriteWireCertificate();
@@ -171,6 +176,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         await Task.WhenAll(_services.Values.Select(s => s.StopAsync()));
         if (Webhook is not null) await Webhook.DisposeAsync();
         if (_ssh is not null) await _ssh.DisposeAsync();
+        if (_everything is not null) await _everything.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
     }
 
@@ -299,6 +305,43 @@ public sealed class PortcullisStack : IAsyncLifetime
         throw new Xunit.Sdk.XunitException($"The audit timeline of session {sessionId} did not reach the expected state; last: {last}");
     }
 
+    /// <summary>
+    /// The audit record of a stream the services write themselves (read by an admin), once it holds <paramref name="until"/>;
+    /// <paramref name="nudge"/> runs before each look (what makes the record happen, when that is a read).
+    /// </summary>
+    public async Task<JsonElement> AuditTimelineAsync(string stream, Func<JsonElement, bool> until, Func<Task> nudge)
+    {
+        var auditor = await TokenFor(AuditorClient);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        JsonElement last = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            await nudge();
+            using var attempt = new HttpRequestMessage(HttpMethod.Get, $"sessions/{Uri.EscapeDataString(stream)}");
+            attempt.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auditor);
+            using var response = await Audit.SendAsync(attempt);
+            if (response.IsSuccessStatusCode)
+            {
+                last = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+                if (until(last)) return last;
+            }
+            await Task.Delay(200);
+        }
+        throw new Xunit.Sdk.XunitException($"The audit record of {stream} did not reach the expected state; last: {last}");
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds (something another service does on hearing an event), failing after 20 seconds.</summary>
+    public async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition()) return;
+            await Task.Delay(200);
+        }
+        throw new Xunit.Sdk.XunitException($"Not reached within 20 seconds: {what}.");
+    }
+
     private void Add(string name, string folder, string assembly, Dictionary<string, int> ports,
         Dictionary<string, string> common, Dictionary<string, string> own, string readiness = "/health/ready")
     {
@@ -330,7 +373,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient })
+        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient, McpAgentClient })
             _secrets[client] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
@@ -347,6 +390,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                     [SecondApproverClient] = new { Secret = _secrets[SecondApproverClient], Groups = "approvers" },
                     [AgentApproverClient] = new { Secret = _secrets[AgentApproverClient], Groups = "agents,approvers" },
                     [SecondAgentClient] = new { Secret = _secrets[SecondAgentClient], Groups = "agents" },
+                    [McpAgentClient] = new { Secret = _secrets[McpAgentClient], Groups = "agents,mcp-users" },
                     [ConsoleClient] = new { Secret = _secrets[ConsoleClient], RedirectUris = $"{approvalUrl}/signin-oidc" },
                 },
                 Users = new Dictionary<string, object>
@@ -358,9 +402,27 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(Path.Combine(RunDirectory, "identity.json"), JsonSerializer.Serialize(config));
     }
 
+    /// <summary>The folder the proxied filesystem MCP server may read (a file with emails in it), and one beside it it may not.</summary>
+    public string McpFilesFolder => Path.Combine(RunDirectory, "mcp-files");
+    public string McpOutsideFile => Path.Combine(RunDirectory, "outside.txt");
+
+    /// <summary>The file whose text is the description of the changing-tool server's one tool.</summary>
+    public string ChangingToolDescriptionFile => Path.Combine(RunDirectory, "changing-tool.txt");
+
     private string WritePortcullisYaml(int demoPort, string warehouse, SshTarget ssh)
     {
         var path = Path.Combine(RunDirectory, "portcullis.yaml");
+        Directory.CreateDirectory(McpFilesFolder);
+        File.WriteAllText(Path.Combine(McpFilesFolder, "customers.txt"), "Ada Lovelace <ada.lovelace@example.com>\nAlan Turing <alan.turing@example.com>\n");
+        File.WriteAllText(McpOutsideFile, "not for agents\n");
+        // Unique to the run: the connection's audit stream outlives the stack (its pins do not).
+        File.WriteAllText(ChangingToolDescriptionFile, $"Tells the weather of a city ({Path.GetFileName(RunDirectory)}).");
+        var servers = Path.Combine(RepositoryRoot, "tests", "mcp-servers");
+        var filesystem = Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js");
+        var postgresServer = Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-postgres", "dist", "index.js");
+        // The password is not in the URL: the server's driver reads PGPASSWORD, which the gateway sets from the secret.
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(warehouse);
+        var databaseUrl = $"postgresql://{Uri.EscapeDataString(database.Username!)}@{database.Host}:{database.Port}/{Uri.EscapeDataString(database.Database!)}";
         File.WriteAllText(path, $$"""
             connections:
               demo:
@@ -396,9 +458,69 @@ public sealed class PortcullisStack : IAsyncLifetime
                 host_key_sha256: "{{ssh.HostKeyFingerprint}}"
                 timeout: 2s
                 default_effect: deny
+              files:
+                kind: mcp
+                description: Shared project files, read through the filesystem MCP server.
+                command: node
+                args: ["{{filesystem}}", "{{McpFilesFolder}}"]
+                visible_to: [mcp-users]
+                default_effect: allow
+              weather:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "changing-tool.mjs")}}", "{{ChangingToolDescriptionFile}}"]
+                visible_to: [mcp-users]
+                default_effect: allow
+              pgdemo:
+                kind: mcp
+                description: The demo database through the PostgreSQL MCP server.
+                command: node
+                args: ["{{postgresServer}}", "{{databaseUrl}}"]
+                env: { PGPASSWORD: "secret:DEMO_DB_PASSWORD" }
+                visible_to: [mcp-users]
+                default_effect: allow
+              everything:
+                kind: mcp
+                description: The MCP reference server, over Streamable HTTP.
+                url: {{_everything!.Url}}
+                headers: { X-Api-Key: "secret:DEMO_API_KEY" }
+                visible_to: [mcp-users]
+                default_effect: allow
+                timeout: 3s
+              everything-local:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")}}", stdio]
+                env: { GREETING: hello }
+                visible_to: [mcp-users]
+                default_effect: allow
+              broken:
+                kind: mcp
+                command: node
+                args: ["-e", "process.exit(3)"]
+                visible_to: [mcp-users]
+                default_effect: allow
+                timeout: 5s
             policy:
               default_effect: deny
               rules:
+                - id: pgdemo-no-ddl
+                  effect: deny
+                  reason: The database tool only reads; the schema is not for agents.
+                  match: { connections: [pgdemo], mcp: { tools: [query], sql_argument: sql }, sql: { kinds: [ddl, drop, truncate] } }
+                - id: approve-everything-sums
+                  effect: require_approval
+                  approvers: [approvers]
+                  reason: Sums need a human.
+                  match: { connections: [everything], mcp: { tools: [get-sum] } }
+                - id: files-read-only
+                  effect: deny
+                  reason: The shared files are read-only for agents.
+                  match: { connections: [files], mcp: { tools: [write_file, edit_file, move_file, create_directory] } }
+                - id: files-stay-in-folder
+                  effect: deny
+                  reason: Only the shared folder may be read.
+                  match: { connections: [files], mcp: { tools: ["read_*", "list_*", get_file_info, search_files, directory_tree], arguments: [{ path: "$..path", glob: "{{McpFilesFolder}}/**", not: true }] } }
                 - id: agents-no-admin
                   effect: deny
                   reason: Agents may not use admin endpoints.

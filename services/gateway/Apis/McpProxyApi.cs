@@ -1,0 +1,71 @@
+using System.Text.Json;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using Portcullis.Contracts;
+using Portcullis.Defaults.Secrets;
+using Portcullis.Gateway.Connectors.Mcp;
+using Portcullis.Gateway.RequestFlow;
+
+namespace Portcullis.Gateway.Apis;
+
+/// <summary>
+/// A proxied MCP tool call as one agent action (protocol <c>mcp</c>, the connection, the upstream tool's name and its
+/// arguments): policy, approval, the call to the upstream MCP server, masking of the whole result (text, structured
+/// content, embedded resources), audit. The output is the <see cref="CallToolResult"/> as JSON, masked like any JSON
+/// body, so masking rules reach into it by JSON path (<c>$.structuredContent.email</c>).
+/// </summary>
+public static class McpProxyApi
+{
+    /// <summary>The argument the gateway reads itself (to claim an approval) and never forwards.</summary>
+    public const string ApprovalIdArgument = "approval_id";
+
+    private static readonly ConnectorEndpoint Endpoint = new(
+        ex => ex is McpException or IOException or HttpRequestException or TimeoutException or SecretNotFoundException
+            or InvalidOperationException or JsonException or System.ComponentModel.Win32Exception
+            // The pinned definitions cannot be read: the tool cannot be shown to be the accepted one, so it does not run.
+            or Npgsql.NpgsqlException
+            ? $"{ex.GetType().Name}: {ex.Message}" : null,
+        "MCP server failed", "The MCP server of connection '{0}' could not be reached, did not answer in time or answered " +
+        "something that is not a valid MCP result; nothing it may have said is passed on.");
+
+    public static async Task Run(string connection, string tool, IDictionary<string, JsonElement> arguments, HttpContext context,
+        AgentRequestFlow flow, McpUpstreams upstreams, McpToolPins pins, ILogger logger)
+    {
+        var forwarded = arguments.Where(a => a.Key != ApprovalIdArgument).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+        var action = new AgentAction(Protocols.Mcp, connection, Tool: tool,
+            Arguments: JsonSerializer.Serialize(forwarded, McpJsonUtilities.DefaultOptions));
+        await ConnectorApi.RunAsync(context, flow, Endpoint, action, () => upstreams.Describe(connection), async (_, target) =>
+        {
+            var upstream = upstreams[connection];
+            // A tool whose definition changed since it was pinned is withheld until an admin accepts the new one.
+            var definition = (await upstream.ToolsAsync(context.RequestAborted)).FirstOrDefault(t => t.Name == tool);
+            if (definition is null)
+                return ConnectorApi.Problem(context, 404, "mcp-tool-unknown", "No such tool",
+                    $"The MCP server of connection '{connection}' offers no tool '{tool}' now; nothing was run.", [], target);
+            if ((await pins.CheckAsync(connection, [definition], context.RequestAborted)).GetValueOrDefault(tool) is { } withheld)
+                return ConnectorApi.Problem(context, 409, "mcp-tool-withheld", "Tool withheld", withheld, [], target);
+
+            var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted);
+            return new ConnectorOutput(200, "application/json",
+                JsonSerializer.SerializeToUtf8Bytes(WithoutUnmaskable(result), McpJsonUtilities.DefaultOptions), target);
+        }, logger);
+    }
+
+    /// <summary>
+    /// The result with what masking cannot read (images, audio, binary resources) replaced by a note: a detector
+    /// cannot see into base64, and nothing unmasked leaves the gateway.
+    /// </summary>
+    private static CallToolResult WithoutUnmaskable(CallToolResult result)
+    {
+        var content = result.Content.Select(block => block switch
+        {
+            ImageContentBlock or AudioContentBlock => Withheld(block.Type),
+            EmbeddedResourceBlock { Resource: BlobResourceContents } => Withheld("binary resource"),
+            _ => block,
+        }).ToList();
+        return new CallToolResult { Content = content, StructuredContent = result.StructuredContent, IsError = result.IsError };
+    }
+
+    private static TextContentBlock Withheld(string what) =>
+        new() { Text = $"[{what} content withheld by the gateway: it cannot be masked]" };
+}
