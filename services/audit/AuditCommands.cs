@@ -1,69 +1,249 @@
+using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using Marten;
+using Npgsql;
+using Portcullis.Audit.Projections;
 using Portcullis.Audit.Recording;
+using Portcullis.Audit.Retention;
 
 namespace Portcullis.Audit;
 
+/// <summary>
+/// The audit's command line (System.CommandLine): <c>verify</c>, <c>rebuild</c>, <c>archive</c> and <c>export</c>, straight
+/// against the store, each with <c>--help</c>. Without a command the program runs the audit service.
+/// Exit codes: 0 done (a chain that holds, for verify); 1 a chain that does not hold, or the work failed; 2 bad
+/// usage, or no such session. Long work (rebuild, archive, export) reports progress on standard error.
+/// </summary>
 public static class AuditCommands
 {
-    /// <summary>
-    /// Replays every event into the projections (session timelines, identity activity, decision statistics),
-    /// replacing their documents. Run it with the audit service stopped, or it competes with the service's daemon.
-    /// </summary>
-    public static async Task<int> RebuildAsync(string[] args)
+    private static readonly string[] Commands = ["verify", "rebuild", "archive", "export", "--help", "-h", "-?", "--version"];
+
+    /// <summary>Whether the arguments name a command (or ask for help) rather than starting the service.</summary>
+    public static bool IsCommand(string[] args) => args is [var first, ..] && Commands.Contains(first);
+
+    public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
-        await using var store = DocumentStore.For(options => Extensions.ConfigureStore(options, ConnectionString(args, 1)));
-        using var daemon = await store.BuildProjectionDaemonAsync();
-        foreach (var projection in new[] { typeof(Projections.SessionTimelineProjection), typeof(Projections.IdentityActivityProjection),
-                     typeof(Projections.DecisionStatisticsProjection) })
+        var (stdout, stderr) = (output ?? Console.Out, error ?? Console.Error);
+        var parse = Root(stdout, stderr).Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
         {
-            var started = System.Diagnostics.Stopwatch.StartNew();
-            Console.WriteLine($"rebuilding {projection.Name} ...");
-            await daemon.RebuildProjectionAsync(projection, TimeSpan.FromMinutes(30), CancellationToken.None);
-            Console.WriteLine($"rebuilt {projection.Name} in {started.Elapsed.TotalSeconds:F1} s");
-        }
-        return 0;
-    }
-
-    /// <summary>
-    /// Archives and removes sessions now: those last active before <c>--before</c> (default: now minus
-    /// Audit:Retention), or with <c>--session</c> just that one (an erasure request). Prints the count.
-    /// </summary>
-    public static async Task<int> ArchiveAsync(string[] args)
-    {
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args.Skip(1).ToArray()).Build();
-        var options = configuration.GetSection("Audit").Get<Retention.RetentionOptions>() ?? new Retention.RetentionOptions();
-        var before = configuration["before"] is { } text ? DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
-            : options.Retention is { } retention ? DateTimeOffset.UtcNow - retention
-            : throw new InvalidOperationException("Give --before <time> or set Audit__Retention.");
-        await using var store = DocumentStore.For(o => Extensions.ConfigureStore(o, ConnectionString(args, 1)));
-        var archiver = new Retention.SessionArchiver(store, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<Retention.SessionArchiver>.Instance);
-        var count = await archiver.ArchiveAsync(before, configuration["session"], configuration["reason"] ?? "archive command",
-            CancellationToken.None);
-        Console.WriteLine($"archived {count} session(s) to {Path.GetFullPath(options.ArchiveFolder)}");
-        return 0;
-    }
-
-    private static string ConnectionString(string[] args, int skip)
-    {
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args.Skip(skip).ToArray()).Build();
-        return configuration.GetConnectionString("Postgres")
-            ?? throw new InvalidOperationException("Set ConnectionStrings__Postgres to the audit store's connection string.");
-    }
-
-    /// <summary>Verifies a session's chain; exit code 0 when it holds, 1 when it does not, 2 when there is no such session.</summary>
-    public static async Task<int> VerifyAsync(string sessionId, string[] args)
-    {
-        await using var store = DocumentStore.For(options => Extensions.ConfigureStore(options, ConnectionString(args, 2)));
-        await using var session = store.QuerySession();
-        var result = await new ChainVerifier(session).VerifyAsync(sessionId, CancellationToken.None);
-        if (result is null)
-        {
-            Console.Error.WriteLine($"No events are recorded for session '{sessionId}'.");
+            foreach (var problem in parse.Errors) await stderr.WriteLineAsync(problem.Message);
+            await stderr.WriteLineAsync($"See: Portcullis.Audit {parse.CommandResult.Command.Name} --help");
             return 2;
         }
-        Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
-        return result.Valid ? 0 : 1;
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (InvalidOperationException ex)
+        {
+            await stderr.WriteLineAsync(ex.Message);
+            return 2;
+        }
+        catch (NpgsqlException ex)
+        {
+            await stderr.WriteLineAsync($"The audit store could not be reached ({ex.Message}); check --connection or ConnectionStrings__Postgres.");
+            return 1;
+        }
+    }
+
+    private static readonly Option<string?> Connection = new("--connection")
+    {
+        Description = "The audit store's connection string (default: the environment's ConnectionStrings__Postgres)."
+    };
+
+    public static RootCommand Root(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Portcullis audit: without a command, runs the audit service; with one, works on the store directly.");
+        root.Subcommands.Add(Verify(output, error));
+        root.Subcommands.Add(Rebuild(output, error));
+        root.Subcommands.Add(Archive(output, error));
+        root.Subcommands.Add(Export(output, error));
+        foreach (var command in root.Subcommands) command.Options.Add(Connection);
+        return root;
+    }
+
+    private static Command Verify(TextWriter output, TextWriter error)
+    {
+        var session = new Argument<string>("session") { Description = "The session id whose hash chain to check." };
+        var command = new Command("verify", "Checks a session's hash chain, as GET /sessions/{id}/verify does; prints the findings as JSON. " +
+                                            "Exit code 0 when it holds, 1 when it does not, 2 when no such session is recorded.") { session };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var store = Store(parse);
+            await using var query = store.QuerySession();
+            var id = parse.GetValue(session)!;
+            var result = await new ChainVerifier(query).VerifyAsync(id, cancellationToken);
+            if (result is null)
+            {
+                error.WriteLine($"No events are recorded for session '{id}'. Check the id (GET /sessions lists them).");
+                return 2;
+            }
+            output.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+            return result.Valid ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static readonly Type[] Projections =
+        [typeof(SessionTimelineProjection), typeof(IdentityActivityProjection), typeof(DecisionStatisticsProjection)];
+
+    private static Command Rebuild(TextWriter output, TextWriter error)
+    {
+        var only = new Option<string?>("--projection")
+        {
+            Description = "Rebuild only this projection (" + string.Join(", ", Projections.Select(p => p.Name)) + ")."
+        };
+        var command = new Command("rebuild", "Replays every event into the projections (session timelines, identity activity, decision " +
+                                             "statistics), replacing their documents. Stop the audit service first, or its daemon competes.") { only };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var chosen = Projections.Where(p => parse.GetValue(only) is not { } name || p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (chosen.Count == 0)
+            {
+                error.WriteLine($"No projection is called '{parse.GetValue(only)}'; choose one of {string.Join(", ", Projections.Select(p => p.Name))}.");
+                return 2;
+            }
+            await using var store = Store(parse);
+            var total = await HighestSequenceAsync(parse, store, cancellationToken);
+            using var daemon = await store.BuildProjectionDaemonAsync();
+            foreach (var projection in chosen)
+            {
+                output.WriteLine($"rebuilding {projection.Name} ({total:N0} events) ...");
+                var started = Stopwatch.StartNew();
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var progress = ReportRebuildAsync(error, store, projection.Name, total, started, stop.Token);
+                await daemon.RebuildProjectionAsync(projection, TimeSpan.FromMinutes(30), cancellationToken);
+                await stop.CancelAsync();
+                await progress;
+                output.WriteLine($"rebuilt {projection.Name} in {started.Elapsed.TotalSeconds:F1} s " +
+                                  $"({Rate(total, started.Elapsed)} events/s)");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Every two seconds: how far the projection's shard has come, of the store's highest sequence, and the rate.</summary>
+    private static async Task ReportRebuildAsync(TextWriter error, IDocumentStore store, string projection, long total, Stopwatch started, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                var shards = await store.Advanced.AllProjectionProgress(token: stop);
+                var done = shards.Where(s => s.ShardName.StartsWith(projection, StringComparison.OrdinalIgnoreCase))
+                    .Select(s => s.Sequence).DefaultIfEmpty(0).Max();
+                error.WriteLine($"  {projection}: {done:N0} of {total:N0} events ({Percent(done, total)}), " +
+                                        $"{Rate(done, started.Elapsed)} events/s");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The rebuild is over.
+        }
+    }
+
+    private static Command Archive(TextWriter output, TextWriter error)
+    {
+        var before = new Option<DateTimeOffset?>("--before")
+        {
+            Description = "Archive sessions last active before this time (ISO 8601). Default: now minus Audit__Retention."
+        };
+        var session = new Option<string?>("--session") { Description = "Archive only this session (an erasure request)." };
+        var reason = new Option<string>("--reason") { Description = "Recorded with the removal.", DefaultValueFactory = _ => "archive command" };
+        var command = new Command("archive", "Archives sessions to JSON Lines files under Audit__ArchiveFolder and removes them from the " +
+                                             "store, recording each removal in the audit:retention session.") { before, session, reason };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+            var options = configuration.GetSection("Audit").Get<RetentionOptions>() ?? new RetentionOptions();
+            DateTimeOffset cutoff;
+            if (parse.GetValue(before) is { } given) cutoff = given;
+            else if (options.Retention is { } retention) cutoff = DateTimeOffset.UtcNow - retention;
+            else
+            {
+                error.WriteLine("Give --before <time>, or set Audit__Retention (for example 90.00:00:00) to archive what is older.");
+                return 2;
+            }
+            await using var store = Store(parse);
+            var archiver = new SessionArchiver(store, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionArchiver>.Instance);
+            var started = Stopwatch.StartNew();
+            var lastReport = TimeSpan.Zero;
+            var progress = new SynchronousProgress<ArchiveProgress>(p =>
+            {
+                if (started.Elapsed - lastReport < TimeSpan.FromSeconds(2) && p.Sessions != p.Of) return;
+                lastReport = started.Elapsed;
+                error.WriteLine($"  archived {p.Sessions:N0} of {p.Of:N0} sessions ({Percent(p.Sessions, p.Of)}), " +
+                                        $"{p.Events:N0} events, {Rate(p.Events, started.Elapsed)} events/s");
+            });
+            var count = await archiver.ArchiveAsync(cutoff, parse.GetValue(session), parse.GetValue(reason)!, cancellationToken, progress);
+            output.WriteLine($"archived {count} session(s) to {Path.GetFullPath(options.ArchiveFolder)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Export(TextWriter output, TextWriter error)
+    {
+        var from = new Option<DateTimeOffset>("--from") { Description = "First recording time included (ISO 8601).", Required = true };
+        var to = new Option<DateTimeOffset?>("--to") { Description = "Recording time excluded (ISO 8601). Default: now." };
+        var outputFile = new Option<FileInfo?>("--output") { Description = "Write to this file instead of standard output." };
+        var command = new Command("export", "Every event recorded in [from, to), as JSON Lines in recording order (the form of GET /export " +
+                                            "and of the archive files).") { from, to, outputFile };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var store = Store(parse);
+            await using var query = store.QuerySession();
+            var file = parse.GetValue(outputFile);
+            await using var target = file is null ? Console.OpenStandardOutput() : file.Create();
+            var (start, end) = (parse.GetValue(from), parse.GetValue(to) ?? DateTimeOffset.UtcNow);
+            var started = Stopwatch.StartNew();
+            var lastReport = TimeSpan.Zero;
+            long written = 0;
+            await foreach (var e in query.Events.QueryAllRawEvents().Where(e => e.Timestamp >= start && e.Timestamp < end)
+                               .OrderBy(e => e.Sequence).ToAsyncEnumerable(cancellationToken))
+            {
+                await target.WriteAsync(EventLine.Serialize(e), cancellationToken);
+                written++;
+                if (started.Elapsed - lastReport < TimeSpan.FromSeconds(2)) continue;
+                lastReport = started.Elapsed;
+                error.WriteLine($"  exported {written:N0} events, {Rate(written, started.Elapsed)} events/s");
+            }
+            error.WriteLine($"exported {written:N0} events in {started.Elapsed.TotalSeconds:F1} s" +
+                                    (file is null ? "" : $" to {file.FullName}"));
+            return 0;
+        });
+        return command;
+    }
+
+    private static string ConnectionString(ParseResult parse) =>
+        (parse.GetValue(Connection) ?? Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")) is { Length: > 0 } connection
+            ? connection
+            : throw new InvalidOperationException("Give --connection or set ConnectionStrings__Postgres to the audit store's connection string.");
+
+    private static DocumentStore Store(ParseResult parse) =>
+        DocumentStore.For(options => Extensions.ConfigureStore(options, ConnectionString(parse)));
+
+    /// <summary>The store's highest event sequence: what a rebuild has to reach.</summary>
+    private static async Task<long> HighestSequenceAsync(ParseResult parse, DocumentStore store, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString(parse));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {store.Options.Events.DatabaseSchemaName}.mt_events", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static string Percent(long done, long of) => of == 0 ? "100%" : $"{Math.Min(100, 100.0 * done / of):F0}%";
+
+    private static string Rate(long count, TimeSpan elapsed) => elapsed.TotalSeconds < 0.001 ? "-" : $"{count / elapsed.TotalSeconds:N0}";
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool, which can reorder lines).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 }

@@ -83,7 +83,7 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
         try
         {
             var output = await AuditCommand("rebuild");
-            Assert.Contains("rebuilt SessionTimelineProjection", output);
+            Assert.Matches(@"rebuilt SessionTimelineProjection in [0-9.]+ s \([0-9,]+ events/s\)", output);
             Assert.Contains("rebuilt DecisionStatisticsProjection", output);
         }
         finally

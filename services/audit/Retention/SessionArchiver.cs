@@ -31,7 +31,9 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
     ILogger<SessionArchiver> logger)
 {
     /// <summary>Archives the sessions last active before <paramref name="before"/> (only <paramref name="only"/> when given); returns how many.</summary>
-    public async Task<int> ArchiveAsync(DateTimeOffset before, string? only, string reason, CancellationToken cancellationToken)
+    /// <param name="progress">Told after each session: how many are done of how many, and their events.</param>
+    public async Task<int> ArchiveAsync(DateTimeOffset before, string? only, string reason, CancellationToken cancellationToken,
+        IProgress<ArchiveProgress>? progress = null)
     {
         await using var query = store.QuerySession();
         var sessions = query.Query<SessionTimeline>()
@@ -43,19 +45,21 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
             .Take(1000)
             .ToListAsync(cancellationToken);
         var archived = 0;
+        long events = 0;
         foreach (var sessionId in candidates)
         {
-            await ArchiveOneAsync(sessionId, reason, cancellationToken);
+            events += await ArchiveOneAsync(sessionId, reason, cancellationToken);
             archived++;
+            progress?.Report(new ArchiveProgress(archived, candidates.Count, events));
         }
         return archived;
     }
 
-    private async Task ArchiveOneAsync(string sessionId, string reason, CancellationToken cancellationToken)
+    private async Task<int> ArchiveOneAsync(string sessionId, string reason, CancellationToken cancellationToken)
     {
         await using var session = store.LightweightSession();
         var events = await session.Events.FetchStreamAsync(sessionId, token: cancellationToken);
-        if (events.Count == 0) return;
+        if (events.Count == 0) return 0;
         var now = clock.GetUtcNow();
         var folder = Path.Combine(Path.GetFullPath(options.Value.ArchiveFolder), now.ToString("yyyy-MM-dd"));
         Directory.CreateDirectory(folder);
@@ -86,8 +90,12 @@ public sealed class SessionArchiver(IDocumentStore store, IOptions<RetentionOpti
         await recorder.RecordAsync([new Arrival(new SessionArchived(NewId.NextGuid(), SessionArchived.RetentionSession, sessionId,
             events.Count, lastHash, file, sha256, reason, now), NewId.NextGuid().ToString())], cancellationToken);
         logger.LogInformation("Session {SessionId} archived to {File} ({Events} events) and removed", sessionId, file, events.Count);
+        return events.Count;
     }
 }
+
+/// <summary>How far an archive run is: sessions archived of those found, and the events they held.</summary>
+public readonly record struct ArchiveProgress(int Sessions, int Of, long Events);
 
 /// <summary>Runs retention every <see cref="RetentionOptions.RetentionSweepInterval"/> when <see cref="RetentionOptions.Retention"/> is set.</summary>
 public sealed class RetentionSweep(SessionArchiver archiver, IOptions<RetentionOptions> options, TimeProvider clock,
