@@ -47,6 +47,7 @@ public static class Extensions
         shell.Analyze("ls -la ~/x | sort -o /tmp/y && cat /etc/sh?dow ${x:-$(id)} <<EOF\nEOF");
         builder.Services.AddSingleton(shell);
         builder.Services.AddSingleton<PolicyEvaluator>();
+        builder.Services.AddSingleton<PolicyTestRunner>();
         // Before the bus starts: no request is consumed until a policy version is in force.
         builder.Services.AddHostedService<PolicyVersionLoader>();
 
