@@ -15,5 +15,6 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEvaluateApi();
 app.MapPolicyApi();
+app.MapSimulateApi();
 app.Run();
 return 0;

@@ -96,6 +96,27 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
         return tests.Run(Compile(config, version), config.Tests);
     }
 
+    /// <summary>A candidate section, compiled over the file's connections (throws InvalidOperationException when invalid).</summary>
+    public CompiledPolicy CompileCandidate(string yaml) => Compile(PolicyConfig.Parse(yaml), "candidate");
+
+    /// <summary>Every stored version, compiled, by its label; one that no longer compiles (a connection since removed) is left out.</summary>
+    public async Task<IReadOnlyDictionary<string, CompiledPolicy>> CompiledHistoryAsync(CancellationToken cancellationToken)
+    {
+        var compiled = new Dictionary<string, CompiledPolicy>(StringComparer.Ordinal);
+        foreach (var version in await HistoryAsync(cancellationToken))
+        {
+            try
+            {
+                compiled[Label(version.Version)] = Compile(version.Yaml, version.Version);
+            }
+            catch (InvalidOperationException ex)
+            {
+                logger.LogWarning("Policy version {Version} no longer compiles and is compared by its recorded decisions: {Problem}", version.Version, ex.Message);
+            }
+        }
+        return compiled;
+    }
+
     private CompiledPolicy Compile(string yaml, int version) => Compile(PolicyConfig.Parse(yaml), Label(version));
 
     private CompiledPolicy Compile(PolicyConfig config, string label) =>
