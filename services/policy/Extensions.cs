@@ -9,6 +9,7 @@ using Portcullis.Defaults.Health;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Rules;
+using Portcullis.Policy.Simulation;
 using Portcullis.Policy.Versions;
 
 namespace Portcullis.Policy;
@@ -47,6 +48,14 @@ public static class Extensions
         shell.Analyze("ls -la ~/x | sort -o /tmp/y && cat /etc/sh?dow ${x:-$(id)} <<EOF\nEOF");
         builder.Services.AddSingleton(shell);
         builder.Services.AddSingleton<PolicyEvaluator>();
+        builder.Services.AddSingleton<PolicyTestRunner>();
+        builder.Services.AddSingleton<PolicySimulator>();
+        // Simulation reads the record from the audit service's export, with the caller's token.
+        builder.Services.AddHttpClient<RecordedDecisions>(client =>
+        {
+            client.BaseAddress = new Uri((builder.Configuration["Policy:AuditServiceUrl"] ?? "http://127.0.0.1:5104").TrimEnd('/') + "/");
+            client.Timeout = Timeout.InfiniteTimeSpan; // a long range streams for as long as it takes; the caller's abort ends it
+        });
         // Before the bus starts: no request is consumed until a policy version is in force.
         builder.Services.AddHostedService<PolicyVersionLoader>();
 

@@ -78,6 +78,7 @@ public sealed class HostileInputTests(PortcullisStack stack)
             ("gateway /exec", gateway, HttpMethod.Post, "exec/ops", agent, "command"),
             ("policy PUT /policy", policy, HttpMethod.Put, "policy", admin, "yaml"),
             ("policy /policy/evaluate", policy, HttpMethod.Post, "policy/evaluate", admin, "action"),
+            ("policy /policy/simulate", policy, HttpMethod.Post, "policy/simulate", PortcullisStack.AdminAuditorClient, "yaml"),
             ("approval approve", approval, HttpMethod.Post, Approval + "/approve", approver, "window"),
             ("approval deny", approval, HttpMethod.Post, Approval + "/deny", approver, "comment"),
             ("approval revoke", approval, HttpMethod.Post, Approval + "/revoke", approver, "comment"),

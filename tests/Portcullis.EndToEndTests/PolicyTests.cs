@@ -125,6 +125,71 @@ public sealed class PolicyTests(PortcullisStack stack)
         Assert.Equal(version, (await Current()).Version);
     }
 
+    [Fact]
+    public async Task A_version_whose_tests_fail_is_refused_naming_each_failing_case()
+    {
+        var (version, yaml) = await Current();
+        const string cases = """
+            - name: customer 42 is under legal hold
+              principal: { subject: agent-1, groups: [agents] }
+              action: { protocol: http, connection: demo, method: GET, path: /customers/42 }
+              expect: deny
+            - name: agents read customer 7
+              principal: { subject: agent-1, groups: [agents] }
+              action: { protocol: http, connection: demo, method: GET, path: /customers/7 }
+              expect: allow
+            """;
+        var candidate = WithTests(yaml, cases);
+
+        var refused = await Publish(candidate, version, "a legal hold, tested but not yet written");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Status);
+        Assert.Contains("'customer 42 is under legal hold': expected deny, got allow", refused.Body.GetProperty("detail").GetString());
+        var failure = Assert.Single(refused.Body.GetProperty("failures").EnumerateArray());
+        Assert.Equal("customer 42 is under legal hold", failure.GetProperty("name").GetString());
+        Assert.Equal(version, (await Current()).Version);
+
+        // The same cases on demand, before publishing: one passes, one fails.
+        var dryRun = await RunTests(candidate);
+        Assert.Equal((1, 1), (dryRun.GetProperty("passed").GetInt32(), dryRun.GetProperty("failed").GetInt32()));
+
+        // With the rule the case asks for, the version publishes, and its cases pass as the version in force.
+        var withRule = candidate.Replace("rules:\n", """
+            rules:
+            - id: no-customer-42
+              effect: deny
+              reason: Customer 42 is under legal hold.
+              match:
+                connections: [demo]
+                paths: [/customers/42]
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(withRule, version, "legal hold on 42, tested")).Status);
+        try
+        {
+            var inForce = await RunTests(null);
+            Assert.Equal($"v{version + 1}", inForce.GetProperty("policyVersion").GetString());
+            Assert.Equal((2, 0), (inForce.GetProperty("passed").GetInt32(), inForce.GetProperty("failed").GetInt32()));
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    // The stack's policy may carry cases of its own: the new ones join them.
+    private static string WithTests(string yaml, string cases) => yaml.Contains("\ntests:\n", StringComparison.Ordinal)
+        ? yaml.Replace("\ntests:\n", "\ntests:\n" + cases.Replace("\r", "") + "\n")
+        : yaml.TrimEnd('\n') + "\ntests:\n" + cases.Replace("\r", "") + "\n";
+
+    private async Task<JsonElement> RunTests(string? yaml)
+    {
+        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Post, "policy/evaluate", new { tests = true, yaml });
+        using var response = await stack.Policy.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
     private async Task<(int Version, string Yaml)> Current()
     {
         using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Get, "policy");

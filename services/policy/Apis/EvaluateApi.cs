@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Portcullis.Contracts;
 using Portcullis.Policy.Analysis;
 using Portcullis.Policy.Rules;
+using Portcullis.Policy.Versions;
 
 namespace Portcullis.Policy.Apis;
 
@@ -14,13 +15,30 @@ public static class EvaluateApi
     }
 
     /// <summary>A dry run for rule authors: the decision, the rules that matched and what the action was parsed into.</summary>
-    public static Results<Ok<EvaluateResponse>, ProblemHttpResult> Evaluate(
-        EvaluateRequest body, PolicyEvaluator evaluator, PolicyProvider policy)
+    public static async Task<Results<Ok<EvaluateResponse>, Ok<PolicyTestReport>, ProblemHttpResult>> Evaluate(
+        EvaluateRequest body, PolicyEvaluator evaluator, PolicyProvider policy, PolicyVersions versions,
+        CancellationToken cancellationToken)
     {
+        // {"tests": true}: the policy's own test cases, of the version in force or of the candidate "yaml" given.
+        if (body.Tests == true)
+        {
+            try
+            {
+                return TypedResults.Ok(await versions.RunTestsAsync(body.Yaml, cancellationToken));
+            }
+            catch (InvalidOperationException ex)
+            {
+                return TypedResults.Problem(statusCode: 400, title: "The policy is not valid", detail: ex.Message);
+            }
+        }
+        if (body.Yaml is not null)
+            return TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: "A candidate \"yaml\" is only read with \"tests\": true (to run its test cases).");
+
         if (body.Principal is null || body.Action is null || string.IsNullOrEmpty(body.Action.Connection)
             || body.Action.Protocol is not (Protocols.Http or Protocols.Sql or Protocols.Exec or Protocols.Mcp))
             return TypedResults.Problem(statusCode: 400, title: "Bad request",
-                detail: "Give a principal {subject, groups} and an action {protocol: http|sql|exec|mcp, connection, ...}.");
+                detail: "Give a principal {subject, groups} and an action {protocol: http|sql|exec|mcp, connection, ...}, or {\"tests\": true} to run the policy's test cases.");
 
         var request = new RequestReceived(Guid.NewGuid(), "dry-run",
             new Principal(body.Principal.Subject ?? "", body.Principal.Subject, body.Principal.Groups ?? []),
@@ -68,7 +86,8 @@ public static class EvaluateApi
 
 public sealed record EvaluatePrincipal(string? Subject, IReadOnlyList<string>? Groups);
 
-public sealed record EvaluateRequest(EvaluatePrincipal? Principal, AgentAction? Action);
+/// <summary>One action to decide, or (with <c>Tests</c>) the test cases of the version in force or of a candidate <c>Yaml</c>.</summary>
+public sealed record EvaluateRequest(EvaluatePrincipal? Principal, AgentAction? Action, bool? Tests = null, string? Yaml = null);
 
 public sealed record EvaluateResponse(Decision Decision, string? Rule, string Reason, IReadOnlyList<string> MatchedRules,
     IReadOnlyList<string> ApproverGroups, Obligations? Obligations, string PolicyVersion, object? Analysis);

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portcullis.Contracts;
+using Portcullis.Policy.Rules;
 using Portcullis.Policy.Versions;
 
 namespace Portcullis.Policy.Apis;
@@ -44,6 +45,17 @@ public static class PolicyApi
             var published = await versions.PublishAsync(body.Yaml, body.ExpectedVersion.Value,
                 user.FindFirstValue("sub") ?? "unknown", body.Comment, bus, cancellationToken);
             return TypedResults.Ok(published);
+        }
+        catch (PolicyTestsFailedException ex)
+        {
+            // The version is well formed but decides its own cases otherwise than it says: each failing case is named.
+            return TypedResults.Problem(statusCode: 422, title: "The policy's tests fail", detail: ex.Message,
+                extensions: new Dictionary<string, object?>
+                {
+                    ["failures"] = ex.Report.Failures.ToArray(),
+                    ["passed"] = ex.Report.Passed,
+                    ["failed"] = ex.Report.Failed,
+                });
         }
         catch (InvalidOperationException ex)
         {

@@ -10,6 +10,9 @@ public sealed class PolicyConfig
 
     public List<PolicyRuleConfig> Rules { get; set; } = [];
 
+    /// <summary>The version's own test cases (Rules/PolicyTests.cs): a version whose cases fail is not published.</summary>
+    public List<PolicyTestConfig> Tests { get; set; } = [];
+
     /// <summary>Just the policy section (default_effect, rules), as the admin API receives it.</summary>
     public static PolicyConfig Parse(string yaml) => PortcullisConfigLoader.ParseSection<PolicyConfig>(yaml, "policy");
 

@@ -16,7 +16,7 @@ namespace Portcullis.Policy.Versions;
 /// API. A version is checked by compiling it before it is stored, so no invalid policy is ever in force.
 /// </summary>
 public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, PolicyProvider provider,
-    TimeProvider clock, ILogger<PolicyVersions> logger)
+    PolicyTestRunner tests, TimeProvider clock, ILogger<PolicyVersions> logger)
 {
     public const string StreamId = "policy";
     public const string FileSource = "file";
@@ -32,7 +32,7 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
         if (stream.Aggregate?.LastFileHash != fileHash)
         {
             var version = (stream.Aggregate?.Version ?? 0) + 1;
-            Compile(fileYaml, version); // the service does not start on an invalid file
+            CompileTested(fileYaml, version); // the service does not start on an invalid file, nor one whose tests fail
             stream.AppendOne(new PolicyVersionPublished(StreamId, version, fileYaml, fileHash, FileSource,
                 "file:portcullis.yaml", "bootstrapped from the configuration file", clock.GetUtcNow()));
             await session.SaveChangesAsync(cancellationToken);
@@ -62,7 +62,8 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
     public async Task<PolicyPublished> PublishAsync(string yaml, int expectedVersion, string publishedBy, string? comment,
         IPublishEndpoint bus, CancellationToken cancellationToken)
     {
-        var compiled = Compile(yaml, expectedVersion + 1); // throws InvalidOperationException with every problem found
+        // Throws InvalidOperationException with every problem found, PolicyTestsFailedException naming every failing case.
+        var compiled = CompileTested(yaml, expectedVersion + 1);
         await using var session = store.LightweightSession();
         var stream = await session.Events.FetchForWriting<PolicyDocument>(StreamId, expectedVersion, cancellationToken);
         var published = new PolicyVersionPublished(StreamId, expectedVersion + 1, yaml, Hash(yaml), AdminSource,
@@ -85,8 +86,49 @@ public sealed class PolicyVersions(IDocumentStore store, PortcullisConfig file, 
 
     public static string Label(int version) => $"v{version}";
 
-    private CompiledPolicy Compile(string yaml, int version) =>
-        CompiledPolicy.From(PolicyConfig.Parse(yaml), file.Connections, MaskedColumnRules.From(file), Label(version));
+    /// <summary>Runs the tests a policy section carries against that section (the version in force when none is given).</summary>
+    public async Task<PolicyTestReport> RunTestsAsync(string? yaml, CancellationToken cancellationToken)
+    {
+        var current = await CurrentAsync(cancellationToken);
+        var candidate = yaml ?? current.Yaml;
+        var version = yaml is null ? Label(current.Version) : "candidate";
+        var config = PolicyConfig.Parse(candidate);
+        return tests.Run(Compile(config, version), config.Tests);
+    }
+
+    /// <summary>A candidate section, compiled over the file's connections (throws InvalidOperationException when invalid).</summary>
+    public CompiledPolicy CompileCandidate(string yaml) => Compile(PolicyConfig.Parse(yaml), "candidate");
+
+    /// <summary>Every stored version, compiled, by its label; one that no longer compiles (a connection since removed) is left out.</summary>
+    public async Task<IReadOnlyDictionary<string, CompiledPolicy>> CompiledHistoryAsync(CancellationToken cancellationToken)
+    {
+        var compiled = new Dictionary<string, CompiledPolicy>(StringComparer.Ordinal);
+        foreach (var version in await HistoryAsync(cancellationToken))
+        {
+            try
+            {
+                compiled[Label(version.Version)] = Compile(version.Yaml, version.Version);
+            }
+            catch (InvalidOperationException ex)
+            {
+                logger.LogWarning("Policy version {Version} no longer compiles and is compared by its recorded decisions: {Problem}", version.Version, ex.Message);
+            }
+        }
+        return compiled;
+    }
+
+    private CompiledPolicy Compile(string yaml, int version) => Compile(PolicyConfig.Parse(yaml), Label(version));
+
+    private CompiledPolicy Compile(PolicyConfig config, string label) =>
+        CompiledPolicy.From(config, file.Connections, MaskedColumnRules.From(file), label);
+
+    private CompiledPolicy CompileTested(string yaml, int version)
+    {
+        var config = PolicyConfig.Parse(yaml);
+        var compiled = Compile(config, Label(version));
+        var report = tests.Run(compiled, config.Tests);
+        return report.Failed > 0 ? throw new PolicyTestsFailedException(report) : compiled;
+    }
 
     private static string Hash(string yaml) =>
         "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)))[..16];

@@ -21,6 +21,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     public const string SecondAgentClient = "e2e-agent-2";
     public const string AuditorClient = "e2e-auditor";
     public const string AdminClient = "e2e-admin";
+    /// <summary>An admin who may also read the record: what simulating a policy over recorded actions takes.</summary>
+    public const string AdminAuditorClient = "e2e-admin-auditor";
     public const string ApproverClient = "e2e-approver";
     public const string SecondApproverClient = "e2e-approver-2";
     /// <summary>An agent that is also in the approvers group: it may approve others' actions, never its own.</summary>
@@ -124,6 +126,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         Add("policy", "services/policy", "Portcullis.Policy", ports, common, new()
         {
             ["ConnectionStrings__Postgres"] = _servers.Postgres,
+            ["Policy__AuditServiceUrl"] = $"http://127.0.0.1:{ports["audit"]}",
         });
         Add("masking", "services/masking", "Portcullis.Masking", ports, common, []);
         Add("approval", "services/approval", "Portcullis.Approval", ports, common, new()
@@ -373,7 +376,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         _secrets[AgentClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AuditorClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         _secrets[AdminClient] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient, McpAgentClient })
+        foreach (var client in new[] { ApproverClient, SecondApproverClient, AgentApproverClient, ConsoleClient, SecondAgentClient, McpAgentClient, AdminAuditorClient })
             _secrets[client] = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var config = new
         {
@@ -386,6 +389,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                     [AgentClient] = new { Secret = _secrets[AgentClient], Groups = "agents" },
                     [AuditorClient] = new { Secret = _secrets[AuditorClient], Groups = "auditors" },
                     [AdminClient] = new { Secret = _secrets[AdminClient], Groups = "admins" },
+                    [AdminAuditorClient] = new { Secret = _secrets[AdminAuditorClient], Groups = "admins,auditors" },
                     [ApproverClient] = new { Secret = _secrets[ApproverClient], Groups = "approvers" },
                     [SecondApproverClient] = new { Secret = _secrets[SecondApproverClient], Groups = "approvers" },
                     [AgentApproverClient] = new { Secret = _secrets[AgentApproverClient], Groups = "agents,approvers" },

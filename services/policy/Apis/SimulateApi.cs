@@ -1,0 +1,76 @@
+using System.Text.Json;
+using Portcullis.Policy.Simulation;
+using Portcullis.Policy.Versions;
+
+namespace Portcullis.Policy.Apis;
+
+/// <summary>A candidate policy tried on recorded actions before it is published.</summary>
+public static class SimulateApi
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>A progress line every this many actions decided, so a long range shows it is moving.</summary>
+    public const int ProgressEvery = 500;
+
+    public static IEndpointRouteBuilder MapSimulateApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/policy/simulate", Simulate).RequireAuthorization(Extensions.AdminPolicy);
+        return app;
+    }
+
+    /// <summary>
+    /// JSON Lines, streamed as the record is read: a <c>change</c> line per action whose effect would change, a
+    /// <c>progress</c> line every <see cref="ProgressEvery"/> actions, and a <c>summary</c> line last (counts by rule).
+    /// A stream without its summary line was cut short. Problems found before the first line are problem details.
+    /// </summary>
+    public static async Task<IResult> Simulate(SimulateRequest body, HttpContext context, PolicyVersions versions,
+        PolicySimulator simulator, RecordedDecisions record, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(body.Yaml) || body.From is not { } from || body.To is not { } to || to <= from)
+            return TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: "Send {\"yaml\": \"<candidate policy section>\", \"from\": \"<ISO time>\", \"to\": \"<a later ISO time>\", \"connection\"?: \"...\", \"subject\"?: \"...\"}.");
+
+        PolicySimulator.Run run;
+        try
+        {
+            run = simulator.Start(versions.CompileCandidate(body.Yaml), await versions.CompiledHistoryAsync(cancellationToken),
+                body.Connection, body.Subject);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "The candidate policy is not valid", detail: ex.Message);
+        }
+
+        HttpResponseMessage export;
+        try
+        {
+            export = await record.OpenAsync(from, to, context.Request.Headers.Authorization.ToString() is { Length: > 0 } auth ? auth : null,
+                cancellationToken);
+        }
+        catch (RecordUnavailableException ex)
+        {
+            return TypedResults.Problem(statusCode: ex.Status, title: "The record cannot be read", detail: ex.Message);
+        }
+
+        using (export)
+        {
+            context.Response.ContentType = "application/x-ndjson";
+            await foreach (var recorded in RecordedDecisions.ReadAsync(export, cancellationToken))
+            {
+                if (run.Decide(recorded) is { } change)
+                    await Write(context, new { type = "change", change }, cancellationToken);
+                else if (run.Decided > 0 && run.Decided % ProgressEvery == 0)
+                    await Write(context, new { type = "progress", decided = run.Decided, changed = run.Changed }, cancellationToken);
+            }
+            await Write(context, new { type = "summary", summary = run.Summary() }, cancellationToken);
+        }
+        return Results.Empty;
+    }
+
+    private static async Task Write(HttpContext context, object line, CancellationToken cancellationToken)
+    {
+        await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(line, Json), cancellationToken);
+        await context.Response.Body.WriteAsync("\n"u8.ToArray(), cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
+    }
+}
