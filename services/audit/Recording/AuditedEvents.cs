@@ -10,6 +10,7 @@ public static class AuditedEvents
         typeof(RequestReceived), typeof(PolicyEvaluated), typeof(ApprovalRequested), typeof(ApprovalGranted),
         typeof(ApprovalDenied), typeof(ApprovalExpired), typeof(ApprovalClaimed), typeof(GrantRevoked),
         typeof(RequestForwarded), typeof(ResponseMasked), typeof(RequestCompleted), typeof(PolicyPublished),
+        typeof(RequestSequenceVoided),
     ];
 
     /// <summary>MassTransit's name for a message type: its exchange, and its URN in an envelope's messageType.</summary>

@@ -88,6 +88,9 @@ public sealed class AgentRequestFlow(
         {
             logger.LogWarning("Request {RequestId}: no policy decision ({Reason}: {Message}); refused",
                 request.RequestId, ex.GetType().Name, ex.InnerException?.Message ?? ex.Message);
+            // The number is spent and RequestReceived may never reach the audit: the void accounts for it (an outbox).
+            await sessionLedger.VoidAsync(request.SessionId, request.SessionSequence, request.RequestId,
+                $"refused with 503: no policy decision ({ex.GetType().Name})", clock.GetUtcNow());
             responses.Unavailable(context, request, "No policy decision arrived within the deadline.");
             return null;
         }
