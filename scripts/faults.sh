@@ -3,7 +3,7 @@
 # repaired, then a table of what the agents got and what the audit recorded, per fault.
 #   scripts/faults.sh           every fault: SIGKILL of the gateway, policy, masking, approval and audit services,
 #                               RabbitMQ killed, PostgreSQL stopped in immediate mode (about 6 minutes)
-#   scripts/faults.sh --short   the audit and PostgreSQL only (what CI runs, about 3 minutes; RabbitMQ: docs/faults.md, Open)
+#   scripts/faults.sh --short   the audit, RabbitMQ and PostgreSQL (what CI runs, about 5 minutes)
 #   scripts/faults.sh --only=RabbitMQ   the faults whose name contains the text
 # It kills the servers it runs on, so it runs PostgreSQL and RabbitMQ of its own (durable settings, their own
 # ports and folder, .local-faults/), never the shared ones; they are stopped at the end. Exit status 0 when

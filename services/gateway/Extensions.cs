@@ -54,6 +54,8 @@ public static class Extensions
             builder.Configuration.GetConnectionString("Postgres")!,
             services.GetRequiredService<IOptions<GatewayOptions>>().Value.DecisionTimeout));
         builder.Services.AddHostedService<SessionTableSetup>();
+        // Sequence numbers spent on refused requests, relayed to the audit once the broker takes them (an outbox).
+        builder.Services.AddHostedService<VoidedSequenceRelay>();
         builder.Services.AddSingleton<AgentResponses>();
         builder.Services.AddSingleton<AgentRequestFlow>();
         builder.Services.AddSingleton<ApprovalWaiters>();

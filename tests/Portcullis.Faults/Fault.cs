@@ -19,10 +19,10 @@ public sealed record Fault(string Name, Func<PortcullisStack, Task> Crash, Func<
     public static readonly Fault[] Full =
         [Kill("gateway"), Kill("policy"), Kill("masking"), Kill("approval"), Kill("audit"), RabbitMq, Postgres];
 
-    /// <summary>What CI runs (about two minutes): the audit and the store.</summary>
-    // The RabbitMQ kill is in the full run only: after it a session may not verify (a sequence number spent on a
-    // request refused while the broker was gone; docs/faults.md, Open), and make test must not fail at random on it.
-    public static readonly Fault[] Short = [Kill("audit"), Postgres];
+    /// <summary>What CI runs: the three that hold the record, the audit, the broker and the store.</summary>
+    // The RabbitMQ kill is back since a sequence number spent on a request refused while the broker was gone is
+    // voided, not a gap (docs/faults.md, "Settled: a chain that did not verify after a RabbitMQ kill").
+    public static readonly Fault[] Short = [Kill("audit"), RabbitMq, Postgres];
 
     /// <summary>scripts/servers.sh with this process's environment (the suite's own ports and folder).</summary>
     private static async Task Servers(string command)

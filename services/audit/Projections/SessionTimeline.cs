@@ -60,6 +60,11 @@ public sealed class TimelineStep
     public Dictionary<string, int> Masked { get; set; } = [];
     public string? Outcome { get; set; }
     public int? Status { get; set; }
+    /// <summary>
+    /// The session sequence number the gateway voided for this request, and why: it was refused before its
+    /// RequestReceived was confirmed (nothing ran). Null for a request not refused that way.
+    /// </summary>
+    public string? Voided { get; set; }
     /// <summary>The request's events the audit set aside, with why.</summary>
     public List<string> Quarantined { get; set; } = [];
 }
@@ -119,6 +124,15 @@ public sealed class SessionTimelineProjection : SingleStreamProjection<SessionTi
             case RequestCompleted completed:
                 (step.Outcome, step.Status) = (completed.Outcome, completed.StatusCode);
                 Add(timeline.Outcomes, completed.Outcome);
+                break;
+            case RequestSequenceVoided voided:
+                step.Voided = $"sequence number {voided.SessionSequence} voided: {voided.Reason}";
+                if (step.Outcome is null)
+                {
+                    // Refused before it was recorded; a RequestCompleted that arrives as well says the same.
+                    (step.Outcome, step.Status) = (Portcullis.Contracts.Outcomes.Unavailable, 503);
+                    Add(timeline.Outcomes, Portcullis.Contracts.Outcomes.Unavailable);
+                }
                 break;
             case EventQuarantined quarantined:
                 step.Quarantined.Add($"{quarantined.EventType} set aside: {quarantined.Reason}");

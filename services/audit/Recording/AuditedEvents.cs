@@ -11,6 +11,7 @@ public static class AuditedEvents
         typeof(ApprovalDenied), typeof(ApprovalExpired), typeof(ApprovalClaimed), typeof(GrantRevoked),
         typeof(RequestForwarded), typeof(ResponseMasked), typeof(RequestCompleted), typeof(PolicyPublished),
         typeof(McpToolDefinitionPinned), typeof(McpToolDefinitionChanged), typeof(McpToolDefinitionAccepted),
+        typeof(RequestSequenceVoided),
     ];
 
     /// <summary>MassTransit's name for a message type: its exchange, and its URN in an envelope's messageType.</summary>

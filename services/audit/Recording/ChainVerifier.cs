@@ -116,27 +116,49 @@ public sealed class ChainVerifier(IQuerySession session)
         return requests;
     }
 
-    /// <summary>The gateway numbers a session's requests 1, 2, 3...: a number not recorded is a request lost; 0 is not numbered.</summary>
+    /// <summary>
+    /// The gateway numbers a session's requests 1, 2, 3...: a number is accounted for by a RequestReceived or by a
+    /// RequestSequenceVoided (spent on a request refused before its RequestReceived was confirmed); one carried by
+    /// neither is a request lost; 0 is not numbered. A void and a RequestReceived of the same request (the broker kept
+    /// the unconfirmed send) are one request, not a repeat.
+    /// </summary>
     private static void CheckSequence(List<(long Version, long Sequence, IRequestMessage Message)> messages, List<VerifyFinding> findings)
     {
-        var numbered = messages.Where(m => m.Message is RequestReceived { SessionSequence: > 0 })
-            .Select(m => (Number: ((RequestReceived)m.Message).SessionSequence, m.Message.RequestId, m.Version, m.Sequence))
+        var numbered = messages
+            .Select(m => (Number: m.Message switch
+            {
+                RequestReceived received => received.SessionSequence,
+                RequestSequenceVoided voided => voided.SessionSequence,
+                _ => 0,
+            }, m.Message, m.Version, m.Sequence))
+            .Where(m => m.Number > 0)
             .OrderBy(m => m.Number).ThenBy(m => m.Version).ToList();
         var expected = 1L;
+        (long Number, Guid RequestId, bool Received) last = (0, Guid.Empty, false);
         foreach (var request in numbered)
         {
+            var type = request.Message.GetType().Name;
+            var received = request.Message is RequestReceived;
             if (request.Number > expected)
             {
                 var reason = request.Number == expected + 1 ? $"request {expected} missing"
                     : $"requests {expected} to {request.Number - 1} missing";
                 findings.Add(new VerifyFinding(FindingKinds.MissingRequest,
-                    $"{reason}: no RequestReceived is recorded with that session sequence number (the next recorded is {request.Number})",
-                    request.Version, request.Sequence, request.RequestId, nameof(RequestReceived)));
+                    $"{reason}: no RequestReceived or RequestSequenceVoided is recorded with that session sequence number (the next recorded is {request.Number})",
+                    request.Version, request.Sequence, request.Message.RequestId, type));
             }
             else if (request.Number < expected)
-                findings.Add(new VerifyFinding(FindingKinds.RepeatedStep,
-                    $"request sequence number {request.Number} is recorded for more than one request",
-                    request.Version, request.Sequence, request.RequestId, nameof(RequestReceived)));
+            {
+                // The same number again: the same request's void beside its RequestReceived is expected; anything else is not.
+                var sameRequest = last.Number == request.Number && last.RequestId == request.Message.RequestId && !(received && last.Received);
+                if (!sameRequest)
+                    findings.Add(new VerifyFinding(FindingKinds.RepeatedStep,
+                        $"request sequence number {request.Number} is recorded for more than one request",
+                        request.Version, request.Sequence, request.Message.RequestId, type));
+            }
+            last = last.Number == request.Number && last.RequestId == request.Message.RequestId
+                ? (last.Number, last.RequestId, last.Received || received)
+                : (request.Number, request.Message.RequestId, received);
             expected = Math.Max(expected, request.Number + 1);
         }
     }
@@ -148,13 +170,21 @@ public sealed class ChainVerifier(IQuerySession session)
         var seen = new Dictionary<Guid, HashSet<Type>>();
         foreach (var (version, sequence, message) in messages)
         {
-            if (message is not (RequestReceived or PolicyEvaluated or RequestForwarded or RequestCompleted)) continue;
+            if (message is not (RequestReceived or PolicyEvaluated or RequestForwarded or RequestCompleted or RequestSequenceVoided)) continue;
             if (!seen.TryGetValue(message.RequestId, out var steps)) seen[message.RequestId] = steps = [];
             var type = message.GetType();
             if (quarantined.Contains(message.RequestId)) { steps.Add(type); continue; } // its quarantine finding explains it
             if (!steps.Add(type))
                 findings.Add(new VerifyFinding(FindingKinds.RepeatedStep, $"request {message.RequestId} has a second {type.Name}",
                     version, sequence, message.RequestId, type.Name));
+            else if (message is RequestSequenceVoided or RequestForwarded
+                     && steps.Contains(typeof(RequestSequenceVoided)) && steps.Contains(typeof(RequestForwarded)))
+                // The gateway voids a number only for a request it refused before anything ran.
+                findings.Add(new VerifyFinding(FindingKinds.VoidedButExecuted,
+                    $"request {message.RequestId} was voided (refused before it was recorded) yet executed (RequestForwarded)",
+                    version, sequence, message.RequestId, type.Name));
+            else if (message is RequestSequenceVoided)
+                continue; // accounts for its number; needs no RequestReceived (the broker may never have taken it)
             else if (message is RequestCompleted { Outcome: Outcomes.Unavailable } && !steps.Contains(typeof(RequestForwarded)))
                 continue; // refused with 503 because RequestReceived could not be confirmed in time: nothing ran, nothing lost
             else if (message is not RequestReceived && !steps.Contains(typeof(RequestReceived)))
@@ -183,6 +213,8 @@ public static class FindingKinds
     public const string IncompleteRequest = "incomplete-request";
     /// <summary>A step that happens once per request recorded twice, or one request number used twice.</summary>
     public const string RepeatedStep = "repeated-step";
+    /// <summary>A request whose sequence number the gateway voided (refused, nothing ran) has a RequestForwarded.</summary>
+    public const string VoidedButExecuted = "voided-executed";
     /// <summary>An event the audit could not store and set aside.</summary>
     public const string Quarantined = "quarantined";
 }

@@ -80,14 +80,22 @@ public sealed class AgentRequestFlow(
                 // derived: the transport sends again, as a new message, what the broker kept without confirming it.
                 pipe => pipe.UseExecute(send => (send.TimeToLive, send.MessageId) =
                     (null, EventMessageId.For<RequestReceived>(request.RequestId))),
-                deadline.Token, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds));
+                deadline.Token, RequestTimeout.After(ms: (int)options.Value.DecisionTimeout.TotalMilliseconds))
+                // The deadline holds even when the transport does not let go: a send faulted by a connection closing
+                // under it (AlreadyClosedException) was seen to keep the request client waiting past its token.
+                .WaitAsync(deadline.Token);
             decision = response.Message;
         }
+        // A channel closed under the publish (AlreadyClosedException) is the broker going too, not a gateway fault.
         catch (Exception ex) when (ex is RequestTimeoutException or OperationCanceledException or MassTransitException
-                                       or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
+                                       or RabbitMQ.Client.Exceptions.BrokerUnreachableException
+                                       or RabbitMQ.Client.Exceptions.RabbitMQClientException)
         {
             logger.LogWarning("Request {RequestId}: no policy decision ({Reason}: {Message}); refused",
                 request.RequestId, ex.GetType().Name, ex.InnerException?.Message ?? ex.Message);
+            // The number is spent and RequestReceived may never reach the audit: the void accounts for it (an outbox).
+            await sessionLedger.VoidAsync(request.SessionId, request.SessionSequence, request.RequestId,
+                $"refused with 503: no policy decision ({ex.GetType().Name})", clock.GetUtcNow());
             responses.Unavailable(context, request, "No policy decision arrived within the deadline.");
             return null;
         }

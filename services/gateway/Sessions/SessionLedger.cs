@@ -34,8 +34,29 @@ public sealed class SessionLedger : IDisposable
             issuer        text NOT NULL,
             subject       text NOT NULL,
             opened_at     timestamptz NOT NULL DEFAULT now(),
-            last_sequence bigint NOT NULL DEFAULT 0)
+            last_sequence bigint NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS gateway.voided_sequences (
+            session_id text NOT NULL,
+            sequence   bigint NOT NULL,
+            request_id uuid NOT NULL,
+            reason     text NOT NULL,
+            at         timestamptz NOT NULL,
+            PRIMARY KEY (session_id, sequence))
         """;
+
+    // The outbox of numbers spent on refused requests: written at the refusal, published and deleted by the relay.
+    private const string Void = """
+        INSERT INTO gateway.voided_sequences (session_id, sequence, request_id, reason, at) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (session_id, sequence) DO NOTHING
+        """;
+
+    // Rows another instance is relaying are skipped, not waited for: each row is published by one instance at a time.
+    private const string ClaimVoided = """
+        SELECT session_id, sequence, request_id, reason, at FROM gateway.voided_sequences
+        ORDER BY at LIMIT $1 FOR UPDATE SKIP LOCKED
+        """;
+
+    private const string DeleteVoided = "DELETE FROM gateway.voided_sequences WHERE session_id = $1 AND sequence = $2";
 
     // Claims a new session, or counts the request when the caller owns it; no row comes back when another identity does.
     private const string ClaimOrCount = """
@@ -151,6 +172,61 @@ public sealed class SessionLedger : IDisposable
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Records that the request's sequence number was spent on a refusal before its <c>RequestReceived</c> was
+    /// confirmed, so the audit can account for the number once the broker takes the relayed
+    /// <see cref="Portcullis.Contracts.RequestSequenceVoided"/>. Not bound to the request (the agent may be gone): a
+    /// deadline of its own. Returns false when PostgreSQL cannot take it either; the number then stays a gap.
+    /// </summary>
+    public async Task<bool> VoidAsync(string sessionId, long sequence, Guid requestId, string reason, DateTimeOffset at)
+    {
+        using var deadline = new CancellationTokenSource(_checkTimeout);
+        try
+        {
+            await ScalarAsync(Void, deadline.Token, sessionId, sequence, requestId, reason, at);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            _logger.LogError("Session {Session}: sequence number {Sequence} of refused request {RequestId} could not be voided ({Reason}); " +
+                             "the audit will report it missing", sessionId, sequence, requestId, ex.GetType().Name);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="limit"/> voided numbers no other instance holds, hands them to
+    /// <paramref name="publish"/>, and deletes them only when it returns (the publish confirmed); when it throws, the
+    /// rows stay for the next attempt. Returns how many were relayed.
+    /// </summary>
+    public async Task<int> RelayVoidedAsync(int limit, Func<IReadOnlyList<VoidedSequence>, CancellationToken, Task> publish,
+        CancellationToken cancellationToken)
+    {
+        if (!_tableReady) await EnsureTableAsync(cancellationToken);
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var claimed = new List<VoidedSequence>();
+        await using (var select = new NpgsqlCommand(ClaimVoided, connection, transaction))
+        {
+            select.Parameters.Add(new NpgsqlParameter { Value = limit });
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                claimed.Add(new VoidedSequence(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2), reader.GetString(3),
+                    reader.GetFieldValue<DateTimeOffset>(4)));
+        }
+        if (claimed.Count == 0) return 0;
+        await publish(claimed, cancellationToken);
+        foreach (var voided in claimed)
+        {
+            await using var delete = new NpgsqlCommand(DeleteVoided, connection, transaction);
+            delete.Parameters.Add(new NpgsqlParameter { Value = voided.SessionId });
+            delete.Parameters.Add(new NpgsqlParameter { Value = voided.Sequence });
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return claimed.Count;
+    }
+
     /// <summary>Creates the schema and table when they are missing (at start, and again if they disappear).</summary>
     public async Task EnsureTableAsync(CancellationToken cancellationToken)
     {
@@ -173,6 +249,9 @@ public sealed class SessionLedger : IDisposable
         _database.Dispose();
     }
 }
+
+/// <summary>A session sequence number spent on a request refused before its RequestReceived was confirmed.</summary>
+public sealed record VoidedSequence(string SessionId, long Sequence, Guid RequestId, string Reason, DateTimeOffset At);
 
 /// <summary>Creates the session table when the gateway starts; when PostgreSQL is not there yet, the first request does.</summary>
 public sealed class SessionTableSetup(SessionLedger ledger, ILogger<SessionTableSetup> logger) : IHostedService

@@ -179,4 +179,79 @@ public class ChainVerifierTests
         Assert.Contains("22P05", finding.Message);
         Assert.Contains(result.Findings, f => f.Message.StartsWith("request 1 missing", StringComparison.Ordinal));
     }
+
+    private static RequestSequenceVoided Voided(Guid request, long number) =>
+        new(request, Session, number, "refused with 503: no policy decision (OperationCanceledException)", At);
+    private static RequestCompleted Refused(Guid request) => new(request, Session, Outcomes.Unavailable, 503, 2000, null, At);
+
+    [Fact]
+    public void A_number_voided_for_a_request_the_broker_never_took_is_accounted_for()
+    {
+        var refused = Guid.NewGuid();
+        var (events, head) = Record([.. Request(1), Refused(refused), .. Request(3), Voided(refused, 2), .. Request(4)]);
+        var result = ChainVerifier.Verify(Session, events, head);
+
+        Assert.True(result.Valid, string.Join("; ", result.Findings.Select(f => f.Message)));
+        Assert.Equal(3, result.Requests);
+    }
+
+    [Fact]
+    public void A_void_of_another_number_does_not_cover_a_gap()
+    {
+        var refused = Guid.NewGuid();
+        var (events, head) = Record([.. Request(1), .. Request(3), Voided(refused, 4), .. Request(5)]);
+        var finding = Assert.Single(ChainVerifier.Verify(Session, events, head).Findings);
+
+        Assert.Equal(FindingKinds.MissingRequest, finding.Kind);
+        Assert.StartsWith("request 2 missing: no RequestReceived or RequestSequenceVoided", finding.Message);
+    }
+
+    [Fact]
+    public void A_void_beside_the_same_requests_unconfirmed_RequestReceived_is_one_request_in_either_order()
+    {
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        var (events, head) = Record([
+            .. Request(1),
+            Received(first, 2), Refused(first), Voided(first, 2), // the broker kept the send it did not confirm
+            Voided(second, 3), Received(second, 3), Refused(second), // and delivered it after the relayed void
+            .. Request(4),
+        ]);
+        var result = ChainVerifier.Verify(Session, events, head);
+
+        Assert.True(result.Valid, string.Join("; ", result.Findings.Select(f => f.Message)));
+        Assert.Equal(4, result.Requests);
+    }
+
+    [Fact]
+    public void A_voided_request_that_was_executed_is_a_finding()
+    {
+        var ran = Guid.NewGuid();
+        var (events, head) = Record([.. Request(1), Received(ran, 2), Evaluated(ran), Voided(ran, 2), Forwarded(ran), Completed(ran)]);
+        var finding = Assert.Single(ChainVerifier.Verify(Session, events, head).Findings);
+
+        Assert.Equal((FindingKinds.VoidedButExecuted, ran, "RequestForwarded"), (finding.Kind, finding.RequestId, finding.Type));
+    }
+
+    [Fact]
+    public void A_number_voided_for_one_request_and_received_for_another_is_a_repeat()
+    {
+        var voided = Guid.NewGuid();
+        var (events, head) = Record([.. Request(1), Voided(voided, 2), .. Request(2)]);
+        var finding = Assert.Single(ChainVerifier.Verify(Session, events, head).Findings);
+
+        Assert.Equal(FindingKinds.RepeatedStep, finding.Kind);
+        Assert.Equal("request sequence number 2 is recorded for more than one request", finding.Message);
+    }
+
+    [Fact]
+    public void The_same_request_received_twice_under_one_number_is_still_a_repeat()
+    {
+        var twice = Guid.NewGuid();
+        var (events, head) = Record([.. Request(1), Received(twice, 2), Received(twice, 2), Evaluated(twice), Completed(twice)]);
+        var result = ChainVerifier.Verify(Session, events, head);
+
+        Assert.Contains(result.Findings, f => f.Message == "request sequence number 2 is recorded for more than one request");
+        Assert.Contains(result.Findings, f => f.Kind == FindingKinds.RepeatedStep && f.Type == "RequestReceived" && f.RequestId == twice);
+    }
 }
