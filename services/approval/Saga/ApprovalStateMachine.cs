@@ -33,7 +33,9 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         Initially(
             When(Requested)
                 .Then(c => Open(c.Saga, c.Message, options.Value))
-                .TransitionTo(Pending));
+                .TransitionTo(Pending)
+                // The gateway's RequestApproval is answered here, after the approval is stored (the definition's outbox).
+                .ThenAsync(c => c.ResponseAddress is null ? Task.CompletedTask : c.RespondAsync(c.Saga.ToStatus())));
 
         During(Pending,
             When(Approve)
