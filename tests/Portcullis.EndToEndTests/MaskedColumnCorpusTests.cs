@@ -19,7 +19,8 @@ namespace Portcullis.EndToEndTests;
 public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
 {
     private const string FlowRule = "builtin:masked-column-flow";
-    private static readonly string[] MaskedOrigins = ["demo.customers.name", "demo.customers.email", "demo.customers.ssn"];
+    private static readonly string[] MaskedOrigins =
+        ["demo.customers.name", "demo.customers.email", "demo.customers.ssn", "demo.payments.card_number", "demo.api_keys.secret"];
 
     private static readonly string CorpusFile =
         Path.Combine(PortcullisStack.RepositoryRoot, "tests", "Portcullis.EndToEndTests", "Corpus", "sql-masked-columns.txt");
@@ -77,6 +78,22 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
                 if (i == 2) values.Add(value.Replace("-", ""));
                 if (i == 1) values.Add(Convert.ToBase64String(Encoding.UTF8.GetBytes(value)));
             }
+        await reader.CloseAsync();
+        // The declared card numbers and API secrets (masked by their names too), and the halves a split would give.
+        await using var secrets = new NpgsqlCommand(
+            "SELECT card_number FROM demo.payments UNION ALL SELECT secret FROM demo.api_keys", connection);
+        await using var rows = await secrets.ExecuteReaderAsync();
+        while (await rows.ReadAsync())
+        {
+            var value = rows.GetString(0);
+            values.Add(value);
+            values.Add(new string(value.Reverse().ToArray()));
+            var digits = new string(value.Where(char.IsAsciiDigit).ToArray());
+            if (digits.Length >= 12) values.Add(digits);
+            if (value.Length < 16) continue;
+            values.Add(value[..(value.Length / 2)]);
+            values.Add(value[(value.Length / 2)..]);
+        }
         return values;
     }
 

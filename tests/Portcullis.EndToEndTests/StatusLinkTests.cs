@@ -60,4 +60,39 @@ public sealed class StatusLinkTests(PortcullisStack stack)
         Assert.DoesNotContain(Forged, text, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("javascript", text, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public async Task A_forged_host_is_not_in_the_mcp_authorization_metadata()
+    {
+        // The 401 tells an MCP client where to learn which provider to send its credentials to: a forged Host there
+        // (or in the metadata's resource) would have the client get a token for, and hand it to, the attacker.
+        using var challenge = new HttpRequestMessage(HttpMethod.Post, "mcp")
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        Forge(challenge);
+        using var unauthorized = await stack.Gateway.SendAsync(challenge);
+        Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+        var header = unauthorized.Headers.WwwAuthenticate.ToString();
+        Assert.Contains($"resource_metadata=\"{stack.GatewayPublicUrl}/.well-known/oauth-protected-resource/mcp\"", header);
+        Assert.DoesNotContain(Forged, header, StringComparison.OrdinalIgnoreCase);
+
+        foreach (var path in new[] { ".well-known/oauth-protected-resource", ".well-known/oauth-protected-resource/mcp" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            Forge(request);
+            using var response = await stack.Gateway.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+            Assert.Equal($"{stack.GatewayPublicUrl}/mcp", JsonDocument.Parse(body).RootElement.GetProperty("resource").GetString());
+            Assert.DoesNotContain(Forged, body, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    private static void Forge(HttpRequestMessage request)
+    {
+        foreach (var (name, value) in ForgedHeaders)
+            if (name == "Host") request.Headers.Host = value;
+            else request.Headers.TryAddWithoutValidation(name, value);
+    }
 }

@@ -74,11 +74,13 @@ public static class AuthenticationExtensions
         var response = context.Response;
         response.StatusCode = StatusCodes.Status401Unauthorized;
         // RFC 9728: where a client learns which OpenID provider issues tokens for this resource (MCP clients use it).
-        var metadata = context.HttpContext.RequestServices.GetRequiredService<IConfiguration>()["Auth:ResourceMetadataPath"];
+        var settings = context.HttpContext.RequestServices.GetRequiredService<IConfiguration>();
+        var metadata = settings["Auth:ResourceMetadataPath"];
         var parameters = new List<string>();
         if (context.Error is not null) parameters.Add($"error=\"{context.Error}\"");
         if (!string.IsNullOrEmpty(metadata))
-            parameters.Add($"resource_metadata=\"{context.Request.Scheme}://{context.Request.Host}{metadata}\"");
+            // Never from the request's Host (a forged Host would send the client's token elsewhere): the public URL, else relative.
+            parameters.Add($"resource_metadata=\"{settings["Gateway:PublicUrl"]?.TrimEnd('/')}{metadata}\"");
         response.Headers.WWWAuthenticate = parameters.Count == 0 ? "Bearer" : "Bearer " + string.Join(", ", parameters);
         var detail = context.AuthenticateFailure switch
         {

@@ -65,11 +65,11 @@ public static class SqlApi
             }
             catch (PostgresException ex)
             {
-                // The database's own words, with its SQLSTATE; masked like any output before the agent sees it.
+                // The database's own words, with its SQLSTATE, without the values they can quote; masked like any output.
                 var status = ex.SqlState == PostgresErrorCodes.QueryCanceled ? 504 : 422;
                 return ConnectorApi.Problem(context, status, "sql-error",
                     ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
-                    ex.MessageText, new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
+                    SqlErrorText.For(ex), new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
             }
         }, logger);
     }

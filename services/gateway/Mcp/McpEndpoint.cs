@@ -66,7 +66,8 @@ public static class McpEndpoint
 
     private static IResult Metadata(HttpContext context, IConfiguration configuration) => Results.Json(new Dictionary<string, object?>
     {
-        ["resource"] = $"{context.Request.Scheme}://{context.Request.Host}/mcp",
+        // Never from the request's Host (a forged Host would point clients elsewhere): Gateway:PublicUrl, else relative.
+        ["resource"] = $"{configuration["Gateway:PublicUrl"]?.TrimEnd('/')}/mcp",
         ["authorization_servers"] = new[] { configuration["Auth:Authority"]!.TrimEnd('/') + "/" },
         ["bearer_methods_supported"] = new[] { "header" },
         ["resource_name"] = "Portcullis gateway",

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Masking;
 using System.Text.RegularExpressions;
 
 namespace Portcullis.Masking.Detectors;

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Masking;
 using System.Buffers;
 using System.Numerics;
 using System.Text;

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Masking;
 using System.Text;
 using System.Text.Json;
 using Portcullis.Contracts;

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Masking;
 using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;

@@ -1,3 +1,4 @@
+using Portcullis.Defaults.Masking;
 using System.Collections.Concurrent;
 using System.Text;
 using Portcullis.Masking.Detectors;

@@ -90,7 +90,7 @@ public sealed class CompiledPolicy
             DefaultEffect = defaultEffect,
             ConnectionDefaults = connectionDefaults,
             ConnectionObligations = connectionObligations,
-            MaskedColumns = connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(masked, c), StringComparer.Ordinal),
+            MaskedColumns = connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(masked, c).WithNamedColumns(), StringComparer.Ordinal),
         };
     }
 

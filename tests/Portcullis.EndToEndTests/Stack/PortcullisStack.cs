@@ -620,6 +620,14 @@ public sealed class PortcullisStack : IAsyncLifetime
                   connections: [warehouse, warehouse-ro]
                   columns: [demo.customers.ssn]
                   entity: SSN
+                - id: payment-cards
+                  connections: [warehouse, warehouse-ro]
+                  columns: [demo.payments.card_number]
+                  entity: CARD
+                - id: api-key-secrets
+                  connections: [warehouse, warehouse-ro]
+                  columns: [demo.api_keys.secret]
+                  entity: SECRET_ASSIGNMENT
             """);
         return path;
     }

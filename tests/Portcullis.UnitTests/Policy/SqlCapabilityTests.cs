@@ -230,7 +230,7 @@ public class SqlCapabilityTests
 
         var secrets = Decide("SELECT query_to_xml('select * from demo.api_keys', true, false, '')");
         Assert.Equal((Decision.Deny, "no-api-keys"), (secrets.Decision, secrets.RuleId));
-        Assert.Equal(Decision.Allow, Decide("SELECT query_to_xml('select id from demo.customers', true, false, '')").Decision);
+        Assert.Equal(Decision.Allow, Decide("SELECT query_to_xml('select 1 AS n', true, false, '')").Decision);
         // Unseen text is not vouched for by an allow rule that does not name dynamic_sql.
         Assert.Equal(Decision.Deny, Decide("SELECT query_to_xml($1, true, false, '')").Decision);
     }

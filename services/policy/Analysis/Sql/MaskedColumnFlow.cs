@@ -133,7 +133,9 @@ public static class MaskedColumnFlow
         private static string Example(string pattern)
         {
             var parts = pattern.Split('.');
-            return parts.Any(p => p.Contains('*')) ? "SELECT <column> FROM <schema>.<table>" : $"SELECT {parts[2]} FROM {parts[0]}.{parts[1]}";
+            // A configured pattern names its column; one masked by its name, or any of a table's, may not.
+            return parts.Length != 3 || parts.Any(p => p.Contains('*') || p.Contains(' '))
+                ? "SELECT <column> FROM <schema>.<table>" : $"SELECT {parts[2]} FROM {parts[0]}.{parts[1]}";
         }
 
         private static Refusal Refuse(string what, string pattern, string where) => new(
@@ -604,8 +606,12 @@ public static class MaskedColumnFlow
         /// </summary>
         private void FunctionText(JsonElement call, Scope scope)
         {
-            if (!call.TryGetProperty("args", out var args)) return;
             var function = call.TryGetProperty("funcname", out var names) ? names.EnumerateArray().Select(StringValue).LastOrDefault(n => n is not null) : null;
+            // A whole schema or database as XML: every table in it, whichever columns they have.
+            if (function is not null && (function.StartsWith("schema_to_", StringComparison.OrdinalIgnoreCase)
+                                         || function.StartsWith("database_to_", StringComparison.OrdinalIgnoreCase)))
+                throw Refuse($"{function} reads every table of a schema or database", MaskedColumns.AnyNamedColumn, "with their columns");
+            if (!call.TryGetProperty("args", out var args)) return;
             foreach (var arg in args.EnumerateArray())
             {
                 var text = ConstantText(arg);
@@ -613,7 +619,8 @@ public static class MaskedColumnFlow
                 using (var tree = Parse(text))
                     if (tree is not null && tree.RootElement.TryGetProperty("stmts", out _))
                         Statements(tree.RootElement, top: false, parent: scope.CtesOnly());
-                if (function?.StartsWith("table_to_", StringComparison.OrdinalIgnoreCase) == true || function?.Contains("_to_xml", StringComparison.OrdinalIgnoreCase) == true)
+                // table_to_xml('demo.api_keys'): the text names a table (query_to_xml's is a statement, judged above).
+                if (function?.StartsWith("table_to_", StringComparison.OrdinalIgnoreCase) == true)
                 {
                     var parts = text.Split('.').Select(p => p.Trim().Trim('"')).ToArray();
                     Relations.Add(string.Join('.', parts));

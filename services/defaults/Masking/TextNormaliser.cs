@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 
-namespace Portcullis.Masking.Detectors;
+namespace Portcullis.Defaults.Masking;
 
 /// <summary>
 /// A text as the detectors read it, with where each of its characters came from in the original: the

@@ -1,4 +1,4 @@
-namespace Portcullis.Masking.Detectors;
+namespace Portcullis.Defaults.Masking;
 
 /// <summary>What a key name says about the value it holds.</summary>
 public enum KeyKind { None, Secret, AwsSecret, PrivateKey, Cookie, Ssn, Card, Iban, Phone, Email, Version }
@@ -73,6 +73,12 @@ public static class SensitiveKeys
             return KeyKind.Email;
         return KeyKind.None;
     }
+
+    /// <summary>
+    /// Whether a value held by this name is masked by the name alone (an SQL result column, a JSON property):
+    /// the list the masking service masks by and the policy's masked-column flow check refuses computations on.
+    /// </summary>
+    public static bool MaskedByName(ReadOnlySpan<char> name) => Entity(Classify(name)) is not null;
 
     /// <summary>The entity a value of this kind is masked as.</summary>
     public static string? Entity(KeyKind kind) => kind switch
