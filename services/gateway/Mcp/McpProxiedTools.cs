@@ -112,27 +112,33 @@ public sealed class McpProxiedTools
     }
 
     /// <summary>
-    /// Whether a deny rule of portcullis.yaml refuses this tool to the caller whatever its arguments (it names tools and
-    /// callers only). Such a tool is not listed; a call is still decided by the policy service, with the version in force.
+    /// Whether a deny rule of portcullis.yaml refuses this tool to the caller whatever its arguments: a rule whose match
+    /// names nothing but connections, protocols, subjects, groups and MCP tools. Such a tool is not listed; a call is
+    /// still decided by the policy service, with the version in force. A rule with any other condition leaves the tool
+    /// listed (the call is decided as always).
     /// </summary>
     private bool HiddenFor(Contracts.Principal principal, string connection, string tool) =>
-        denyRules.Rules.Any(rule => rule.Effect == "deny" && rule.Match is var match && match.Mcp is { } mcp
-            && mcp.Arguments.Count == 0 && mcp.SqlArgument is null && mcp.CommandArgument is null
-            && match.Sql is null && match.Exec is null && match.Methods.Count == 0 && match.Paths.Count == 0
-            && match.Query.Count == 0 && match.Hosts.Count == 0
-            && (match.Protocols.Count == 0 || match.Protocols.Contains(Contracts.Protocols.Mcp, StringComparer.OrdinalIgnoreCase))
-            && (match.Connections.Count == 0 || match.Connections.Contains(connection))
-            && (match.Subjects.Count == 0 || match.Subjects.Contains(principal.Subject))
-            && (match.Groups.Count == 0 || match.Groups.Any(principal.Groups.Contains))
-            && (mcp.Tools.Count == 0 || mcp.Tools.Any(glob => Glob(glob, tool) || Glob(glob, $"{connection}{McpConnection.ToolSeparator}{tool}"))));
+        denyRules.Rules.Any(rule => rule.Effect == "deny"
+            && rule.Match.Keys.All(key => key is "connections" or "protocols" or "subjects" or "groups" or "mcp")
+            && rule.Match.GetValueOrDefault("mcp") is IDictionary<object, object> mcp && mcp.Keys.All(key => key is "tools")
+            && Holds(rule.Match, "protocols", protocol => string.Equals(protocol, Contracts.Protocols.Mcp, StringComparison.OrdinalIgnoreCase))
+            && Holds(rule.Match, "connections", name => name == connection)
+            && Holds(rule.Match, "subjects", subject => subject == principal.Subject)
+            && Holds(rule.Match, "groups", principal.Groups.Contains)
+            && Holds(mcp, "tools", glob => Glob(glob, tool) || Glob(glob, $"{connection}{McpConnection.ToolSeparator}{tool}")));
+
+    /// <summary>An absent or empty list holds for anything; otherwise one of its entries must match.</summary>
+    private static bool Holds<TKey>(IDictionary<TKey, object> match, TKey key, Func<string, bool> matches) where TKey : notnull =>
+        match.TryGetValue(key, out var value) is false || value is not IEnumerable<object> entries || !entries.Any()
+        || entries.Any(entry => entry is string text && matches(text));
 
     private static bool Glob(string pattern, string value) =>
         Regex.IsMatch(value, "^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
 }
 
 /// <summary>
-/// The part of portcullis.yaml's policy section the gateway reads to leave tools out of its list: the rules' effects
-/// and match conditions. The section belongs to the policy service, which checks every key of it.
+/// The part of portcullis.yaml's policy section the gateway reads to leave tools out of its list: each rule's effect
+/// and its match conditions as written. The section belongs to the policy service, which checks every key of it.
 /// </summary>
 internal sealed class ToolDenyRules
 {
@@ -141,29 +147,6 @@ internal sealed class ToolDenyRules
     public sealed class Rule
     {
         public string Effect { get; set; } = "";
-        public RuleMatch Match { get; set; } = new();
-    }
-
-    public sealed class RuleMatch
-    {
-        public List<string> Connections { get; set; } = [];
-        public List<string> Protocols { get; set; } = [];
-        public List<string> Groups { get; set; } = [];
-        public List<string> Subjects { get; set; } = [];
-        public List<string> Methods { get; set; } = [];
-        public List<string> Paths { get; set; } = [];
-        public List<string> Hosts { get; set; } = [];
-        public List<string> Query { get; set; } = [];
-        public object? Sql { get; set; }
-        public object? Exec { get; set; }
-        public McpMatch? Mcp { get; set; }
-    }
-
-    public sealed class McpMatch
-    {
-        public List<string> Tools { get; set; } = [];
-        public List<object> Arguments { get; set; } = [];
-        public string? SqlArgument { get; set; }
-        public string? CommandArgument { get; set; }
+        public Dictionary<string, object> Match { get; set; } = [];
     }
 }
