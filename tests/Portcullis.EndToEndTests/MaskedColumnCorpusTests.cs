@@ -54,8 +54,11 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
             CREATE OR REPLACE VIEW demo.customer_countries AS SELECT id, country, created_at FROM demo.customers;
             DROP MATERIALIZED VIEW IF EXISTS demo.customer_ssn_digits;
             CREATE MATERIALIZED VIEW demo.customer_ssn_digits AS SELECT id, translate(ssn, '-', '') AS digits FROM demo.customers;
+            CREATE TABLE IF NOT EXISTS demo.service_accounts (id int PRIMARY KEY, password text NOT NULL);
+            INSERT INTO demo.service_accounts VALUES (1, 'Pw-9f3kQz7Lm2') ON CONFLICT DO NOTHING;
+            CREATE OR REPLACE VIEW demo.service_logins AS SELECT id, password AS login_hint FROM demo.service_accounts;
             GRANT SELECT ON demo.customer_contacts, demo.customer_contacts_nl, demo.customer_rows, demo.customer_countries,
-                demo.customer_ssn_digits TO "{DemoDatabase.AgentRole}";
+                demo.customer_ssn_digits, demo.service_accounts, demo.service_logins TO "{DemoDatabase.AgentRole}";
             """, connection);
         await command.ExecuteNonQueryAsync();
     }
@@ -81,7 +84,8 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
         await reader.CloseAsync();
         // The declared card numbers and API secrets (masked by their names too), and the halves a split would give.
         await using var secrets = new NpgsqlCommand(
-            "SELECT card_number FROM demo.payments UNION ALL SELECT secret FROM demo.api_keys", connection);
+            "SELECT card_number FROM demo.payments UNION ALL SELECT secret FROM demo.api_keys UNION ALL SELECT password FROM demo.service_accounts",
+            connection);
         await using var rows = await secrets.ExecuteReaderAsync();
         while (await rows.ReadAsync())
         {

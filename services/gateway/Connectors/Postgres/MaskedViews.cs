@@ -49,7 +49,9 @@ public sealed class MaskedViews(MaskedColumnRules rules)
     public async Task<string?> RefusalAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
         IReadOnlyList<string>? relations, CancellationToken cancellationToken)
     {
-        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(rules, name));
+        // Columns masked by their names count too (a view renaming a password column would hand it out under its own
+        // name, which masking does not reach), as they do in the policy's flow check.
+        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(rules, name).WithNamedColumns());
         if (masked.IsEmpty) return null;
         if (relations is null)
             // The policy names the relations whenever the connection has masked columns; without them nothing can be vetted.
@@ -68,9 +70,10 @@ public sealed class MaskedViews(MaskedColumnRules rules)
             var pattern = column is null ? masked.AnyMaskedColumn(schema, table) : masked.Find(schema, table, column);
             if (pattern is null) continue;
             var parts = pattern.Split('.');
+            var example = column ?? (parts.Length >= 3 ? parts[2] : "the column");
             return $"{view} is a view over the masked column {schema}.{table}.{column ?? "(whole row)"} (masking rule column " +
                    $"'{pattern}'), and a view's columns come back with the view's origin, which the masking rule does not reach. " +
-                   $"Read the base table instead: select the column bare, e.g. SELECT {(column ?? parts[2])} FROM {schema}.{table}, to get its masked value.";
+                   $"Read the base table instead: select the column bare, e.g. SELECT {example} FROM {schema}.{table}, to get its masked value.";
         }
         return null;
     }
