@@ -15,19 +15,9 @@ namespace Portcullis.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class McpProxyTests(PortcullisStack stack)
 {
-    private async Task<McpClient> Connect(string client = PortcullisStack.McpAgentClient)
-    {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(stack.Gateway.BaseAddress!, "mcp"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {await stack.TokenFor(client)}" },
-        });
-        return await McpClient.CreateAsync(transport);
-    }
+    private Task<McpClient> Connect(string client = PortcullisStack.McpAgentClient) => McpAgent.ClientAsync(stack, client);
 
-    private static string Text(CallToolResult result) =>
-        string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+    private static string Text(CallToolResult result) => McpAgent.Text(result);
 
     private static string[] Types(JsonElement timeline) =>
         [.. timeline.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];

@@ -32,6 +32,15 @@ public sealed class McpAgent : IAsyncDisposable
     public static Task<McpAgent> SharedSession(PortcullisStack stack, string name) =>
         Shared.GetOrCreateValue(stack).GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => ConnectAsync(stack))).Value;
 
+    /// <summary>A plain official C# SDK client on the gateway's /mcp with the named client's token.</summary>
+    public static async Task<McpClient> ClientAsync(PortcullisStack stack, string client) =>
+        await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(stack.Gateway.BaseAddress!, "mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {await stack.TokenFor(client)}" },
+        }));
+
     public static async Task<McpAgent> ConnectAsync(PortcullisStack stack, string client = PortcullisStack.AgentClient)
     {
         var headers = new ExtraHeaders { InnerHandler = new SocketsHttpHandler() };
