@@ -12,5 +12,5 @@ app.MapDefaultEndpoints();
 app.UseAntiforgery();
 app.MapApprovalsApi();
 app.MapApprovalConsole();
-app.MapGet("/", () => Results.Redirect("/console/"));
+app.MapGet("/", () => Results.Redirect("/console/")).ExcludeFromDescription();
 app.Run();

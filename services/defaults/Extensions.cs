@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Portcullis.Defaults.Health;
 using Portcullis.Defaults.Logging;
+using Portcullis.Defaults.OpenApi;
 using Portcullis.Defaults.Problems;
 using Portcullis.Defaults.Secrets;
 
@@ -31,6 +32,7 @@ public static class Extensions
         builder.AddProblemAnswers();
         // Resolved only when a service asks for it: connections' credentials, masking's hash key.
         builder.Services.AddSingleton<SecretResolver>();
+        builder.AddPortcullisOpenApi();
         return builder;
     }
 
@@ -46,6 +48,7 @@ public static class Extensions
         if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null) app.UseAuthentication();
         if (app.Services.GetService<IAuthorizationHandlerProvider>() is not null) app.UseAuthorization();
         app.MapPortcullisHealth();
+        app.MapPortcullisOpenApi();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
@@ -6,6 +7,7 @@ using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Health;
+using Portcullis.Defaults.OpenApi;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Apis;
 using Portcullis.Gateway.Connectors.Mcp;
@@ -42,6 +44,7 @@ public static class Extensions
         builder.AddProxyRoutes(config);
         builder.AddPostgresWire(); // the PostgreSQL port, when PostgresWire:Port is set
         builder.AddMessaging();
+        builder.Services.Configure<OpenApiOptions>(OpenApiDefaults.DocumentName, o => o.AddDocumentTransformer<ProxyRoutesDocument>());
         return builder;
     }
 
@@ -126,7 +129,7 @@ public static class Extensions
         app.MapConnectorApis();
         app.MapPortcullisMcp();
         // Any /http/{connection} that no route claims: the connection does not exist.
-        app.Map("/http/{connection}/{**rest}", (string connection, AgentResponses responses, HttpContext context) =>
+        app.Map("/http/{connection}/{**path}", (string connection, AgentResponses responses, HttpContext context) =>
                 responses.UnknownConnection(context, connection))
             .RequireAuthorization();
         return app;

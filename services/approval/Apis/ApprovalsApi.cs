@@ -20,12 +20,17 @@ public static class ApprovalsApi
     {
         var approvals = app.MapGroup("/approvals")
             .RequireAuthorization(policy => policy.AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme)
-                .RequireAuthenticatedUser());
-        approvals.MapGet("/", List);
-        approvals.MapGet("/{id:guid}", Get);
-        approvals.MapPost("/{id:guid}/approve", Approve);
-        approvals.MapPost("/{id:guid}/deny", Deny);
-        approvals.MapPost("/{id:guid}/revoke", Revoke);
+                .RequireAuthenticatedUser())
+            .WithTags("Approvals");
+        approvals.MapGet("/", List).WithName("ListApprovals")
+            .WithSummary("Approvals the caller may decide or asked for, newest first (up to 500); ?state= filters");
+        approvals.MapGet("/{id:guid}", Get).WithName("GetApproval").WithSummary("One approval the caller may see")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        approvals.MapPost("/{id:guid}/approve", Approve).WithName("Approve")
+            .WithSummary("Approve, once or for a window (\"window\": \"30m\")").ProducesDecisionRefusals();
+        approvals.MapPost("/{id:guid}/deny", Deny).WithName("Deny").WithSummary("Deny").ProducesDecisionRefusals();
+        approvals.MapPost("/{id:guid}/revoke", Revoke).WithName("RevokeGrant")
+            .WithSummary("Revoke a grant's window before it ends").ProducesDecisionRefusals();
         return app;
     }
 
@@ -61,6 +66,13 @@ public static class ApprovalsApi
     public static Task<Results<Ok<ApprovalStatus>, ProblemHttpResult>> Revoke(Guid id, DecisionBody? body, ClaimsPrincipal user,
         IRequestClient<RevokeGrant> client, CancellationToken cancellationToken) =>
         Decide(client, new RevokeGrant(id, user.ToPrincipal(), body?.Comment), cancellationToken);
+
+    /// <summary>The saga's refusals of a decision: 403 not an approver (or the requester), 404 unknown, 409 already decided.</summary>
+    private static RouteHandlerBuilder ProducesDecisionRefusals(this RouteHandlerBuilder endpoint) => endpoint
+        .ProducesProblem(StatusCodes.Status400BadRequest)
+        .ProducesProblem(StatusCodes.Status403Forbidden)
+        .ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status409Conflict);
 
     /// <summary>Sends a command to the saga and turns its answer into a result.</summary>
     public static async Task<Results<Ok<ApprovalStatus>, ProblemHttpResult>> Decide<T>(IRequestClient<T> client, T command,

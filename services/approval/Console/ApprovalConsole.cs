@@ -29,8 +29,9 @@ public static class ApprovalConsole
 
     public static IEndpointRouteBuilder MapApprovalConsole(this IEndpointRouteBuilder app)
     {
+        // Pages for a browser behind a sign-in, not an API: left out of the OpenAPI document.
         var console = app.MapGroup("/console").RequireAuthorization(policy => policy
-            .AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
+            .AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser()).ExcludeFromDescription();
         console.MapGet("/", Index);
         console.MapGet("/approvals/{id:guid}", Index);
         console.MapPost("/approvals/{id:guid}/decide", Decide);
@@ -38,7 +39,7 @@ public static class ApprovalConsole
         {
             await context.SignOutAsync(Scheme);
             context.Response.Redirect("/console/");
-        });
+        }).ExcludeFromDescription();
         return app;
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.OpenApi;
 using Portcullis.Audit.Recording;
 using Portcullis.Contracts;
 
@@ -11,8 +12,21 @@ public static class ReplayApi
 {
     public static IEndpointRouteBuilder MapReplayApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/sessions/{id}/replay", Replay).RequireAuthorization(Extensions.AuditorPolicy);
-        app.MapGet("/export", Export).RequireAuthorization(Extensions.AuditorPolicy);
+        app.MapGet("/sessions/{id}/replay", Replay).RequireAuthorization(Extensions.AuditorPolicy)
+            .WithTags("Sessions").WithName("ReplaySession")
+            .WithSummary("A session replayed: each action with its decision, approval, outcome and the masked output the agent saw")
+            .Produces<SessionReplay>()
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // ?format=text: the same replay as a transcript a person reads.
+                operation.Responses?["200"].Content?.Add("text/plain", new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } });
+                return Task.CompletedTask;
+            })
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/export", Export).RequireAuthorization(Extensions.AuditorPolicy)
+            .WithTags("Record").WithName("ExportEvents")
+            .WithSummary("Every event recorded in [from, to), as JSON Lines in recording order (streamed)")
+            .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson");
         return app;
     }
 

@@ -10,10 +10,15 @@ public static class SearchApi
     public static IEndpointRouteBuilder MapSearchApi(this IEndpointRouteBuilder app)
     {
         var auditors = app.MapGroup("").RequireAuthorization(Extensions.AuditorPolicy);
-        auditors.MapGet("/sessions", Search);
-        auditors.MapGet("/sessions/{id}/timeline", Timeline);
-        auditors.MapGet("/identities/{subject}", Identity);
-        auditors.MapGet("/statistics", Statistics);
+        auditors.MapGet("/sessions", Search).WithTags("Sessions").WithName("SearchSessions")
+            .WithSummary("Sessions matching every filter given, newest activity first, without their steps")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        auditors.MapGet("/sessions/{id}/timeline", Timeline).WithTags("Sessions").WithName("GetSessionTimeline")
+            .WithSummary("A session's timeline (the projection)").ProducesProblem(StatusCodes.Status404NotFound);
+        auditors.MapGet("/identities/{subject}", Identity).WithTags("Identities").WithName("GetIdentityActivity")
+            .WithSummary("What one identity did, across sessions").ProducesProblem(StatusCodes.Status404NotFound);
+        auditors.MapGet("/statistics", Statistics).WithTags("Statistics").WithName("GetDecisionStatistics")
+            .WithSummary("Decisions per day, connection and rule");
         return app;
     }
 

@@ -9,9 +9,13 @@ public static class SessionsApi
 {
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
-        var sessions = app.MapGroup("/sessions").RequireAuthorization(Extensions.AuditorPolicy);
-        sessions.MapGet("/{id}", GetTimeline);
-        sessions.MapGet("/{id}/verify", Verify);
+        var sessions = app.MapGroup("/sessions").RequireAuthorization(Extensions.AuditorPolicy).WithTags("Sessions");
+        sessions.MapGet("/{id}", GetTimeline).WithName("GetSessionRecord")
+            .WithSummary("A session's events in the order they were recorded, with their hashes")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        sessions.MapGet("/{id}/verify", Verify).WithName("VerifySession")
+            .WithSummary("Recompute the session's hash chain and check it for loss; every finding listed")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

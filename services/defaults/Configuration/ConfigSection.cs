@@ -46,7 +46,8 @@ public sealed class ConfigSection : IYamlConvertible
 
     void IYamlConvertible.Write(IEmitter emitter, ObjectSerializer nestedObjectSerializer)
     {
-        if (_events.Count == 0) emitter.Emit(new Scalar(""));
+        // Qualified: Scalar.AspNetCore (the OpenAPI reference page) brings a root namespace called Scalar.
+        if (_events.Count == 0) emitter.Emit(new YamlDotNet.Core.Events.Scalar(""));
         foreach (var parsed in _events) emitter.Emit(parsed);
     }
 

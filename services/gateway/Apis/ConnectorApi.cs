@@ -1,4 +1,5 @@
 using Portcullis.Contracts;
+using Portcullis.Gateway.Connectors.Ssh;
 using Portcullis.Gateway.Problems;
 using Portcullis.Gateway.RequestFlow;
 
@@ -14,10 +15,38 @@ public static class ConnectorApi
 {
     public static IEndpointRouteBuilder MapConnectorApis(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/sql/{connection}", SqlApi.Run).RequireAuthorization();
-        app.MapPost("/exec/{connection}", ExecApi.Run).RequireAuthorization();
+        app.MapPost("/sql/{connection}", SqlApi.Run).RequireAuthorization()
+            .WithTags("Connectors").WithName("RunSql").WithSummary("Run SQL on a PostgreSQL connection")
+            .WithDescription("The statement is judged by policy (which may hold it for an approver), run with the gateway's " +
+                             "credentials, and its rows returned masked with each column's origin: " +
+                             "{\"results\": [{\"columns\": [{name, type, origin}], \"rows\": [[...]], \"rowCount\", \"truncated\"}]}.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesAgentAnswers()
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity) // the database refused the statement (with its SQLSTATE)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout); // the statement was cancelled at its time limit
+        app.MapPost("/exec/{connection}", ExecApi.Run).RequireAuthorization()
+            .WithTags("Connectors").WithName("RunCommand").WithSummary("Run a command on a shell connection (SSH)")
+            .WithDescription("The command is analysed and judged by policy (which may hold it for an approver), run on the host " +
+                             "with the gateway's key, and its exit code, stdout and stderr returned masked.")
+            .Produces<CommandResult>(StatusCodes.Status200OK)
+            .ProducesAgentAnswers();
         return app;
     }
+
+    /// <summary>
+    /// What every agent action may be answered besides its result, all as problem details: 202 held for an approver
+    /// (with the approval id and a status URL), 400 a request that cannot become an action, 403 refused by policy or
+    /// an approver, 404 no such connection (or approval), 413 a body too large to bind an approval to, 502 the upstream
+    /// failed, 503 the gateway cannot decide or record it now (nothing ran).
+    /// </summary>
+    public static RouteHandlerBuilder ProducesAgentAnswers(this RouteHandlerBuilder endpoint) => endpoint
+        .ProducesProblem(StatusCodes.Status202Accepted)
+        .ProducesProblem(StatusCodes.Status400BadRequest)
+        .ProducesProblem(StatusCodes.Status403Forbidden)
+        .ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+        .ProducesProblem(StatusCodes.Status502BadGateway)
+        .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     /// <summary>
     /// Runs <paramref name="action"/> through the flow: <paramref name="execute"/> gets the request and the upstream's

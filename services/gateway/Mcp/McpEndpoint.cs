@@ -59,8 +59,10 @@ public static class McpEndpoint
     {
         app.MapMcp("/mcp").RequireAuthorization();
         // RFC 9728: at the well-known path, and with the resource's path appended (what MCP clients ask for first).
-        app.MapGet(MetadataPath, Metadata);
-        app.MapGet(MetadataPath + "/mcp", Metadata);
+        foreach (var path in new[] { MetadataPath, MetadataPath + "/mcp" })
+            app.MapGet(path, Metadata).WithTags("MCP").WithSummary("OAuth protected resource metadata (RFC 9728)")
+                .WithDescription("Where an MCP client learns which OpenID provider issues tokens for /mcp.")
+                .Produces<Dictionary<string, object?>>();
         return app;
     }
 

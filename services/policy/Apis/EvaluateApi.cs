@@ -10,7 +10,12 @@ public static class EvaluateApi
 {
     public static IEndpointRouteBuilder MapEvaluateApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/policy/evaluate", Evaluate).RequireAuthorization(Extensions.AdminPolicy);
+        app.MapPost("/policy/evaluate", Evaluate).RequireAuthorization(Extensions.AdminPolicy)
+            .WithTags("Policy").WithName("EvaluatePolicy").WithSummary("Decide one action (a dry run), or run the policy's test cases")
+            .WithDescription("With a principal and an action: the decision of the version in force, the rules that matched and what " +
+                             "the action was parsed into. With {\"tests\": true}: the test cases of the version in force, or of the " +
+                             "candidate \"yaml\" given. Nothing is recorded or run.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
     }
 

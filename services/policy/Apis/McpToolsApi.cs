@@ -16,7 +16,12 @@ public static partial class McpToolsApi
 {
     public static IEndpointRouteBuilder MapMcpToolsApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/policy/mcp-tools/accept", Accept).RequireAuthorization(Extensions.AdminPolicy);
+        app.MapPost("/policy/mcp-tools/accept", Accept).RequireAuthorization(Extensions.AdminPolicy)
+            .WithTags("Policy").WithName("AcceptMcpTool").WithSummary("Accept a changed definition of an upstream MCP tool")
+            .WithDescription("The gateway withholds a tool whose definition changed since it was pinned; accepting the offered hash " +
+                             "records the acceptance in the connection's audit stream and offers the tool again.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -12,10 +12,15 @@ public static class PolicyApi
 {
     public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)
     {
-        var policy = app.MapGroup("/policy").RequireAuthorization(Extensions.AdminPolicy);
-        policy.MapGet("/", GetCurrent);
-        policy.MapGet("/versions", GetVersions);
-        policy.MapPut("/", Publish);
+        var policy = app.MapGroup("/policy").RequireAuthorization(Extensions.AdminPolicy).WithTags("Policy");
+        policy.MapGet("/", GetCurrent).WithName("GetPolicy").WithSummary("The policy version in force, as YAML");
+        policy.MapGet("/versions", GetVersions).WithName("GetPolicyVersions").WithSummary("Every published version, oldest first");
+        policy.MapPut("/", Publish).WithName("PublishPolicy").WithSummary("Publish a new version of the policy")
+            .WithDescription("expectedVersion must be the version in force (409 otherwise); a version whose own test cases fail is " +
+                             "refused with each failing case named (422).")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         return app;
     }
 

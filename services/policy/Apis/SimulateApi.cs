@@ -14,7 +14,14 @@ public static class SimulateApi
 
     public static IEndpointRouteBuilder MapSimulateApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/policy/simulate", Simulate).RequireAuthorization(Extensions.AdminPolicy);
+        app.MapPost("/policy/simulate", Simulate).RequireAuthorization(Extensions.AdminPolicy)
+            .WithTags("Policy").WithName("SimulatePolicy").WithSummary("Try a candidate policy on the recorded actions of a time range")
+            .WithDescription("JSON Lines, streamed: a change line per action whose effect would change, a progress line every " +
+                             $"{ProgressEvery} actions, and a summary line last (a stream without it was cut short). The token must " +
+                             "also be an auditor's: the record is read from the audit service with it.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable); // the audit service cannot be read
         return app;
     }
 
