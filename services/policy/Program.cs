@@ -6,9 +6,8 @@ using Portcullis.Policy.Apis;
 // `catalog generate [folder]`: regenerate the function catalogue from a PostgreSQL server (ConnectionStrings__Postgres).
 if (args is ["catalog", "generate", .. var rest])
     return await PgCatalogueGenerator.RunAsync(rest);
-// `test --file portcullis.yaml`: the file's policy tests; `simulate --file ... --from ... --to ...`: a simulation by the service.
-if (args is ["test", ..]) return PolicyCommands.Test(args);
-if (args is ["simulate", ..]) return await PolicyCommands.SimulateAsync(args);
+// validate, test, evaluate (against a policy file), simulate (by a running service), and --help: the command line (PolicyCommands).
+if (PolicyCommands.IsCommand(args)) return await PolicyCommands.InvokeAsync(args);
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();

@@ -45,12 +45,17 @@ public static class EvaluateApi
             return TypedResults.Problem(statusCode: 400, title: "Bad request",
                 detail: "Give a principal {subject, groups} and an action {protocol: http|sql|exec|mcp, connection, ...}, or {\"tests\": true} to run the policy's test cases.");
 
+        return TypedResults.Ok(DryRun(evaluator, policy.Current, body.Principal, body.Action));
+    }
+
+    /// <summary>The decision <paramref name="policy"/> makes on one action, with what the action was parsed into (also the command line's <c>evaluate</c>).</summary>
+    public static EvaluateResponse DryRun(PolicyEvaluator evaluator, CompiledPolicy policy, EvaluatePrincipal principal, AgentAction action)
+    {
         var request = new RequestReceived(Guid.NewGuid(), "dry-run",
-            new Principal(body.Principal.Subject ?? "", body.Principal.Subject, body.Principal.Groups ?? []),
-            body.Action, DateTimeOffset.UtcNow);
-        var (evaluated, analysis) = evaluator.Evaluate(policy.Current, request);
-        return TypedResults.Ok(new EvaluateResponse(evaluated.Decision, evaluated.RuleId, evaluated.Reason,
-            evaluated.MatchedRules, evaluated.ApproverGroups, evaluated.Obligations, evaluated.PolicyVersion, Describe(analysis)));
+            new Principal(principal.Subject ?? "", principal.Subject, principal.Groups ?? []), action, DateTimeOffset.UtcNow);
+        var (evaluated, analysis) = evaluator.Evaluate(policy, request);
+        return new EvaluateResponse(evaluated.Decision, evaluated.RuleId, evaluated.Reason,
+            evaluated.MatchedRules, evaluated.ApproverGroups, evaluated.Obligations, evaluated.PolicyVersion, Describe(analysis));
     }
 
     private static object? Describe(ActionAnalysis analysis) => analysis switch
