@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Portcullis.Defaults.OpenApi;
-using Portcullis.Gateway.HttpProxy;
 
 namespace Portcullis.Gateway.Apis;
 
