@@ -24,7 +24,7 @@ namespace Portcullis.Defaults.OpenApi;
 public static class OpenApiDefaults
 {
     public const string DocumentName = "v1";
-    public const string DocumentPath = "/openapi/{documentName}.json";
+    public const string DocumentPath = "/openapi/" + DocumentName + ".json";
     public const string ReferencePath = "/scalar";
     /// <summary>The security scheme's name in the document's components.</summary>
     public const string BearerScheme = "bearer";
@@ -57,16 +57,55 @@ public static class OpenApiDefaults
         return builder;
     }
 
-    /// <summary>The document for anyone (it describes the API, nothing in it); the reference page in Development only.</summary>
+    /// <summary>
+    /// The document for anyone (it describes the API, nothing behind it), generated once on the first request and then
+    /// served as bytes: ASP.NET Core's own <c>MapOpenApi</c> rebuilds it on every request (tens of milliseconds of CPU),
+    /// which an anonymous caller could repeat at will, and writes the request's Host into its servers. The reference
+    /// page in Development only.
+    /// </summary>
     public static WebApplication MapPortcullisOpenApi(this WebApplication app)
     {
-        app.MapOpenApi(DocumentPath).AllowAnonymous();
-        if (app.Environment.IsDevelopment())
-            app.MapScalarApiReference(ReferencePath, options => options
+        var document = new CachedOpenApiDocument(app.Services);
+        app.MapGet(DocumentPath, async (CancellationToken cancellationToken) =>
+                TypedResults.Bytes(await document.GetAsync(cancellationToken), "application/json;charset=utf-8"))
+            .ExcludeFromDescription().AllowAnonymous();
+        if (app.Environment.IsDevelopment()) MapReferencePage(app);
+        return app;
+    }
+
+    // Its own method, so the Scalar assembly is not even loaded outside Development.
+    private static void MapReferencePage(WebApplication app) =>
+        app.MapScalarApiReference(ReferencePath, options => options
                 .WithTitle(app.Environment.ApplicationName)
                 .AddPreferredSecuritySchemes(BearerScheme))
-                .AllowAnonymous();
-        return app;
+            .AllowAnonymous();
+
+    /// <summary>The service's document, made once (its endpoints do not change after start-up); a failed attempt is not kept.</summary>
+    private sealed class CachedOpenApiDocument(IServiceProvider services)
+    {
+        private readonly SemaphoreSlim _making = new(1, 1);
+        private byte[]? _json;
+
+        public async Task<byte[]> GetAsync(CancellationToken cancellationToken)
+        {
+            if (Volatile.Read(ref _json) is { } made) return made;
+            await _making.WaitAsync(cancellationToken);
+            try
+            {
+                if (_json is not null) return _json;
+                var document = await services.GetRequiredKeyedService<IOpenApiDocumentProvider>(DocumentName)
+                    .GetOpenApiDocumentAsync(cancellationToken);
+                using var json = new MemoryStream();
+                await document.SerializeAsJsonAsync(json, OpenApiSpecVersion.OpenApi3_1, cancellationToken);
+                var bytes = json.ToArray();
+                Volatile.Write(ref _json, bytes);
+                return bytes;
+            }
+            finally
+            {
+                _making.Release();
+            }
+        }
     }
 
     private static async Task DescribeSharedAnswers(OpenApiOperation operation, OpenApiOperationTransformerContext context,

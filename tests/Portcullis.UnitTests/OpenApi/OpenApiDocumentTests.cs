@@ -19,7 +19,7 @@ public sealed class OpenApiDocumentTests
         ("/health/live", "probes for the orchestrator"),
         ("/health/ready", "probes for the orchestrator"),
         ("/metrics", "the Prometheus scrape endpoint"),
-        ("/openapi/{documentName}.json", "the document itself"),
+        ("/openapi/v1.json", "the document itself"),
         ("/scalar/{**slug}", "the reference page (Development only)"),
         ("/console", "the approver console: HTML pages behind a browser sign-in, not an API"),
         ("/", "the approval service's redirect to its console"),
@@ -121,6 +121,18 @@ public sealed class OpenApiDocumentTests
             .GetProperty("responses").GetProperty("200").GetProperty("content");
         Assert.True(content.TryGetProperty("application/json", out _));
         Assert.True(content.TryGetProperty("text/plain", out _));
+    }
+
+    [Fact]
+    public async Task The_document_is_made_once_and_never_names_the_callers_host()
+    {
+        await using var host = Host("gateway");
+        var client = host.CreateClient();
+        using var forged = new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json") { Headers = { Host = "attacker.example" } };
+        var first = await (await client.SendAsync(forged)).Content.ReadAsStringAsync();
+        var second = await client.GetStringAsync("/openapi/v1.json");
+        Assert.DoesNotContain("attacker.example", first);
+        Assert.Equal(first, second);
     }
 
     [Fact]
