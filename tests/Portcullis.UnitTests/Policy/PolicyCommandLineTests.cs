@@ -1,5 +1,8 @@
 using System.Reflection;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Portcullis.Policy;
 
 namespace Portcullis.UnitTests.Policy;
@@ -221,6 +224,45 @@ public sealed class PolicyCommandLineTests : IDisposable
             Assert.Equal(1, code);
             Assert.Contains("could not be reached", error);
             Assert.DoesNotContain("not-a-token", error);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PORTCULLIS_TOKEN", saved);
+        }
+    }
+
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(false, 1)]
+    public async Task Simulate_prints_changes_on_standard_output_and_progress_on_standard_error(bool summary, int expected)
+    {
+        // A stand-in for the policy service's answer, in the line format POST /policy/simulate documents.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var service = builder.Build();
+        string? authorization = null;
+        service.MapPost("/policy/simulate", async (HttpContext context) =>
+        {
+            authorization = context.Request.Headers.Authorization;
+            context.Response.ContentType = "application/x-ndjson";
+            await context.Response.WriteAsync("""{"type":"change","change":{"requestId":"r1","newEffect":"Deny"}}""" + "\n");
+            await context.Response.WriteAsync("""{"type":"progress","decided":500,"changed":1}""" + "\n");
+            if (summary) await context.Response.WriteAsync("""{"type":"summary","summary":{"decided":501,"changed":1}}""" + "\n");
+        });
+        await service.StartAsync();
+        var url = service.Urls.Single();
+        var saved = Environment.GetEnvironmentVariable("PORTCULLIS_TOKEN");
+        try
+        {
+            Environment.SetEnvironmentVariable("PORTCULLIS_TOKEN", "token-1");
+            var (code, output, error) = await Run("simulate", "--file", RepositoryPolicy, "--from", "2026-01-01T00:00:00Z", "--url", url);
+            Assert.Equal(expected, code);
+            Assert.Equal("Bearer token-1", authorization);
+            Assert.Contains("\"type\":\"change\"", output);
+            Assert.DoesNotContain("progress", output);
+            Assert.Contains("\"type\":\"progress\",\"decided\":500", error);
+            Assert.Equal(summary, output.Contains("\"type\":\"summary\""));
+            if (!summary) Assert.Contains("cut short", error);
         }
         finally
         {
