@@ -122,11 +122,22 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         if (batch.BatchCommands.Count == 0) return;
         // Prepared once per pooled connection (Npgsql keeps prepared statements across its reset), so the catalogue
         // query is not planned again for every statement: planning it cost about 0.8 ms of PostgreSQL's CPU each time.
-        await batch.PrepareAsync(cancellationToken);
-        // The SET commands return no rows: the reader stands on the check's result, the only one with rows.
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (check is not null && await maskedViews.RefusalAsync(connection, reader, cancellationToken) is { } refusal)
-            throw new MaskedViewException(refusal);
+        try
+        {
+            await batch.PrepareAsync(cancellationToken);
+            // The SET commands return no rows: the reader stands on the check's result, the only one with rows.
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            if (check is not null && await maskedViews.RefusalAsync(connection, reader, cancellationToken) is { } refusal)
+                throw new MaskedViewException(refusal);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InvalidSqlStatementName)
+        {
+            // An agent's DEALLOCATE (the policy refuses it on read-only or time-limited connections, not on others)
+            // dropped the prepared statements of this pooled connection: this request fails, nothing of it ran, and
+            // the pool's connections are replaced so the next request does not fail the same way.
+            NpgsqlConnection.ClearPool(database);
+            throw;
+        }
     }
 
     /// <summary>
