@@ -133,9 +133,11 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InvalidSqlStatementName)
         {
             // An agent's DEALLOCATE (the policy refuses it on read-only or time-limited connections, not on others)
-            // dropped the prepared statements of this pooled connection: this request fails, nothing of it ran, and
-            // the pool's connections are replaced so the next request does not fail the same way.
-            NpgsqlConnection.ClearPool(database);
+            // dropped the prepared statements of this pooled connection, which Npgsql still counts as prepared: this
+            // request fails (nothing of it ran), and the connection forgets them, so the next request prepares afresh
+            // instead of failing the same way. (ClearPool does not do it: the connection goes back to the pool.)
+            await transaction.RollbackAsync(cancellationToken);
+            database.UnprepareAll(); // no async form; a rare path
             throw;
         }
     }
