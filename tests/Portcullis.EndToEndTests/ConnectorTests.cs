@@ -81,6 +81,22 @@ public sealed class ConnectorTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task An_agents_deallocate_all_does_not_break_the_queries_after_it()
+    {
+        // The gateway prepares its masked-view check once per pooled connection; DEALLOCATE ALL (allowed on a connection
+        // without read-only or timeout obligations) drops it behind the driver's back.
+        Assert.Equal(HttpStatusCode.OK, (await Sql("warehouse", "SELECT id FROM demo.customers WHERE id = 1")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Sql("warehouse", "DEALLOCATE ALL")).Status);
+
+        var after = new List<(HttpStatusCode Status, JsonElement Body)>();
+        for (var i = 0; i < 4; i++) after.Add(await Sql("warehouse", "SELECT id, email FROM demo.customers WHERE id = 1"));
+
+        // At most the first request on that connection fails (nothing of it ran); the connection then serves again.
+        Assert.All(after.Skip(1), r => Assert.Equal(HttpStatusCode.OK, r.Status));
+        Assert.Equal("[EMAIL]", after[^1].Body.GetProperty("results")[0].GetProperty("rows")[0][1].GetString());
+    }
+
+    [Fact]
     public async Task Database_errors_come_back_as_problem_details_with_the_sqlstate()
     {
         var (status, body) = await Sql("warehouse", "SELECT * FROM demo.no_such_table");

@@ -45,23 +45,31 @@ public sealed class MaskedViews(MaskedColumnRules rules)
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = reads.relid AND a.attnum = reads.attnum AND reads.attnum > 0
         """;
 
-    /// <summary>Why the statement may not run, or null.</summary>
-    public async Task<string?> RefusalAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
-        IReadOnlyList<string>? relations, CancellationToken cancellationToken)
+    /// <summary>
+    /// The catalogue query that vets <paramref name="relations"/>, to run in the statement's transaction before it (the
+    /// connector sends it in one round trip with the transaction's settings), or null when there is nothing to vet.
+    /// Throws <see cref="MaskedViewException"/> when the connection has masked columns and the decision named no relations.
+    /// </summary>
+    public NpgsqlBatchCommand? Query(string connection, IReadOnlyList<string>? relations)
     {
         // Columns masked by their names count too (a view renaming a password column would hand it out under its own
         // name, which masking does not reach), as they do in the policy's flow check.
-        var masked = _masked.GetOrAdd(connection, name => MaskedColumns.For(rules, name).WithNamedColumns());
-        if (masked.IsEmpty) return null;
+        if (Masked(connection).IsEmpty) return null;
         if (relations is null)
             // The policy names the relations whenever the connection has masked columns; without them nothing can be vetted.
-            return "The policy decision did not name the relations this statement reads, so views over masked columns cannot be " +
-                   "ruled out (the policy and gateway may hold different masking sections); nothing was run.";
+            throw new MaskedViewException(
+                "The policy decision did not name the relations this statement reads, so views over masked columns cannot be " +
+                "ruled out (the policy and gateway may hold different masking sections); nothing was run.");
         if (relations.Count == 0) return null;
-
-        await using var command = new NpgsqlCommand(Dependencies, database, transaction);
+        var command = new NpgsqlBatchCommand(Dependencies);
         command.Parameters.Add(new NpgsqlParameter { Value = relations.ToArray() });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return command;
+    }
+
+    /// <summary>Why the statement may not run, from the rows of <see cref="Query"/> (the reader on its result), or null.</summary>
+    public async Task<string?> RefusalAsync(string connection, NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var masked = Masked(connection);
         while (await reader.ReadAsync(cancellationToken))
         {
             var view = $"{reader.GetString(0)}.{reader.GetString(1)}";
@@ -77,6 +85,9 @@ public sealed class MaskedViews(MaskedColumnRules rules)
         }
         return null;
     }
+
+    private MaskedColumns Masked(string connection) =>
+        _masked.GetOrAdd(connection, name => MaskedColumns.For(rules, name).WithNamedColumns());
 }
 
 /// <summary>The statement names a view over a masked column; nothing was run.</summary>
