@@ -1,0 +1,117 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Portcullis.Contracts;
+using Portcullis.Policy.Rules;
+
+namespace Portcullis.Policy.Budgets;
+
+/// <summary>
+/// What each request drew on each budget, in PostgreSQL (table policy.budget_charges), one row per request and
+/// budgeted rule: written when the request is decided (so a request that runs counts at once), then completed from
+/// the recorded <see cref="RequestCompleted"/> (requests, rows, bytes) and <see cref="ResponseMasked"/> (masked values
+/// by entity). Every write sets a request's values rather than adding to a total, so a redelivered event counts once.
+/// </summary>
+public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) : IAsyncDisposable
+{
+    private const string Schema = """
+        CREATE SCHEMA IF NOT EXISTS policy;
+        CREATE TABLE IF NOT EXISTS policy.budget_charges (
+            request_id uuid NOT NULL,
+            rule_id text NOT NULL,
+            scope text NOT NULL,
+            charged_at timestamptz NOT NULL,
+            requests bigint NOT NULL,
+            rows bigint NOT NULL DEFAULT 0,
+            bytes bigint NOT NULL DEFAULT 0,
+            masked jsonb NOT NULL DEFAULT '{}',
+            PRIMARY KEY (request_id, rule_id));
+        CREATE INDEX IF NOT EXISTS budget_charges_scope ON policy.budget_charges (rule_id, scope, charged_at);
+        """;
+
+    public static BudgetLedger Create(string connectionString, TimeProvider clock) =>
+        new(new NpgsqlDataSourceBuilder(connectionString).Build(), clock);
+
+    public async Task CreateSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand(Schema);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The standing of every budget <paramref name="request"/> could draw on under <paramref name="policy"/>, read now.</summary>
+    public async Task<BudgetUsage> UsageAsync(CompiledPolicy policy, RequestReceived request, CancellationToken cancellationToken)
+    {
+        if (policy.BudgetRules.Count == 0) return BudgetUsage.Unspent;
+        var now = clock.GetUtcNow();
+        var budgets = policy.BudgetRules.Select(r => r.Budget!).ToArray();
+        await using var command = database.CreateCommand("""
+            SELECT c.rule_id, c.charged_at, c.requests, c.rows, c.bytes, c.masked::text
+            FROM policy.budget_charges c
+            JOIN unnest(@rules, @scopes, @since) AS b(rule_id, scope, since) ON c.rule_id = b.rule_id AND c.scope = b.scope
+            WHERE c.charged_at > b.since
+            """);
+        command.Parameters.AddWithValue("rules", budgets.Select(b => b.RuleId).ToArray());
+        command.Parameters.AddWithValue("scopes", budgets.Select(b => b.ScopeOf(request)).ToArray());
+        command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+            { Value = budgets.Select(b => (now - b.Window).UtcDateTime).ToArray() });
+        var charges = new Dictionary<string, List<BudgetCharge>>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var rule = reader.GetString(0);
+            if (!charges.TryGetValue(rule, out var list)) charges[rule] = list = [];
+            list.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+                JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+        }
+        return BudgetUsage.Of(charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal), now);
+    }
+
+    /// <summary>
+    /// Charges <paramref name="request"/> to the budgets it draws on, one request each, before it runs: that part of a
+    /// budget is exact, whatever runs at the same time. A redelivered request is charged once.
+    /// </summary>
+    public async Task ChargeAsync(RequestReceived request, IReadOnlyList<BudgetDraw> draws, DateTimeOffset decidedAt,
+        CancellationToken cancellationToken)
+    {
+        if (draws.Count == 0) return;
+        await using var command = database.CreateCommand("""
+            INSERT INTO policy.budget_charges (request_id, rule_id, scope, charged_at, requests)
+            SELECT @request, d.rule_id, d.scope, @at, 1 FROM unnest(@rules, @scopes) AS d(rule_id, scope)
+            ON CONFLICT (request_id, rule_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue("request", request.RequestId);
+        command.Parameters.AddWithValue("at", decidedAt.UtcDateTime);
+        command.Parameters.AddWithValue("rules", draws.Select(d => d.RuleId).ToArray());
+        command.Parameters.AddWithValue("scopes", draws.Select(d => d.Scope).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// How a charged request ended: one that ran keeps its request and adds its output's size and rows; one that did not
+    /// run (refused, waiting for an approval, unavailable) is taken off the requests count.
+    /// </summary>
+    public async Task CompletedAsync(RequestCompleted completed, CancellationToken cancellationToken)
+    {
+        var ran = completed.Outcome is Outcomes.Completed or Outcomes.UpstreamFailed;
+        await using var command = database.CreateCommand("""
+            UPDATE policy.budget_charges SET requests = @requests, bytes = @bytes, rows = @rows WHERE request_id = @request
+            """);
+        command.Parameters.AddWithValue("request", completed.RequestId);
+        command.Parameters.AddWithValue("requests", ran ? 1L : 0L);
+        command.Parameters.AddWithValue("bytes", ran ? completed.Output?.Size ?? 0L : 0L);
+        command.Parameters.AddWithValue("rows", ran ? completed.Rows ?? 0L : 0L);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The values masked in a charged request's output, by entity type.</summary>
+    public async Task MaskedAsync(ResponseMasked masked, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand("UPDATE policy.budget_charges SET masked = @masked WHERE request_id = @request");
+        command.Parameters.AddWithValue("request", masked.RequestId);
+        command.Parameters.Add(new NpgsqlParameter("masked", NpgsqlDbType.Jsonb)
+            { Value = JsonSerializer.Serialize(masked.CountsByEntity.ToDictionary(c => c.Key, c => (long)c.Value)) });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => database.DisposeAsync();
+}
