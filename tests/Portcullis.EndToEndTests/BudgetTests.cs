@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Portcullis.EndToEndTests.Stack;
 
@@ -124,6 +125,58 @@ public sealed class BudgetTests(PortcullisStack stack)
         finally
         {
             if (grant is not null) await Decide(grant, "revoke");
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Query(string sql, string session)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", session);
+        request.Content = JsonContent.Create(new { sql });
+        using var response = await stack.Gateway.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task Rows_and_masked_emails_a_session_read_through_sql_are_counted_until_the_budget_denies_naming_what_was_used()
+    {
+        var rule = "e2e-email-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: That is enough customer emails for one session.
+              match:
+                connections: [warehouse]
+                sql: {"{"} reads: [demo.customers] {"}"}
+              budget: {"{"} window: 1h, per: session, rows: 3, masked: {"{"} EMAIL: 3 {"}"} {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "customer emails budgeted")).Status);
+        try
+        {
+            // The rows and masked values are counted from the recorded completion and masking report, after the answer:
+            // the agent reads until a decision has them (each read is 2 rows with 2 emails; two under the new version spend both).
+            var session = NewSession();
+            JsonElement denial = default;
+            for (var attempt = 0; attempt < 50 && denial.ValueKind == JsonValueKind.Undefined; attempt++)
+            {
+                var (status, body) = await Query("SELECT id, email FROM demo.customers WHERE id <= 2 ORDER BY id", session);
+                if (status == HttpStatusCode.Forbidden) denial = body;
+                else Assert.Equal(HttpStatusCode.OK, status);
+            }
+            Assert.Equal(rule, denial.GetProperty("rule").GetString());
+            var detail = denial.GetProperty("detail").GetString()!;
+            Assert.Matches($"Budget of rule '{rule}' is spent: [0-9]+ of 3 rows, [0-9]+ of 3 masked EMAIL values per session in the last 1h; it frees up at ", detail);
+            Assert.Contains("That is enough customer emails for one session.", detail);
+
+            // Another session of the same agent has a budget of its own; the spent one stays spent.
+            Assert.Equal(HttpStatusCode.OK, (await Query("SELECT id, email FROM demo.customers WHERE id = 1", NewSession())).Status);
+            Assert.Equal(HttpStatusCode.Forbidden, (await Query("SELECT id FROM demo.customers WHERE id = 1", session)).Status);
+        }
+        finally
+        {
             Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
         }
     }
