@@ -15,10 +15,10 @@ public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyPro
     {
         var (current, request) = (policy.Current, context.Message);
         // Budgets are read before deciding and charged before answering, so the next request of the same agent sees
-        // this one (a ledger that cannot be reached fails the request: closed).
-        var decision = evaluator.Evaluate(current, request, await budgets.UsageAsync(current, request, context.CancellationToken));
+        // this one (a ledger that cannot be reached fails the request: closed). Without budgets, no database is asked.
+        var decision = await budgets.DecideAsync(current, request, usage => evaluator.Evaluate(current, request, usage),
+            context.CancellationToken);
         var evaluated = decision.Evaluated;
-        await budgets.ChargeAsync(request, BudgetDraws.Of(current, request, decision), evaluated.EvaluatedAt, context.CancellationToken);
         logger.LogInformation("Request {RequestId} on {Connection}: {Decision} by {Rule} (policy {Version})",
             evaluated.RequestId, evaluated.Action.Connection, evaluated.Decision, evaluated.RuleId ?? "default",
             evaluated.PolicyVersion);

@@ -32,58 +32,93 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
     public static BudgetLedger Create(string connectionString, TimeProvider clock) =>
         new(new NpgsqlDataSourceBuilder(connectionString).Build(), clock);
 
+    /// <summary>
+    /// Creates the table, then reads a budget that has no charges once, so the first request to decide does not pay for
+    /// opening the pool and preparing the reads (a decision has a deadline of a few seconds).
+    /// </summary>
     public async Task CreateSchemaAsync(CancellationToken cancellationToken)
     {
-        await using var command = database.CreateCommand(Schema);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using (var command = database.CreateCommand(Schema))
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var charges = await LockAndReadAsync(connection, transaction, [("warm-up", "none", clock.GetUtcNow())], cancellationToken);
+        _ = BudgetUsage.Of(charges, clock.GetUtcNow());
+        await transaction.RollbackAsync(cancellationToken);
     }
 
-    /// <summary>The standing of every budget <paramref name="request"/> could draw on under <paramref name="policy"/>, read now.</summary>
-    public async Task<BudgetUsage> UsageAsync(CompiledPolicy policy, RequestReceived request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides <paramref name="request"/> with <paramref name="decide"/> over the standing of every budget it could draw on,
+    /// and charges it to those it does draw on, in one transaction that holds a lock on each of those budgets for the
+    /// request's scope: decisions on one identity's (or session's) budget are taken one after the other, across policy
+    /// instances, so the requests a budget lets run are exact.
+    /// </summary>
+    public async Task<PolicyDecision> DecideAsync(CompiledPolicy policy, RequestReceived request,
+        Func<BudgetUsage, PolicyDecision> decide, CancellationToken cancellationToken)
     {
-        if (policy.BudgetRules.Count == 0) return BudgetUsage.Unspent;
-        var now = clock.GetUtcNow();
+        if (policy.BudgetRules.Count == 0) return decide(BudgetUsage.Unspent);
         var budgets = policy.BudgetRules.Select(r => r.Budget!).ToArray();
-        await using var command = database.CreateCommand("""
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        var charges = await LockAndReadAsync(connection, transaction,
+            [.. budgets.Select(b => (b.RuleId, b.ScopeOf(request), now - b.Window))], cancellationToken);
+        var decision = decide(BudgetUsage.Of(charges, now));
+        var draws = BudgetDraws.Of(policy, request, decision);
+        if (draws.Count > 0)
+        {
+            // A redelivered request is charged once (and keeps its first decision's time).
+            await using var charge = new NpgsqlCommand("""
+                INSERT INTO policy.budget_charges (request_id, rule_id, scope, charged_at, requests)
+                SELECT @request, d.rule_id, d.scope, @at, 1 FROM unnest(@rules, @scopes) AS d(rule_id, scope)
+                ON CONFLICT (request_id, rule_id) DO NOTHING
+                """, connection, transaction);
+            charge.Parameters.AddWithValue("request", request.RequestId);
+            charge.Parameters.AddWithValue("at", now.UtcDateTime);
+            charge.Parameters.AddWithValue("rules", draws.Select(d => d.RuleId).ToArray());
+            charge.Parameters.AddWithValue("scopes", draws.Select(d => d.Scope).ToArray());
+            await charge.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return decision;
+    }
+
+    /// <summary>
+    /// Locks the budgets (rule and scope) and reads their charges since each one's window began. The locks are taken in
+    /// one order, so two requests that share budgets never wait on each other.
+    /// </summary>
+    private static async Task<Dictionary<string, IReadOnlyList<BudgetCharge>>> LockAndReadAsync(NpgsqlConnection connection,
+        NpgsqlTransaction transaction, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets,
+        CancellationToken cancellationToken)
+    {
+        await using (var locks = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(@keys) AS k(key) ORDER BY key", connection, transaction))
+        {
+            locks.Parameters.AddWithValue("keys", budgets.Select(b => $"budget:{b.Rule}:{b.Scope}").Distinct().ToArray());
+            await locks.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var charges = new Dictionary<string, List<BudgetCharge>>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand("""
             SELECT c.rule_id, c.charged_at, c.requests, c.rows, c.bytes, c.masked::text
             FROM policy.budget_charges c
             JOIN unnest(@rules, @scopes, @since) AS b(rule_id, scope, since) ON c.rule_id = b.rule_id AND c.scope = b.scope
             WHERE c.charged_at > b.since
-            """);
-        command.Parameters.AddWithValue("rules", budgets.Select(b => b.RuleId).ToArray());
-        command.Parameters.AddWithValue("scopes", budgets.Select(b => b.ScopeOf(request)).ToArray());
-        command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
-            { Value = budgets.Select(b => (now - b.Window).UtcDateTime).ToArray() });
-        var charges = new Dictionary<string, List<BudgetCharge>>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+            """, connection, transaction))
         {
-            var rule = reader.GetString(0);
-            if (!charges.TryGetValue(rule, out var list)) charges[rule] = list = [];
-            list.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+            read.Parameters.AddWithValue("rules", budgets.Select(b => b.Rule).ToArray());
+            read.Parameters.AddWithValue("scopes", budgets.Select(b => b.Scope).ToArray());
+            read.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+                { Value = budgets.Select(b => b.Since.UtcDateTime).ToArray() });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var rule = reader.GetString(0);
+                if (!charges.TryGetValue(rule, out var list)) charges[rule] = list = [];
+                list.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+                    JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+            }
         }
-        return BudgetUsage.Of(charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal), now);
-    }
-
-    /// <summary>
-    /// Charges <paramref name="request"/> to the budgets it draws on, one request each, before it runs: that part of a
-    /// budget is exact, whatever runs at the same time. A redelivered request is charged once.
-    /// </summary>
-    public async Task ChargeAsync(RequestReceived request, IReadOnlyList<BudgetDraw> draws, DateTimeOffset decidedAt,
-        CancellationToken cancellationToken)
-    {
-        if (draws.Count == 0) return;
-        await using var command = database.CreateCommand("""
-            INSERT INTO policy.budget_charges (request_id, rule_id, scope, charged_at, requests)
-            SELECT @request, d.rule_id, d.scope, @at, 1 FROM unnest(@rules, @scopes) AS d(rule_id, scope)
-            ON CONFLICT (request_id, rule_id) DO NOTHING
-            """);
-        command.Parameters.AddWithValue("request", request.RequestId);
-        command.Parameters.AddWithValue("at", decidedAt.UtcDateTime);
-        command.Parameters.AddWithValue("rules", draws.Select(d => d.RuleId).ToArray());
-        command.Parameters.AddWithValue("scopes", draws.Select(d => d.Scope).ToArray());
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal);
     }
 
     /// <summary>
