@@ -8,7 +8,7 @@ using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Health;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
-using Portcullis.Policy.Budgets;
+using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
 using Portcullis.Policy.Simulation;
 using Portcullis.Policy.Versions;

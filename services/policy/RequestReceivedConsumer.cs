@@ -1,7 +1,7 @@
 using MassTransit;
 using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
-using Portcullis.Policy.Budgets;
+using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
 
 namespace Portcullis.Policy;

@@ -3,6 +3,7 @@ using Portcullis.Defaults.Configuration;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Budgets;
+using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
 
 namespace Portcullis.UnitTests.Policy;

@@ -4,7 +4,7 @@ using NpgsqlTypes;
 using Portcullis.Contracts;
 using Portcullis.Policy.Rules;
 
-namespace Portcullis.Policy.Budgets;
+namespace Portcullis.Policy.Budgets.Ledger;
 
 /// <summary>
 /// What each request drew on each budget, in PostgreSQL (table policy.budget_charges), one row per request and

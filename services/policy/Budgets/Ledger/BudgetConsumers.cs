@@ -1,7 +1,7 @@
 using MassTransit;
 using Portcullis.Contracts;
 
-namespace Portcullis.Policy.Budgets;
+namespace Portcullis.Policy.Budgets.Ledger;
 
 /// <summary>Completes the budget charges of a request from its recorded completion: whether it ran, its rows and bytes.</summary>
 public sealed class RequestCompletedBudgetConsumer(BudgetLedger ledger) : IConsumer<RequestCompleted>
