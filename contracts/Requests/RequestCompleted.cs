@@ -2,7 +2,8 @@ namespace Portcullis.Contracts;
 
 /// <summary>
 /// The agent got its answer. <see cref="Output"/> is what the agent saw, masked and capped.
-/// Outcome is one of <see cref="Outcomes"/>.
+/// Outcome is one of <see cref="Outcomes"/>. <see cref="Rows"/> counts the rows a SQL action returned (null for
+/// other actions), for the policy's budgets.
 /// </summary>
 public sealed record RequestCompleted(
     Guid RequestId,
@@ -11,4 +12,5 @@ public sealed record RequestCompleted(
     int StatusCode,
     double DurationMs,
     CapturedOutput? Output,
-    DateTimeOffset CompletedAt) : IRequestMessage;
+    DateTimeOffset CompletedAt,
+    long? Rows = null) : IRequestMessage;

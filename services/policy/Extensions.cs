@@ -8,6 +8,7 @@ using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Health;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
+using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
 using Portcullis.Policy.Simulation;
 using Portcullis.Policy.Versions;
@@ -48,6 +49,8 @@ public static class Extensions
         shell.Analyze("ls -la ~/x | sort -o /tmp/y && cat /etc/sh?dow ${x:-$(id)} <<EOF\nEOF");
         builder.Services.AddSingleton(shell);
         builder.Services.AddSingleton<PolicyEvaluator>();
+        builder.Services.AddSingleton(services => BudgetLedger.Create(builder.Configuration.GetConnectionString("Postgres")!,
+            services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<PolicyTestRunner>();
         builder.Services.AddSingleton<PolicySimulator>();
         // Simulation reads the record from the audit service's export, with the caller's token.
@@ -57,12 +60,16 @@ public static class Extensions
             client.Timeout = Timeout.InfiniteTimeSpan; // a long range streams for as long as it takes; the caller's abort ends it
         });
         // Before the bus starts: no request is consumed until a policy version is in force.
+        builder.Services.AddHostedService<BudgetLedgerSetup>();
         builder.Services.AddHostedService<PolicyVersionLoader>();
 
         // What the policy service listens to:
         builder.AddPortcullisBus("policy", bus =>
         {
             bus.AddConsumer<RequestReceivedConsumer>();
+            // Budgets are counted from the recorded completions and masking reports.
+            bus.AddConsumer<RequestCompletedBudgetConsumer>();
+            bus.AddConsumer<ResponseMaskedBudgetConsumer>();
             // Every instance hears every new version, on a queue of its own that goes with it.
             bus.AddConsumer<PolicyPublishedConsumer>().Endpoint(endpoint => endpoint.OnePerInstance());
         });

@@ -1,17 +1,24 @@
 using MassTransit;
 using Portcullis.Defaults.Bus;
 using Portcullis.Contracts;
+using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
 
 namespace Portcullis.Policy;
 
 /// <summary>Decides every received request: publishes the decision for all, and answers the gateway waiting for it.</summary>
-public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyProvider policy, ILogger<RequestReceivedConsumer> logger)
+public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyProvider policy, BudgetLedger budgets,
+    ILogger<RequestReceivedConsumer> logger)
     : IConsumer<RequestReceived>
 {
     public async Task Consume(ConsumeContext<RequestReceived> context)
     {
-        var evaluated = evaluator.Evaluate(policy.Current, context.Message).Evaluated;
+        var (current, request) = (policy.Current, context.Message);
+        // Budgets are read before deciding and charged before answering, so the next request of the same agent sees
+        // this one (a ledger that cannot be reached fails the request: closed). Without budgets, no database is asked.
+        var decision = await budgets.DecideAsync(current, request, usage => evaluator.Evaluate(current, request, usage),
+            context.CancellationToken);
+        var evaluated = decision.Evaluated;
         logger.LogInformation("Request {RequestId} on {Connection}: {Decision} by {Rule} (policy {Version})",
             evaluated.RequestId, evaluated.Action.Connection, evaluated.Decision, evaluated.RuleId ?? "default",
             evaluated.PolicyVersion);

@@ -56,6 +56,7 @@ public static class SqlApi
             {
                 var result = await postgres.ExecuteAsync(connection, action.Sql!, values, request.Obligations, context.RequestAborted);
                 ran?.Invoke(result);
+                request.Rows = result.Results.Sum(set => (long)set.Rows.Count);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: MaskingMediaTypes.SqlResults); // column rules follow the columns' origins
             }

@@ -113,12 +113,12 @@ public sealed class McpProxiedTools
 
     /// <summary>
     /// Whether a deny rule of portcullis.yaml refuses this tool to the caller whatever its arguments: a rule whose match
-    /// names nothing but connections, protocols, subjects, groups and MCP tools. Such a tool is not listed; a call is
+    /// names nothing but connections, protocols, subjects, groups and MCP tools, and carries no budget. Such a tool is not listed; a call is
     /// still decided by the policy service, with the version in force. A rule with any other condition leaves the tool
     /// listed (the call is decided as always).
     /// </summary>
     private bool HiddenFor(Contracts.Principal principal, string connection, string tool) =>
-        denyRules.Rules.Any(rule => rule.Effect == "deny"
+        denyRules.Rules.Any(rule => rule.Effect == "deny" && rule.Budget is null
             && rule.Match.Keys.All(key => key is "connections" or "protocols" or "subjects" or "groups" or "mcp")
             && rule.Match.GetValueOrDefault("mcp") is IDictionary<object, object> mcp && mcp.Keys.All(key => key is "tools")
             && Holds(rule.Match, "protocols", protocol => string.Equals(protocol, Contracts.Protocols.Mcp, StringComparison.OrdinalIgnoreCase))
@@ -148,5 +148,8 @@ internal sealed class ToolDenyRules
     {
         public string Effect { get; set; } = "";
         public Dictionary<string, object> Match { get; set; } = [];
+
+        /// <summary>A rule with a budget refuses nothing until the budget is spent, so it never hides a tool.</summary>
+        public object? Budget { get; set; }
     }
 }

@@ -28,5 +28,8 @@ public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction a
     public byte[]? Output { get; set; }
     public string OutputContentType { get; set; } = "";
 
+    /// <summary>Rows a SQL action returned (null for other actions), recorded for the policy's budgets.</summary>
+    public long? Rows { get; set; }
+
     public double ElapsedMs => Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
 }

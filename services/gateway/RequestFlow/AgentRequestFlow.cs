@@ -291,7 +291,7 @@ public sealed class AgentRequestFlow(
         try
         {
             await publisher.Publish(new RequestCompleted(request.RequestId, request.SessionId, request.Outcome,
-                    context.Response.StatusCode, request.ElapsedMs, responses.Capture(request), clock.GetUtcNow()),
+                    context.Response.StatusCode, request.ElapsedMs, responses.Capture(request), clock.GetUtcNow(), request.Rows),
                 publish => publish.MessageId = EventMessageId.For<RequestCompleted>(request.RequestId), deadline.Token);
         }
         catch (Exception ex)

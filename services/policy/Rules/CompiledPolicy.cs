@@ -14,6 +14,10 @@ public sealed class CompiledPolicy
     public required IReadOnlyDictionary<string, Decision> ConnectionDefaults { get; init; }
     public required IReadOnlyDictionary<string, Obligations> ConnectionObligations { get; init; }
 
+    /// <summary>The rules that carry a budget; when there are none, deciding a request reads no budget.</summary>
+    public IReadOnlyList<CompiledRule> BudgetRules => _budgetRules ??= [.. Rules.Where(r => r.Budget is not null)];
+    private IReadOnlyList<CompiledRule>? _budgetRules;
+
     /// <summary>Per connection, the columns its masking rules mask (from the masking section): they may not flow into computations.</summary>
     public IReadOnlyDictionary<string, MaskedColumns> MaskedColumns { get; init; } = new Dictionary<string, MaskedColumns>();
 
@@ -63,7 +67,8 @@ public sealed class CompiledPolicy
             if (rule.Match.Mcp is { CommandArgument: not null } && rule.Match.Exec is null)
                 errors.Add($"{where}: mcp.command_argument needs exec: conditions to judge it by");
             var obligations = ParseObligations(rule.Obligations, where, errors);
-            rules.Add(new CompiledRule(rule, effect, index, obligations, hosts));
+            var budget = rule.Budget is null ? null : Budgets.Budget.From(rule.Id, rule.Budget, effect, where, errors);
+            rules.Add(new CompiledRule(rule, effect, index, obligations, hosts, budget));
         }
 
         if (!TryParseEffect(policy.DefaultEffect, out var defaultEffect) || defaultEffect == Decision.RequireApproval)

@@ -8,7 +8,7 @@ namespace Portcullis.Policy.Rules;
 
 /// <summary>One rule of the policy, compiled: every condition listed must hold; an empty list matches anything.</summary>
 public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int order, Obligations? obligations,
-    IReadOnlyDictionary<string, string?> connectionHosts)
+    IReadOnlyDictionary<string, string?> connectionHosts, Budgets.Budget? budget = null)
 {
     private readonly NameGlob[] _hosts = [.. rule.Match.Hosts.Select(h => new NameGlob(h, ignoreCase: true))];
     private readonly HashSet<string> _connections = new(rule.Match.Connections, StringComparer.Ordinal);
@@ -29,6 +29,9 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
     public Decision Effect => effect;
     public int Order => order;
     public Obligations? Obligations => obligations;
+
+    /// <summary>When set, the rule applies only once this budget is spent.</summary>
+    public Budgets.Budget? Budget => budget;
     public IReadOnlyList<string> Approvers => rule.Approvers;
     public string Reason => rule.Reason ?? rule.Description ?? $"rule '{rule.Id}'";
 

@@ -38,6 +38,9 @@ public sealed class PolicyRuleConfig
 
     /// <summary>Conditions the gateway enforces when this rule matches an action that runs.</summary>
     public ObligationsConfig? Obligations { get; set; }
+
+    /// <summary>With a budget the rule applies only once its matching actions have used it up (Budgets/).</summary>
+    public Budgets.BudgetConfig? Budget { get; set; }
 }
 
 /// <summary>

@@ -29,7 +29,11 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     // or statement-timeout obligation for what follows them.
     private static readonly string[] ObligationEscapes = ["transaction", "set", "do", "call", "execute", "prepare", "admin_function", "admin"];
 
-    public PolicyDecision Evaluate(CompiledPolicy policy, RequestReceived request)
+    /// <summary>
+    /// Decides <paramref name="request"/>. A rule with a budget applies only when <paramref name="budgets"/> has it spent;
+    /// without them every budget is unspent.
+    /// </summary>
+    public PolicyDecision Evaluate(CompiledPolicy policy, RequestReceived request, Budgets.BudgetUsage? budgets = null)
     {
         var (principal, action) = (request.Principal, request.Action);
         var analysis = ActionAnalysis.Of(action, sql, shell);
@@ -41,7 +45,8 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
             return Decided(policy, request, analysis, Decision.Deny, UnanalysableCommandRule,
                 $"The command cannot be analysed with confidence: {commandLine.Unanalysable ?? "it runs no program"}.", [], Obligations.None);
 
-        var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)).ToArray();
+        var matched = policy.Rules.Where(rule => rule.Matches(principal, action, analysis)
+                                                 && (rule.Budget is null || budgets?.Spent(rule.Budget) is not null)).ToArray();
         var winner = matched.OrderByDescending(rule => rule.Effect).ThenBy(rule => rule.Order).FirstOrDefault();
         // An MCP argument a rule named as SQL or a command that the analysis could not judge: refused, whatever matched.
         if (analysis.UnanalysableArgument is { } unsure)
@@ -67,7 +72,8 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
                 matched, Obligations.None);
 
         if (winner is not null)
-            return Decided(policy, request, analysis, winner.Effect, winner.Id, winner.Reason, matched, obligations);
+            return Decided(policy, request, analysis, winner.Effect, winner.Id,
+                winner.Budget is { } budget ? budgets!.Spent(budget)!.Describe(winner.Reason) : winner.Reason, matched, obligations);
         if (policy.ConnectionDefaults.TryGetValue(action.Connection, out var connectionDefault))
             return Decided(policy, request, analysis, connectionDefault, null,
                 $"No rule matched; the default for connection '{action.Connection}' is {(connectionDefault == Decision.Allow ? "allow" : "deny")}.",

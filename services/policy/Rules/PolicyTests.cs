@@ -19,6 +19,9 @@ public sealed class PolicyTestConfig
 
     /// <summary>The rule that must decide (a rule id, or a builtin such as builtin:sql-unparsable); unchecked when absent.</summary>
     public string? Rule { get; set; }
+
+    /// <summary>Rules whose budgets the case takes as spent (the others as unspent): how the policy decides once they are.</summary>
+    public List<string> BudgetsSpent { get; set; } = [];
 }
 
 public sealed class PolicyTestPrincipalConfig
@@ -82,6 +85,8 @@ public sealed class PolicyTestRunner(PolicyEvaluator evaluator)
         var problem = ExpectedEffect(test.Expect) is null ? $"expect '{test.Expect}' is not one of allow, deny, require_approval"
             : action.Protocol is not (Protocols.Http or Protocols.Sql or Protocols.Exec or Protocols.Mcp) ? $"action.protocol '{action.Protocol}' is not one of http, sql, exec, mcp"
             : action.Connection.Length == 0 ? "action.connection is missing"
+            : test.BudgetsSpent.FirstOrDefault(id => !policy.BudgetRules.Any(r => r.Id == id)) is { } unknown
+                ? $"budgets_spent names '{unknown}', which is not a rule with a budget"
             : null;
         if (problem is not null)
             return new PolicyTestResult(name, false, test.Expect, test.Rule, "not run", null, problem);
@@ -90,7 +95,7 @@ public sealed class PolicyTestRunner(PolicyEvaluator evaluator)
             new Principal(test.Principal.Subject, test.Principal.Subject, test.Principal.Groups),
             new AgentAction(action.Protocol, action.Connection, action.Method, action.Path, action.Query, action.Sql,
                 action.Command, action.Parameters), DateTimeOffset.UnixEpoch);
-        var decided = evaluator.Evaluate(policy, request).Evaluated;
+        var decided = evaluator.Evaluate(policy, request, Budgets.BudgetUsage.SpentFor(test.BudgetsSpent)).Evaluated;
         var passed = decided.Decision == ExpectedEffect(test.Expect)
                      && (test.Rule is null || string.Equals(test.Rule, decided.RuleId, StringComparison.Ordinal));
         return new PolicyTestResult(name, passed, test.Expect, test.Rule, EffectName(decided.Decision), decided.RuleId, decided.Reason);

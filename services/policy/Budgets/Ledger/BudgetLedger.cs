@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Portcullis.Contracts;
+using Portcullis.Policy.Rules;
+
+namespace Portcullis.Policy.Budgets.Ledger;
+
+/// <summary>
+/// What each request drew on each budget, in PostgreSQL (table policy.budget_charges), one row per request and
+/// budgeted rule: written when the request is decided (so a request that runs counts at once), then completed from
+/// the recorded <see cref="RequestCompleted"/> (requests, rows, bytes) and <see cref="ResponseMasked"/> (masked values
+/// by entity). Every write sets a request's values rather than adding to a total, so a redelivered event counts once.
+/// </summary>
+public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) : IAsyncDisposable
+{
+    private const string Schema = """
+        CREATE SCHEMA IF NOT EXISTS policy;
+        CREATE TABLE IF NOT EXISTS policy.budget_charges (
+            request_id uuid NOT NULL,
+            rule_id text NOT NULL,
+            scope text NOT NULL,
+            charged_at timestamptz NOT NULL,
+            requests bigint NOT NULL,
+            rows bigint NOT NULL DEFAULT 0,
+            bytes bigint NOT NULL DEFAULT 0,
+            masked jsonb NOT NULL DEFAULT '{}',
+            PRIMARY KEY (request_id, rule_id));
+        CREATE INDEX IF NOT EXISTS budget_charges_scope ON policy.budget_charges (rule_id, scope, charged_at);
+        """;
+
+    public static BudgetLedger Create(string connectionString, TimeProvider clock) =>
+        new(new NpgsqlDataSourceBuilder(connectionString).Build(), clock);
+
+    /// <summary>
+    /// Creates the table, then reads a budget that has no charges once, so the first request to decide does not pay for
+    /// opening the pool and preparing the reads (a decision has a deadline of a few seconds).
+    /// </summary>
+    public async Task CreateSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using (var command = database.CreateCommand(Schema))
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var charges = await LockAndReadAsync(connection, transaction, [("warm-up", "none", clock.GetUtcNow())], cancellationToken);
+        _ = BudgetUsage.Of(charges, clock.GetUtcNow());
+        await transaction.RollbackAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Decides <paramref name="request"/> with <paramref name="decide"/> over the standing of every budget it could draw on,
+    /// and charges it to those it does draw on, in one transaction that holds a lock on each of those budgets for the
+    /// request's scope: decisions on one identity's (or session's) budget are taken one after the other, across policy
+    /// instances, so the requests a budget lets run are exact.
+    /// </summary>
+    public async Task<PolicyDecision> DecideAsync(CompiledPolicy policy, RequestReceived request,
+        Func<BudgetUsage, PolicyDecision> decide, CancellationToken cancellationToken)
+    {
+        if (policy.BudgetRules.Count == 0) return decide(BudgetUsage.Unspent);
+        var budgets = policy.BudgetRules.Select(r => r.Budget!).ToArray();
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        var charges = await LockAndReadAsync(connection, transaction,
+            [.. budgets.Select(b => (b.RuleId, b.ScopeOf(request), now - b.Window))], cancellationToken);
+        var decision = decide(BudgetUsage.Of(charges, now));
+        var draws = BudgetDraws.Of(policy, request, decision);
+        if (draws.Count > 0)
+        {
+            // A redelivered request is charged once (and keeps its first decision's time).
+            await using var charge = new NpgsqlCommand("""
+                INSERT INTO policy.budget_charges (request_id, rule_id, scope, charged_at, requests)
+                SELECT @request, d.rule_id, d.scope, @at, 1 FROM unnest(@rules, @scopes) AS d(rule_id, scope)
+                ON CONFLICT (request_id, rule_id) DO NOTHING
+                """, connection, transaction);
+            charge.Parameters.AddWithValue("request", request.RequestId);
+            charge.Parameters.AddWithValue("at", now.UtcDateTime);
+            charge.Parameters.AddWithValue("rules", draws.Select(d => d.RuleId).ToArray());
+            charge.Parameters.AddWithValue("scopes", draws.Select(d => d.Scope).ToArray());
+            await charge.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return decision;
+    }
+
+    /// <summary>
+    /// Locks the budgets (rule and scope) and reads their charges since each one's window began. The locks are taken in
+    /// one order, so two requests that share budgets never wait on each other.
+    /// </summary>
+    private static async Task<Dictionary<string, IReadOnlyList<BudgetCharge>>> LockAndReadAsync(NpgsqlConnection connection,
+        NpgsqlTransaction transaction, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets,
+        CancellationToken cancellationToken)
+    {
+        await using (var locks = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(@keys) AS k(key) ORDER BY key", connection, transaction))
+        {
+            locks.Parameters.AddWithValue("keys", budgets.Select(b => $"budget:{b.Rule}:{b.Scope}").Distinct().ToArray());
+            await locks.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var charges = new Dictionary<string, List<BudgetCharge>>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand("""
+            SELECT c.rule_id, c.charged_at, c.requests, c.rows, c.bytes, c.masked::text
+            FROM policy.budget_charges c
+            JOIN unnest(@rules, @scopes, @since) AS b(rule_id, scope, since) ON c.rule_id = b.rule_id AND c.scope = b.scope
+            WHERE c.charged_at > b.since
+            """, connection, transaction))
+        {
+            read.Parameters.AddWithValue("rules", budgets.Select(b => b.Rule).ToArray());
+            read.Parameters.AddWithValue("scopes", budgets.Select(b => b.Scope).ToArray());
+            read.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+                { Value = budgets.Select(b => b.Since.UtcDateTime).ToArray() });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var rule = reader.GetString(0);
+                if (!charges.TryGetValue(rule, out var list)) charges[rule] = list = [];
+                list.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+                    JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+            }
+        }
+        return charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// How a charged request ended: one that ran keeps its request and adds its output's size and rows; one that did not
+    /// run (refused, waiting for an approval, unavailable) is taken off the requests count.
+    /// </summary>
+    public async Task CompletedAsync(RequestCompleted completed, CancellationToken cancellationToken)
+    {
+        var ran = completed.Outcome is Outcomes.Completed or Outcomes.UpstreamFailed;
+        await using var command = database.CreateCommand("""
+            UPDATE policy.budget_charges SET requests = @requests, bytes = @bytes, rows = @rows WHERE request_id = @request
+            """);
+        command.Parameters.AddWithValue("request", completed.RequestId);
+        command.Parameters.AddWithValue("requests", ran ? 1L : 0L);
+        command.Parameters.AddWithValue("bytes", ran ? completed.Output?.Size ?? 0L : 0L);
+        command.Parameters.AddWithValue("rows", ran ? completed.Rows ?? 0L : 0L);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The values masked in a charged request's output, by entity type.</summary>
+    public async Task MaskedAsync(ResponseMasked masked, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand("UPDATE policy.budget_charges SET masked = @masked WHERE request_id = @request");
+        command.Parameters.AddWithValue("request", masked.RequestId);
+        command.Parameters.Add(new NpgsqlParameter("masked", NpgsqlDbType.Jsonb)
+            { Value = JsonSerializer.Serialize(masked.CountsByEntity.ToDictionary(c => c.Key, c => (long)c.Value)) });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => database.DisposeAsync();
+}

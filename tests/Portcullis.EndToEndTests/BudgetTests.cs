@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>
+/// A budget on a rule, through the running stack: an agent reading customer records one by one through the gateway is
+/// sent to approval once it has read its budget, counted by the policy service in PostgreSQL from the recorded events.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class BudgetTests(PortcullisStack stack)
+{
+    private const int Budget = 3;
+
+    private static string NewSession() => "e2e-budget-" + Guid.NewGuid().ToString("N")[..10];
+
+    private async Task<(int Version, string Yaml)> Current()
+    {
+        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Get, "policy");
+        using var response = await stack.Policy.SendAsync(request);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return (body.GetProperty("version").GetInt32(), body.GetProperty("yaml").GetString()!);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Publish(string yaml, int expectedVersion, string comment)
+    {
+        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Put, "policy",
+            new { yaml, expectedVersion, comment });
+        using var response = await stack.Policy.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Read(int customer, string session, string client = PortcullisStack.AgentClient,
+        string? approvalId = null)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, $"http/demo/customers/{customer}", session, client);
+        request.Headers.Add("Prefer", "wait=0");
+        if (approvalId is not null) request.Headers.Add("X-Portcullis-Approval", approvalId);
+        using var response = await stack.Gateway.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    /// <summary>
+    /// A read that goes to approval: the approval service's first answer of a freshly started stack can miss the gateway's
+    /// deadline on a busy machine (503, nothing ran, nothing charged), so such a read is sent again, a few times at most.
+    /// </summary>
+    private async Task<(HttpStatusCode Status, JsonElement Body)> ReadToApproval(int customer, string session)
+    {
+        var answer = await Read(customer, session);
+        for (var attempt = 0; attempt < 3 && answer.Status == HttpStatusCode.ServiceUnavailable; attempt++)
+            answer = await Read(customer, session);
+        return answer;
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Decide(string approvalId, string verb, string? window = null)
+    {
+        using var request = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Post, $"approvals/{approvalId}/{verb}",
+            new { comment = "budget e2e", window });
+        using var response = await stack.Approval.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    /// <summary>Asserts the agent was sent to approval by the budget, and says so: which budget, how much is used, when it frees up.</summary>
+    private static string AssertSentToApprovalByBudget((HttpStatusCode Status, JsonElement Body) answer, string rule)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, answer.Status);
+        Assert.Equal(rule, answer.Body.GetProperty("rule").GetString());
+        var detail = answer.Body.GetProperty("detail").GetString()!;
+        Assert.Contains($"Budget of rule '{rule}' is spent: {Budget} of {Budget} requests per identity in the last 1h; it frees up at ", detail);
+        Assert.Contains("Reading more customer records needs an approver.", detail);
+        return answer.Body.GetProperty("approvalId").GetString()!;
+    }
+
+    [Fact]
+    public async Task An_agent_reading_customers_one_by_one_is_sent_to_approval_at_its_budget_kept_across_a_restart_until_a_window_grant()
+    {
+        // A rule of its own per run: the ledger keeps what earlier runs read for an hour.
+        var rule = "e2e-customer-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: require_approval
+              approvers: [approvers]
+              reason: Reading more customer records needs an approver.
+              match:
+                connections: [demo]
+                methods: [GET]
+                paths: [/customers/*]
+              budget: {"{"} window: 1h, per: identity, requests: {Budget} {"}"}
+
+            """.Replace("\r", ""));
+        Assert.NotEqual(yaml, budgeted);
+        var published = await Publish(budgeted, version, "customer reads budgeted");
+        Assert.Equal(HttpStatusCode.OK, published.Status);
+        string? grant = null;
+        try
+        {
+            // The new version is in force once a read decided under it names it; reads before that are not charged.
+            var session = NewSession();
+            var reads = 0;
+            for (var attempt = 1; reads < Budget; attempt++)
+            {
+                var (status, _) = await Read(attempt % 3 + 1, session);
+                Assert.Equal(HttpStatusCode.OK, status);
+                var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+                    .Count(e => e.GetProperty("type").GetString() == "PolicyEvaluated") == attempt);
+                if (timeline.GetProperty("events").EnumerateArray().Last(e => e.GetProperty("type").GetString() == "PolicyEvaluated")
+                        .GetProperty("data").GetProperty("policyVersion").GetString() == $"v{version + 1}")
+                    reads++;
+            }
+
+            // The next read is past the budget: sent to approval, with the budget named.
+            var first = AssertSentToApprovalByBudget(await ReadToApproval(1, session), rule);
+
+            // Another identity has a budget of its own.
+            Assert.Equal(HttpStatusCode.OK, (await Read(1, NewSession(), PortcullisStack.SecondAgentClient)).Status);
+
+            // The count is kept in PostgreSQL: a restarted policy service still has this agent's budget spent, in a new session.
+            await stack.StopAsync("policy");
+            await stack.StartAsync("policy");
+            var afterRestart = AssertSentToApprovalByBudget(await ReadToApproval(2, NewSession()), rule);
+
+            // An approver grants a window: the agent reads on, without asking again, for as long as it lasts.
+            var (decided, granted) = await Decide(afterRestart, "approve", "10m");
+            Assert.Equal(HttpStatusCode.OK, decided);
+            grant = afterRestart;
+            Assert.True(granted.GetProperty("grantedUntil").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(9));
+            var onward = NewSession();
+            foreach (var customer in new[] { 1, 2, 3 })
+                Assert.Equal(HttpStatusCode.OK, (await Read(customer, onward)).Status);
+            await Decide(first, "deny");
+        }
+        finally
+        {
+            if (grant is not null) await Decide(grant, "revoke");
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Query(string sql, string session)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", session);
+        request.Content = JsonContent.Create(new { sql });
+        using var response = await stack.Gateway.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task Rows_and_masked_emails_a_session_read_through_sql_are_counted_until_the_budget_denies_naming_what_was_used()
+    {
+        var rule = "e2e-email-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: That is enough customer emails for one session.
+              match:
+                connections: [warehouse]
+                sql: {"{"} reads: [demo.customers] {"}"}
+              budget: {"{"} window: 1h, per: session, rows: 3, masked: {"{"} EMAIL: 3 {"}"} {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "customer emails budgeted")).Status);
+        try
+        {
+            // The rows and masked values are counted from the recorded completion and masking report, after the answer:
+            // the agent reads until a decision has them (each read is 2 rows with 2 emails; two under the new version spend both).
+            var session = NewSession();
+            JsonElement denial = default;
+            for (var attempt = 0; attempt < 50 && denial.ValueKind == JsonValueKind.Undefined; attempt++)
+            {
+                var (status, body) = await Query("SELECT id, email FROM demo.customers WHERE id <= 2 ORDER BY id", session);
+                if (status == HttpStatusCode.Forbidden) denial = body;
+                else Assert.Equal(HttpStatusCode.OK, status);
+            }
+            Assert.Equal(rule, denial.GetProperty("rule").GetString());
+            var detail = denial.GetProperty("detail").GetString()!;
+            Assert.Matches($"Budget of rule '{rule}' is spent: [0-9]+ of 3 rows, [0-9]+ of 3 masked EMAIL values per session in the last 1h; it frees up at ", detail);
+            Assert.Contains("That is enough customer emails for one session.", detail);
+
+            // Another session of the same agent has a budget of its own; the spent one stays spent.
+            Assert.Equal(HttpStatusCode.OK, (await Query("SELECT id, email FROM demo.customers WHERE id = 1", NewSession())).Status);
+            Assert.Equal(HttpStatusCode.Forbidden, (await Query("SELECT id FROM demo.customers WHERE id = 1", session)).Status);
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_get_exactly_the_budgeted_number_of_requests()
+    {
+        var rule = "e2e-burst-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: Slow down.
+              match: {"{"} connections: [demo], paths: [/customers/*] {"}"}
+              budget: {"{"} window: 1h, per: session, requests: {Budget} {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "burst budget")).Status);
+        try
+        {
+            // A session of its own shows the new version in force (its first denial comes from the budget).
+            var probe = NewSession();
+            for (var attempt = 0; attempt < 50; attempt++)
+                if ((await Read(1, probe)).Status == HttpStatusCode.Forbidden) break;
+
+            var session = NewSession();
+            var answers = await Task.WhenAll(Enumerable.Range(0, 4 * Budget).Select(i => Read(i % 3 + 1, session)));
+            Assert.Equal(Budget, answers.Count(a => a.Status == HttpStatusCode.OK));
+            Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), a =>
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, a.Status);
+                Assert.Equal(rule, a.Body.GetProperty("rule").GetString());
+            });
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+}
