@@ -52,20 +52,89 @@ public static class McpProxyApi
     }
 
     /// <summary>
+    /// A resource read as one agent action (protocol <c>mcp</c>, the connection, the upstream URI): policy, approval, the
+    /// read, masking of every content (a binary one decoded to text when it is text, else withheld), audit. The output
+    /// is the <see cref="ReadResourceResult"/> as JSON, its contents' URIs as the gateway lists them.
+    /// </summary>
+    public static Task ReadResource(string connection, string uri, HttpContext context, AgentRequestFlow flow,
+        McpUpstreams upstreams, ILogger logger) =>
+        ConnectorApi.RunAsync(context, flow, Endpoint, new AgentAction(Protocols.Mcp, connection, Resource: uri),
+            () => upstreams.Describe(connection), async (_, target) =>
+            {
+                var result = await upstreams[connection].ReadResourceAsync(uri, context.RequestAborted);
+                var contents = result.Contents.Select(content => Readable(connection, content)).ToList();
+                return new ConnectorOutput(200, "application/json",
+                    JsonSerializer.SerializeToUtf8Bytes(new ReadResourceResult { Contents = contents }, McpJsonUtilities.DefaultOptions), target);
+            }, logger);
+
+    /// <summary>
+    /// A prompt get as one agent action (protocol <c>mcp</c>, the connection, the upstream prompt's name, its arguments):
+    /// policy, approval, the get, masking of every message, audit.
+    /// </summary>
+    public static Task GetPrompt(string connection, string prompt, IDictionary<string, JsonElement> arguments, HttpContext context,
+        AgentRequestFlow flow, McpUpstreams upstreams, ILogger logger)
+    {
+        var forwarded = arguments.Where(a => a.Key != ApprovalIdArgument).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+        var action = new AgentAction(Protocols.Mcp, connection, Prompt: prompt,
+            Arguments: JsonSerializer.Serialize(forwarded, McpJsonUtilities.DefaultOptions));
+        return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => upstreams.Describe(connection), async (_, target) =>
+        {
+            var result = await upstreams[connection].GetPromptAsync(prompt,
+                forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted);
+            var messages = result.Messages.Select(message => new PromptMessage { Role = message.Role, Content = Maskable(message.Content) }).ToList();
+            return new ConnectorOutput(200, "application/json",
+                JsonSerializer.SerializeToUtf8Bytes(new GetPromptResult { Description = result.Description, Messages = messages },
+                    McpJsonUtilities.DefaultOptions), target);
+        }, logger);
+    }
+
+    /// <summary>
+    /// What a resource read or embedded resource says, in a form masking can read: text as it is; a binary content
+    /// decoded when it is UTF-8 text (detectors then see it), else withheld. Its URI as the gateway lists it.
+    /// </summary>
+    private static ResourceContents Readable(string? connection, ResourceContents content)
+    {
+        var uri = connection is null ? content.Uri : Mcp.McpProxiedResources.ListedUri(connection, content.Uri);
+        return content switch
+        {
+            TextResourceContents text => new TextResourceContents { Uri = uri, MimeType = text.MimeType, Text = text.Text },
+            BlobResourceContents blob when AsText(blob) is { } decoded => new TextResourceContents { Uri = uri, MimeType = blob.MimeType, Text = decoded },
+            _ => new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = WithheldText("binary resource") },
+        };
+    }
+
+    /// <summary>The blob's bytes as text when they are strict UTF-8 without control characters other than white space.</summary>
+    private static string? AsText(BlobResourceContents blob)
+    {
+        try
+        {
+            var text = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(blob.DecodedData.Span);
+            return text.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')) ? null : text;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static ContentBlock Maskable(ContentBlock block) => block switch
+    {
+        ImageContentBlock or AudioContentBlock => Withheld(block.Type),
+        EmbeddedResourceBlock embedded => new EmbeddedResourceBlock { Resource = Readable(null, embedded.Resource) },
+        _ => block,
+    };
+
+    /// <summary>
     /// The result with what masking cannot read (images, audio, binary resources) replaced by a note: a detector
     /// cannot see into base64, and nothing unmasked leaves the gateway.
     /// </summary>
     private static CallToolResult WithoutUnmaskable(CallToolResult result)
     {
-        var content = result.Content.Select(block => block switch
-        {
-            ImageContentBlock or AudioContentBlock => Withheld(block.Type),
-            EmbeddedResourceBlock { Resource: BlobResourceContents } => Withheld("binary resource"),
-            _ => block,
-        }).ToList();
+        var content = result.Content.Select(Maskable).ToList();
         return new CallToolResult { Content = content, StructuredContent = result.StructuredContent, IsError = result.IsError };
     }
 
-    private static TextContentBlock Withheld(string what) =>
-        new() { Text = $"[{what} content withheld by the gateway: it cannot be masked]" };
+    private static TextContentBlock Withheld(string what) => new() { Text = WithheldText(what) };
+
+    private static string WithheldText(string what) => $"[{what} content withheld by the gateway: it cannot be masked]";
 }
