@@ -29,7 +29,7 @@ public static class McpProxyApi
         "something that is not a valid MCP result; nothing it may have said is passed on.");
 
     public static async Task Run(string connection, string tool, IDictionary<string, JsonElement> arguments, HttpContext context,
-        AgentRequestFlow flow, McpUpstreams upstreams, McpToolPins pins, ILogger logger)
+        AgentRequestFlow flow, McpUpstreams upstreams, McpToolPins pins, ILogger logger, IProgress<ProgressNotificationValue>? progress = null)
     {
         var forwarded = arguments.Where(a => a.Key != ApprovalIdArgument).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
         var action = new AgentAction(Protocols.Mcp, connection, Tool: tool,
@@ -45,7 +45,8 @@ public static class McpProxyApi
             if ((await pins.CheckAsync(connection, [definition], context.RequestAborted)).GetValueOrDefault(tool) is { } withheld)
                 return ConnectorApi.Problem(context, 409, "mcp-tool-withheld", "Tool withheld", withheld, [], target);
 
-            var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted);
+            var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted,
+                progress);
             return new ConnectorOutput(200, "application/json",
                 JsonSerializer.SerializeToUtf8Bytes(WithoutUnmaskable(result), McpJsonUtilities.DefaultOptions), target);
         }, logger);

@@ -58,7 +58,8 @@ public static class McpEndpoint
             })
             .WithCallToolHandler((context, cancellationToken) => new ValueTask<CallToolResult>(
                 context.Services!.GetRequiredService<McpToolCalls>().CallAsync(context.User, context.Server.SessionId,
-                    context.Params!.Name, context.Params.Arguments, cancellationToken)))
+                    context.Params!.Name, context.Params.Arguments, cancellationToken,
+                    context.Params.ProgressToken is { } progressToken ? new McpProgressRelay(context.Server, progressToken) : null)))
             .WithListResourcesHandler(async (context, cancellationToken) => new ListResourcesResult
             {
                 Resources = await Proxied(context).ResourcesAsync(context.User, Visible(context), cancellationToken),

@@ -33,7 +33,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(2);
 
     public async Task<CallToolResult> CallAsync(ClaimsPrincipal? user, string? sessionId, string tool,
-        IDictionary<string, JsonElement>? arguments, CancellationToken cancellationToken)
+        IDictionary<string, JsonElement>? arguments, CancellationToken cancellationToken, IProgress<ProgressNotificationValue>? progress = null)
     {
         arguments ??= new Dictionary<string, JsonElement>();
         var visible = catalog.Visible(user);
@@ -58,7 +58,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
             var args = arguments;
             call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
                 McpProxyApi.Run(mcpConnection, upstreamTool, args, context, Service<AgentRequestFlow>(context),
-                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context)));
+                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context), progress));
         }
         else
         {

@@ -114,8 +114,10 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
     /// resources, prompts) are asked again once on a new connection when the old one broke (an HTTP server that was
     /// restarted and forgot the session).
     /// </remarks>
-    public Task<CallToolResult> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken) =>
-        RunAsync("answer", (client, token) => client.CallToolAsync(tool, arguments, cancellationToken: token).AsTask(), retry: false, cancellationToken);
+    public Task<CallToolResult> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken,
+        IProgress<ProgressNotificationValue>? progress = null) =>
+        RunAsync("answer", (client, token) => client.CallToolAsync(tool, arguments, progress, cancellationToken: token).AsTask(), retry: false,
+            cancellationToken);
 
     private async Task<T> RunAsync<T>(string what, Func<McpClient, CancellationToken, Task<T>> work, bool retry,
         CancellationToken cancellationToken)
@@ -130,12 +132,13 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                 {
                     return await work(client, deadline.Token);
                 }
-                catch (Exception ex) when (IsBrokenConnection(ex))
+                catch (Exception ex) when (IsSessionLost(ex) || IsBrokenConnection(ex))
                 {
                     // The connection is gone (a restarted HTTP server no longer knows the session, a stdio pipe broke):
-                    // the next use starts a new one.
+                    // the next use starts a new one. A request refused for its unknown session was not run, so even a
+                    // tool call is sent again, once.
                     await ForgetAsync(client, ex);
-                    if (!retry || attempt > 1) throw;
+                    if (attempt > 1 || !(retry || IsSessionLost(ex))) throw;
                 }
             }
         }
@@ -144,6 +147,19 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
             throw new TimeoutException($"The MCP server of connection '{name}' did not {what} within {Timeout.TotalSeconds:0.#}s.");
         }
     }
+
+    /// <summary>
+    /// An HTTP server that no longer knows the session: 404 as the specification says, or the 400 "No valid session
+    /// ID" error the TypeScript SDK's servers answer. The request was refused before anything ran.
+    /// </summary>
+    private bool IsSessionLost(Exception ex) => !McpConnection.IsStdio(settings) && ex switch
+    {
+        HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } => true,
+        McpProtocolException protocol => protocol.Message.Contains("session", StringComparison.OrdinalIgnoreCase)
+            && (protocol.Message.Contains("Bad Request", StringComparison.OrdinalIgnoreCase)
+                || protocol.Message.Contains("Not Found", StringComparison.OrdinalIgnoreCase)),
+        _ => false,
+    };
 
     /// <summary>A failure of the connection itself, not an error the server answered (<see cref="McpProtocolException"/>).</summary>
     private static bool IsBrokenConnection(Exception ex) =>

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using Portcullis.EndToEndTests.Stack;
+
+namespace Portcullis.EndToEndTests;
+
+/// <summary>
+/// Upstream MCP servers that fail: one that never answers, one that answers malformed JSON-RPC (with customer emails
+/// in it), one that dies mid-call, and an HTTP server restarted under the gateway (its session gone). Each gives the
+/// agent a tool error and the audit a failed outcome within the connection's timeout, never an unmasked result; the
+/// next call finds a working server again.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class McpFailureTests(PortcullisStack stack)
+{
+    private Task<McpClient> Connect() => McpAgent.ClientAsync(stack, PortcullisStack.McpAgentClient);
+
+    private static string Text(CallToolResult result) => McpAgent.Text(result);
+
+    private static string[] Outcomes(JsonElement timeline) => [.. timeline.GetProperty("events").EnumerateArray()
+        .Where(e => e.GetProperty("type").GetString() == "RequestCompleted")
+        .Select(e => e.GetProperty("data").GetProperty("outcome").GetString()!)];
+
+    [Theory]
+    [InlineData("hang")]
+    [InlineData("malformed")]
+    [InlineData("garbage")]
+    [InlineData("crash")]
+    public async Task A_misbehaving_server_gives_a_tool_error_and_a_failed_outcome_and_never_its_unmasked_words(string tool)
+    {
+        await using var client = await Connect();
+        // The client waits far longer than the connection's 3s timeout: the gateway, not the client, ends the call.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var failed = await client.CallToolAsync($"misbehaving.{tool}", new Dictionary<string, object?>(), cancellationToken: patience.Token);
+        Assert.True(failed.IsError, Text(failed));
+        Assert.Contains("MCP server failed", Text(failed));
+        Assert.DoesNotContain("@example.com", Text(failed));
+        Assert.DoesNotContain("Ada Lovelace", Text(failed));
+
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 0);
+        Assert.Equal("upstream_failed", Assert.Single(Outcomes(timeline)));
+        Assert.DoesNotContain("@example.com", timeline.ToString());
+
+        // The server is usable again (started anew where it died).
+        var fine = await client.CallToolAsync("misbehaving.fine", new Dictionary<string, object?>(), cancellationToken: patience.Token);
+        Assert.False(fine.IsError == true, Text(fine));
+        Assert.Contains("all well", Text(fine));
+    }
+
+    [Fact]
+    public async Task An_http_server_restarted_under_the_gateway_is_reconnected_on_the_next_call()
+    {
+        await using var client = await Connect();
+        var before = await client.CallToolAsync("everything-long.echo", new Dictionary<string, object?> { ["message"] = "before" });
+        Assert.False(before.IsError == true, Text(before));
+
+        // The gateway's session with the upstream is gone with the process that held it.
+        await stack.RestartEverythingAsync();
+
+        // Listing is a read: asked again on a new session at once.
+        Assert.Contains("everything-long.echo", (await client.ListToolsAsync()).Select(t => t.Name));
+        var after = await client.CallToolAsync("everything-long.echo", new Dictionary<string, object?> { ["message"] = "after" });
+        Assert.False(after.IsError == true, Text(after));
+        Assert.Contains("after", Text(after));
+    }
+
+    [Fact]
+    public async Task A_long_running_tool_reports_progress_through_the_gateway_and_finishes_within_its_timeout()
+    {
+        await using var client = await Connect();
+        var progress = new List<ProgressNotificationValue>();
+        var result = await client.CallToolAsync("everything-long.trigger-long-running-operation",
+            new Dictionary<string, object?> { ["duration"] = 3, ["steps"] = 3 },
+            new Progress(progress));
+        Assert.False(result.IsError == true, Text(result));
+        Assert.Contains("Long running operation completed", Text(result));
+        lock (progress)
+        {
+            Assert.NotEmpty(progress);
+            Assert.All(progress, p => Assert.Equal(3, p.Total));
+        }
+    }
+
+    private sealed class Progress(List<ProgressNotificationValue> values) : IProgress<ProgressNotificationValue>
+    {
+        public void Report(ProgressNotificationValue value)
+        {
+            lock (values) values.Add(value);
+        }
+    }
+}
