@@ -46,7 +46,7 @@ public sealed class McpFailureTests(PortcullisStack stack)
         // The server is usable again (started anew where it died).
         var fine = await client.CallToolAsync("misbehaving.fine", new Dictionary<string, object?>(), cancellationToken: patience.Token);
         Assert.False(fine.IsError == true, Text(fine));
-        Assert.Contains("all well", Text(fine));
+        Assert.Contains("all well from fine", Text(fine));
     }
 
     [Fact]
@@ -81,6 +81,49 @@ public sealed class McpFailureTests(PortcullisStack stack)
             Assert.NotEmpty(progress);
             Assert.All(progress, p => Assert.Equal(3, p.Total));
         }
+    }
+
+    [Fact]
+    public async Task Hostile_tool_offers_cannot_shadow_our_tools_spoof_a_prefix_or_flood_the_list()
+    {
+        await using var client = await Connect();
+        var tools = await client.ListToolsAsync();
+        var names = tools.Select(t => t.Name).ToArray();
+        // Our own sql_query stays ours: the upstream's is listed under its connection.
+        Assert.Single(names, n => n == "sql_query");
+        Assert.Contains("misbehaving.sql_query", names);
+        // A tool posing as another connection's is listed (and called) under its own connection.
+        Assert.Contains("misbehaving.files.read_text_file", names);
+        var posing = await client.CallToolAsync("misbehaving.files.read_text_file", new Dictionary<string, object?>());
+        Assert.Contains("all well from files.read_text_file", Text(posing));
+        // One name offered twice, or a name that is not a name: left out, and not callable.
+        Assert.DoesNotContain("misbehaving.dup", names);
+        Assert.DoesNotContain(names, n => n.Contains('\n') || n.Contains("ignore all previous"));
+        var dup = await client.CallToolAsync("misbehaving.dup", new Dictionary<string, object?>());
+        Assert.True(dup.IsError);
+        Assert.DoesNotContain("all well", Text(dup));
+        // A description the size of a book is cut.
+        Assert.True(tools.Single(t => t.Name == "misbehaving.verbose").Description!.Length <= 4096 + 30);
+    }
+
+    [Fact]
+    public async Task Arguments_outside_the_tools_schema_are_refused_before_the_upstream_sees_them()
+    {
+        await using var client = await Connect();
+        foreach (var (arguments, expected) in new (Dictionary<string, object?>, string)[]
+                 {
+                     (new(), "'count' is required"),
+                     (new() { ["count"] = "seven" }, "'count' must be integer"),
+                     (new() { ["count"] = 7, ["path"] = "/etc/passwd" }, "'path' is not an argument of this tool"),
+                 })
+        {
+            var refused = await client.CallToolAsync("misbehaving.typed", arguments);
+            Assert.True(refused.IsError);
+            Assert.Contains(expected, Text(refused));
+            Assert.DoesNotContain("all well", Text(refused));
+        }
+        var fits = await client.CallToolAsync("misbehaving.typed", new Dictionary<string, object?> { ["count"] = 7 });
+        Assert.Contains("all well from typed", Text(fits));
     }
 
     private sealed class Progress(List<ProgressNotificationValue> values) : IProgress<ProgressNotificationValue>

@@ -4,6 +4,7 @@ using ModelContextProtocol.Protocol;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Connectors.Mcp;
+using Portcullis.Gateway.Mcp;
 using Portcullis.Gateway.RequestFlow;
 
 namespace Portcullis.Gateway.Apis;
@@ -38,13 +39,17 @@ public static class McpProxyApi
         {
             var upstream = upstreams[connection];
             // A tool whose definition changed since it was pinned is withheld until an admin accepts the new one.
-            var definition = (await upstream.ToolsAsync(context.RequestAborted)).FirstOrDefault(t => t.Name == tool);
+            // Only a tool the gateway would list: a valid name, offered once (see McpToolOffer).
+            var definition = McpToolOffer.Sift(await upstream.ToolsAsync(context.RequestAborted)).Offered.FirstOrDefault(t => t.Name == tool);
             if (definition is null)
                 return ConnectorApi.Problem(context, 404, "mcp-tool-unknown", "No such tool",
                     $"The MCP server of connection '{connection}' offers no tool '{tool}' now; nothing was run.", [], target);
             if ((await pins.CheckAsync(connection, [definition], context.RequestAborted)).GetValueOrDefault(tool) is { } withheld)
                 return ConnectorApi.Problem(context, 409, "mcp-tool-withheld", "Tool withheld", withheld, [], target);
 
+            if (McpToolOffer.ArgumentProblem(definition.InputSchema, forwarded) is { } problem)
+                return ConnectorApi.Problem(context, 400, "mcp-arguments-invalid", "Arguments do not fit the tool",
+                    $"The arguments do not fit the input schema of '{tool}': {problem} Nothing was sent to the MCP server.", [], target);
             var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted,
                 progress);
             return new ConnectorOutput(200, "application/json",

@@ -74,7 +74,9 @@ public sealed class McpProxiedTools
         {
             try
             {
-                var tools = await upstreams[connection].ToolsAsync(cancellationToken);
+                var (tools, leftOut) = McpToolOffer.Sift(await upstreams[connection].ToolsAsync(cancellationToken));
+                foreach (var reason in leftOut.Take(10))
+                    logger.LogWarning("MCP connection {Connection}: a tool is left out of the list: {Reason}", connection, reason);
                 var withheld = await pins.CheckAsync(connection, tools, cancellationToken);
                 return tools.Where(t => !withheld.ContainsKey(t.Name) && !(principal is not null && HiddenFor(principal, connection, t.Name)))
                     .Select(t => Listed(connection, t)).ToArray();
@@ -93,7 +95,7 @@ public sealed class McpProxiedTools
     {
         Name = $"{connection}{McpConnection.ToolSeparator}{upstream.Name}",
         Title = upstream.Title,
-        Description = upstream.Description,
+        Description = McpToolOffer.Description(upstream.Description),
         InputSchema = WithApprovalId(upstream.InputSchema),
         Annotations = upstream.Annotations,
         // No output schema: masked values ("[EMAIL]") need not fit the upstream's, and clients check results against it.
