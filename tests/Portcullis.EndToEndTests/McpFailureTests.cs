@@ -126,6 +126,33 @@ public sealed class McpFailureTests(PortcullisStack stack)
         Assert.Contains("all well from typed", Text(fits));
     }
 
+    [Fact]
+    public async Task A_tool_whose_description_reads_like_instructions_is_held_at_first_sight_until_an_admin_accepts_it()
+    {
+        await using var client = await Connect();
+        Assert.DoesNotContain("misbehaving.notes", (await client.ListToolsAsync()).Select(t => t.Name));
+        var held = await client.CallToolAsync("misbehaving.notes", new Dictionary<string, object?>());
+        Assert.True(held.IsError);
+        Assert.Contains("reads like instructions to the agent", Text(held));
+        Assert.DoesNotContain("all well", Text(held));
+
+        const string stream = "gateway:mcp-tools:misbehaving";
+        JsonElement? Flagged(JsonElement timeline) => timeline.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("type").GetString() == "McpToolDefinitionChanged").Select(e => e.GetProperty("data"))
+            .Cast<JsonElement?>().FirstOrDefault(d => d!.Value.GetProperty("tool").GetString() == "notes");
+        var audited = await stack.AuditTimelineAsync(stream, t => Flagged(t) is not null, async () => await client.ListToolsAsync());
+        var change = Flagged(audited)!.Value;
+        Assert.StartsWith("flagged:", change.GetProperty("pinnedHash").GetString());
+        var offered = change.GetProperty("offeredHash").GetString()!;
+
+        using (var accept = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Post, "policy/mcp-tools/accept",
+                   new { connection = "misbehaving", tool = "notes", hash = offered, comment = "read it; harmless here" }))
+        using (var accepted = await stack.Policy.SendAsync(accept))
+            Assert.Equal(System.Net.HttpStatusCode.OK, accepted.StatusCode);
+        await stack.UntilAsync(async () => (await client.ListToolsAsync()).Any(t => t.Name == "misbehaving.notes"), "the accepted tool is listed");
+        Assert.Contains("all well from notes", Text(await client.CallToolAsync("misbehaving.notes", new Dictionary<string, object?>())));
+    }
+
     private sealed class Progress(List<ProgressNotificationValue> values) : IProgress<ProgressNotificationValue>
     {
         public void Report(ProgressNotificationValue value)
