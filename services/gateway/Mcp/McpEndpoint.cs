@@ -91,8 +91,6 @@ public static class McpEndpoint
     private static string? ApprovalId(System.Text.Json.Nodes.JsonObject? meta) =>
         meta?[Apis.McpProxyApi.ApprovalIdArgument] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var id) ? id : null;
 
-
-
     public static WebApplication MapPortcullisMcp(this WebApplication app)
     {
         app.MapMcp("/mcp").RequireAuthorization();

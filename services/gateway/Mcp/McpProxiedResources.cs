@@ -38,7 +38,7 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
 
     public Task<IList<Resource>> ResourcesAsync(ClaimsPrincipal? user, IEnumerable<string> visible, CancellationToken cancellationToken) =>
         ListAsync(user, visible, "resources", (upstream, token) => upstream.ResourcesAsync(token),
-            (principal, connection, resource) => Hidden(principal, connection, "resources", uri => ToolDenyRules.PathGlob(uri, resource.Uri)),
+            (principal, connection, resource) => Hidden(principal, connection, "resources", glob => ToolDenyRules.PathGlob(glob, resource.Uri)),
             (connection, resource) => new Resource
             {
                 Uri = ListedUri(connection, resource.Uri),
