@@ -18,6 +18,9 @@ public static class McpConnection
     /// </summary>
     public const char ResourceSeparator = '+';
 
+    /// <summary>An upstream resource's URI as the gateway lists it.</summary>
+    public static string ListedUri(string connection, string uri) => $"{connection}{ResourceSeparator}{uri}";
+
     public static bool IsStdio(ConnectionConfig connection) => connection.Command is { Length: > 0 };
 
     /// <summary>What is wrong with <paramref name="connection"/> as an MCP connection, or nothing.</summary>

@@ -2,9 +2,9 @@ using System.Text.Json;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Configuration;
 using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.Connectors.Mcp;
-using Portcullis.Gateway.Mcp;
 using Portcullis.Gateway.RequestFlow;
 
 namespace Portcullis.Gateway.Apis;
@@ -100,7 +100,7 @@ public static class McpProxyApi
     /// </summary>
     private static ResourceContents Readable(string? connection, ResourceContents content)
     {
-        var uri = connection is null ? content.Uri : Mcp.McpProxiedResources.ListedUri(connection, content.Uri);
+        var uri = connection is null ? content.Uri : McpConnection.ListedUri(connection, content.Uri);
         return content switch
         {
             TextResourceContents text => new TextResourceContents { Uri = uri, MimeType = text.MimeType, Text = text.Text },

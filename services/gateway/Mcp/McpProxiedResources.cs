@@ -34,14 +34,12 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
         return upstreams.Has(connection) ? (connection, listed[(at + 1)..]) : null;
     }
 
-    public static string ListedUri(string connection, string uri) => $"{connection}{McpConnection.ResourceSeparator}{uri}";
-
     public Task<IList<Resource>> ResourcesAsync(ClaimsPrincipal? user, IEnumerable<string> visible, CancellationToken cancellationToken) =>
         ListAsync(user, visible, "resources", (upstream, token) => upstream.ResourcesAsync(token),
             (principal, connection, resource) => Hidden(principal, connection, "resources", glob => ToolDenyRules.PathGlob(glob, resource.Uri)),
             (connection, resource) => new Resource
             {
-                Uri = ListedUri(connection, resource.Uri),
+                Uri = McpConnection.ListedUri(connection, resource.Uri),
                 Name = $"{connection}{McpConnection.ToolSeparator}{resource.Name}",
                 Title = resource.Title,
                 Description = resource.Description,
@@ -56,7 +54,7 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
         ListAsync(user, visible, "resource templates", (upstream, token) => upstream.ResourceTemplatesAsync(token), (_, _, _) => false,
             (connection, template) => new ResourceTemplate
             {
-                UriTemplate = ListedUri(connection, template.UriTemplate),
+                UriTemplate = McpConnection.ListedUri(connection, template.UriTemplate),
                 Name = $"{connection}{McpConnection.ToolSeparator}{template.Name}",
                 Title = template.Title,
                 Description = template.Description,

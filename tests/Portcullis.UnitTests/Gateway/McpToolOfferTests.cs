@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ModelContextProtocol.Protocol;
-using Portcullis.Gateway.Mcp;
+using Portcullis.Gateway.Connectors.Mcp;
 
 namespace Portcullis.UnitTests.Gateway;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ModelContextProtocol.Protocol;
 
-namespace Portcullis.Gateway.Mcp;
+namespace Portcullis.Gateway.Connectors.Mcp;
 
 /// <summary>
 /// What the gateway takes from an upstream's tool list, whose author it does not trust: names as the MCP
