@@ -8,6 +8,8 @@ namespace Portcullis.Contracts;
 /// as canonical JSON (an array, compact), so policy and the audit see the values that run, not only the text.
 /// <see cref="Tool"/> and <see cref="Arguments"/> are a proxied MCP tool call's upstream tool name and its arguments
 /// (compact JSON); absent from the JSON when unset, so the hash chain of events recorded before them still verifies.
+/// <see cref="Resource"/> is the upstream URI of a proxied MCP resource read; <see cref="Prompt"/> the upstream name of a
+/// proxied MCP prompt (its arguments in <see cref="Arguments"/>). An MCP action sets exactly one of Tool, Resource, Prompt.
 /// </summary>
 public sealed record AgentAction(
     string Protocol,
@@ -19,4 +21,6 @@ public sealed record AgentAction(
     string? Command = null,
     string? Parameters = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Tool = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Resource = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Prompt = null);

@@ -102,6 +102,8 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
         { Sql: { } sql } => sql,
         { Command: { } command } => command,
         { Tool: { } tool } => $"MCP tool {tool} {action.Arguments}",
+        { Resource: { } uri } => $"MCP resource {uri}",
+        { Prompt: { } prompt } => $"MCP prompt {prompt} {action.Arguments}",
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
 

@@ -112,7 +112,7 @@ public sealed record ReplayStep(Guid RequestId, DateTimeOffset At, string? Subje
     {
         Protocols.Sql => $"SQL {action.Sql}",
         Protocols.Exec => $"command {action.Command}",
-        Protocols.Mcp => $"MCP tool {action.Tool} {action.Arguments}",
+        Protocols.Mcp => Projections.SessionTimelineProjection.McpText(action),
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
 }

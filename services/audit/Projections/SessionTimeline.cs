@@ -152,11 +152,18 @@ public sealed class SessionTimelineProjection : SingleStreamProjection<SessionTi
         if (!list.Contains(value)) list.Add(value);
     }
 
+    public static string McpText(AgentAction action) => action switch
+    {
+        { Resource: { } uri } => $"MCP resource {uri}",
+        { Prompt: { } prompt } => $"MCP prompt {prompt} {action.Arguments}",
+        _ => $"MCP tool {action.Tool} {action.Arguments}",
+    };
+
     public static string Describe(AgentAction action) => action.Protocol switch
     {
         Protocols.Sql => $"SQL {action.Sql}",
         Protocols.Exec => $"command {action.Command}",
-        Protocols.Mcp => $"MCP tool {action.Tool} {action.Arguments}",
+        Protocols.Mcp => McpText(action),
         _ => $"{action.Method} {action.Path}{action.Query}",
     };
 

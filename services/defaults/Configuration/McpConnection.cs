@@ -12,6 +12,15 @@ public static class McpConnection
     /// <summary>The separator between a connection's name and its upstream tool's name in the gateway's tool list.</summary>
     public const char ToolSeparator = '.';
 
+    /// <summary>
+    /// The separator between a connection's name and its upstream resource's URI in the gateway's resource list:
+    /// <c>everything+demo://resource/static/1</c> (a URI whose scheme names the connection).
+    /// </summary>
+    public const char ResourceSeparator = '+';
+
+    /// <summary>An upstream resource's URI as the gateway lists it.</summary>
+    public static string ListedUri(string connection, string uri) => $"{connection}{ResourceSeparator}{uri}";
+
     public static bool IsStdio(ConnectionConfig connection) => connection.Command is { Length: > 0 };
 
     /// <summary>What is wrong with <paramref name="connection"/> as an MCP connection, or nothing.</summary>
@@ -23,7 +32,7 @@ public static class McpConnection
             yield return $"connections.{name}: an mcp connection needs either url (Streamable HTTP) or command (stdio), not both";
         if (hasUrl && !(Uri.TryCreate(connection.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
             yield return $"connections.{name}.url '{connection.Url}' is not an http(s) URL";
-        if (name.Contains(ToolSeparator))
-            yield return $"connections.{name}: an mcp connection's name may not contain '{ToolSeparator}' (it prefixes its tools)";
+        if (name.Contains(ToolSeparator) || name.Contains(ResourceSeparator))
+            yield return $"connections.{name}: an mcp connection's name may not contain '{ToolSeparator}' or '{ResourceSeparator}' (it prefixes its tools and resources)";
     }
 }

@@ -20,11 +20,18 @@ public static class McpEndpoint
         builder.Services.AddSingleton<McpToolCatalog>();
         builder.Services.AddSingleton<McpToolCalls>();
         builder.Services.AddSingleton<McpProxiedTools>();
+        builder.Services.AddSingleton<McpProxiedResources>();
         builder.Services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "portcullis", Title = "Portcullis gateway", Version = "1.0.0" };
                 // Upstream MCP servers' tools come and go (and change): clients are told (notifications/tools/list_changed).
-                server.Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } };
+                // Upstream resources and prompts are listed too (prefixed), and read through the same checks as tool calls.
+                server.Capabilities = new ServerCapabilities
+                {
+                    Tools = new ToolsCapability { ListChanged = true },
+                    Resources = new ResourcesCapability(),
+                    Prompts = new PromptsCapability(),
+                };
                 server.ServerInstructions =
                     "Every tool call crosses Portcullis: it is checked against policy, may wait for a human's approval, runs with " +
                     "credentials you never see, and its output is masked and recorded. A refused call says which rule refused it " +
@@ -51,9 +58,38 @@ public static class McpEndpoint
             })
             .WithCallToolHandler((context, cancellationToken) => new ValueTask<CallToolResult>(
                 context.Services!.GetRequiredService<McpToolCalls>().CallAsync(context.User, context.Server.SessionId,
-                    context.Params!.Name, context.Params.Arguments, cancellationToken)));
+                    context.Params!.Name, context.Params.Arguments, cancellationToken,
+                    context.Params.ProgressToken is { } progressToken ? new McpProgressRelay(context.Server, progressToken) : null)))
+            .WithListResourcesHandler(async (context, cancellationToken) => new ListResourcesResult
+            {
+                Resources = await Proxied(context).ResourcesAsync(context.User, Visible(context), cancellationToken),
+            })
+            .WithListResourceTemplatesHandler(async (context, cancellationToken) => new ListResourceTemplatesResult
+            {
+                ResourceTemplates = await Proxied(context).ResourceTemplatesAsync(context.User, Visible(context), cancellationToken),
+            })
+            .WithReadResourceHandler(async (context, cancellationToken) =>
+                await context.Services!.GetRequiredService<McpToolCalls>().ReadResourceAsync(context.User, context.Server.SessionId,
+                    context.Params!.Uri, ApprovalId(context.Params.Meta), cancellationToken))
+            .WithListPromptsHandler(async (context, cancellationToken) => new ListPromptsResult
+            {
+                Prompts = await Proxied(context).PromptsAsync(context.User, Visible(context), cancellationToken),
+            })
+            .WithGetPromptHandler(async (context, cancellationToken) =>
+                await context.Services!.GetRequiredService<McpToolCalls>().GetPromptAsync(context.User, context.Server.SessionId,
+                    context.Params!.Name, context.Params.Arguments, cancellationToken));
         return builder;
     }
+
+    private static McpProxiedResources Proxied<T>(ModelContextProtocol.Server.RequestContext<T> context) =>
+        context.Services!.GetRequiredService<McpProxiedResources>();
+
+    private static IEnumerable<string> Visible<T>(ModelContextProtocol.Server.RequestContext<T> context) =>
+        context.Services!.GetRequiredService<McpToolCatalog>().Visible(context.User).Keys;
+
+    /// <summary>A resource read has no arguments: a granted approval is claimed by <c>_meta.approval_id</c>.</summary>
+    private static string? ApprovalId(System.Text.Json.Nodes.JsonObject? meta) =>
+        meta?[Apis.McpProxyApi.ApprovalIdArgument] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var id) ? id : null;
 
     public static WebApplication MapPortcullisMcp(this WebApplication app)
     {

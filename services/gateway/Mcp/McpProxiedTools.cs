@@ -74,7 +74,9 @@ public sealed class McpProxiedTools
         {
             try
             {
-                var tools = await upstreams[connection].ToolsAsync(cancellationToken);
+                var (tools, leftOut) = McpToolOffer.Sift(await upstreams[connection].ToolsAsync(cancellationToken));
+                foreach (var reason in leftOut.Take(10))
+                    logger.LogWarning("MCP connection {Connection}: a tool is left out of the list: {Reason}", connection, reason);
                 var withheld = await pins.CheckAsync(connection, tools, cancellationToken);
                 return tools.Where(t => !withheld.ContainsKey(t.Name) && !(principal is not null && HiddenFor(principal, connection, t.Name)))
                     .Select(t => Listed(connection, t)).ToArray();
@@ -93,7 +95,7 @@ public sealed class McpProxiedTools
     {
         Name = $"{connection}{McpConnection.ToolSeparator}{upstream.Name}",
         Title = upstream.Title,
-        Description = upstream.Description,
+        Description = McpToolOffer.Description(upstream.Description),
         InputSchema = WithApprovalId(upstream.InputSchema),
         Annotations = upstream.Annotations,
         // No output schema: masked values ("[EMAIL]") need not fit the upstream's, and clients check results against it.
@@ -112,28 +114,12 @@ public sealed class McpProxiedTools
     }
 
     /// <summary>
-    /// Whether a deny rule of portcullis.yaml refuses this tool to the caller whatever its arguments: a rule whose match
-    /// names nothing but connections, protocols, subjects, groups and MCP tools, and carries no budget. Such a tool is not listed; a call is
-    /// still decided by the policy service, with the version in force. A rule with any other condition leaves the tool
-    /// listed (the call is decided as always).
+    /// Whether a deny rule of portcullis.yaml refuses this tool to the caller whatever its arguments (see
+    /// <see cref="ToolDenyRules.Hides"/>). Such a tool is not listed; a call is still decided by the policy service.
     /// </summary>
     private bool HiddenFor(Contracts.Principal principal, string connection, string tool) =>
-        denyRules.Rules.Any(rule => rule.Effect == "deny" && rule.Budget is null
-            && rule.Match.Keys.All(key => key is "connections" or "protocols" or "subjects" or "groups" or "mcp")
-            && rule.Match.GetValueOrDefault("mcp") is IDictionary<object, object> mcp && mcp.Keys.All(key => key is "tools")
-            && Holds(rule.Match, "protocols", protocol => string.Equals(protocol, Contracts.Protocols.Mcp, StringComparison.OrdinalIgnoreCase))
-            && Holds(rule.Match, "connections", name => name == connection)
-            && Holds(rule.Match, "subjects", subject => subject == principal.Subject)
-            && Holds(rule.Match, "groups", principal.Groups.Contains)
-            && Holds(mcp, "tools", glob => Glob(glob, tool) || Glob(glob, $"{connection}{McpConnection.ToolSeparator}{tool}")));
-
-    /// <summary>An absent or empty list holds for anything; otherwise one of its entries must match.</summary>
-    private static bool Holds<TKey>(IDictionary<TKey, object> match, TKey key, Func<string, bool> matches) where TKey : notnull =>
-        match.TryGetValue(key, out var value) is false || value is not IEnumerable<object> entries || !entries.Any()
-        || entries.Any(entry => entry is string text && matches(text));
-
-    private static bool Glob(string pattern, string value) =>
-        Regex.IsMatch(value, "^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+        denyRules.Hides(principal, connection, "tools",
+            glob => ToolDenyRules.Glob(glob, tool) || ToolDenyRules.Glob(glob, $"{connection}{McpConnection.ToolSeparator}{tool}"));
 }
 
 /// <summary>
@@ -143,6 +129,36 @@ public sealed class McpProxiedTools
 internal sealed class ToolDenyRules
 {
     public List<Rule> Rules { get; set; } = [];
+
+    /// <summary>
+    /// Whether a deny rule refuses the caller every action of one kind (<paramref name="section"/>: tools, resources or
+    /// prompts) on a name whatever else: a rule without a budget whose match names nothing but connections, protocols, subjects, groups
+    /// and, under <c>mcp:</c>, that kind's names (<paramref name="named"/> tells whether a glob of them matches). A rule
+    /// with any other condition leaves the name listed (the action is decided as always).
+    /// </summary>
+    public bool Hides(Contracts.Principal principal, string connection, string section, Func<string, bool> named) =>
+        Rules.Any(rule => rule.Effect == "deny" && rule.Budget is null
+            && rule.Match.Keys.All(key => key is "connections" or "protocols" or "subjects" or "groups" or "mcp")
+            && rule.Match.GetValueOrDefault("mcp") is IDictionary<object, object> mcp && mcp.Keys.All(key => Equals(key, section))
+            && Holds(rule.Match, "protocols", protocol => string.Equals(protocol, Contracts.Protocols.Mcp, StringComparison.OrdinalIgnoreCase))
+            && Holds(rule.Match, "connections", name => name == connection)
+            && Holds(rule.Match, "subjects", subject => subject == principal.Subject)
+            && Holds(rule.Match, "groups", principal.Groups.Contains)
+            && Holds(mcp, section, named));
+
+    /// <summary>An absent or empty list holds for anything; otherwise one of its entries must match.</summary>
+    private static bool Holds<TKey>(IDictionary<TKey, object> match, TKey key, Func<string, bool> matches) where TKey : notnull =>
+        match.TryGetValue(key, out var value) is false || value is not IEnumerable<object> entries || !entries.Any()
+        || entries.Any(entry => entry is string text && matches(text));
+
+    /// <summary>A name glob: '*' any characters, '?' one.</summary>
+    public static bool Glob(string pattern, string value) =>
+        Regex.IsMatch(value, "^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+
+    /// <summary>A path glob as the policy service reads one: '**' across segments, '*' and '?' within one; any casing.</summary>
+    public static bool PathGlob(string pattern, string value) =>
+        Regex.IsMatch(value, "^" + Regex.Escape(pattern).Replace(@"\*\*", "\0").Replace(@"\*", "[^/]*").Replace(@"\?", "[^/]")
+            .Replace("\0", ".*") + "$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
     public sealed class Rule
     {

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using Portcullis.Gateway.Apis;
 using Portcullis.Gateway.Connectors.Http;
@@ -23,7 +24,7 @@ namespace Portcullis.Gateway.Mcp;
 /// and token travel with it and the MCP session is its audit session, so it crosses exactly the controls a direct
 /// request does: policy, approval, execution with the gateway's credentials, masking, audit.
 /// </summary>
-public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied, IHttpContextAccessor accessor,
+public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied, McpProxiedResources resources, IHttpContextAccessor accessor,
     IServiceScopeFactory scopes, EndpointDataSource endpoints, ILogger<McpToolCalls> logger)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
@@ -32,7 +33,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(2);
 
     public async Task<CallToolResult> CallAsync(ClaimsPrincipal? user, string? sessionId, string tool,
-        IDictionary<string, JsonElement>? arguments, CancellationToken cancellationToken)
+        IDictionary<string, JsonElement>? arguments, CancellationToken cancellationToken, IProgress<ProgressNotificationValue>? progress = null)
     {
         arguments ??= new Dictionary<string, JsonElement>();
         var visible = catalog.Visible(user);
@@ -57,7 +58,7 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
             var args = arguments;
             call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
                 McpProxyApi.Run(mcpConnection, upstreamTool, args, context, Service<AgentRequestFlow>(context),
-                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context)));
+                    Service<McpUpstreams>(context), Service<McpToolPins>(context), Service<ILogger<McpUpstreams>>(context), progress));
         }
         else
         {
@@ -69,21 +70,66 @@ public sealed class McpToolCalls(McpToolCatalog catalog, McpProxiedTools proxied
             call = Build(tool, connection, arguments, out var usage);
             if (call is null) return McpToolAnswers.Failure(usage!);
         }
+        var response = await RunAsync(user, sessionId, call, String(arguments, "approval_id"), cancellationToken);
+        if (response is null) return McpToolAnswers.Failure("The MCP request carried no bearer token; nothing was run.");
+        logger.LogInformation("MCP session {Session}: {Tool} on {Connection} -> {Status}", sessionId, tool, connection, response.Status);
+        return isProxied ? McpProxyAnswers.Answer(tool, response) : McpToolAnswers.Answer(tool, response);
+    }
+
+    /// <summary>
+    /// Reads a resource of an upstream MCP server, listed as <c>{connection}+{uri}</c>, as one agent request; the
+    /// result as masking left it, or a protocol error that says why nothing is returned (refused, pending approval,
+    /// failed). <paramref name="approvalId"/> claims a granted approval (the request's <c>_meta.approval_id</c>).
+    /// </summary>
+    public async Task<ReadResourceResult> ReadResourceAsync(ClaimsPrincipal? user, string? sessionId, string listedUri, string? approvalId,
+        CancellationToken cancellationToken)
+    {
+        if (resources.SplitUri(listedUri) is not var (connection, uri) || !catalog.Visible(user).ContainsKey(connection))
+            throw new McpProtocolException($"There is no resource '{listedUri}' you can read. Call resources/list to see them.",
+                McpErrorCode.ResourceNotFound);
+        if (McpResourceUris.Problem(uri) is { } problem)
+            throw new McpProtocolException($"The resource URI is refused: {problem} Nothing was read.", McpErrorCode.InvalidParams);
+        var call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
+            McpProxyApi.ReadResource(connection, uri, context, Service<AgentRequestFlow>(context), Service<McpUpstreams>(context),
+                Service<ILogger<McpUpstreams>>(context)));
+        var response = await RunAsync(user, sessionId, call, approvalId, cancellationToken)
+                       ?? throw new McpProtocolException("The MCP request carried no bearer token; nothing was read.", McpErrorCode.InvalidRequest);
+        logger.LogInformation("MCP session {Session}: resource on {Connection} -> {Status}", sessionId, connection, response.Status);
+        return McpProxyAnswers.Read<ReadResourceResult>(listedUri, response, "read the resource again", "in the request's _meta");
+    }
+
+    /// <summary>Gets a prompt of an upstream MCP server, listed as <c>{connection}.{prompt}</c>, as one agent request.</summary>
+    public async Task<GetPromptResult> GetPromptAsync(ClaimsPrincipal? user, string? sessionId, string listedName,
+        IDictionary<string, JsonElement>? arguments, CancellationToken cancellationToken)
+    {
+        arguments ??= new Dictionary<string, JsonElement>();
+        if (resources.SplitPrompt(listedName) is not var (connection, prompt) || !catalog.Visible(user).ContainsKey(connection))
+            throw new McpProtocolException($"There is no prompt '{listedName}' you can use. Call prompts/list to see them.",
+                McpErrorCode.InvalidParams);
+        var args = arguments;
+        var call = new ToolCall("POST", $"/mcp/{Uri.EscapeDataString(connection)}", null, null, context =>
+            McpProxyApi.GetPrompt(connection, prompt, args, context, Service<AgentRequestFlow>(context), Service<McpUpstreams>(context),
+                Service<ILogger<McpUpstreams>>(context)));
+        var response = await RunAsync(user, sessionId, call, String(arguments, "approval_id"), cancellationToken)
+                       ?? throw new McpProtocolException("The MCP request carried no bearer token; nothing was run.", McpErrorCode.InvalidRequest);
+        logger.LogInformation("MCP session {Session}: prompt {Prompt} on {Connection} -> {Status}", sessionId, prompt, connection, response.Status);
+        return McpProxyAnswers.Read<GetPromptResult>(listedName, response, "get the prompt again with the same arguments", "as the argument");
+    }
+
+    /// <summary>Runs <paramref name="call"/> in process as the caller, within <see cref="CallTimeout"/>; null without a token.</summary>
+    private async Task<ToolResponse?> RunAsync(ClaimsPrincipal? user, string? sessionId, ToolCall call, string? approvalId,
+        CancellationToken cancellationToken)
+    {
         var incoming = accessor.HttpContext;
         var token = incoming?.Request.Headers.Authorization.ToString();
-        if (string.IsNullOrEmpty(token) || user is null)
-            return McpToolAnswers.Failure("The MCP request carried no bearer token; nothing was run.");
+        if (string.IsNullOrEmpty(token) || user is null) return null;
 
         await using var scope = scopes.CreateAsyncScope();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(CallTimeout);
-        var context = call.NewContext(incoming!, scope.ServiceProvider, user, token, sessionId, String(arguments, "approval_id"),
-            deadline.Token);
+        var context = call.NewContext(incoming!, scope.ServiceProvider, user, token, sessionId, approvalId, deadline.Token);
         await call.Run(context);
-
-        var response = Read(context);
-        logger.LogInformation("MCP session {Session}: {Tool} on {Connection} -> {Status}", sessionId, tool, connection, response.Status);
-        return isProxied ? McpProxyAnswers.Answer(tool, response) : McpToolAnswers.Answer(tool, response);
+        return Read(context);
     }
 
     /// <summary>The in-process request for a tool call, or null with what was wrong with the arguments.</summary>

@@ -29,7 +29,13 @@ public static class ActionDigest
             Append(hash, field);
         if (action.Protocol == Protocols.Http) Append(hash, Convert.ToHexStringLower(SHA256.HashData(body)));
         // Only MCP actions carry these; appended for them alone, so every other action's digest is unchanged.
-        if (action.Protocol == Protocols.Mcp) { Append(hash, action.Tool); Append(hash, action.Arguments); }
+        if (action.Protocol == Protocols.Mcp)
+        {
+            Append(hash, action.Tool);
+            Append(hash, action.Arguments);
+            // Resources and prompts came later: appended only when set, so a tool call's digest is unchanged.
+            if (action.Resource is not null || action.Prompt is not null) { Append(hash, action.Resource); Append(hash, action.Prompt); }
+        }
         return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

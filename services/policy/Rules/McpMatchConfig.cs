@@ -1,14 +1,21 @@
 namespace Portcullis.Policy.Rules;
 
 /// <summary>
-/// Conditions on a proxied MCP tool call. Every listed condition must hold. <c>tools</c> are globs over the upstream
-/// tool's name (<c>read_*</c>) or the name the gateway lists (<c>files.read_*</c>).
+/// Conditions on a proxied MCP action: a tool call, a resource read or a prompt get. Every listed condition must hold.
+/// <c>tools</c> are globs over the upstream tool's name (<c>read_*</c>) or the name the gateway lists (<c>files.read_*</c>);
+/// <c>resources</c> are path globs over the upstream resource's URI (<c>file:///srv/**</c>, judged with its dot
+/// segments resolved); <c>prompts</c> globs over the upstream prompt's name or the listed one. A rule that names tools,
+/// resources or prompts matches those kinds of action only; one that names none matches every MCP action.
 /// </summary>
 public sealed class McpMatchConfig
 {
     public List<string> Tools { get; set; } = [];
 
-    /// <summary>Conditions on the call's arguments; all must hold.</summary>
+    public List<string> Resources { get; set; } = [];
+
+    public List<string> Prompts { get; set; } = [];
+
+    /// <summary>Conditions on the call's (or the prompt's) arguments; all must hold.</summary>
     public List<McpArgumentConditionConfig> Arguments { get; set; } = [];
 
     /// <summary>An argument holding SQL: the rule's <c>sql:</c> conditions are judged on it by PostgreSQL's parser.</summary>

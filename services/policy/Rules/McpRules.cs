@@ -15,23 +15,45 @@ namespace Portcullis.Policy.Rules;
 public sealed class McpConditions(McpMatchConfig config, bool all)
 {
     private readonly NameGlob[] _tools = [.. config.Tools.Select(t => new NameGlob(t, ignoreCase: false))];
+    private readonly PathGlob[] _resources = [.. config.Resources.Select(r => new PathGlob(r))];
+    private readonly NameGlob[] _prompts = [.. config.Prompts.Select(p => new NameGlob(p, ignoreCase: false))];
     private readonly ArgumentCondition[] _arguments = [.. config.Arguments.Select(a => new ArgumentCondition(a, all))];
 
     public string? SqlArgument => config.SqlArgument;
     public string? CommandArgument => config.CommandArgument;
 
-    public bool MatchesTool(string connection, string tool)
+    private bool NamesNothing => _tools.Length == 0 && _resources.Length == 0 && _prompts.Length == 0;
+
+    public bool MatchesTool(string connection, string tool) => NamesNothing || Named(_tools, connection, tool);
+
+    /// <summary>
+    /// Whether a glob names the upstream name or the listed <c>connection.name</c>. For an allow rule a glob with the
+    /// separator in it names listed names only: an upstream on another connection that calls its tool "files.read_x"
+    /// is not vouched for by <c>files.read_*</c> (a deny or approval rule may catch it either way).
+    /// </summary>
+    private bool Named(NameGlob[] globs, string connection, string name)
     {
-        if (_tools.Length == 0) return true;
-        var listed = $"{connection}{McpConnection.ToolSeparator}{tool}";
-        foreach (var glob in _tools)
-            if (glob.IsMatch(tool) || glob.IsMatch(listed)) return true;
+        var listed = $"{connection}{McpConnection.ToolSeparator}{name}";
+        foreach (var glob in globs)
+        {
+            if (glob.IsMatch(listed)) return true;
+            if (glob.IsMatch(name) && !(all && glob.Pattern.Contains(McpConnection.ToolSeparator))) return true;
+        }
         return false;
     }
 
+    /// <summary>Whether the action is a tool call, resource read or prompt get this rule names (or it names none).</summary>
+    private bool MatchesTarget(AgentAction action) => action switch
+    {
+        { Resource: { } uri } => NamesNothing || _resources.Any(glob => glob.IsMatch(CanonicalUri(uri))),
+        { Prompt: { } prompt } => NamesNothing || Named(_prompts, action.Connection, prompt),
+        { Tool: { } tool } => MatchesTool(action.Connection, tool),
+        _ => false,
+    };
+
     public bool Matches(AgentAction action, ActionAnalysis analysis)
     {
-        if (action.Protocol != Protocols.Mcp || action.Tool is null || !MatchesTool(action.Connection, action.Tool)) return false;
+        if (action.Protocol != Protocols.Mcp || !MatchesTarget(action)) return false;
         foreach (var condition in _arguments)
             if (!condition.Holds(analysis.Arguments)) return false;
         return true;
@@ -101,6 +123,23 @@ public sealed class McpConditions(McpMatchConfig config, bool all)
         }
 
         private static string Text(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+    }
+
+    /// <summary>
+    /// A resource URI as policy judges it: percent-encoded dots decoded and the path's dot segments resolved, so
+    /// "file:///srv/demo/%2e%2e/secret" is judged as "file:///srv/secret". The gateway refuses such URIs before they
+    /// get here; this keeps a rule honest whoever sends the action.
+    /// </summary>
+    public static string CanonicalUri(string uri)
+    {
+        var text = Regex.Replace(uri, "%2[eE]", ".");
+        var authority = text.IndexOf("://", StringComparison.Ordinal);
+        if (authority < 0) return text;
+        var pathStart = text.IndexOf('/', authority + 3);
+        if (pathStart < 0) return text;
+        var pathEnd = text.IndexOfAny(['?', '#'], pathStart);
+        if (pathEnd < 0) pathEnd = text.Length;
+        return text[..pathStart] + CanonicalPath(text[pathStart..pathEnd]) + text[pathEnd..];
     }
 
     /// <summary>

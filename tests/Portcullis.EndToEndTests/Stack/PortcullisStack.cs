@@ -406,6 +406,17 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(Path.Combine(RunDirectory, "identity.json"), JsonSerializer.Serialize(config));
     }
 
+    /// <summary>
+    /// Stops server-everything and starts it again on the same port: the gateway's HTTP session with it is gone, as
+    /// after an upstream restart.
+    /// </summary>
+    public async Task RestartEverythingAsync()
+    {
+        var port = _everything!.Port;
+        await _everything.DisposeAsync();
+        _everything = await EverythingServer.StartAsync(RepositoryRoot, port);
+    }
+
     /// <summary>The folder the proxied filesystem MCP server may read (a file with emails in it), and one beside it it may not.</summary>
     public string McpFilesFolder => Path.Combine(RunDirectory, "mcp-files");
     public string McpOutsideFile => Path.Combine(RunDirectory, "outside.txt");
@@ -498,6 +509,20 @@ public sealed class PortcullisStack : IAsyncLifetime
                 env: { GREETING: hello }
                 visible_to: [mcp-users]
                 default_effect: allow
+              everything-long:
+                kind: mcp
+                description: The MCP reference server again, with time for its long-running operation.
+                url: {{_everything!.Url}}
+                visible_to: [mcp-users]
+                default_effect: allow
+                timeout: 60s
+              misbehaving:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "misbehaving.mjs")}}"]
+                visible_to: [mcp-users]
+                default_effect: allow
+                timeout: 3s
               broken:
                 kind: mcp
                 command: node
@@ -525,6 +550,22 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: deny
                   reason: Only the shared folder may be read.
                   match: { connections: [files], mcp: { tools: ["read_*", "list_*", get_file_info, search_files, directory_tree], arguments: [{ path: "$..path", glob: "{{McpFilesFolder}}/**", not: true }] } }
+                - id: everything-no-instructions
+                  effect: deny
+                  reason: The server's instructions document is not for agents.
+                  match: { connections: [everything], mcp: { resources: ["demo://resource/static/document/instructions.md"] } }
+                - id: everything-no-blob-over-9
+                  effect: deny
+                  reason: Blob resources above 9 are not for agents.
+                  match: { connections: [everything], mcp: { resources: ["demo://resource/dynamic/blob/??*"] } }
+                - id: everything-no-completable-prompt
+                  effect: deny
+                  reason: Not that prompt.
+                  match: { connections: [everything], mcp: { prompts: [completable-prompt] } }
+                - id: everything-not-atlantis
+                  effect: deny
+                  reason: Atlantis is not a city agents may ask about.
+                  match: { connections: [everything], mcp: { prompts: [args-prompt], arguments: [{ path: "$.city", equals: Atlantis }] } }
                 - id: agents-no-admin
                   effect: deny
                   reason: Agents may not use admin endpoints.

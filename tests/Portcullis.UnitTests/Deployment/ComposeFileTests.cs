@@ -166,6 +166,35 @@ public sealed partial class ComposeFileTests
     }
 
     [Fact]
+    public void The_gateway_image_can_start_the_stdio_mcp_servers_portcullis_yaml_names()
+    {
+        var dockerfile = File.ReadAllText(Services["gateway"].Dockerfile!);
+        var packages = File.ReadAllText(Path.Combine(Root, "tests", "mcp-servers", "package.json"));
+        var config = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(File.ReadAllText(Path.Combine(Root, "portcullis.yaml")));
+        var problems = new List<string>();
+        var stdio = ((Dictionary<object, object>)config["connections"])
+            .Select(c => (Name: (string)c.Key, Spec: (Dictionary<object, object>)c.Value))
+            .Where(c => c.Spec.GetValueOrDefault("kind") as string == "mcp" && c.Spec.ContainsKey("command")).ToList();
+        Assert.NotEmpty(stdio);
+        foreach (var (name, spec) in stdio)
+        {
+            if ((string)spec["command"] == "node" && !dockerfile.Contains("/usr/local/bin/node /usr/local/bin/node", StringComparison.Ordinal))
+                problems.Add($"{name}: the gateway image has no node");
+            // Relative paths are read from the folder of portcullis.yaml, mounted at /config in the container.
+            foreach (var argument in (spec.GetValueOrDefault("args") as List<object> ?? []).Cast<string>().Where(a => !a.StartsWith('/') && a.Contains('/')))
+            {
+                var folder = string.Join('/', argument.Split('/').Take(2));
+                if (!dockerfile.Contains($"/config/{folder}", StringComparison.Ordinal))
+                    problems.Add($"{name}: {argument} is not under /config/{folder} in the gateway image");
+                if (Regex.Match(argument, "node_modules/(@[^/]+/[^/]+)") is { Success: true } package && !packages.Contains($"\"{package.Groups[1].Value}\"", StringComparison.Ordinal))
+                    problems.Add($"{name}: {package.Groups[1].Value} is not in tests/mcp-servers/package.json");
+            }
+        }
+        Assert.True(Services["gateway"].Volumes.Any(v => v.EndsWith(":/config/portcullis.yaml:ro", StringComparison.Ordinal)), "portcullis.yaml is not at /config");
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
     public void The_keycloak_realm_has_the_groups_and_clients_and_every_placeholder_is_passed_in()
     {
         var realmFile = Services["keycloak"].Volumes.Select(v => v.Split(':')).Single(v => v[1].EndsWith(".json", StringComparison.Ordinal))[0];

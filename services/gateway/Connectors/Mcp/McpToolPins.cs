@@ -39,6 +39,9 @@ public sealed class McpToolPins : IDisposable
         ON CONFLICT (connection, tool) DO UPDATE SET hash = excluded.hash, pinned_at = now()
         """;
 
+    /// <summary>The pin of a tool held at first sight (its description was suspect), before its hash.</summary>
+    private const string Flagged = "flagged:";
+
     private readonly NpgsqlDataSource _database;
     private readonly IBus _bus;
     private readonly TimeProvider _clock;
@@ -95,16 +98,30 @@ public sealed class McpToolPins : IDisposable
             var hash = HashOf(tool);
             if (!pinned.TryGetValue(tool.Name, out var pin))
             {
+                // A description that reads like instructions to the agent is held at first sight: its pin is not its
+                // hash, so it is withheld until an admin accepts that hash, as for a changed definition.
+                var suspicion = McpToolDescriptions.Suspicion(tool);
+                var first = suspicion is null ? hash : Flagged + hash;
                 await using var command = _database.CreateCommand(PinFirst);
                 command.Parameters.Add(new NpgsqlParameter { Value = connection });
                 command.Parameters.Add(new NpgsqlParameter { Value = tool.Name });
-                command.Parameters.Add(new NpgsqlParameter { Value = hash });
+                command.Parameters.Add(new NpgsqlParameter { Value = first });
                 if (await command.ExecuteScalarAsync(cancellationToken) is string)
                 {
-                    pin = hash;
-                    _logger.LogInformation("MCP tool {Connection}.{Tool} pinned at first sight ({Hash})", connection, tool.Name, hash);
-                    await _bus.Publish(new McpToolDefinitionPinned(NewId.NextGuid(), McpToolDefinitionAccepted.StreamOf(connection),
-                        connection, tool.Name, hash, tool.Description, _clock.GetUtcNow()), cancellationToken);
+                    pin = first;
+                    if (suspicion is null)
+                    {
+                        _logger.LogInformation("MCP tool {Connection}.{Tool} pinned at first sight ({Hash})", connection, tool.Name, hash);
+                        await _bus.Publish(new McpToolDefinitionPinned(NewId.NextGuid(), McpToolDefinitionAccepted.StreamOf(connection),
+                            connection, tool.Name, hash, tool.Description, _clock.GetUtcNow()), cancellationToken);
+                    }
+                    else
+                    {
+                        _logger.LogWarning("MCP tool {Connection}.{Tool} held at first sight: its description {Suspicion}", connection, tool.Name, suspicion);
+                        _reported.TryAdd($"{connection}\n{tool.Name}\n{hash}", 0);
+                        await _bus.Publish(new McpToolDefinitionChanged(NewId.NextGuid(), McpToolDefinitionAccepted.StreamOf(connection),
+                            connection, tool.Name, $"{Flagged}{suspicion}", hash, tool.Description, _clock.GetUtcNow()), cancellationToken);
+                    }
                 }
                 else
                 {
@@ -113,6 +130,13 @@ public sealed class McpToolPins : IDisposable
                 }
             }
             if (pin == hash) continue;
+            if (pin == Flagged + hash)
+            {
+                withheld[tool.Name] = $"The MCP server of connection '{connection}' offers tool '{tool.Name}' with a description that " +
+                                      $"{McpToolDescriptions.Suspicion(tool) ?? "reads like instructions to the agent"}. The tool is withheld " +
+                                      "until an admin accepts its definition; nothing was run.";
+                continue;
+            }
             withheld[tool.Name] = $"The MCP server of connection '{connection}' now offers tool '{tool.Name}' with a definition " +
                                   "(description or input schema) other than the one pinned when it was first seen. The tool is " +
                                   "withheld until an admin accepts the new definition; nothing was run.";

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Portcullis.Defaults.Configuration;
@@ -71,37 +72,115 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
     public event Action<McpUpstream>? ToolsChanged;
 
     /// <summary>The upstream's tools as it offers them now.</summary>
-    public async Task<IReadOnlyList<Tool>> ToolsAsync(CancellationToken cancellationToken)
-    {
-        using var deadline = Deadline(cancellationToken);
-        try
+    public Task<IReadOnlyList<Tool>> ToolsAsync(CancellationToken cancellationToken) =>
+        RunAsync("list its tools", async (client, token) =>
         {
-            var client = await ClientAsync(deadline.Token);
             if (Volatile.Read(ref _tools) is { } tools) return tools;
-            var listed = await client.ListToolsAsync(cancellationToken: deadline.Token);
+            var listed = await client.ListToolsAsync(cancellationToken: token);
             tools = [.. listed.Select(t => t.ProtocolTool)];
             Volatile.Write(ref _tools, tools);
             return tools;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"The MCP server of connection '{name}' did not list its tools within {Timeout.TotalSeconds:0.#}s.");
-        }
-    }
+        }, retry: true, cancellationToken);
+
+    /// <summary>The upstream's resources (none when it offers no resources).</summary>
+    public Task<IReadOnlyList<Resource>> ResourcesAsync(CancellationToken cancellationToken) =>
+        RunAsync("list its resources", async (client, token) => client.ServerCapabilities.Resources is null
+            ? [] : (IReadOnlyList<Resource>)[.. (await client.ListResourcesAsync(cancellationToken: token)).Select(r => r.ProtocolResource)],
+            retry: true, cancellationToken);
+
+    /// <summary>The upstream's resource templates (none when it offers no resources).</summary>
+    public Task<IReadOnlyList<ResourceTemplate>> ResourceTemplatesAsync(CancellationToken cancellationToken) =>
+        RunAsync("list its resource templates", async (client, token) => client.ServerCapabilities.Resources is null
+            ? [] : (IReadOnlyList<ResourceTemplate>)[.. (await client.ListResourceTemplatesAsync(cancellationToken: token)).Select(r => r.ProtocolResourceTemplate)],
+            retry: true, cancellationToken);
+
+    /// <summary>The upstream's prompts (none when it offers no prompts).</summary>
+    public Task<IReadOnlyList<Prompt>> PromptsAsync(CancellationToken cancellationToken) =>
+        RunAsync("list its prompts", async (client, token) => client.ServerCapabilities.Prompts is null
+            ? [] : (IReadOnlyList<Prompt>)[.. (await client.ListPromptsAsync(cancellationToken: token)).Select(p => p.ProtocolPrompt)],
+            retry: true, cancellationToken);
+
+    /// <summary>Reads the resource at the upstream's <paramref name="uri"/>.</summary>
+    public Task<ReadResourceResult> ReadResourceAsync(string uri, CancellationToken cancellationToken) =>
+        RunAsync("answer", (client, token) => client.ReadResourceAsync(uri, cancellationToken: token).AsTask(), retry: true, cancellationToken);
+
+    /// <summary>Gets the prompt <paramref name="prompt"/> with its arguments.</summary>
+    public Task<GetPromptResult> GetPromptAsync(string prompt, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken) =>
+        RunAsync("answer", (client, token) => client.GetPromptAsync(prompt, arguments, cancellationToken: token).AsTask(), retry: true, cancellationToken);
 
     /// <summary>Calls <paramref name="tool"/>; a <see cref="TimeoutException"/> when it takes longer than <see cref="Timeout"/>.</summary>
-    public async Task<CallToolResult> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A call is never sent twice: a tool may act, and a lost answer does not show that it did not. Reads (lists,
+    /// resources, prompts) are asked again once on a new connection when the old one broke (an HTTP server that was
+    /// restarted and forgot the session).
+    /// </remarks>
+    public Task<CallToolResult> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken,
+        IProgress<ProgressNotificationValue>? progress = null) =>
+        RunAsync("answer", (client, token) => client.CallToolAsync(tool, arguments, progress, cancellationToken: token).AsTask(), retry: false,
+            cancellationToken);
+
+    private async Task<T> RunAsync<T>(string what, Func<McpClient, CancellationToken, Task<T>> work, bool retry,
+        CancellationToken cancellationToken)
     {
         using var deadline = Deadline(cancellationToken);
         try
         {
-            var client = await ClientAsync(deadline.Token);
-            return await client.CallToolAsync(tool, arguments, cancellationToken: deadline.Token);
+            for (var attempt = 1; ; attempt++)
+            {
+                var client = await ClientAsync(deadline.Token);
+                try
+                {
+                    return await work(client, deadline.Token);
+                }
+                catch (Exception ex) when (IsSessionLost(ex) || IsBrokenConnection(ex))
+                {
+                    // The connection is gone (a restarted HTTP server no longer knows the session, a stdio pipe broke):
+                    // the next use starts a new one. A request refused for its unknown session was not run, so even a
+                    // tool call is sent again, once.
+                    await ForgetAsync(client, ex);
+                    if (attempt > 1 || !(retry || IsSessionLost(ex))) throw;
+                }
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"The MCP server of connection '{name}' did not answer within {Timeout.TotalSeconds:0.#}s.");
+            throw new TimeoutException($"The MCP server of connection '{name}' did not {what} within {Timeout.TotalSeconds:0.#}s.");
         }
+    }
+
+    /// <summary>
+    /// An HTTP server that no longer knows the session: 404 as the specification says, or the 400 "No valid session
+    /// ID" error the TypeScript SDK's servers answer. The request was refused before anything ran.
+    /// </summary>
+    private bool IsSessionLost(Exception ex) => !McpConnection.IsStdio(settings) && ex switch
+    {
+        HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } => true,
+        McpProtocolException protocol => protocol.Message.Contains("session", StringComparison.OrdinalIgnoreCase)
+            && (protocol.Message.Contains("Bad Request", StringComparison.OrdinalIgnoreCase)
+                || protocol.Message.Contains("Not Found", StringComparison.OrdinalIgnoreCase)),
+        _ => false,
+    };
+
+    /// <summary>A failure of the connection itself, not an error the server answered (<see cref="McpProtocolException"/>).</summary>
+    private static bool IsBrokenConnection(Exception ex) =>
+        ex is HttpRequestException or IOException or ObjectDisposedException
+        || ex is McpException and not McpProtocolException && ex.InnerException is HttpRequestException or IOException;
+
+    private async Task ForgetAsync(McpClient broken, Exception reason)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (!ReferenceEquals(_client, broken)) return;
+            _logger.LogWarning("MCP connection {Connection} broke ({Reason}); it is opened again on the next use", name, reason.GetType().Name);
+            (_client, _tools) = (null, null);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        try { await broken.DisposeAsync(); }
+        catch (Exception ex) { _logger.LogDebug("MCP connection {Connection}: closing the broken client failed ({Reason})", name, ex.GetType().Name); }
     }
 
     private CancellationTokenSource Deadline(CancellationToken cancellationToken)
