@@ -68,7 +68,7 @@ public static class TextNormaliser
     // The ASCII tricks that make an all-ASCII text worth normalising.
     private static readonly SearchValues<string> Tricks = SearchValues.Create(
         ["%", "[at]", "(at)", "{at}", "<at>", "[@]", "(@)", "{@}", " at ", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}", " dot ",
-         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;"],
+         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;", "\\u", "\\U", "\\x"],
         StringComparison.OrdinalIgnoreCase);
 
     private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "&#64;", "%40", "\uFF20"],
@@ -182,6 +182,13 @@ public static class TextNormaliser
                     changed = true;
                     continue;
                 }
+                if (c == '\\' && TryBackslash(text, i, out var unescaped, out var escapedLength))
+                {
+                    EmitAll(unescaped, i, i + escapedLength);
+                    i += escapedLength;
+                    changed = true;
+                    continue;
+                }
                 if (c == '&' && TryEntity(text, i, out var entity, out var entityLength))
                 {
                     EmitAll(entity, i, i + entityLength);
@@ -234,10 +241,12 @@ public static class TextNormaliser
         at + 2 < text.Length && text[at] == '%' && Hex(text[at + 1]) is var high and >= 0 && Hex(text[at + 2]) is var low and >= 0
             ? high * 16 + low : -1;
 
-    // %XX, and a UTF-8 sequence of them (%C3%A4), decoded and folded like any character.
+    // %XX, and a UTF-8 sequence of them (%C3%A4), decoded and folded like any character; %uXXXX as JavaScript's escape() writes.
     private static bool TryPercent(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
     {
         (decoded, consumed) = ("", 0);
+        if (at + 5 < text.Length && text[at + 1] is 'u' or 'U' && HexValue(text.Slice(at + 2, 4)) is var unit and >= 0)
+            return CodeUnits(text, at, 6, unit, "%u", out decoded, out consumed);
         var first = EscapedByte(text, at);
         if (first < 0) return false;
         if (first == '%' && at + 4 < text.Length && Hex(text[at + 3]) >= 0 && Hex(text[at + 4]) >= 0)
@@ -271,6 +280,67 @@ public static class TextNormaliser
     }
 
     private static string FoldAscii(char c) => c.ToString();
+
+    private static int HexValue(ReadOnlySpan<char> digits)
+    {
+        var value = 0;
+        foreach (var digit in digits)
+        {
+            var v = Hex(digit);
+            if (v < 0) return -1;
+            value = value * 16 + v;
+        }
+        return value;
+    }
+
+    /// <summary>
+    /// A backslash escape as JSON, JavaScript, Python, C# and C write one: \uXXXX (a surrogate pair as two), \u{X...},
+    /// \UXXXXXXXX and \xXX. Text escaped once more than it is read (a JSON string inside a string, a log line of one)
+    /// still says ada\u0040example.com; it is read as what it stands for.
+    /// </summary>
+    private static bool TryBackslash(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        if (at + 1 >= text.Length) return false;
+        switch (text[at + 1])
+        {
+            case 'u' when at + 2 < text.Length && text[at + 2] == '{':
+                var close = text[(at + 3)..].IndexOf('}');
+                if (close is < 1 or > 6) return false;
+                var braced = HexValue(text.Slice(at + 3, close));
+                return braced >= 0 && Decoded(braced, close + 4, out decoded, out consumed);
+            case 'u' when at + 5 < text.Length && HexValue(text.Slice(at + 2, 4)) is var unit and >= 0:
+                return CodeUnits(text, at, 6, unit, "\\u", out decoded, out consumed);
+            case 'U' when at + 9 < text.Length && HexValue(text.Slice(at + 2, 8)) is var wide and >= 0:
+                return Decoded(wide, 10, out decoded, out consumed);
+            case 'x' when at + 3 < text.Length && HexValue(text.Slice(at + 2, 2)) is var single and >= 0:
+                return Decoded(single, 4, out decoded, out consumed);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A UTF-16 code unit written as an escape (prefix and four hex digits), a high surrogate with the low one after it.</summary>
+    private static bool CodeUnits(ReadOnlySpan<char> text, int at, int length, int unit, string prefix, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        if (unit is >= 0xDC00 and <= 0xDFFF) return false;
+        if (unit is < 0xD800 or > 0xDBFF) return Decoded(unit, length, out decoded, out consumed);
+        var next = at + length;
+        if (next + length > text.Length || !text.Slice(next, prefix.Length).Equals(prefix, StringComparison.OrdinalIgnoreCase)) return false;
+        var low = HexValue(text.Slice(next + prefix.Length, 4));
+        if (low is < 0xDC00 or > 0xDFFF) return false;
+        return Decoded(char.ConvertToUtf32((char)unit, (char)low), 2 * length, out decoded, out consumed);
+    }
+
+    private static bool Decoded(int value, int length, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        if (value is <= 0 or > 0x10FFFF || value is >= 0xD800 and <= 0xDFFF) return false;
+        var rune = new Rune(value);
+        (decoded, consumed) = (rune.IsAscii ? rune.ToString() : FoldOne(rune.ToString()), length);
+        return true;
+    }
 
     // &#64; &#x40; &commat; &period; &#46;: HTML character references, common in scraped pages and mail bodies.
     private static bool TryEntity(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)

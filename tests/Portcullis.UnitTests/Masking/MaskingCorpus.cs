@@ -89,7 +89,7 @@ public static partial class MaskingCorpus
     /// <summary>
     /// The hand-written cases: every Corpus/*.txt but the JSON ones, one text a line, grouped by class in files
     /// of their own. <c>\uXXXX</c> stands for a character that cannot be seen (a zero-width space, a no-break
-    /// space) or told apart (a Cyrillic 'а').
+    /// space) or told apart (a Cyrillic 'а'); <c>\\</c> for a backslash (text that holds escapes itself).
     /// </summary>
     public static IEnumerable<LabelledText> EdgeCases()
     {
@@ -119,7 +119,8 @@ public static partial class MaskingCorpus
             }
     }
 
-    private static string Unescape(string line) => UnicodeEscape().Replace(line, m => ((char)Convert.ToInt32(m.Groups[1].Value, 16)).ToString());
+    private static string Unescape(string line) => UnicodeEscape().Replace(line, m =>
+        m.Groups[1].Success ? ((char)Convert.ToInt32(m.Groups[1].Value, 16)).ToString() : "\\");
 
     private static LabelledText Parse(string line)
     {
@@ -137,7 +138,7 @@ public static partial class MaskingCorpus
         return new LabelledText(text.ToString(), expected);
     }
 
-    [GeneratedRegex(@"\\u([0-9A-Fa-f]{4})")]
+    [GeneratedRegex(@"\\(?:u([0-9A-Fa-f]{4})|\\)")]
     private static partial Regex UnicodeEscape();
 
     [GeneratedRegex("«(?<entity>[A-Z0-9_]+):(?<value>[^»]+)»")]

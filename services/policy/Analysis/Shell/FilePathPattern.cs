@@ -14,8 +14,9 @@ public sealed class FilePathPattern
     /// <summary>The home directory of the login user, kept symbolic: it meets rules written with '~'.</summary>
     public const string Home = "~";
 
-    /// <summary>Where a home directory stands when a rule names an absolute path (Debian's homes).</summary>
-    private static readonly string[] HomeLocations = ["/root", "/home/*"];
+    /// <summary>Where a home directory stands when a rule names an absolute path (Debian's homes: people's, root's, and
+    /// the service accounts' under /var/lib, as postgres's /var/lib/postgresql with its .pgpass and .psql_history).</summary>
+    private static readonly string[] HomeLocations = ["/root", "/home/*", "/var/lib/*"];
 
     /// <summary>The same for a path: the user's name is one no rule names ("~"), so /home/~/x meets /home/*/x but not /home/.ssh/x.</summary>
     private static readonly string[] HomeLocationsOfPaths = ["/root", "/home/\\~"];

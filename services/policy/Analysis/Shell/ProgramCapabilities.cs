@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Portcullis.Policy.Analysis.Shell;
 
 /// <summary>What a program can do beyond its name, as program-capabilities.txt (next to this file) lists it.</summary>
-public enum ProgramCapability { RunsProgram, WritesFiles, Network, ReadsRecursively, ReadsFiles, ReadsListedFiles }
+public enum ProgramCapability { RunsProgram, WritesFiles, Network, ReadsRecursively, ReadsFiles, ReadsListedFiles, ReadsProcessEnvironment }
 
 /// <summary>A capability found on one command, with the flag or operand that gave it and, for a flag whose
 /// value is a command line (>cmd) or a program (>prog), that value.</summary>
@@ -46,6 +46,7 @@ public sealed class ProgramCapabilities
                 "reads_recursively" => ProgramCapability.ReadsRecursively,
                 "reads_files" => ProgramCapability.ReadsFiles,
                 "reads_listed_files" => ProgramCapability.ReadsListedFiles,
+                "reads_process_environment" => ProgramCapability.ReadsProcessEnvironment,
                 _ => throw new FormatException($"program-capabilities.txt:{number}: unknown capability '{fields[1]}'"),
             };
             var conditions = fields.Skip(2).Where(f => !f.StartsWith("unless:", StringComparison.Ordinal)).Select(Condition.Parse).ToList();
@@ -186,6 +187,12 @@ public sealed class ProgramCapabilities
             {
                 var glob = Glob(body[4..]);
                 test = p => p.All.FirstOrDefault(a => glob.IsMatch(a.Value) || a.Value.StartsWith('-') && a.Value.Contains('=') && glob.IsMatch(a.Value[(a.Value.IndexOf('=') + 1)..]))
+                    is { } hit ? (true, hit.Value, null) : (false, "", null);
+            }
+            else if (body.StartsWith("cluster:", StringComparison.Ordinal) && body.Split(':') is [_, { Length: 1 } letter, { Length: > 0 } letters])
+            {
+                // An operand made only of the program's letter options (ps's BSD options: ps auxe) that holds the letter.
+                test = p => p.Operands.FirstOrDefault(o => o.Value.Length > 0 && o.Value.Contains(letter[0]) && o.Value.All(letters.Contains))
                     is { } hit ? (true, hit.Value, null) : (false, "", null);
             }
             else if (body.StartsWith("operands:", StringComparison.Ordinal))

@@ -432,6 +432,11 @@ public sealed class ShellCommandAnalyzer
                     state.Paths.Add(new ShellPath(program, match.Evidence, FilePathPattern.OfWord("/**", state.WorkingDirectories)));
                     state.Findings.Add(finding + ": reads files named at run time");
                     break;
+                case ProgramCapability.ReadsProcessEnvironment:
+                    // What it prints is what /proc/<pid>/environ holds: judged as reading that file.
+                    state.Paths.Add(new ShellPath(program, match.Evidence, FilePathPattern.OfWord("/proc/*/environ", state.WorkingDirectories)));
+                    state.Findings.Add(finding + ": reads other processes' environment");
+                    break;
                 case ProgramCapability.ReadsRecursively:
                     foreach (var path in state.Paths.Skip(firstPath).ToList())
                         state.Paths.Add(path with { Patterns = [.. path.Patterns.SelectMany(p => FilePathPattern.OfWord(WithinDirectory(p.Text), state.WorkingDirectories))] });

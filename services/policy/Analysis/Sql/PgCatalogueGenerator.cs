@@ -67,6 +67,8 @@ public static class PgCatalogueGenerator
         ("brin_desummarize_range", "server_state", "-"),
         ("gin_clean_pending_list", "server_state", "-"),
         ("set_config_by_name", "admin_function", "setting:0:-"),
+        ("show_config_by_name", "-", "setting_read:0:-"),
+        ("show_config_by_name_missing_ok", "-", "setting_read:0:-"),
         ("pg_cancel_backend", "admin_function", "-"),
         ("pg_terminate_backend", "admin_function", "-"),
         ("pg_logical_*", "admin_function", "-"),
@@ -99,6 +101,7 @@ public static class PgCatalogueGenerator
         "pg_catalog.pg_user_mappings", "information_schema.user_mappings",                  // foreign-server credentials
         "information_schema.user_mapping_options", "information_schema._pg_user_mappings",
         "pg_catalog.pg_largeobject_metadata",                                                // large objects
+        "pg_catalog.pg_db_role_setting",                     // per-role and per-database settings (app.jwt_secret = ...)
     };
 
     private const string FunctionRules = """
@@ -116,8 +119,8 @@ public static class PgCatalogueGenerator
         #   otherwise "-": it computes a value from its arguments and the catalog, and nothing else.
         # A function a statement calls that is not here (user-defined, an extension's, a schema other than
         # pg_catalog and information_schema, an argument count no built-in accepts) is unvetted_function.
-        # sql_argument: role:position:name of the argument that is SQL text (query), a relation (table) or a setting
-        # name (setting); a constant there is analysed as if it were written in the statement.
+        # sql_argument: role:position:name of the argument that is SQL text (query), a relation (table), a setting
+        # name set (setting) or read (setting_read); a constant there is analysed as if it were written in the statement.
         """;
 
     private const string OperatorRules = """
@@ -129,7 +132,8 @@ public static class PgCatalogueGenerator
         # PostgreSQL's built-in catalog relations, generated from pg_class by PgCatalogueGenerator; do not edit by hand.
         # sensitive_catalog: PUBLIC may not read it in a fresh cluster, or it is one of
         # PgCatalogueGenerator.ReviewedSensitiveRelations (column statistics with sample values, other sessions'
-        # statements, user mappings, large objects). Unqualified names resolve to pg_catalog first, as in PostgreSQL.
+        # statements, user mappings, large objects, per-role and per-database settings). Unqualified names resolve to
+        # pg_catalog first, as in PostgreSQL.
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -273,7 +277,7 @@ public static class PgCatalogueGenerator
                 var symbol = function.Facts[11];
                 if (Reviewed.FirstOrDefault(r => Matches(r.Symbol, symbol)) is { Symbol: not null } reviewed)
                 {
-                    function.Kinds.UnionWith(reviewed.Kinds.Split(','));
+                    function.Kinds.UnionWith(reviewed.Kinds.Split(',').Where(k => k != "-"));
                     function.SqlArgument = reviewed.SqlArgument;
                 }
                 if (function.Facts[10] == "f") function.Kinds.Add(SqlCapabilities.AdminFunction);

@@ -67,6 +67,7 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         if (WalkText(sql, state, depth: 0) is { } error) return SqlAnalysis.Rejected(error);
         if (state.Statements.Count == 0)
             return SqlAnalysis.Rejected("the string holds no SQL statement");
+        RoleSettings(state);
         return new SqlAnalysis
         {
             Statements = state.Statements,
@@ -160,6 +161,9 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         {
             case "VariableSetStmt":
                 SetStatement(value, state);
+                return;
+            case "VariableShowStmt":
+                ReadSetting(value.TryGetProperty("name", out var shown) ? shown.GetString() : null, state);
                 return;
             case "DiscardStmt":
                 // DISCARD ALL also resets the session's settings and its authorization (SET SESSION AUTHORIZATION DEFAULT).
@@ -350,9 +354,32 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         if (!written && schema is null && state.CteScopes.Any(scope => scope.Contains(name))) return;
         (written ? state.TablesWritten : state.TablesRead).Add(new TableReference(schema, name));
         state.Kinds.UnionWith(catalogue.RelationKinds(schema, name));
+        if (schema is null or "pg_catalog" && RoleSettingViews.ContainsKey(name))
+        {
+            // Renamed columns (pg_roles AS r(a, b, ...)) hide which one is the settings column.
+            var alias = rangeVar.TryGetProperty("alias", out var a) ? a : default;
+            if (alias.ValueKind == JsonValueKind.Object && alias.TryGetProperty("colnames", out _)) state.Kinds.Add(SqlCapabilities.SensitiveCatalog);
+            state.RoleSettingNames.Add(alias.ValueKind == JsonValueKind.Object && alias.TryGetProperty("aliasname", out var n) ? n.GetString()! : name);
+        }
         if (schema is null)
             foreach (var path in state.SearchPath)
                 state.Kinds.UnionWith(catalogue.RelationKinds(path, name));
+    }
+
+    /// <summary>
+    /// Views every role may read whose one column holds each role's own settings (ALTER ROLE ... SET app.secret = ...):
+    /// that column, * and the whole row are a sensitive catalog read; the other columns are not.
+    /// </summary>
+    private static readonly Dictionary<string, string> RoleSettingViews = new(StringComparer.Ordinal)
+    {
+        ["pg_roles"] = "rolconfig", ["pg_user"] = "useconfig",
+    };
+
+    private static void RoleSettings(WalkState state)
+    {
+        if (state.RoleSettingNames.Count == 0) return;
+        if (state.Columns.Contains("*") || RoleSettingViews.Values.Any(state.Columns.Contains) || state.RoleSettingNames.Any(state.Columns.Contains))
+            state.Kinds.Add(SqlCapabilities.SensitiveCatalog);
     }
 
     private static void DropObjects(JsonElement drop, WalkState state)
@@ -391,6 +418,9 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
                     break;
                 case SqlTextArgument.Setting:
                     AddSetting(text?.Trim().ToLowerInvariant(), state);
+                    break;
+                case SqlTextArgument.SettingRead:
+                    ReadSetting(text, state);
                     break;
             }
         }
@@ -520,6 +550,17 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         if (name is null or "search_path" or "all") state.PgCatalogNotFirst = true;
     }
 
+    /// <summary>
+    /// Reading a setting (SHOW, current_setting): PostgreSQL guards its own settings that hold secrets (superuser only),
+    /// but a custom one (a dotted name such as app.jwt_secret) is readable by every role, and is where deployments keep
+    /// secrets (ALTER DATABASE/ROLE ... SET app.secret = ...). So a custom setting, or one named at run time, is read
+    /// as a sensitive catalog. SHOW ALL and pg_settings never list custom placeholders.
+    /// </summary>
+    private static void ReadSetting(string? name, WalkState state)
+    {
+        if (name is null || name.Contains('.', StringComparison.Ordinal)) state.Kinds.Add(SqlCapabilities.SensitiveCatalog);
+    }
+
     /// <summary>A DO block runs procedural code whose SQL is not analysed; an untrusted language runs programs.</summary>
     private static void DoBlock(JsonElement value, WalkState state)
     {
@@ -557,6 +598,8 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         public readonly HashSet<TableReference> TablesWritten = [];
         public readonly HashSet<string> Functions = new(StringComparer.Ordinal);
         public readonly HashSet<string> Columns = new(StringComparer.Ordinal);
+        /// <summary>The names (aliases) under which pg_roles or pg_user is read in the statement.</summary>
+        public readonly HashSet<string> RoleSettingNames = new(StringComparer.Ordinal);
         public readonly List<string> SearchPath = [];
         public readonly HashSet<string> Prepared = new(StringComparer.Ordinal);
         public readonly HashSet<string> Cursors = new(StringComparer.Ordinal);

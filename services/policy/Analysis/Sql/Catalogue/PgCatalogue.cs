@@ -8,6 +8,7 @@ public sealed record SqlTextArgument(string Role, int Position, string? Name)
     public const string Query = "query";
     public const string Table = "table";
     public const string Setting = "setting";
+    public const string SettingRead = "setting_read";
 
     public static SqlTextArgument? Parse(string text)
     {
