@@ -15,25 +15,8 @@ public sealed class PostgresWireTests(PortcullisStack stack)
 {
     private static string NewSession() => "e2e-wire-" + Guid.NewGuid().ToString("N")[..10];
 
-    private async Task<NpgsqlConnection> Connect(string session, string database = "warehouse", string? password = null)
-    {
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1",
-            Port = stack.WirePort,
-            Database = database,
-            Username = "agent",
-            Password = password ?? await stack.TokenFor(PortcullisStack.AgentClient),
-            SslMode = SslMode.Require,
-            Options = $"-c portcullis.session={session}",
-            Pooling = false,
-        };
-        // Npgsql's type loading reads the whole pg_type catalog on connect, which the connection's max_rows cuts short:
-        // the built-in type mappings are enough for an agent.
-        var source = new NpgsqlDataSourceBuilder(builder.ConnectionString);
-        source.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
-        return await source.Build().OpenConnectionAsync();
-    }
+    private Task<NpgsqlConnection> Connect(string session, string database = "warehouse", string? password = null) =>
+        WireAgent.ConnectAsync(stack, session, database, password);
 
     private static JsonElement[] Received(JsonElement timeline) =>
         [.. timeline.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "RequestReceived")
@@ -212,6 +195,8 @@ public sealed class PostgresWireTests(PortcullisStack stack)
             "SELECT version(); SHOW standard_conforming_strings; SET search_path = demo; SELECT current_schema()");
         Assert.True(exit == 0, errors);
         Assert.Contains("PostgreSQL", output);
+        // The setting holds for the statements after it, as on PostgreSQL (they are judged with it).
+        Assert.Contains(" demo", output);
         (output, errors, exit) = await Psql(NewSession(), "\\dt demo.*");
         Assert.True(exit == 0, errors);
         Assert.Contains("customers", output);

@@ -46,15 +46,21 @@ public static class SqlApi
     /// before masking: the wire listener takes the columns' table, attribute and type from it, and compares values only to
     /// know which columns masking changed (what it sends is always the masked output).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="statement"/>, when given, is what runs after the <paramref name="prelude"/> statements; the action's
+    /// SQL (what policy judges and the audit records) is then the prelude and the statement together.
+    /// </remarks>
     public static Task RunAction(HttpContext context, AgentRequestFlow flow, PostgresConnector postgres, AgentAction action,
-        IReadOnlyList<object> values, ILogger logger, Action<SqlResult>? ran = null)
+        IReadOnlyList<object> values, ILogger logger, Action<SqlResult>? ran = null, IReadOnlyList<string>? prelude = null,
+        string? statement = null)
     {
         var connection = action.Connection;
         return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
         {
             try
             {
-                var result = await postgres.ExecuteAsync(connection, action.Sql!, values, request.Obligations, context.RequestAborted);
+                var result = await postgres.ExecuteAsync(connection, statement ?? action.Sql!, values, request.Obligations,
+                    context.RequestAborted, prelude);
                 ran?.Invoke(result);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
                     MaskAs: MaskingMediaTypes.SqlResults); // column rules follow the columns' origins

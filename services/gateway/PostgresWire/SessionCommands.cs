@@ -19,10 +19,6 @@ public static partial class SessionCommands
         {
             case "BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE":
                 return Done();
-            case "DISCARD" when words is [_, "ALL"]:
-                // What drivers send when a pooled connection is reused: the session forgets what it was given.
-                session.PresentedApproval = null;
-                return Done();
             case "SET" or "RESET" when ApprovalSetting().Match(sql) is { Success: true } set:
                 if (words[0] == "RESET" || set.Groups["value"].Value.Trim('\'').Length == 0 ||
                     set.Groups["value"].Value.Equals("default", StringComparison.OrdinalIgnoreCase))

@@ -462,12 +462,20 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private async Task<WireOutcome> RunAsync(string sql, IReadOnlyList<string?> parameters)
     {
         if (SessionCommands.Answer(sql, _session!) is { } own) return own;
+        if (_session!.Settings.Refusal(sql) is { } refusal) return WireOutcome.Failed(WireError.Of("54000", refusal));
         using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
         cancellation.Running(_processId, statement);
         var presented = _session!.PresentedApproval;
         try
         {
-            return await statements.RunAsync(_session, sql, parameters, statement.Token);
+            var outcome = await statements.RunAsync(_session, sql, parameters, statement.Token);
+            if (outcome.Error is null)
+            {
+                _session.Settings.Succeeded(sql);
+                // What drivers send when a pooled connection is reused: the session forgets what it was given.
+                if (WireSettings.Change(sql).Kind == WireSettings.ChangeKind.ResetAll) _session.PresentedApproval = null;
+            }
+            return outcome;
         }
         catch (OperationCanceledException) when (statement.IsCancellationRequested && !closed.IsCancellationRequested)
         {

@@ -22,6 +22,9 @@ public sealed class WireSession(ClaimsPrincipal user, string token, string conne
 
     /// <summary>The approval id set with <c>SET portcullis.approval</c>, presented with the next statement only.</summary>
     public string? PresentedApproval { get; set; }
+
+    /// <summary>The session settings made so far, run again (and judged) with every statement.</summary>
+    public WireSettings Settings { get; } = new();
 }
 
 /// <summary>One result set as the wire sends it: masked values in text form, with each column's origin in the upstream.</summary>
@@ -66,13 +69,15 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         {
             return WireOutcome.Failed(WireError.Of("22021", ex.Message));
         }
-        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: sql, Parameters: canonical);
+        var prelude = session.Settings.Statements;
+        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: session.Settings.Judged(sql), Parameters: canonical);
 
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken);
         SqlResult? raw = null;
         await SqlApi.RunAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
-            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result);
+            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result,
+            prelude.Count == 0 ? null : prelude, prelude.Count == 0 ? null : sql);
 
         var body = ((MemoryStream)context.Response.Body).ToArray();
         var status = context.Response.StatusCode;

@@ -29,8 +29,13 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         return $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
     }
 
+    /// <summary>
+    /// Runs <paramref name="sql"/> in a transaction of its own. <paramref name="prelude"/>: session settings (the wire
+    /// listener's earlier <c>SET</c>s) run first in the same transaction, so they hold for the statement; the caller has
+    /// had them judged together with it.
+    /// </summary>
     public async Task<SqlResult> ExecuteAsync(string connection, string sql, IReadOnlyList<object> parameters,
-        Obligations obligations, CancellationToken cancellationToken)
+        Obligations obligations, CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null)
     {
         var source = await DataSource(connection, cancellationToken);
         var maxRows = obligations.MaxRows ?? DefaultMaxRows;
@@ -41,6 +46,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
         if (await maskedViews.RefusalAsync(connection, database, transaction, obligations.Relations, cancellationToken) is { } refusal)
             throw new MaskedViewException(refusal);
+        foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
 
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();
