@@ -203,7 +203,7 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     }
 
     [Fact]
-    public async Task Psycopg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
+    public async Task Psycopg_asyncpg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
     {
         var session = NewSession();
         var start = new ProcessStartInfo("/usr/bin/python3")
@@ -233,7 +233,21 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Contains("email", result.GetProperty("sqlalchemy_columns").EnumerateArray().Select(c => c.GetString()));
         Assert.All(result.GetProperty("sqlalchemy_emails").EnumerateArray(), e => Assert.Equal("[EMAIL]", e.GetString()));
 
-        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString()!.Contains("LIMIT 2")));
+        var asyncpgRows = result.GetProperty("asyncpg_rows").EnumerateArray().ToArray();
+        Assert.Equal(2, asyncpgRows.Length);
+        Assert.Equal(1, asyncpgRows[0][0].GetInt32());
+        Assert.Equal("[EMAIL]", asyncpgRows[0][1].GetString());
+        Assert.Equal(["int4"], result.GetProperty("asyncpg_parameters").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(["customers"], result.GetProperty("asyncpg_columns").EnumerateArray().Select(t => t.GetString()));
+        Assert.True(result.GetProperty("asyncpg_count").GetInt64() > 0);
+        Assert.Equal("42501", result.GetProperty("asyncpg_drop").GetString());
+        Assert.Contains("sql-no-ddl", result.GetProperty("asyncpg_drop_message").GetString());
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString()!.Contains("LIMIT 2"))
+            && Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
+        // asyncpg's describes are actions of their own, decided and recorded: the denied DROP never reached the database.
+        Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers"
+            && a.TryGetProperty("method", out var method) && method.GetString() == "DESCRIBE");
         Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers");
         Assert.DoesNotContain("@example.com", timeline.ToString());
     }

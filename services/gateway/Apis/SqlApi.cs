@@ -80,6 +80,37 @@ public static class SqlApi
         }, logger);
     }
 
+    /// <summary>
+    /// Describes a SQL action (its parameter types and result columns) through the request flow: policy decides it as it
+    /// would decide running it, the audit records it, and the upstream only parses it (nothing runs). The wire listener's
+    /// Describe of a prepared statement, which drivers such as asyncpg send before they bind.
+    /// </summary>
+    public static Task DescribeAction(HttpContext context, AgentRequestFlow flow, PostgresConnector postgres, AgentAction action,
+        ILogger logger, Action<SqlDescription> described, IReadOnlyList<string>? prelude = null, string? statement = null)
+    {
+        var connection = action.Connection;
+        return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
+        {
+            try
+            {
+                var description = await postgres.DescribeAsync(connection, statement ?? action.Sql!, request.Obligations,
+                    context.RequestAborted, prelude);
+                described(description);
+                var body = JsonSerializer.SerializeToUtf8Bytes(new
+                {
+                    parameterTypes = description.ParameterTypes,
+                    columns = description.Columns.Select(c => new { name = c.Name, type = c.Type }),
+                });
+                return new ConnectorOutput(200, "application/json", body, target);
+            }
+            catch (PostgresException ex)
+            {
+                return ConnectorApi.Problem(context, 422, "sql-error", "The database refused the statement",
+                    SqlErrorText.For(ex), new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
+            }
+        }, logger);
+    }
+
     /// <summary>The parameters as they will be sent, or what is wrong with them: refused before anything is asked or run.</summary>
     private static (IReadOnlyList<object> Values, string? Error) Parameters(IReadOnlyList<JsonElement>? parameters)
     {

@@ -41,6 +41,24 @@ public static partial class SessionCommands
         }
     }
 
+    /// <summary>
+    /// The columns of a statement the gateway answers itself (none for transaction control and SET), without answering
+    /// it; null when the statement is not the gateway's.
+    /// </summary>
+    public static IReadOnlyList<WireResultColumn>? Describe(string sql)
+    {
+        var words = WireSql.Words(sql, 2);
+        if (words.Count == 0) return null;
+        return words[0] switch
+        {
+            "BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE" => [],
+            "SET" or "RESET" when ApprovalSetting().IsMatch(sql) => [],
+            "SHOW" when ShowSetting().Match(sql) is { Success: true } show =>
+                [new WireResultColumn(show.Groups[1].Value.ToLowerInvariant(), 0, 0, WireValues.Text, false)],
+            _ => null,
+        };
+    }
+
     private static WireOutcome Done() => new([], 0, null);
 
     [GeneratedRegex(@"^\s*(?:SET\s+(?:SESSION\s+|LOCAL\s+)?portcullis\.approval\s*(?:=|\s+TO\s+)\s*(?<value>'[^']*'|[\w-]+)\s*;?\s*$|RESET\s+portcullis\.approval\s*;?\s*$)",
