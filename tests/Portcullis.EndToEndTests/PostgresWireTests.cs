@@ -252,6 +252,69 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.DoesNotContain("@example.com", timeline.ToString());
     }
 
+    [Fact]
+    public async Task Node_postgres_and_langchain_sql_database_list_tables_read_masked_emails_and_get_denials_as_42501()
+    {
+        var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
+        await NpmCi(folder);
+        var session = NewSession();
+        var start = new ProcessStartInfo("node")
+        {
+            ArgumentList = { Path.Combine(folder, "node_clients.mjs") },
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PGHOST"] = "127.0.0.1";
+        start.Environment["PGPORT"] = stack.WirePort.ToString();
+        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
+        start.Environment["PORTCULLIS_SESSION"] = session;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await errors);
+        var result = JsonDocument.Parse(await output).RootElement;
+
+        var rows = result.GetProperty("pg_rows").EnumerateArray().ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("[EMAIL]", rows[0][1].GetString());
+        Assert.Equal("42501", result.GetProperty("pg_copy").GetProperty("code").GetString());
+        Assert.Contains("sql-no-program", result.GetProperty("pg_copy").GetProperty("message").GetString());
+        Assert.Equal("42501", result.GetProperty("pg_drop").GetProperty("code").GetString());
+        Assert.Contains("sql-no-ddl", result.GetProperty("pg_drop").GetProperty("message").GetString());
+
+        var tables = result.GetProperty("langchain_tables").EnumerateArray().Select(t => t.GetString()).ToArray();
+        Assert.Contains("customers", tables);
+        Assert.Contains("payments", tables);
+        var info = result.GetProperty("langchain_table_info").GetString()!;
+        Assert.Contains("CREATE TABLE \"demo\".\"customers\"", info);
+        Assert.Contains("[EMAIL]", info); // the sample rows, masked
+        var run = result.GetProperty("langchain_run").GetString()!;
+        Assert.Contains("[EMAIL]", run);
+        Assert.Equal("42501", result.GetProperty("langchain_drop").GetProperty("code").GetString());
+        Assert.DoesNotContain("@example.com", await output);
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
+        Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "COPY (SELECT 1) TO PROGRAM 'id'");
+        Assert.DoesNotContain("@example.com", timeline.ToString());
+    }
+
+    /// <summary>tests/wire-clients' npm packages (pg, typeorm, LangChain.js), installed with npm ci when missing.</summary>
+    private static async Task NpmCi(string folder)
+    {
+        if (Directory.Exists(Path.Combine(folder, "node_modules", "pg")) && Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "classic")))
+            return;
+        var start = new ProcessStartInfo("npm") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund" }) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(cancel.Token);
+        Assert.True(process.ExitCode == 0, $"npm ci in tests/wire-clients failed: {await stderr}");
+    }
+
     private async Task<(string Output, string Errors, int Exit)> Psql(string session, string sql)
     {
         var start = new ProcessStartInfo("psql")
