@@ -90,6 +90,25 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task Npgsql_reads_numeric_date_timestamp_int_bool_and_text_in_binary()
+    {
+        await using var connection = await Connect(NewSession());
+        // Npgsql asks for every column of a type it knows in binary.
+        await using var command = new NpgsqlCommand(
+            "SELECT 12.3456::numeric, date '2024-02-29', timestamp '2024-02-29 13:45:01.25', timestamptz '2024-02-29 13:45:01+02', " +
+            "42, true, 'text'::text", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(12.3456m, reader.GetDecimal(0));
+        Assert.Equal(new DateOnly(2024, 2, 29), reader.GetFieldValue<DateOnly>(1));
+        Assert.Equal(new DateTime(2024, 2, 29, 13, 45, 1, 250), reader.GetDateTime(2));
+        Assert.Equal(new DateTime(2024, 2, 29, 11, 45, 1, DateTimeKind.Utc), reader.GetFieldValue<DateTime>(3));
+        Assert.Equal(42, reader.GetInt32(4));
+        Assert.True(reader.GetBoolean(5));
+        Assert.Equal("text", reader.GetString(6));
+    }
+
+    [Fact]
     public async Task Upstream_errors_keep_their_sqlstate()
     {
         await using var connection = await Connect(NewSession());
