@@ -49,10 +49,11 @@ install() {
   command -v shfmt >/dev/null || missing+=(shfmt)  # the shell analysis' differential test parses with it
   # A headless browser for the approver console's browser test (driven by Playwright).
   command -v chromium >/dev/null || missing+=(chromium)
-  # Unmodified PostgreSQL clients for the gateway's PostgreSQL port tests: psql, psycopg 3, psycopg2 + SQLAlchemy.
+  # Unmodified PostgreSQL clients for the gateway's PostgreSQL port tests: psql, psycopg 3, psycopg2 + SQLAlchemy, asyncpg.
   command -v psql >/dev/null || missing+=(postgresql-client)
   /usr/bin/python3 -c 'import psycopg' 2>/dev/null || missing+=(python3-psycopg)
   /usr/bin/python3 -c 'import psycopg2, sqlalchemy' 2>/dev/null || missing+=(python3-psycopg2 python3-sqlalchemy)
+  /usr/bin/python3 -c 'import asyncpg' 2>/dev/null || missing+=(python3-asyncpg)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
   log "installing ${missing[*]} from Debian packages (apt-get)"

@@ -18,16 +18,16 @@ namespace Portcullis.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
 {
-    private const string FlowRule = "builtin:masked-column-flow";
-    private static readonly string[] MaskedOrigins =
+    internal const string FlowRule = "builtin:masked-column-flow";
+    internal static readonly string[] MaskedOrigins =
         ["demo.customers.name", "demo.customers.email", "demo.customers.ssn", "demo.payments.card_number", "demo.api_keys.secret"];
 
     private static readonly string CorpusFile =
         Path.Combine(PortcullisStack.RepositoryRoot, "tests", "Portcullis.EndToEndTests", "Corpus", "sql-masked-columns.txt");
 
-    private sealed record Case(int Line, string Class, string Effect, string Sql);
+    internal sealed record Case(int Line, string Class, string Effect, string Sql);
 
-    private static List<Case> LoadCorpus()
+    internal static List<Case> LoadCorpus()
     {
         var cases = new List<Case>();
         var currentClass = "";
@@ -43,7 +43,7 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
     }
 
     /// <summary>Views over the demo table, made by the database owner as a DBA would, readable by the agent's login.</summary>
-    private async Task CreateViewsAsync()
+    internal static async Task CreateViewsAsync(PortcullisStack stack)
     {
         await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
         await connection.OpenAsync();
@@ -64,7 +64,7 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
     }
 
     /// <summary>The raw values of the masked columns, and the forms a transformation would give them.</summary>
-    private async Task<HashSet<string>> RawValuesAsync()
+    internal static async Task<HashSet<string>> RawValuesAsync(PortcullisStack stack)
     {
         await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
         await connection.OpenAsync();
@@ -117,8 +117,8 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
     [Fact]
     public async Task No_corpus_statement_returns_or_tests_a_masked_value_and_benign_reads_still_work()
     {
-        await CreateViewsAsync();
-        var raw = await RawValuesAsync();
+        await CreateViewsAsync(stack);
+        var raw = await RawValuesAsync(stack);
         var cases = LoadCorpus();
         Assert.True(cases.Count >= 100, $"{cases.Count} cases");
         foreach (var group in new[] { "expressions over masked columns", "predicates as oracles", "whole-row references, statistics and views", "benign, must still work" })
@@ -187,8 +187,8 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
     [Fact]
     public async Task Through_mcp_sql_query_every_corpus_statement_has_the_same_effect()
     {
-        await CreateViewsAsync();
-        var raw = await RawValuesAsync();
+        await CreateViewsAsync(stack);
+        var raw = await RawValuesAsync(stack);
         var agent = await McpAgent.SharedSession(stack, "sql-masked-columns");
         var failures = new List<string>();
         foreach (var @case in LoadCorpus())
@@ -217,12 +217,12 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
         Assert.True(failures.Count == 0, $"{failures.Count} corpus cases failed through MCP:\n" + string.Join("\n", failures));
     }
 
-    private static string Truncate(string text) => text.Length <= 400 ? text : text[..400] + "…";
+    internal static string Truncate(string text) => text.Length <= 400 ? text : text[..400] + "…";
 
     [Fact]
     public async Task Through_mcp_sql_query_computations_are_refused_and_bare_reads_come_back_masked()
     {
-        await CreateViewsAsync();
+        await CreateViewsAsync(stack);
         var transport = new HttpClientTransport(new HttpClientTransportOptions
         {
             Endpoint = new Uri(stack.Gateway.BaseAddress!, "mcp"),

@@ -15,25 +15,8 @@ public sealed class PostgresWireTests(PortcullisStack stack)
 {
     private static string NewSession() => "e2e-wire-" + Guid.NewGuid().ToString("N")[..10];
 
-    private async Task<NpgsqlConnection> Connect(string session, string database = "warehouse", string? password = null)
-    {
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1",
-            Port = stack.WirePort,
-            Database = database,
-            Username = "agent",
-            Password = password ?? await stack.TokenFor(PortcullisStack.AgentClient),
-            SslMode = SslMode.Require,
-            Options = $"-c portcullis.session={session}",
-            Pooling = false,
-        };
-        // Npgsql's type loading reads the whole pg_type catalog on connect, which the connection's max_rows cuts short:
-        // the built-in type mappings are enough for an agent.
-        var source = new NpgsqlDataSourceBuilder(builder.ConnectionString);
-        source.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
-        return await source.Build().OpenConnectionAsync();
-    }
+    private Task<NpgsqlConnection> Connect(string session, string database = "warehouse", string? password = null) =>
+        WireAgent.ConnectAsync(stack, session, database, password);
 
     private static JsonElement[] Received(JsonElement timeline) =>
         [.. timeline.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "RequestReceived")
@@ -104,6 +87,25 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         var timeline = await stack.TimelineAsync(session, t => Received(t).Length == 3
             && t.GetProperty("events").EnumerateArray().Count(e => e.GetProperty("type").GetString() == "RequestCompleted") == 3);
         Assert.Single(timeline.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "RequestForwarded");
+    }
+
+    [Fact]
+    public async Task Npgsql_reads_numeric_date_timestamp_int_bool_and_text_in_binary()
+    {
+        await using var connection = await Connect(NewSession());
+        // Npgsql asks for every column of a type it knows in binary.
+        await using var command = new NpgsqlCommand(
+            "SELECT 12.3456::numeric, date '2024-02-29', timestamp '2024-02-29 13:45:01.25', timestamptz '2024-02-29 13:45:01+02', " +
+            "42, true, 'text'::text", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(12.3456m, reader.GetDecimal(0));
+        Assert.Equal(new DateOnly(2024, 2, 29), reader.GetFieldValue<DateOnly>(1));
+        Assert.Equal(new DateTime(2024, 2, 29, 13, 45, 1, 250), reader.GetDateTime(2));
+        Assert.Equal(new DateTime(2024, 2, 29, 11, 45, 1, DateTimeKind.Utc), reader.GetFieldValue<DateTime>(3));
+        Assert.Equal(42, reader.GetInt32(4));
+        Assert.True(reader.GetBoolean(5));
+        Assert.Equal("text", reader.GetString(6));
     }
 
     [Fact]
@@ -212,13 +214,15 @@ public sealed class PostgresWireTests(PortcullisStack stack)
             "SELECT version(); SHOW standard_conforming_strings; SET search_path = demo; SELECT current_schema()");
         Assert.True(exit == 0, errors);
         Assert.Contains("PostgreSQL", output);
+        // The setting holds for the statements after it, as on PostgreSQL (they are judged with it).
+        Assert.Contains(" demo", output);
         (output, errors, exit) = await Psql(NewSession(), "\\dt demo.*");
         Assert.True(exit == 0, errors);
         Assert.Contains("customers", output);
     }
 
     [Fact]
-    public async Task Psycopg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
+    public async Task Psycopg_asyncpg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
     {
         var session = NewSession();
         var start = new ProcessStartInfo("/usr/bin/python3")
@@ -248,9 +252,86 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Contains("email", result.GetProperty("sqlalchemy_columns").EnumerateArray().Select(c => c.GetString()));
         Assert.All(result.GetProperty("sqlalchemy_emails").EnumerateArray(), e => Assert.Equal("[EMAIL]", e.GetString()));
 
-        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString()!.Contains("LIMIT 2")));
+        var asyncpgRows = result.GetProperty("asyncpg_rows").EnumerateArray().ToArray();
+        Assert.Equal(2, asyncpgRows.Length);
+        Assert.Equal(1, asyncpgRows[0][0].GetInt32());
+        Assert.Equal("[EMAIL]", asyncpgRows[0][1].GetString());
+        Assert.Equal(["int4"], result.GetProperty("asyncpg_parameters").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(["customers"], result.GetProperty("asyncpg_columns").EnumerateArray().Select(t => t.GetString()));
+        Assert.True(result.GetProperty("asyncpg_count").GetInt64() > 0);
+        Assert.Equal("42501", result.GetProperty("asyncpg_drop").GetString());
+        Assert.Contains("sql-no-ddl", result.GetProperty("asyncpg_drop_message").GetString());
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString()!.Contains("LIMIT 2"))
+            && Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
+        // asyncpg's describes are actions of their own, decided and recorded: the denied DROP never reached the database.
+        Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers"
+            && a.TryGetProperty("method", out var method) && method.GetString() == "DESCRIBE");
         Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers");
         Assert.DoesNotContain("@example.com", timeline.ToString());
+    }
+
+    [Fact]
+    public async Task Node_postgres_and_langchain_sql_database_list_tables_read_masked_emails_and_get_denials_as_42501()
+    {
+        var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
+        await NpmCi(folder);
+        var session = NewSession();
+        var start = new ProcessStartInfo("node")
+        {
+            ArgumentList = { Path.Combine(folder, "node_clients.mjs") },
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PGHOST"] = "127.0.0.1";
+        start.Environment["PGPORT"] = stack.WirePort.ToString();
+        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
+        start.Environment["PORTCULLIS_SESSION"] = session;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await errors);
+        var result = JsonDocument.Parse(await output).RootElement;
+
+        var rows = result.GetProperty("pg_rows").EnumerateArray().ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("[EMAIL]", rows[0][1].GetString());
+        Assert.Equal("42501", result.GetProperty("pg_copy").GetProperty("code").GetString());
+        Assert.Contains("sql-no-program", result.GetProperty("pg_copy").GetProperty("message").GetString());
+        Assert.Equal("42501", result.GetProperty("pg_drop").GetProperty("code").GetString());
+        Assert.Contains("sql-no-ddl", result.GetProperty("pg_drop").GetProperty("message").GetString());
+
+        var tables = result.GetProperty("langchain_tables").EnumerateArray().Select(t => t.GetString()).ToArray();
+        Assert.Contains("customers", tables);
+        Assert.Contains("payments", tables);
+        var info = result.GetProperty("langchain_table_info").GetString()!;
+        Assert.Contains("CREATE TABLE \"demo\".\"customers\"", info);
+        Assert.Contains("[EMAIL]", info); // the sample rows, masked
+        var run = result.GetProperty("langchain_run").GetString()!;
+        Assert.Contains("[EMAIL]", run);
+        Assert.Equal("42501", result.GetProperty("langchain_drop").GetProperty("code").GetString());
+        Assert.DoesNotContain("@example.com", await output);
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
+        Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "COPY (SELECT 1) TO PROGRAM 'id'");
+        Assert.DoesNotContain("@example.com", timeline.ToString());
+    }
+
+    /// <summary>tests/wire-clients' npm packages (pg, typeorm, LangChain.js), installed with npm ci when missing.</summary>
+    private static async Task NpmCi(string folder)
+    {
+        if (Directory.Exists(Path.Combine(folder, "node_modules", "pg")) && Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "classic")))
+            return;
+        var start = new ProcessStartInfo("npm") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund" }) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(cancel.Token);
+        Assert.True(process.ExitCode == 0, $"npm ci in tests/wire-clients failed: {await stderr}");
     }
 
     private async Task<(string Output, string Errors, int Exit)> Psql(string session, string sql)

@@ -1,8 +1,11 @@
 """Unmodified Python PostgreSQL clients against the gateway's PostgreSQL port (Debian's python3-psycopg,
-python3-psycopg2, python3-sqlalchemy). Run by tests/Portcullis.EndToEndTests (PostgresWireTests) with PGHOST,
+python3-psycopg2, python3-sqlalchemy, python3-asyncpg). Run by tests/Portcullis.EndToEndTests (PostgresWireTests) with PGHOST,
 PGPORT, PGPASSWORD (the agent's access token) and PORTCULLIS_SESSION set; prints one JSON object."""
+import asyncio
 import json
 import os
+
+import asyncpg
 
 import psycopg
 import sqlalchemy
@@ -34,4 +37,29 @@ out["sqlalchemy_tables"] = sorted(inspector.get_table_names(schema="demo"))
 out["sqlalchemy_columns"] = [c["name"] for c in inspector.get_columns("customers", schema="demo")]
 with engine.connect() as conn:
     out["sqlalchemy_emails"] = [r[0] for r in conn.execute(sqlalchemy.text("SELECT email FROM demo.customers ORDER BY id LIMIT 2"))]
+
+
+# asyncpg: every query is a prepared statement, described (Parse + Describe) before it is bound, with parameters and
+# results in binary. The describe goes through policy: a denied statement is refused before it is even described.
+async def run_asyncpg():
+    conn = await asyncpg.connect(host=host, port=int(port), user="agent", password=token, database="warehouse",
+                                 ssl="require", server_settings={"portcullis.session": session}, command_timeout=60)
+    try:
+        rows = await conn.fetch("SELECT id, email FROM demo.customers WHERE id <= $1 ORDER BY id", 2)
+        out["asyncpg_rows"] = [[r["id"], r["email"]] for r in rows]
+        statement = await conn.prepare("SELECT count(*) AS customers FROM demo.customers WHERE id > $1")
+        out["asyncpg_parameters"] = [t.name for t in statement.get_parameters()]
+        out["asyncpg_columns"] = [a.name for a in statement.get_attributes()]
+        out["asyncpg_count"] = await statement.fetchval(0)
+        try:
+            await conn.fetch("DROP TABLE demo.customers")
+            out["asyncpg_drop"] = "ran"
+        except asyncpg.PostgresError as error:
+            out["asyncpg_drop"] = error.sqlstate
+            out["asyncpg_drop_message"] = str(error)
+    finally:
+        await conn.close()
+
+
+asyncio.run(run_asyncpg())
 print(json.dumps(out))

@@ -46,15 +46,21 @@ public static class SqlApi
     /// before masking: the wire listener takes the columns' table, attribute and type from it, and compares values only to
     /// know which columns masking changed (what it sends is always the masked output).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="statement"/>, when given, is what runs after the <paramref name="prelude"/> statements; the action's
+    /// SQL (what policy judges and the audit records) is then the prelude and the statement together.
+    /// </remarks>
     public static Task RunAction(HttpContext context, AgentRequestFlow flow, PostgresConnector postgres, AgentAction action,
-        IReadOnlyList<object> values, ILogger logger, Action<SqlResult>? ran = null)
+        IReadOnlyList<object> values, ILogger logger, Action<SqlResult>? ran = null, IReadOnlyList<string>? prelude = null,
+        string? statement = null)
     {
         var connection = action.Connection;
         return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
         {
             try
             {
-                var result = await postgres.ExecuteAsync(connection, action.Sql!, values, request.Obligations, context.RequestAborted);
+                var result = await postgres.ExecuteAsync(connection, statement ?? action.Sql!, values, request.Obligations,
+                    context.RequestAborted, prelude);
                 ran?.Invoke(result);
                 request.Rows = result.Results.Sum(set => (long)set.Rows.Count);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,
@@ -70,6 +76,37 @@ public static class SqlApi
                 var status = ex.SqlState == PostgresErrorCodes.QueryCanceled ? 504 : 422;
                 return ConnectorApi.Problem(context, status, "sql-error",
                     ex.SqlState == PostgresErrorCodes.QueryCanceled ? "Statement cancelled" : "The database refused the statement",
+                    SqlErrorText.For(ex), new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
+            }
+        }, logger);
+    }
+
+    /// <summary>
+    /// Describes a SQL action (its parameter types and result columns) through the request flow: policy decides it as it
+    /// would decide running it, the audit records it, and the upstream only parses it (nothing runs). The wire listener's
+    /// Describe of a prepared statement, which drivers such as asyncpg send before they bind.
+    /// </summary>
+    public static Task DescribeAction(HttpContext context, AgentRequestFlow flow, PostgresConnector postgres, AgentAction action,
+        ILogger logger, Action<SqlDescription> described, IReadOnlyList<string>? prelude = null, string? statement = null)
+    {
+        var connection = action.Connection;
+        return ConnectorApi.RunAsync(context, flow, Endpoint, action, () => postgres.Describe(connection), async (request, target) =>
+        {
+            try
+            {
+                var description = await postgres.DescribeAsync(connection, statement ?? action.Sql!, request.Obligations,
+                    context.RequestAborted, prelude);
+                described(description);
+                var body = JsonSerializer.SerializeToUtf8Bytes(new
+                {
+                    parameterTypes = description.ParameterTypes,
+                    columns = description.Columns.Select(c => new { name = c.Name, type = c.Type }),
+                });
+                return new ConnectorOutput(200, "application/json", body, target);
+            }
+            catch (PostgresException ex)
+            {
+                return ConnectorApi.Problem(context, 422, "sql-error", "The database refused the statement",
                     SqlErrorText.For(ex), new() { ["sqlstate"] = ex.SqlState, ["position"] = ex.Position == 0 ? null : ex.Position }, target);
             }
         }, logger);

@@ -19,10 +19,6 @@ public static partial class SessionCommands
         {
             case "BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE":
                 return Done();
-            case "DISCARD" when words is [_, "ALL"]:
-                // What drivers send when a pooled connection is reused: the session forgets what it was given.
-                session.PresentedApproval = null;
-                return Done();
             case "SET" or "RESET" when ApprovalSetting().Match(sql) is { Success: true } set:
                 if (words[0] == "RESET" || set.Groups["value"].Value.Trim('\'').Length == 0 ||
                     set.Groups["value"].Value.Equals("default", StringComparison.OrdinalIgnoreCase))
@@ -43,6 +39,24 @@ public static partial class SessionCommands
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// The columns of a statement the gateway answers itself (none for transaction control and SET), without answering
+    /// it; null when the statement is not the gateway's.
+    /// </summary>
+    public static IReadOnlyList<WireResultColumn>? Describe(string sql)
+    {
+        var words = WireSql.Words(sql, 2);
+        if (words.Count == 0) return null;
+        return words[0] switch
+        {
+            "BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE" => [],
+            "SET" or "RESET" when ApprovalSetting().IsMatch(sql) => [],
+            "SHOW" when ShowSetting().Match(sql) is { Success: true } show =>
+                [new WireResultColumn(show.Groups[1].Value.ToLowerInvariant(), 0, 0, WireValues.Text, false)],
+            _ => null,
+        };
     }
 
     private static WireOutcome Done() => new([], 0, null);

@@ -32,7 +32,8 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
 
-    private sealed record PreparedStatement(string Sql, uint[] ParameterTypes);
+    /// <summary>A parsed statement; <paramref name="Described"/>: the columns a Describe announced, which its portals must keep.</summary>
+    private sealed record PreparedStatement(string Sql, uint[] ParameterTypes, IReadOnlyList<WireResultColumn>? Described = null);
 
     private sealed class Portal(PreparedStatement statement, string?[] parameters, short[] resultFormats)
     {
@@ -271,6 +272,9 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                     // A password or COPY data outside their phase.
                     throw new WireProtocolException(WireErrors.ProtocolViolation, $"Unexpected message type '{(char)message.Type}'.");
             }
+            // An error in the extended protocol is sent at once, as PostgreSQL sends it: a client that asked with Flush
+            // (asyncpg's prepare) waits for it, and the Flush that follows is discarded with the rest up to Sync.
+            if (_skipUntilSync) await FlushAsync();
         }
     }
 
@@ -380,10 +384,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         var name = reader.CString();
         if (kind == (byte)'S')
         {
-            // Describing a statement before it is bound would need the upstream to see a statement policy has not judged.
-            ExtendedError(WireError.Of(WireErrors.FeatureNotSupported,
-                "Describing a prepared statement is not supported through Portcullis: bind it and describe the portal " +
-                "(unprepared statements, as Npgsql, psycopg, node-postgres and psql send them by default)."));
+            await DescribeStatementAsync(name);
             return;
         }
         if (kind != (byte)'P') throw new WireProtocolException(WireErrors.ProtocolViolation, "Describe of something that is neither a statement nor a portal.");
@@ -401,6 +402,62 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         }
         if (outcome.Sets.Count == 0) _out.NoData();
         else _out.RowDescription(Columns(outcome.Sets[0], portal.ResultFormats));
+    }
+
+    /// <summary>
+    /// Describe of a prepared statement (asyncpg's way, before Bind): its parameter types and result columns, from an
+    /// audited, policy-decided describe that only parses the statement upstream. Statements the gateway answers itself
+    /// are described by the gateway.
+    /// </summary>
+    private async Task DescribeStatementAsync(string name)
+    {
+        if (!_prepared.TryGetValue(name, out var prepared))
+        {
+            ExtendedError(WireError.Of("26000", $"prepared statement \"{Printable(name)}\" does not exist"));
+            return;
+        }
+        if (SessionCommands.Describe(prepared.Sql) is { } own)
+        {
+            _out.ParameterDescription(prepared.ParameterTypes);
+            if (own.Count == 0) _out.NoData();
+            else _out.RowDescription(Columns(own, []));
+            return;
+        }
+        if (WireSql.Statements(prepared.Sql).Count == 0)
+        {
+            _out.ParameterDescription(prepared.ParameterTypes);
+            _out.NoData();
+            return;
+        }
+        using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
+        cancellation.Running(_processId, statement);
+        WireDescription description;
+        try
+        {
+            description = await statements.DescribeAsync(_session!, prepared.Sql, statement.Token);
+        }
+        catch (OperationCanceledException) when (statement.IsCancellationRequested && !closed.IsCancellationRequested)
+        {
+            description = new WireDescription([], null, WireError.Of("57014", "canceling statement due to user request"));
+        }
+        finally
+        {
+            cancellation.Running(_processId, null);
+        }
+        if (description.Error is { } error)
+        {
+            ExtendedError(error);
+            return;
+        }
+        // The types the client declared in Parse stand; the others are the ones PostgreSQL inferred.
+        var types = new uint[Math.Max(prepared.ParameterTypes.Length, description.ParameterTypes.Count)];
+        for (var i = 0; i < types.Length; i++)
+            types[i] = i < prepared.ParameterTypes.Length && prepared.ParameterTypes[i] != 0 ? prepared.ParameterTypes[i]
+                : i < description.ParameterTypes.Count ? description.ParameterTypes[i] : 0;
+        _prepared[name] = prepared with { ParameterTypes = types, Described = description.Columns };
+        _out.ParameterDescription(types);
+        if (description.Columns is null) _out.NoData();
+        else _out.RowDescription(Columns(description.Columns, []));
     }
 
     private async Task ExecuteAsync(byte[] payload)
@@ -428,6 +485,11 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         }
         var set = outcome.Sets[0];
         var columns = Columns(set, portal.ResultFormats);
+        if (portal.Statement.Described is { } described && Unsendable(set, columns, described) is { } unsendable)
+        {
+            ExtendedError(unsendable);
+            return;
+        }
         var end = maxRows > 0 ? Math.Min(set.Rows.Count, portal.Sent + maxRows) : set.Rows.Count;
         for (; portal.Sent < end; portal.Sent++) _out.DataRow(Encode(set.Rows[portal.Sent], columns));
         if (portal.Sent < set.Rows.Count)
@@ -462,12 +524,20 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private async Task<WireOutcome> RunAsync(string sql, IReadOnlyList<string?> parameters)
     {
         if (SessionCommands.Answer(sql, _session!) is { } own) return own;
+        if (_session!.Settings.Refusal(sql) is { } refusal) return WireOutcome.Failed(WireError.Of("54000", refusal));
         using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
         cancellation.Running(_processId, statement);
         var presented = _session!.PresentedApproval;
         try
         {
-            return await statements.RunAsync(_session, sql, parameters, statement.Token);
+            var outcome = await statements.RunAsync(_session, sql, parameters, statement.Token);
+            if (outcome.Error is null)
+            {
+                _session.Settings.Succeeded(sql);
+                // What drivers send when a pooled connection is reused: the session forgets what it was given.
+                if (WireSettings.Change(sql).Kind == WireSettings.ChangeKind.ResetAll) _session.PresentedApproval = null;
+            }
+            return outcome;
         }
         catch (OperationCanceledException) when (statement.IsCancellationRequested && !closed.IsCancellationRequested)
         {
@@ -490,12 +560,34 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private static WireError Truncated(WireResultSet set) => new("WARNING", "01000",
         $"The result was cut at {set.Rows.Count} rows by the policy's max_rows obligation.");
 
-    private static WireColumn[] Columns(WireResultSet set, short[] formats)
+    /// <summary>
+    /// A client that described the statement decodes its rows by the described types, without another RowDescription:
+    /// a column that cannot be sent as its described type in the format asked for (masking changed its values, or the
+    /// gateway does not write the type in binary) is refused rather than sent as bytes the client would misread.
+    /// </summary>
+    private static WireError? Unsendable(WireResultSet set, WireColumn[] columns, IReadOnlyList<WireResultColumn> described)
     {
-        var columns = new WireColumn[set.Columns.Count];
         for (var i = 0; i < columns.Length; i++)
         {
-            var column = set.Columns[i];
+            var expected = i < described.Count ? described[i].Type : 0;
+            if (columns[i].TypeOid == expected || (!columns[i].Binary && !set.Columns[i].Masked)) continue;
+            var why = set.Columns[i].Masked ? "masking changed its values, which are no longer of that type"
+                : "the gateway does not send that type in binary";
+            return WireError.Of(WireErrors.FeatureNotSupported,
+                $"Column \"{columns[i].Name}\" cannot be sent as type {expected}: {why}.",
+                hint: "Select the column cast to text (column::text), or ask for its rows in text format.");
+        }
+        return null;
+    }
+
+    private static WireColumn[] Columns(WireResultSet set, short[] formats) => Columns(set.Columns, formats);
+
+    private static WireColumn[] Columns(IReadOnlyList<WireResultColumn> source, short[] formats)
+    {
+        var columns = new WireColumn[source.Count];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = source[i];
             var binary = (formats.Length == 1 ? formats[0] : i < formats.Length ? formats[i] : 0) == 1;
             var type = column.AnnouncedType;
             // A type whose binary form the gateway does not write is announced as text, whose binary form is its text.

@@ -22,6 +22,9 @@ public sealed class WireSession(ClaimsPrincipal user, string token, string conne
 
     /// <summary>The approval id set with <c>SET portcullis.approval</c>, presented with the next statement only.</summary>
     public string? PresentedApproval { get; set; }
+
+    /// <summary>The session settings made so far, run again (and judged) with every statement.</summary>
+    public WireSettings Settings { get; } = new();
 }
 
 /// <summary>One result set as the wire sends it: masked values in text form, with each column's origin in the upstream.</summary>
@@ -35,6 +38,9 @@ public sealed record WireResultColumn(string Name, uint Table, short Attribute, 
 {
     public uint AnnouncedType => Masked ? WireValues.Text : Type;
 }
+
+/// <summary>A described statement: its parameter types, its result columns (null: it returns no rows), or the error.</summary>
+public sealed record WireDescription(IReadOnlyList<uint> ParameterTypes, IReadOnlyList<WireResultColumn>? Columns, WireError? Error);
 
 /// <summary>What a statement gave: its result sets and rows changed, or the error the client gets.</summary>
 public sealed record WireOutcome(IReadOnlyList<WireResultSet> Sets, long RecordsAffected, WireError? Error)
@@ -66,13 +72,15 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         {
             return WireOutcome.Failed(WireError.Of("22021", ex.Message));
         }
-        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: sql, Parameters: canonical);
+        var prelude = session.Settings.Statements;
+        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: session.Settings.Judged(sql), Parameters: canonical);
 
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken);
         SqlResult? raw = null;
         await SqlApi.RunAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
-            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result);
+            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result,
+            prelude.Count == 0 ? null : prelude, prelude.Count == 0 ? null : sql);
 
         var body = ((MemoryStream)context.Response.Body).ToArray();
         var status = context.Response.StatusCode;
@@ -81,7 +89,36 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
             : WireOutcome.Failed(WireErrors.FromProblem(status, body));
     }
 
-    private static HttpContext NewContext(IServiceProvider services, WireSession session, CancellationToken cancellationToken)
+    /// <summary>
+    /// Describes a prepared statement as one action through the pipeline: the same policy decision as running it (a
+    /// statement denied to run is denied to describe, so a Describe learns nothing a denial hides), recorded in the
+    /// audit with method DESCRIBE, and only parsed upstream. A statement that needs approval needs it to be described
+    /// too (the describe is an action of its own, with its own approval): fail closed rather than describe unapproved.
+    /// </summary>
+    public async Task<WireDescription> DescribeAsync(WireSession session, string sql, CancellationToken cancellationToken)
+    {
+        var prelude = session.Settings.Statements;
+        var action = new AgentAction(Protocols.Sql, session.Connection, Method: DescribeMethod, Sql: session.Settings.Judged(sql));
+        await using var scope = scopes.CreateAsyncScope();
+        var context = NewContext(scope.ServiceProvider, session, cancellationToken, presentApproval: false);
+        SqlDescription? raw = null;
+        await SqlApi.DescribeAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
+            scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, logger, description => raw = description,
+            prelude.Count == 0 ? null : prelude, prelude.Count == 0 ? null : sql);
+        var body = ((MemoryStream)context.Response.Body).ToArray();
+        if (context.Response.StatusCode != 200 || raw is null) return new WireDescription([], null, WireErrors.FromProblem(context.Response.StatusCode, body));
+        // The names as the masked, recorded answer has them; the types and origins as the upstream described them.
+        using var document = JsonDocument.Parse(body);
+        var names = document.RootElement.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString() ?? "").ToArray();
+        var columns = raw.Columns.Select((c, i) => new WireResultColumn(names[i], c.Table, c.Attribute, c.TypeOid, false)).ToArray();
+        return new WireDescription(raw.ParameterTypes, columns.Length == 0 ? null : columns, null);
+    }
+
+    /// <summary>The method an audited describe carries (a SQL action's method is otherwise unset).</summary>
+    public const string DescribeMethod = "DESCRIBE";
+
+    private static HttpContext NewContext(IServiceProvider services, WireSession session, CancellationToken cancellationToken,
+        bool presentApproval = true)
     {
         var context = new DefaultHttpContext { RequestServices = services, User = session.User, RequestAborted = cancellationToken };
         var request = context.Request;
@@ -94,7 +131,7 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         request.Headers[SessionResolver.SessionHeader] = session.SessionId;
         // A statement that needs approval is answered at once with the approval id; the client re-sends it.
         request.Headers["Prefer"] = "wait=0";
-        if (session.PresentedApproval is { } approval) request.Headers[ApprovalGate.Header] = approval;
+        if (presentApproval && session.PresentedApproval is { } approval) request.Headers[ApprovalGate.Header] = approval;
         context.Connection.RemoteIpAddress = session.Remote;
         context.Response.Body = new MemoryStream();
         return context;

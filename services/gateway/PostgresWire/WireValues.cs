@@ -21,7 +21,7 @@ public static class WireValues
     /// <summary>Whether a result column of this type can be sent in binary from its text form.</summary>
     public static bool HasBinaryResult(uint type) =>
         type is Bool or Int2 or Int4 or Int8 or Oid or Float4 or Float8 or Text or Varchar or Bpchar or Name or Char or Json
-            or Jsonb or Uuid or Bytea or Unknown;
+            or Jsonb or Uuid or Bytea or Unknown or Numeric or Date or Timestamp or TimestampTz;
 
     public static short TypeSize(uint type) => type switch
     {
@@ -49,8 +49,103 @@ public static class WireValues
             case Uuid: return Guid.Parse(text).ToByteArray(bigEndian: true);
             case Jsonb: return [1, .. Encoding.UTF8.GetBytes(text)];
             case Bytea when text.StartsWith("\\x", StringComparison.Ordinal): return Convert.FromHexString(text.AsSpan(2));
+            case Numeric: return NumericBinary(text);
+            case Date: return Big(4, b => BinaryPrimitives.WriteInt32BigEndian(b, DateDays(text)));
+            case Timestamp: return Big(8, b => BinaryPrimitives.WriteInt64BigEndian(b, TimestampMicroseconds(text, false)));
+            case TimestampTz: return Big(8, b => BinaryPrimitives.WriteInt64BigEndian(b, TimestampMicroseconds(text, true)));
             default: return Encoding.UTF8.GetBytes(text);
         }
+    }
+
+    /// <summary>numeric's binary form from its text: base-10000 digits around the decimal point, weight, sign, display scale.</summary>
+    private static byte[] NumericBinary(string text)
+    {
+        ushort sign = text switch { "NaN" => 0xC000, "Infinity" => 0xD000, "-Infinity" => 0xF000, _ => 0 };
+        var groups = new List<short>();
+        short weight = 0, scale = 0;
+        if (sign == 0)
+        {
+            var negative = text.StartsWith('-');
+            var digits = text.TrimStart('-', '+');
+            var point = digits.IndexOf('.');
+            var whole = (point < 0 ? digits : digits[..point]).TrimStart('0');
+            var fraction = point < 0 ? "" : digits[(point + 1)..];
+            if ((whole + fraction).Any(c => !char.IsAsciiDigit(c))) throw new FormatException("not a numeric in PostgreSQL's text form");
+            scale = (short)fraction.Length;
+            whole = whole.PadLeft((whole.Length + 3) / 4 * 4, '0');
+            fraction = fraction.PadRight((fraction.Length + 3) / 4 * 4, '0');
+            var all = whole + fraction;
+            for (var i = 0; i < all.Length; i += 4) groups.Add(short.Parse(all.AsSpan(i, 4), CultureInfo.InvariantCulture));
+            weight = (short)(whole.Length / 4 - 1);
+            while (groups.Count > 0 && groups[0] == 0) { groups.RemoveAt(0); weight--; }
+            while (groups.Count > 0 && groups[^1] == 0) groups.RemoveAt(groups.Count - 1);
+            if (groups.Count == 0) weight = 0;
+            else if (negative) sign = 0x4000;
+        }
+        var bytes = new byte[8 + 2 * groups.Count];
+        BinaryPrimitives.WriteInt16BigEndian(bytes, (short)groups.Count);
+        BinaryPrimitives.WriteInt16BigEndian(bytes.AsSpan(2), weight);
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(4), sign);
+        BinaryPrimitives.WriteInt16BigEndian(bytes.AsSpan(6), scale);
+        for (var i = 0; i < groups.Count; i++) BinaryPrimitives.WriteInt16BigEndian(bytes.AsSpan(8 + 2 * i), groups[i]);
+        return bytes;
+    }
+
+    /// <summary>Days since 2000-01-01 of an ISO date (DateStyle ISO, as the gateway reports it), BC years included.</summary>
+    private static int DateDays(string text)
+    {
+        if (text == "infinity") return int.MaxValue;
+        if (text == "-infinity") return int.MinValue;
+        var bc = text.EndsWith(" BC", StringComparison.Ordinal);
+        var parts = (bc ? text[..^3] : text).Split('-');
+        if (parts.Length != 3) throw new FormatException("not a date in ISO form");
+        var year = int.Parse(parts[0], CultureInfo.InvariantCulture);
+        if (bc) year = 1 - year;
+        return (int)(CivilDays(year, int.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture))
+                     - CivilDays(2000, 1, 1));
+    }
+
+    /// <summary>Days from 1970-01-01 of a proleptic Gregorian date (any year, astronomical numbering).</summary>
+    private static long CivilDays(long year, long month, long day)
+    {
+        year -= month <= 2 ? 1 : 0;
+        var era = (year >= 0 ? year : year - 399) / 400;
+        var yearOfEra = year - era * 400;
+        var dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+        var dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+        return era * 146097 + dayOfEra - 719468;
+    }
+
+    /// <summary>Microseconds since 2000-01-01 00:00 (UTC for timestamptz) of an ISO timestamp, with its offset when it has one.</summary>
+    private static long TimestampMicroseconds(string text, bool withZone)
+    {
+        if (text == "infinity") return long.MaxValue;
+        if (text == "-infinity") return long.MinValue;
+        var bc = text.EndsWith(" BC", StringComparison.Ordinal);
+        if (bc) text = text[..^3];
+        var space = text.IndexOf(' ');
+        if (space < 0) throw new FormatException("not a timestamp in ISO form");
+        var days = DateDays(text[..space] + (bc ? " BC" : ""));
+        var time = text[(space + 1)..];
+        long offsetSeconds = 0;
+        if (withZone)
+        {
+            var at = time.LastIndexOfAny(['+', '-']);
+            if (at < 0) throw new FormatException("a timestamptz without its offset");
+            var zone = time[(at + 1)..].Split(':');
+            offsetSeconds = int.Parse(zone[0], CultureInfo.InvariantCulture) * 3600L
+                            + (zone.Length > 1 ? int.Parse(zone[1], CultureInfo.InvariantCulture) * 60L : 0)
+                            + (zone.Length > 2 ? int.Parse(zone[2], CultureInfo.InvariantCulture) : 0);
+            if (time[at] == '-') offsetSeconds = -offsetSeconds;
+            time = time[..at];
+        }
+        var clock = time.Split(':');
+        if (clock.Length != 3) throw new FormatException("not a time in ISO form");
+        var seconds = clock[2].Split('.');
+        var micro = seconds.Length > 1 ? long.Parse(seconds[1].PadRight(6, '0')[..6], CultureInfo.InvariantCulture) : 0;
+        var total = ((days * 24L + int.Parse(clock[0], CultureInfo.InvariantCulture)) * 60 + int.Parse(clock[1], CultureInfo.InvariantCulture)) * 60
+                    + int.Parse(seconds[0], CultureInfo.InvariantCulture) - offsetSeconds;
+        return total * 1_000_000 + micro;
     }
 
     private static byte[] Big(int size, Action<byte[]> write)

@@ -120,12 +120,32 @@ public sealed class PostgresWireCodecTests
     [InlineData(WireValues.Text, "héllo")]
     [InlineData(WireValues.Uuid, "0b0e4e1c-2f4a-4b8e-9a55-0d9f2b6c1e11")]
     [InlineData(WireValues.Bytea, "\\xdeadbeef")]
+    [InlineData(WireValues.Numeric, "12.3456")]
+    [InlineData(WireValues.Numeric, "-0.5")]
+    [InlineData(WireValues.Numeric, "70000")]
+    [InlineData(WireValues.Numeric, "0.00001")]
+    [InlineData(WireValues.Numeric, "123456789.120")]
+    [InlineData(WireValues.Numeric, "0")]
+    [InlineData(WireValues.Numeric, "NaN")]
+    [InlineData(WireValues.Date, "2024-02-29")]
+    [InlineData(WireValues.Date, "1999-12-31")]
+    [InlineData(WireValues.Timestamp, "2024-02-29 13:45:01.250000")]
+    [InlineData(WireValues.Timestamp, "1970-01-01 00:00:00.000000")]
+    [InlineData(WireValues.TimestampTz, "2024-02-29 13:45:01.000001+00")]
     public void Binary_values_round_trip_through_their_text_form(uint type, string text)
     {
         var binary = WireValues.ToBinary(type, text);
         Assert.Equal(text, WireValues.FromBinary(type, binary, out var error));
         Assert.Null(error);
     }
+
+    [Theory]
+    [InlineData(WireValues.Date, "2000-01-01", new byte[] { 0, 0, 0, 0 })]
+    [InlineData(WireValues.Date, "0001-01-01 BC", new byte[] { 0xff, 0xf4, 0xda, 0x8b })] // -730485 days, as PostgreSQL sends it
+    [InlineData(WireValues.TimestampTz, "2000-01-01 02:00:00+02", new byte[] { 0, 0, 0, 0, 0, 0, 0, 0 })]
+    [InlineData(WireValues.Numeric, "-0.00", new byte[] { 0, 0, 0, 0, 0, 0, 0, 2 })]
+    public void Writes_binary_results_as_postgresql_does(uint type, string text, byte[] expected) =>
+        Assert.Equal(expected, WireValues.ToBinary(type, text));
 
     [Theory]
     [InlineData(new byte[] { 0, 2, 0, 0, 0, 0, 0, 4, 0, 12, 0x0d, 0x80 }, "12.3456")] // base-10000 digits 12, 3456

@@ -29,14 +29,20 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         return $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
     }
 
+    /// <summary>
+    /// Runs <paramref name="sql"/> in a transaction of its own. <paramref name="prelude"/>: session settings (the wire
+    /// listener's earlier <c>SET</c>s) run first in the same transaction, so they hold for the statement; the caller has
+    /// had them judged together with it.
+    /// </summary>
     public async Task<SqlResult> ExecuteAsync(string connection, string sql, IReadOnlyList<object> parameters,
-        Obligations obligations, CancellationToken cancellationToken)
+        Obligations obligations, CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null)
     {
         var source = await DataSource(connection, cancellationToken);
         var maxRows = obligations.MaxRows ?? DefaultMaxRows;
         await using var database = await source.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginTransactionAsync(cancellationToken);
         await PrepareTransactionAsync(connection, database, transaction, obligations, cancellationToken);
+        foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
 
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();
@@ -84,6 +90,43 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         })]) { RecordsAffected = recordsAffected };
     }
 
+    /// <summary>
+    /// What a statement takes and returns, without running it: PostgreSQL's parse analysis only (Parse and Describe, and
+    /// PREPARE for the parameters' types, which plans nothing and runs nothing), in a read-only transaction that is
+    /// rolled back. For the wire listener's Describe of a prepared statement, after policy allowed the statement.
+    /// </summary>
+    public async Task<SqlDescription> DescribeAsync(string connection, string sql, Obligations obligations,
+        CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null)
+    {
+        var source = await DataSource(connection, cancellationToken);
+        await using var database = await source.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await database.BeginTransactionAsync(cancellationToken);
+        await Run(database, transaction, "SET TRANSACTION READ ONLY", cancellationToken);
+        var timeout = obligations.StatementTimeoutMs ?? TimeoutMs(connection);
+        if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
+        foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
+
+        var columns = new List<ResultColumn>();
+        await using (var command = new NpgsqlCommand(sql, database, transaction) { AllResultTypesAreUnknown = true })
+        await using (var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly, cancellationToken))
+            if (reader.FieldCount > 0)
+                columns.AddRange(reader.GetColumnSchema().Select(c => new ResultColumn(c.ColumnName, c.DataTypeName, c.TableOID,
+                    (short)(c.ColumnAttributeNumber ?? 0), TypeOid: c.TypeOID)));
+
+        uint[] parameters = [];
+        if (sql.Contains('$'))
+        {
+            // Only statements PREPARE takes can have parameters; the name is the gateway's, dropped with the transaction.
+            await Run(database, transaction, "PREPARE portcullis_describe AS " + sql, cancellationToken);
+            await using var types = new NpgsqlCommand(
+                "SELECT parameter_types::oid[] FROM pg_prepared_statements WHERE name = 'portcullis_describe'", database, transaction);
+            parameters = (uint[])(await types.ExecuteScalarAsync(cancellationToken))!;
+            await Run(database, transaction, "DEALLOCATE portcullis_describe", cancellationToken);
+        }
+        await transaction.RollbackAsync(cancellationToken);
+        return new SqlDescription(parameters, columns);
+    }
+
     private int? TimeoutMs(string connection) =>
         config.Connections[connection].Timeout is { } text && DurationText.TryParse(text, out var duration)
             ? (int)Math.Min(duration.TotalMilliseconds, int.MaxValue)
@@ -110,6 +153,12 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     /// Npgsql sends with the first command, included): each was a round trip of its own. Throws
     /// <see cref="MaskedViewException"/> when the statement reads a view over a masked column.
     /// </summary>
+    private static async Task Run(NpgsqlConnection database, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, database, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     private async Task PrepareTransactionAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
         Obligations obligations, CancellationToken cancellationToken)
     {
@@ -231,6 +280,9 @@ public sealed record SqlResult(IReadOnlyList<ResultSet> Results)
     /// <summary>Rows inserted, updated or deleted by the statements (-1 when none of them changes rows).</summary>
     public int RecordsAffected { get; init; } = -1;
 }
+
+/// <summary>A statement's parameter types and result columns, as PostgreSQL describes them before it runs.</summary>
+public sealed record SqlDescription(IReadOnlyList<uint> ParameterTypes, IReadOnlyList<ResultColumn> Columns);
 
 public sealed record ResultSet(IReadOnlyList<ResultColumn> Columns, IReadOnlyList<object?[]> Rows, bool Truncated);
 
