@@ -112,6 +112,9 @@ public static class PortcullisActivities
 /// (Npgsql puts the statement in <c>db.statement</c> / <c>db.query.text</c>; the gateway's upstream SQL holds
 /// literals), query strings (which may hold credentials), and error descriptions of database spans (PostgreSQL
 /// quotes the offending value). Every other string attribute passes through <see cref="CredentialRedaction"/>.
+/// Span events cannot be changed once added (the runtime copies their tags), so an exception event keeps its message:
+/// ASP.NET Core's and HttpClient's are not recorded, the gateway's upstream SQL (whose errors quote customer data) is
+/// not traced at all, and the compose collector deletes exception messages from every span event.
 /// </summary>
 public sealed class SpanScrubber : BaseProcessor<Activity>
 {

@@ -254,6 +254,10 @@ public sealed partial class ComposeFileTests
                 Assert.True(exporters.ContainsKey(exporter), $"pipeline {pipeline} names exporter {exporter}, which is not defined");
         Assert.Contains("otlp/jaeger", ((List<object>)At(collector, "service", "pipelines", "traces", "exporters")).Cast<string>());
         Assert.StartsWith("jaeger:", (string)At(exporters, "otlp/jaeger", "endpoint"));
+        // Exception events keep their messages in the services (span events cannot be changed there): the collector drops them.
+        var processors = ((List<object>)At(collector, "service", "pipelines", "traces", "processors")).Cast<string>().ToList();
+        Assert.Contains("transform/scrub", processors);
+        Assert.Contains("delete_key(attributes, \"exception.message\")", Mounted("otel-collector", "/etc/otelcol-contrib/config.yaml"));
         Assert.Contains("jaeger", Services.Keys);
 
         // Grafana: Prometheus as a data source, and every metric its dashboard queries is one the services publish.
