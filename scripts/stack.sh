@@ -153,6 +153,10 @@ start_service() {
     fi
     DEMO_API_KEY="$(cat "$LOCAL/secrets/demo-api-key")"; export DEMO_API_KEY
     export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-55432}" # portcullis.yaml's warehouse: the demo database's server
+    # Traces and metrics to a collector when one is given (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:4317);
+    # JSON log lines with Logging__Console__FormatterName=json. Both pass through from the caller's environment.
+    [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && export OTEL_EXPORTER_OTLP_ENDPOINT
+    [ -n "${Logging__Console__FormatterName:-}" ] && export Logging__Console__FormatterName
     cd "$ROOT/$folder"
     exec dotnet "$dll" --urls "http://127.0.0.1:$port" ) >"$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
@@ -185,6 +189,9 @@ up() {
     "$ROOT/scripts/publish.sh" "$ROOT/$3" "$LOCAL/publish/$1" >&2 || die "publishing $1 failed (errors above)"
   done
   mkdir -p "$RUN" "$LOGS"
+  if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+    log "traces and metrics go to $OTEL_EXPORTER_OTLP_ENDPOINT (OTLP); /metrics on every service as always"
+  fi
   write_identity_config
   setup_demo_targets
   write_wire_certificate
@@ -198,6 +205,7 @@ up() {
 
 Portcullis is up. Gateway: $GATEWAY_URL (PostgreSQL: 127.0.0.1:$WIRE_PORT)   OpenID provider: $ISSUER   Audit: http://127.0.0.1:5104
 Logs: $LOGS   Stop: make down
+Metrics: /metrics on each service (gateway $GATEWAY_URL/metrics, policy :5101, masking :5102, approval :5103, audit :5104)
 
 Try it (an agent's token, a customer record with its email masked, then a denied admin call):
   TOKEN=\$(curl -s -d grant_type=client_credentials -d client_id=demo-agent -d client_secret=\$(cat $LOCAL/secrets/demo-agent) ${ISSUER}connect/token | tr -d '\n ' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')

@@ -1,5 +1,6 @@
 using Dapr.Client;
 using JasperFx;
+using JasperFx.OpenTelemetry;
 using Marten;
 using MassTransit;
 using MassTransit.Configuration;
@@ -52,6 +53,7 @@ public static class Extensions
     {
         options.Connection(connectionString);
         options.DatabaseSchemaName = "approval";
+        options.OpenTelemetry.TrackConnections = TrackLevel.Normal; // a span per connection's use, when tracing is on
         options.Schema.For<ApprovalState>()
             .Identity(a => a.CorrelationId)
             .UseOptimisticConcurrency(true)

@@ -1,5 +1,6 @@
 using JasperFx;
 using JasperFx.Events;
+using JasperFx.OpenTelemetry;
 using Marten;
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
@@ -57,6 +58,7 @@ public static class Extensions
             services => services.GetRequiredService<AuditIngestor>(), HealthStatus.Unhealthy, ["ready"]));
         // Its heartbeat: whether it records and how far behind it is, for the gateways' strict recording.
         builder.Services.AddHostedService<AuditProgressReporter>();
+        builder.Services.AddHostedService<ProjectionLagWatch>();
         return builder;
     }
 
@@ -68,6 +70,8 @@ public static class Extensions
         // cost a statement apiece, and the store sets no session state that would outlive its use.
         options.Connection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString);
         options.DatabaseSchemaName = "audit";
+        // A span per connection's use, for traces (exported only when tracing is on; SQL text never leaves, see SpanScrubber).
+        options.OpenTelemetry.TrackConnections = TrackLevel.Normal;
         // One stream per session, keyed by the session id the gateway assigned.
         options.Events.StreamIdentity = StreamIdentity.AsString;
         options.Events.MetadataConfig.HeadersEnabled = true;

@@ -10,6 +10,7 @@ using Portcullis.Defaults.Logging;
 using Portcullis.Defaults.OpenApi;
 using Portcullis.Defaults.Problems;
 using Portcullis.Defaults.Secrets;
+using Portcullis.Defaults.Telemetry;
 
 namespace Portcullis.Defaults;
 
@@ -26,8 +27,14 @@ public static class Extensions
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(options => options.FormatterName = RedactingConsoleFormatter.FormatterName)
-            .AddConsoleFormatter<RedactingConsoleFormatter, ConsoleFormatterOptions>();
+        // Logging:Console:FormatterName=json asks for JSON lines: ours, which redacts as the plain one does.
+        builder.Logging.AddConsole(options => options.FormatterName =
+                string.Equals(options.FormatterName, ConsoleFormatterNames.Json, StringComparison.OrdinalIgnoreCase)
+                    ? RedactingJsonConsoleFormatter.FormatterName
+                    : RedactingConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<RedactingConsoleFormatter, ConsoleFormatterOptions>()
+            .AddConsoleFormatter<RedactingJsonConsoleFormatter, ConsoleFormatterOptions>();
+        builder.AddPortcullisTelemetry();
         builder.Services.AddHealthChecks();
         builder.AddProblemAnswers();
         // Resolved only when a service asks for it: connections' credentials, masking's hash key.
@@ -44,6 +51,7 @@ public static class Extensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.MapPortcullisTelemetry();
         app.UseProblemAnswers();
         if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null) app.UseAuthentication();
         if (app.Services.GetService<IAuthorizationHandlerProvider>() is not null) app.UseAuthorization();

@@ -1,5 +1,6 @@
 using MassTransit;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Telemetry;
 using Portcullis.Contracts;
 using Portcullis.Policy.Budgets.Ledger;
 using Portcullis.Policy.Rules;
@@ -22,6 +23,8 @@ public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyPro
         logger.LogInformation("Request {RequestId} on {Connection}: {Decision} by {Rule} (policy {Version})",
             evaluated.RequestId, evaluated.Action.Connection, evaluated.Decision, evaluated.RuleId ?? "default",
             evaluated.PolicyVersion);
+        PortcullisMetrics.Decisions.Add(1, new("effect", Effect(evaluated.Decision)), new("rule", evaluated.RuleId ?? "default"),
+            new("connection", evaluated.Action.Connection));
         // A redelivered RequestReceived (after a broker or process crash) is decided again; the same message id
         // lets the audit keep one decision per request.
         // The answer does not wait for the published decision's confirmation (a disk write at the broker): the
@@ -31,4 +34,12 @@ public sealed class RequestReceivedConsumer(PolicyEvaluator evaluator, PolicyPro
         var answered = context.ResponseAddress is null ? Task.CompletedTask : context.RespondAsync(evaluated);
         await Task.WhenAll(published, answered);
     }
+
+    private static string Effect(Decision decision) => decision switch
+    {
+        Decision.Allow => "allow",
+        Decision.Deny => "deny",
+        Decision.RequireApproval => "require_approval",
+        _ => decision.ToString().ToLowerInvariant(),
+    };
 }

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Telemetry;
 
 namespace Portcullis.Approval.Saga;
 
@@ -34,6 +35,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             When(Requested)
                 .Then(c => Open(c.Saga, c.Message, options.Value))
                 .TransitionTo(Pending)
+                .Then(c => PortcullisMetrics.ApprovalsOpened.Add(1, new KeyValuePair<string, object?>("connection", c.Saga.Connection)))
                 // The gateway's RequestApproval is answered here, after the approval is stored (the definition's outbox).
                 .ThenAsync(c => c.ResponseAddress is null ? Task.CompletedTask : c.RespondAsync(c.Saga.ToStatus())));
 
@@ -44,6 +46,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock,
                             Window(c.Message.Window, options.Value)))
                         .TransitionTo(Granted)
+                        .Then(c => Answered(c.Saga, PortcullisMetrics.ApprovalsGranted, "granted"))
                         .Publish(c => new ApprovalGranted(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
                                 c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.GrantedUntil, c.Saga.DecidedAt!.Value, c.Saga.Connection,
                                 c.Saga.RuleId),
@@ -55,6 +58,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                     allowed => allowed
                         .Then(c => Decide(c.Saga, c.Message.Approver, c.Message.Comment, clock, null))
                         .TransitionTo(Denied)
+                        .Then(c => Answered(c.Saga, PortcullisMetrics.ApprovalsDenied, "denied"))
                         .Publish(c => new ApprovalDenied(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
                                 c.Saga.DecidedBy!, c.Saga.Comment, c.Saga.DecidedAt!.Value, c.Saga.Connection, c.Saga.RuleId),
                             p => p.MessageId = EventMessageId.For<ApprovalDenied>(p.Message.ApprovalId))
@@ -64,6 +68,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
                 .If(c => c.Saga.ExpiresAt <= clock.GetUtcNow(), expired => expired
                     .Then(c => c.Saga.DecidedAt = clock.GetUtcNow())
                     .TransitionTo(Expired)
+                    .Then(c => Answered(c.Saga, PortcullisMetrics.ApprovalsExpired, "expired"))
                     .Publish(c => new ApprovalExpired(c.Saga.CorrelationId, c.Saga.RequestId, c.Saga.SessionId,
                             c.Saga.DecidedAt!.Value),
                         p => p.MessageId = EventMessageId.For<ApprovalExpired>(p.Message.ApprovalId))),
@@ -142,6 +147,15 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         e.CorrelateById(id);
         e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new ApprovalRefused(id(c), ApprovalRefusals.NotFound,
             $"There is no approval {id(c)}."))));
+    }
+
+    /// <summary>Counts an approval's answer and how long it waited for it.</summary>
+    private static void Answered(ApprovalState saga, System.Diagnostics.Metrics.Counter<long> counter, string outcome)
+    {
+        counter.Add(1, new KeyValuePair<string, object?>("connection", saga.Connection));
+        if (saga.DecidedAt is { } decided)
+            PortcullisMetrics.ApprovalWait.Record((decided - saga.RequestedAt).TotalMilliseconds,
+                new KeyValuePair<string, object?>("outcome", outcome));
     }
 
     private static void Open(ApprovalState saga, ApprovalRequested message, ApprovalOptions options)

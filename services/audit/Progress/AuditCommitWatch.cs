@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using Marten;
 using Marten.Services;
+using Portcullis.Defaults.Telemetry;
 
 namespace Portcullis.Audit.Progress;
 
@@ -24,9 +25,11 @@ public sealed class AuditCommitWatch(TimeProvider clock) : DocumentSessionListen
     public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
     {
         DateTimeOffset? oldest = null, newest = null;
+        var storedAt = clock.GetUtcNow();
         foreach (var stored in commit.GetEvents())
         {
             if (OccurredAt(stored.Data) is not { } at) continue;
+            PortcullisMetrics.AuditIngestLag.Record(Math.Max(0, (storedAt - at).TotalMilliseconds));
             if (oldest is null || at < oldest) oldest = at;
             if (newest is null || at > newest) newest = at;
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Marten;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Telemetry;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -154,8 +156,45 @@ public sealed class AuditIngestor(IConfiguration configuration, IDocumentStore s
                 pending.Add(new Pending(Quarantined(body, Identify(body), reason), body, SetAside: true));
             }
         }
+        var started = DateTimeOffset.UtcNow;
         await PoisonIsolation.StoreAsync(pending, part => RecordAsync([.. part.Select(p => p.Arrival)], cancellationToken),
             (refused, failure) => SetAsideAsync(channel, settings, refused, failure, cancellationToken));
+        Trace(pending, started);
+    }
+
+    /// <summary>
+    /// When tracing is on, one span per recorded event in its request's trace (the parent its envelope names): the
+    /// audit is the saga's last step. The envelope is read again only then, so the ingest pays nothing otherwise.
+    /// </summary>
+    private static void Trace(List<Pending> pending, DateTimeOffset started)
+    {
+        if (!PortcullisActivities.Source.HasListeners()) return;
+        foreach (var item in pending)
+        {
+            if (item.SetAside || TraceParent(item.Body) is not { } parent) continue;
+            using var activity = PortcullisActivities.Source.StartActivity("audit record " + item.Arrival.Message.GetType().Name,
+                ActivityKind.Consumer, parent, startTime: started);
+            PortcullisActivities.Tag(activity, item.Arrival.Message.RequestId, item.Arrival.Message.SessionId);
+        }
+    }
+
+    /// <summary>The trace context MassTransit put in the envelope's headers, if any.</summary>
+    private static ActivityContext? TraceParent(byte[] body)
+    {
+        try
+        {
+            using var envelope = JsonDocument.Parse(body);
+            if (!envelope.RootElement.TryGetProperty("headers", out var headers) || headers.ValueKind != JsonValueKind.Object) return null;
+            foreach (var name in (string[])["traceparent", "Diagnostic-Id", "MT-Activity-Id"])
+                if (headers.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+                    && ActivityContext.TryParse(value.GetString(), null, isRemote: true, out var context))
+                    return context;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Not an envelope that can carry one: no span.
+        }
+        return null;
     }
 
     private async Task RecordAsync(IReadOnlyList<Arrival> arrivals, CancellationToken cancellationToken)

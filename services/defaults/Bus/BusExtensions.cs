@@ -29,6 +29,7 @@ public static class BusExtensions
                     host.PublisherConfirmation = true;
                     host.RequestedConnectionTimeout(TimeSpan.FromSeconds(5));
                 });
+                rabbit.UseConsumeFilter(typeof(Telemetry.RequestTelemetryFilter<>), context);
                 rabbit.ConfigureEndpoints(context);
             });
         });

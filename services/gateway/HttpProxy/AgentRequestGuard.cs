@@ -43,7 +43,9 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
 
     private async Task Forward(HttpContext context, AgentRequest request)
     {
+        request.UpstreamStarted();
         await next(context);
+        request.UpstreamAnswered(); // when the upstream did not answer (the transform marks it when it did)
         // YARP leaves failed forwards with an empty body; the agent gets problem details instead.
         var error = context.Features.Get<IForwarderErrorFeature>();
         if (error is not null && !context.Response.HasStarted)

@@ -20,6 +20,7 @@ public sealed class ResponseMaskingTransform(IOptions<GatewayOptions> options, A
         var limit = options.Value.MaxResponseBytes;
 
         var body = await ReadCapped(upstream.Content, limit, context.CancellationToken);
+        request.UpstreamAnswered();
         // Recorded while the body is masked; confirmed before the request completes.
         var forwarded = flow.ForwardedAsync(http, request, upstream.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "",
             (int)upstream.StatusCode, body?.LongLength ?? -1);

@@ -32,4 +32,20 @@ public sealed class AgentRequest(Guid requestId, string sessionId, AgentAction a
     public long? Rows { get; set; }
 
     public double ElapsedMs => Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
+
+    private long _upstreamStarted;
+
+    /// <summary>How long the upstream took to answer, when the action reached it (for the latency and overhead metrics).</summary>
+    public double? UpstreamMs { get; private set; }
+
+    /// <summary>How long the request waited for a human's approval (not the gateway's overhead).</summary>
+    public double ApprovalWaitMs { get; set; }
+
+    public void UpstreamStarted() => _upstreamStarted = Stopwatch.GetTimestamp();
+
+    /// <summary>Marks the upstream's answer as read; the first mark counts.</summary>
+    public void UpstreamAnswered()
+    {
+        if (_upstreamStarted != 0 && UpstreamMs is null) UpstreamMs = Stopwatch.GetElapsedTime(_upstreamStarted).TotalMilliseconds;
+    }
 }

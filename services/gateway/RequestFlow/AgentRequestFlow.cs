@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Telemetry;
 using Portcullis.Gateway.Recording;
 using Portcullis.Gateway.Sessions;
 
@@ -60,6 +61,7 @@ public sealed class AgentRequestFlow(
             SessionSequence = sequence,
         };
         context.Features.Set(request);
+        Telemetry.IdentifyRequest(context, request.RequestId, request.SessionId);
         return request;
     }
 
@@ -106,7 +108,10 @@ public sealed class AgentRequestFlow(
                 request.Obligations = decision.Obligations ?? Obligations.None;
                 return decision;
             case Decision.RequireApproval:
-                if (!await approvals.PassAsync(context, request, decision)) return null;
+                var waiting = System.Diagnostics.Stopwatch.GetTimestamp();
+                var passed = await approvals.PassAsync(context, request, decision);
+                request.ApprovalWaitMs = System.Diagnostics.Stopwatch.GetElapsedTime(waiting).TotalMilliseconds;
+                if (!passed) return null;
                 request.Obligations = decision.Obligations ?? Obligations.None;
                 return decision;
             default:
@@ -250,7 +255,9 @@ public sealed class AgentRequestFlow(
         try
         {
             if (await DecideAsync(context, request) is null) return;
+            request.UpstreamStarted();
             var output = await execute(request);
+            request.UpstreamAnswered();
             var forwarded = ForwardedAsync(context, request, output.Upstream, output.Status, output.Body.LongLength);
             try
             {
@@ -282,6 +289,17 @@ public sealed class AgentRequestFlow(
         headers.Where(h => !FramingHeaders.Contains(h.Key))
             .ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>The request's outcome, the upstream's time and the gateway's own (what is left of the total).</summary>
+    private static void Measure(AgentRequest request)
+    {
+        var protocol = new KeyValuePair<string, object?>("protocol", request.Action.Protocol);
+        PortcullisMetrics.Requests.Add(1, protocol, new("outcome", request.Outcome), new("connection", request.Action.Connection));
+        var upstream = request.UpstreamMs ?? 0;
+        if (request.UpstreamMs is { } ms)
+            PortcullisMetrics.UpstreamLatency.Record(ms, protocol, new("connection", request.Action.Connection));
+        PortcullisMetrics.GatewayOverhead.Record(Math.Max(0, request.ElapsedMs - upstream - request.ApprovalWaitMs), protocol);
+    }
+
     /// <summary>Records how the request completed, with its output, and only then delivers that output.</summary>
     public async Task FinishAsync(HttpContext context, AgentRequest request)
     {
@@ -302,6 +320,7 @@ public sealed class AgentRequestFlow(
             if (!context.Response.HasStarted)
                 responses.Unavailable(context, request, "The result could not be recorded in the audit trail.");
         }
+        Measure(request);
         await AgentResponses.Deliver(context, request);
     }
 }

@@ -1,6 +1,7 @@
 using MassTransit;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Bus;
+using Portcullis.Defaults.Telemetry;
 
 namespace Portcullis.Masking.Values;
 
@@ -12,8 +13,11 @@ public static class MaskingReport
     /// request, whatever the number of deliveries (its message id is the request's), so the audit keeps one copy.
     /// </summary>
     public static Task PublishResponseMasked(this ConsumeContext context, Guid requestId, string sessionId, string connection,
-        MaskingTally tally, long inputBytes, long outputBytes, DateTimeOffset maskedAt) =>
-        context.Publish(new ResponseMasked(
+        MaskingTally tally, long inputBytes, long outputBytes, DateTimeOffset maskedAt)
+    {
+        foreach (var (entity, count) in tally.Counts)
+            PortcullisMetrics.ValuesMasked.Add(count, new("entity", entity), new("connection", connection));
+        return context.Publish(new ResponseMasked(
                 requestId,
                 sessionId,
                 tally.Counts,
@@ -24,4 +28,5 @@ public static class MaskingReport
                 tally.Rules,
                 connection),
             publish => publish.MessageId = EventMessageId.For<ResponseMasked>(requestId));
+    }
 }

@@ -44,6 +44,15 @@ public sealed class PortcullisStack : IAsyncLifetime
     private SshTarget? _ssh;
     private EverythingServer? _everything;
 
+    /// <summary>Where every service of the stack exports its traces (OTLP over HTTP).</summary>
+    public OtlpReceiver Telemetry { get; private set; } = null!;
+
+    /// <summary>The base address of one of the stack's services.</summary>
+    public Uri AddressOf(string service) => _services[service].BaseAddress;
+
+    /// <summary>The log file of one of the stack's processes.</summary>
+    public string LogOf(string service) => _services[service].LogPath;
+
     /// <summary>Where the approval service sends notifications (a Slack-compatible webhook).</summary>
     public WebhookListener Webhook { get; private set; } = null!;
     public string ConsoleUserPassword { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
@@ -105,8 +114,13 @@ public sealed class PortcullisStack : IAsyncLifetime
         WirePort = ServiceProcess.FreePort();
         var (certificatePath, keyPath) = WriteWireCertificate();
 
+        Telemetry = await OtlpReceiver.StartAsync(ServiceProcess.FreePort());
         var common = new Dictionary<string, string>
         {
+            // Traces on, to the tests' own receiver, exported in small batches so a test finds them soon.
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Telemetry.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
             ["DOTNET_ENVIRONMENT"] = "Development",
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ConnectionStrings__RabbitMq"] = _servers.RabbitMq,
@@ -181,6 +195,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         if (_ssh is not null) await _ssh.DisposeAsync();
         if (_everything is not null) await _everything.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
+        if (Telemetry is not null) await Telemetry.DisposeAsync();
     }
 
     public Task StopAsync(string service) => _services[service].StopAsync();

@@ -255,6 +255,79 @@ public sealed partial class ComposeFileTests
         Assert.Contains("libpg-query1504.0", File.ReadAllText(Services["policy"].Dockerfile!));
     }
 
+    [Fact]
+    public void The_observability_stack_receives_every_service_and_its_dashboard_reads_metrics_the_services_publish()
+    {
+        foreach (var name in new[] { "otel-collector", "jaeger", "prometheus", "grafana" })
+            Assert.True(Services.TryGetValue(name, out var service) && service.Spec.ContainsKey("healthcheck"), $"{name} is missing or has no health check");
+
+        // Every Portcullis service exports to the collector's OTLP port, and Prometheus scrapes its /metrics.
+        var collector = Yaml(Mounted("otel-collector", "/etc/otelcol-contrib/config.yaml"));
+        var grpc = (string)At(collector, "receivers", "otlp", "protocols", "grpc", "endpoint");
+        var scrape = Yaml(Mounted("prometheus", "/etc/prometheus/prometheus.yml"));
+        var targets = ((List<object>)scrape["scrape_configs"]).Cast<Dictionary<object, object>>()
+            .Where(job => (string)job["job_name"] == "portcullis")
+            .SelectMany(job => ((List<object>)job["static_configs"]).Cast<Dictionary<object, object>>())
+            .SelectMany(config => ((List<object>)config["targets"]).Cast<string>()).ToList();
+        var exporting = Services.Values.Where(s => s.ServiceFolder is { } folder && Path.GetFileName(folder) != "demo").ToList();
+        Assert.Equal(5, exporting.Count);
+        foreach (var service in exporting)
+        {
+            Assert.Equal("http://otel-collector:" + grpc.Split(':')[^1], service.Environment.GetValueOrDefault("OTEL_EXPORTER_OTLP_ENDPOINT"));
+            Assert.Contains($"{service.Name}:8080", targets);
+        }
+        // The collector's pipelines use only exporters it defines, and traces reach Jaeger.
+        var exporters = (Dictionary<object, object>)collector["exporters"];
+        foreach (var (pipeline, spec) in (Dictionary<object, object>)At(collector, "service", "pipelines"))
+            foreach (string exporter in (List<object>)((Dictionary<object, object>)spec)["exporters"])
+                Assert.True(exporters.ContainsKey(exporter), $"pipeline {pipeline} names exporter {exporter}, which is not defined");
+        Assert.Contains("otlp/jaeger", ((List<object>)At(collector, "service", "pipelines", "traces", "exporters")).Cast<string>());
+        Assert.StartsWith("jaeger:", (string)At(exporters, "otlp/jaeger", "endpoint"));
+        // Exception events keep their messages in the services (span events cannot be changed there): the collector drops them.
+        var processors = ((List<object>)At(collector, "service", "pipelines", "traces", "processors")).Cast<string>().ToList();
+        Assert.Contains("transform/scrub", processors);
+        Assert.Contains("delete_key(attributes, \"exception.message\")", Mounted("otel-collector", "/etc/otelcol-contrib/config.yaml"));
+        Assert.Contains("jaeger", Services.Keys);
+
+        // Grafana: Prometheus as a data source, and every metric its dashboard queries is one the services publish.
+        var grafana = Services["grafana"].Volumes.Select(v => v.Split(':')).ToDictionary(v => v[1], v => Path.Combine(ComposeFolder, v[0]));
+        var sources = Yaml(File.ReadAllText(Path.Combine(grafana["/etc/grafana/provisioning"], "datasources", "datasources.yaml")));
+        Assert.Contains(((List<object>)sources["datasources"]).Cast<Dictionary<object, object>>(),
+            d => (string)d["type"] == "prometheus" && (string)d["url"] == "http://prometheus:9090");
+        var dashboard = File.ReadAllText(Path.Combine(grafana["/var/lib/grafana/dashboards"], "portcullis.json"));
+        var published = PublishedMetric().Matches(File.ReadAllText(Path.Combine(Root, "services", "defaults", "Telemetry", "PortcullisMetrics.cs")))
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        var queried = DashboardMetric().Matches(dashboard).Select(m => m.Groups["name"].Value).Distinct().ToList();
+        Assert.True(queried.Count >= 8, "the dashboard queries too few metrics: " + string.Join(", ", queried));
+        foreach (var metric in queried)
+            Assert.True(published.Contains(metric), $"the dashboard queries {metric}, which no service publishes ({string.Join(", ", published)})");
+        foreach (var topic in new[] { "Requests", "Decisions", "overhead", "masked", "Approvals", "Audit ingest lag", "projection lag" })
+            Assert.Contains(topic, dashboard);
+    }
+
+    private static string Mounted(string service, string target)
+    {
+        var mount = Services[service].Volumes.Select(v => v.Split(':')).Single(v => v[1] == target);
+        return File.ReadAllText(Path.Combine(ComposeFolder, mount[0]));
+    }
+
+    private static Dictionary<object, object> Yaml(string text) => new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(text);
+
+    private static object At(Dictionary<object, object> node, params string[] keys)
+    {
+        object current = node;
+        foreach (var key in keys) current = ((Dictionary<object, object>)current)[key];
+        return current;
+    }
+
+    /// <summary>An instrument's name in PortcullisMetrics.cs.</summary>
+    [GeneratedRegex(@"Create(?:Counter|Histogram|ObservableGauge)(?:<\w+>)?\(""(portcullis_[a-z_]+)""")]
+    private static partial Regex PublishedMetric();
+
+    /// <summary>A metric in a PromQL expression, less the suffixes Prometheus's exporter adds (_milliseconds, _total, _bucket...).</summary>
+    [GeneratedRegex(@"(?<name>portcullis_[a-z_]+?)(?:_milliseconds)?(?:_total|_bucket|_sum|_count)?\b")]
+    private static partial Regex DashboardMetric();
+
     private static Dictionary<string, string> ReadDotEnv(string path) =>
         File.ReadAllLines(path)
             .Select(line => line.Trim())

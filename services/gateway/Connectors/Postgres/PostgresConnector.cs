@@ -142,7 +142,11 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             IncludeErrorDetail = false, // error details can carry row values; the masked message is enough
         };
         if (settings.Password is { } password) builder.Password = await secrets.ResolveAsync(password, cancellationToken);
-        var source = NpgsqlDataSource.Create(builder.ConnectionString);
+        // The agent's SQL is the customer's data (literals, values in errors): no Npgsql span for it at all, traced or not.
+        var source = new NpgsqlDataSourceBuilder(builder.ConnectionString)
+            .ConfigureTracing(tracing => tracing.ConfigureCommandFilter(_ => false).ConfigureBatchFilter(_ => false)
+                .ConfigureCopyOperationFilter(_ => false).EnablePhysicalOpenTracing(false))
+            .Build();
         if (!_sources.TryAdd(connection, source)) await source.DisposeAsync();
         logger.LogInformation("Connection {Connection} opened a pool to {Target}", connection, Describe(connection));
         return _sources[connection];
