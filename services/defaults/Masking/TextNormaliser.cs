@@ -68,7 +68,7 @@ public static class TextNormaliser
     // The ASCII tricks that make an all-ASCII text worth normalising.
     private static readonly SearchValues<string> Tricks = SearchValues.Create(
         ["%", "[at]", "(at)", "{at}", "<at>", "[@]", "(@)", "{@}", " at ", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}", " dot ",
-         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;"],
+         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;", "\\u", "\\x"],
         StringComparison.OrdinalIgnoreCase);
 
     private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "&#64;", "%40", "\uFF20"],
@@ -182,6 +182,13 @@ public static class TextNormaliser
                     changed = true;
                     continue;
                 }
+                if (c == '\\' && TryBackslash(text, i, out var unescaped, out var escapeLength))
+                {
+                    EmitAll(unescaped, i, i + escapeLength);
+                    i += escapeLength;
+                    changed = true;
+                    continue;
+                }
                 if (c == '&' && TryEntity(text, i, out var entity, out var entityLength))
                 {
                     EmitAll(entity, i, i + entityLength);
@@ -240,14 +247,19 @@ public static class TextNormaliser
         (decoded, consumed) = ("", 0);
         var first = EscapedByte(text, at);
         if (first < 0) return false;
-        if (first == '%' && at + 4 < text.Length && Hex(text[at + 3]) >= 0 && Hex(text[at + 4]) >= 0)
+        if (first == '%')
         {
-            // %2540: a '%' escaped once more, decoded both times.
-            var inner = $"%{text[at + 3]}{text[at + 4]}";
-            if (TryPercent(inner, 0, out decoded, out _))
+            // %2540, %252540...: a '%' escaped once more, or several times, decoded every time.
+            var next = at + 3;
+            while (next + 3 < text.Length && text[next] == '2' && text[next + 1] == '5' && next - at < 64) next += 2;
+            if (next + 1 < text.Length && Hex(text[next]) >= 0 && Hex(text[next + 1]) >= 0)
             {
-                consumed = 5;
-                return true;
+                var inner = $"%{text[next]}{text[next + 1]}";
+                if (TryPercent(inner, 0, out decoded, out _))
+                {
+                    consumed = next + 2 - at;
+                    return true;
+                }
             }
         }
         if (first < 0x80)
@@ -271,6 +283,53 @@ public static class TextNormaliser
     }
 
     private static string FoldAscii(char c) => c.ToString();
+
+    private static int HexValue(ReadOnlySpan<char> text, int at, int digits)
+    {
+        if (at + digits > text.Length) return -1;
+        var value = 0;
+        for (var k = 0; k < digits; k++)
+        {
+            var digit = Hex(text[at + k]);
+            if (digit < 0) return -1;
+            value = value * 16 + digit;
+        }
+        return value;
+    }
+
+    // \u0040 (JSON, JavaScript, Java) and \x40 (C, Python, shell): a body served as text may still spell a value in escapes.
+    private static bool TryBackslash(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        if (at + 1 >= text.Length) return false;
+        if (text[at + 1] is 'x' or 'X')
+        {
+            var value = HexValue(text, at + 2, 2);
+            if (value is < 0x20 or >= 0x7F) return false;
+            (decoded, consumed) = (FoldAscii((char)value), 4);
+            return true;
+        }
+        if (text[at + 1] is not ('u' or 'U')) return false;
+        var unit = HexValue(text, at + 2, 4);
+        if (unit < 0) return false;
+        Rune rune;
+        if (char.IsHighSurrogate((char)unit))
+        {
+            if (at + 7 >= text.Length || text[at + 6] != '\\' || text[at + 7] is not ('u' or 'U')) return false;
+            var low = HexValue(text, at + 8, 4);
+            if (low < 0 || !char.IsLowSurrogate((char)low)) return false;
+            rune = new Rune((char)unit, (char)low);
+            consumed = 12;
+        }
+        else if (char.IsLowSurrogate((char)unit)) return false;
+        else
+        {
+            rune = new Rune(unit);
+            consumed = 6;
+        }
+        decoded = rune.IsAscii ? rune.ToString() : FoldOne(rune.ToString());
+        return true;
+    }
 
     // &#64; &#x40; &commat; &period; &#46;: HTML character references, common in scraped pages and mail bodies.
     private static bool TryEntity(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)

@@ -35,6 +35,8 @@ public static class EncodedBlobs
             while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
             at = start + length;
             if (length < MinLength) continue;
+            // 0x6164...: a hex literal's prefix is not part of the hex.
+            if (length > 2 && text[start] == '0' && text[start + 1] is 'x' or 'X') (start, length) = (start + 2, length - 2);
             var run = text.Slice(start, Math.Min(length, MaxLength));
             var decoded = Decode(run);
             if (decoded is null) continue;
@@ -78,13 +80,25 @@ public static class EncodedBlobs
         return Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null;
     }
 
+    private static bool Utf16Zeros(ReadOnlySpan<byte> bytes, int from)
+    {
+        for (var i = from; i < bytes.Length; i += 2)
+            if (bytes[i] != 0) return false;
+        return true;
+    }
+
     private static int Hex(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     // Valid UTF-8 of which nearly every character is printable or a line break: text, not binary.
     private static string? AsText(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 8 || !Utf8.IsValid(bytes)) return null;
-        var text = Encoding.UTF8.GetString(bytes);
+        if (bytes.Length < 8) return null;
+        string text;
+        if (Utf8.IsValid(bytes) && bytes.IndexOf((byte)0) < 0) text = Encoding.UTF8.GetString(bytes);
+        // UTF-16 (a Windows or Java string's bytes): every other byte zero.
+        else if (bytes.Length % 2 == 0 && (Utf16Zeros(bytes, 1) || Utf16Zeros(bytes, 0)))
+            text = (Utf16Zeros(bytes, 1) ? Encoding.Unicode : Encoding.BigEndianUnicode).GetString(bytes);
+        else return null;
         var printable = 0;
         foreach (var c in text)
             if (c is '\t' or '\n' or '\r' || (c >= ' ' && c != '\u007f' && !char.IsControl(c) && c != '\uFFFD')) printable++;
