@@ -35,6 +35,20 @@ public static class EncodedBlobs
             while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
             at = start + length;
             if (length < MinLength) continue;
+            // Base64 wrapped in lines (MIME, PEM, `base64` without -w0): the lines decoded as one, so a value across a break is found.
+            if (Unwrapped(text, start, length) is ({ } joined, var end) && Decode(joined) is { } whole)
+            {
+                budget -= whole.Length;
+                inner ??= [];
+                masker.Find(whole, masker.Admitted(TextTraits.Of(whole)), inner, depth + 1);
+                if (inner.Count > 0)
+                {
+                    var found = inner.MaxBy(f => f.Priority);
+                    findings.Add(new Finding(start, end - start, found.Entity, found.Priority));
+                    at = end;
+                    continue;
+                }
+            }
             // 0x6164...: a hex literal's prefix is not part of the hex.
             if (length > 2 && text[start] == '0' && text[start + 1] is 'x' or 'X') (start, length) = (start + 2, length - 2);
             var run = text.Slice(start, Math.Min(length, MaxLength));
@@ -47,6 +61,34 @@ public static class EncodedBlobs
             var strongest = inner.MaxBy(f => f.Priority);
             findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
         }
+    }
+
+    /// <summary>
+    /// Lines of the same width (a multiple of four) after the run at <paramref name="start"/>, each after one line
+    /// break, the last possibly shorter (in whole quads): their characters joined and where the last ends; null when there is one line.
+    /// </summary>
+    private static (string? Joined, int End) Unwrapped(ReadOnlySpan<char> text, int start, int width)
+    {
+        if (width % 4 != 0 || width > MaxLength) return (null, 0);
+        var joined = new StringBuilder().Append(text.Slice(start, width));
+        var end = start + width;
+        while (joined.Length < MaxLength)
+        {
+            var next = end;
+            if (next < text.Length && text[next] == '\r') next++;
+            if (next >= text.Length || text[next] != '\n') break;
+            next++;
+            var line = text[next..].IndexOfAnyExcept(Base64Chars);
+            if (line < 0) line = text.Length - next;
+            var padded = line;
+            while (next + padded < text.Length && text[next + padded] == '=' && padded - line < 2) padded++;
+            // The last line may be shorter, but whole quads: "end" after a block is a word, not its tail.
+            if (line == 0 || padded > width || padded % 4 != 0) break;
+            joined.Append(text.Slice(next, padded));
+            end = next + padded;
+            if (padded < width || padded > line) break;
+        }
+        return end == start + width ? (null, 0) : (joined.ToString(), end);
     }
 
     /// <summary>The text a run decodes to, or null when it is not base64 or hex of text.</summary>

@@ -97,3 +97,52 @@ public class DisguisedEncodingTests
         Assert.Contains("[EMAIL]", output);
     }
 }
+
+public class WrappedBase64Tests
+{
+    private static readonly ContentMasker Masker = new(MaskingPolicy.From(new MaskingConfig(), Encoding.UTF8.GetBytes("test-hmac-key-0123456789")));
+
+    private const string Letter =
+        "The customer record follows, with notes from the call centre about the order: contact ada.lovelace@example.com for the invoice, thanks.";
+
+    private static string Wrap(string text, int width, string lineBreak) =>
+        string.Join(lineBreak, Convert.ToBase64String(Encoding.UTF8.GetBytes(text)).Chunk(width).Select(c => new string(c)));
+
+    [Theory]
+    [InlineData(16, "\n")]
+    [InlineData(20, "\n")]
+    [InlineData(20, "\r\n")]
+    [InlineData(64, "\n")]
+    [InlineData(76, "\r\n")]
+    public void Masks_a_value_split_across_the_lines_of_wrapped_base64(int width, string lineBreak)
+    {
+        var body = "attachment:\n" + Wrap(Letter, width, lineBreak) + "\nend";
+        var tally = new MaskingTally();
+
+        var output = Encoding.UTF8.GetString(Masker.Mask("demo", "text/plain", Encoding.UTF8.GetBytes(body), tally));
+
+        Assert.Equal("attachment:\n[EMAIL]\nend", output);
+        Assert.Equal(1, tally.Counts["EMAIL"]);
+    }
+
+    [Fact]
+    public void Masks_wrapped_base64_in_a_json_string()
+    {
+        var body = "{\"file\":\"" + Wrap(Letter, 20, "\\n") + "\"}";
+        var tally = new MaskingTally();
+
+        var output = Encoding.UTF8.GetString(Masker.Mask("demo", "application/json", Encoding.UTF8.GetBytes(body), tally));
+
+        Assert.Equal("{\"file\":\"[EMAIL]\"}", output);
+    }
+
+    [Fact]
+    public void Keeps_lines_of_wrapped_base64_that_hide_nothing()
+    {
+        var body = Wrap("Nothing to see in this attachment, only a long and harmless sentence about the weather.", 20, "\n");
+
+        var output = Encoding.UTF8.GetString(Masker.Mask("demo", "text/plain", Encoding.UTF8.GetBytes(body), new MaskingTally()));
+
+        Assert.Equal(body, output);
+    }
+}
