@@ -24,6 +24,7 @@ public static class EncodedBlobs
     {
         var budget = Budget;
         List<Finding>? inner = null;
+        SeparatedHex(text, masker, findings, depth, ref budget);
         for (var at = 0; at < text.Length && budget > 0;)
         {
             var start = text[at..].IndexOfAny(Base64Chars);
@@ -60,6 +61,41 @@ public static class EncodedBlobs
             if (inner.Count == 0) continue;
             var strongest = inner.MaxBy(f => f.Priority);
             findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
+        }
+    }
+
+    /// <summary>
+    /// Hex bytes with a separator between them ("61:64:61", "61 64 61", "61-64-61"), eight or more: decoded and
+    /// searched like a run (a MAC address is six, and a fingerprint decodes to binary).
+    /// </summary>
+    private static void SeparatedHex(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
+    {
+        for (var at = 0; at + 5 <= text.Length && budget > 0; at++)
+        {
+            var separator = text[at + 2];
+            if (separator is not (':' or ' ' or '-') || !char.IsAsciiHexDigit(text[at]) || !char.IsAsciiHexDigit(text[at + 1])
+                || (at > 0 && char.IsAsciiLetterOrDigit(text[at - 1]))) continue;
+            var bytes = new List<byte>();
+            var end = at;
+            while (end + 2 <= text.Length && char.IsAsciiHexDigit(text[end]) && char.IsAsciiHexDigit(text[end + 1])
+                   && (end + 2 == text.Length || !char.IsAsciiLetterOrDigit(text[end + 2])) && bytes.Count < MaxLength)
+            {
+                bytes.Add((byte)(Hex(text[end]) * 16 + Hex(text[end + 1])));
+                end += 2;
+                if (end + 2 < text.Length && text[end] == separator) end++;
+                else break;
+            }
+            if (text[end - 1] == separator) end--;
+            if (bytes.Count < 8 || AsText([.. bytes]) is not { } decoded) continue;
+            budget -= decoded.Length;
+            var inner = new List<Finding>();
+            masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+            if (inner.Count > 0)
+            {
+                var strongest = inner.MaxBy(f => f.Priority);
+                findings.Add(new Finding(at, end - at, strongest.Entity, strongest.Priority));
+            }
+            at = end;
         }
     }
 

@@ -41,7 +41,22 @@ public class DisguisedEncodingTests
         { "text/plain", B64(Encoding.Unicode.GetBytes(Email)), "EMAIL" },
         { "text/plain", B64(Encoding.BigEndianUnicode.GetBytes("card 4111 1111 1111 1111")), "CARD" },
         { "text/plain", Convert.ToHexString(Encoding.Unicode.GetBytes(Email)), "EMAIL" },
+        { "text/plain", "bytes " + string.Join(":", Encoding.UTF8.GetBytes(Email).Select(b => b.ToString("x2"))) + " end", "EMAIL" },
+        { "text/plain", string.Join(" ", Encoding.UTF8.GetBytes(Email).Select(b => b.ToString("X2"))), "EMAIL" },
+        { "text/plain", string.Join("-", Encoding.UTF8.GetBytes("card 4111111111111111").Select(b => b.ToString("x2"))), "CARD" },
     };
+
+    [Theory]
+    [InlineData("mac 00:1a:2b:3c:4d:5e and 00-1A-2B-3C-4D-5E")]
+    [InlineData("sha1 fingerprint 4a:1f:9c:22:0b:7e:d3:5a:61:88:c0:ff:12:34:ab:cd:ef:01:23:45")]
+    [InlineData("numbers 10 20 30 40 50 60 70 80 90")]
+    public void Keeps_hex_bytes_that_are_not_text(string body)
+    {
+        var (output, tally) = Mask("text/plain", Encoding.UTF8.GetBytes(body));
+
+        Assert.Equal(body, output);
+        Assert.Empty(tally.Counts);
+    }
 
     [Theory]
     [MemberData(nameof(EscapedInText))]
