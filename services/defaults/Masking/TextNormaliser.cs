@@ -249,14 +249,19 @@ public static class TextNormaliser
             return CodeUnits(text, at, 6, unit, "%u", out decoded, out consumed);
         var first = EscapedByte(text, at);
         if (first < 0) return false;
-        if (first == '%' && at + 4 < text.Length && Hex(text[at + 3]) >= 0 && Hex(text[at + 4]) >= 0)
+        if (first == '%')
         {
-            // %2540: a '%' escaped once more, decoded both times.
-            var inner = $"%{text[at + 3]}{text[at + 4]}";
-            if (TryPercent(inner, 0, out decoded, out _))
+            // %2540, %252540...: a '%' escaped once more, or several times, decoded every time.
+            var next = at + 3;
+            while (next + 3 < text.Length && text[next] == '2' && text[next + 1] == '5' && next - at < 64) next += 2;
+            if (next + 1 < text.Length && Hex(text[next]) >= 0 && Hex(text[next + 1]) >= 0)
             {
-                consumed = 5;
-                return true;
+                var inner = $"%{text[next]}{text[next + 1]}";
+                if (TryPercent(inner, 0, out decoded, out _))
+                {
+                    consumed = next + 2 - at;
+                    return true;
+                }
             }
         }
         if (first < 0x80)

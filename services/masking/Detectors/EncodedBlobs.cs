@@ -24,6 +24,7 @@ public static class EncodedBlobs
     {
         var budget = Budget;
         List<Finding>? inner = null;
+        SeparatedHex(text, masker, findings, depth, ref budget);
         for (var at = 0; at < text.Length && budget > 0;)
         {
             var start = text[at..].IndexOfAny(Base64Chars);
@@ -35,6 +36,22 @@ public static class EncodedBlobs
             while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
             at = start + length;
             if (length < MinLength) continue;
+            // Base64 wrapped in lines (MIME, PEM, `base64` without -w0): the lines decoded as one, so a value across a break is found.
+            if (Unwrapped(text, start, length) is ({ } joined, var end) && Decode(joined) is { } whole)
+            {
+                budget -= whole.Length;
+                inner ??= [];
+                masker.Find(whole, masker.Admitted(TextTraits.Of(whole)), inner, depth + 1);
+                if (inner.Count > 0)
+                {
+                    var found = inner.MaxBy(f => f.Priority);
+                    findings.Add(new Finding(start, end - start, found.Entity, found.Priority));
+                    at = end;
+                    continue;
+                }
+            }
+            // 0x6164...: a hex literal's prefix is not part of the hex.
+            if (length > 2 && text[start] == '0' && text[start + 1] is 'x' or 'X') (start, length) = (start + 2, length - 2);
             var run = text.Slice(start, Math.Min(length, MaxLength));
             var decoded = Decode(run);
             if (decoded is null) continue;
@@ -45,6 +62,69 @@ public static class EncodedBlobs
             var strongest = inner.MaxBy(f => f.Priority);
             findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
         }
+    }
+
+    /// <summary>
+    /// Hex bytes with a separator between them ("61:64:61", "61 64 61", "61-64-61"), eight or more: decoded and
+    /// searched like a run (a MAC address is six, and a fingerprint decodes to binary).
+    /// </summary>
+    private static void SeparatedHex(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
+    {
+        for (var at = 0; at + 5 <= text.Length && budget > 0; at++)
+        {
+            var separator = text[at + 2];
+            if (separator is not (':' or ' ' or '-') || !char.IsAsciiHexDigit(text[at]) || !char.IsAsciiHexDigit(text[at + 1])
+                || (at > 0 && char.IsAsciiLetterOrDigit(text[at - 1]))) continue;
+            var bytes = new List<byte>();
+            var end = at;
+            while (end + 2 <= text.Length && char.IsAsciiHexDigit(text[end]) && char.IsAsciiHexDigit(text[end + 1])
+                   && (end + 2 == text.Length || !char.IsAsciiLetterOrDigit(text[end + 2])) && bytes.Count < MaxLength)
+            {
+                bytes.Add((byte)(Hex(text[end]) * 16 + Hex(text[end + 1])));
+                end += 2;
+                if (end + 2 < text.Length && text[end] == separator) end++;
+                else break;
+            }
+            if (text[end - 1] == separator) end--;
+            if (bytes.Count < 8 || AsText([.. bytes]) is not { } decoded) continue;
+            budget -= decoded.Length;
+            var inner = new List<Finding>();
+            masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+            if (inner.Count > 0)
+            {
+                var strongest = inner.MaxBy(f => f.Priority);
+                findings.Add(new Finding(at, end - at, strongest.Entity, strongest.Priority));
+            }
+            at = end;
+        }
+    }
+
+    /// <summary>
+    /// Lines of the same width (a multiple of four) after the run at <paramref name="start"/>, each after one line
+    /// break, the last possibly shorter (in whole quads): their characters joined and where the last ends; null when there is one line.
+    /// </summary>
+    private static (string? Joined, int End) Unwrapped(ReadOnlySpan<char> text, int start, int width)
+    {
+        if (width % 4 != 0 || width > MaxLength) return (null, 0);
+        var joined = new StringBuilder().Append(text.Slice(start, width));
+        var end = start + width;
+        while (joined.Length < MaxLength)
+        {
+            var next = end;
+            if (next < text.Length && text[next] == '\r') next++;
+            if (next >= text.Length || text[next] != '\n') break;
+            next++;
+            var line = text[next..].IndexOfAnyExcept(Base64Chars);
+            if (line < 0) line = text.Length - next;
+            var padded = line;
+            while (next + padded < text.Length && text[next + padded] == '=' && padded - line < 2) padded++;
+            // The last line may be shorter, but whole quads: "end" after a block is a word, not its tail.
+            if (line == 0 || padded > width || padded % 4 != 0) break;
+            joined.Append(text.Slice(next, padded));
+            end = next + padded;
+            if (padded < width || padded > line) break;
+        }
+        return end == start + width ? (null, 0) : (joined.ToString(), end);
     }
 
     /// <summary>The text a run decodes to, or null when it is not base64 or hex of text.</summary>
@@ -78,13 +158,25 @@ public static class EncodedBlobs
         return Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null;
     }
 
+    private static bool Utf16Zeros(ReadOnlySpan<byte> bytes, int from)
+    {
+        for (var i = from; i < bytes.Length; i += 2)
+            if (bytes[i] != 0) return false;
+        return true;
+    }
+
     private static int Hex(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     // Valid UTF-8 of which nearly every character is printable or a line break: text, not binary.
     private static string? AsText(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 8 || !Utf8.IsValid(bytes)) return null;
-        var text = Encoding.UTF8.GetString(bytes);
+        if (bytes.Length < 8) return null;
+        string text;
+        if (Utf8.IsValid(bytes) && bytes.IndexOf((byte)0) < 0) text = Encoding.UTF8.GetString(bytes);
+        // UTF-16 (a Windows or Java string's bytes): every other byte zero.
+        else if (bytes.Length % 2 == 0 && (Utf16Zeros(bytes, 1) || Utf16Zeros(bytes, 0)))
+            text = (Utf16Zeros(bytes, 1) ? Encoding.Unicode : Encoding.BigEndianUnicode).GetString(bytes);
+        else return null;
         var printable = 0;
         foreach (var c in text)
             if (c is '\t' or '\n' or '\r' || (c >= ' ' && c != '\u007f' && !char.IsControl(c) && c != '\uFFFD')) printable++;

@@ -38,7 +38,7 @@ public readonly struct TextTraits(Vector256<short> counts)
     /// <summary>Characters outside ASCII, '%' and a backslash (escapes): the text reads differently once normalised, so counts say nothing of it.</summary>
     public int Unusual => counts[UnusualLane];
 
-    /// <summary>Brackets and '&amp;', which a spelled-out '@' or '.' ("[at]", "&amp;#64;") needs.</summary>
+    /// <summary>Brackets, '&amp;' and '\', which a spelled-out or escaped '@' or '.' ("[at]", "&amp;#64;", "\u0040") needs.</summary>
     public int Spelled => counts[SpelledLane];
 
     public int Spaces => counts[SpaceLane];
@@ -64,7 +64,7 @@ public readonly struct TextTraits(Vector256<short> counts)
             if (c == '=') lanes[EqualsLane] = lanes[EqualsOrColonLane] = 1;
             if (c is (>= '0' and <= '9') or (>= 'A' and <= 'Z') or '@' or '.' or ':' or '-' or '_' or '=') lanes[SignalLane] = 1;
             if (c is '%' or '\\' or 128) lanes[UnusualLane] = 1;
-            if (c is '[' or '(' or '{' or '<' or '&') lanes[SpelledLane] = 1;
+            if (c is '[' or '(' or '{' or '<' or '&' or '\\') lanes[SpelledLane] = 1;
             increments[c] = Vector256.Create<short>(lanes);
         }
         return increments;

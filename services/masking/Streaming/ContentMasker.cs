@@ -28,6 +28,11 @@ public sealed class ContentMasker
     public byte[] Mask(string connection, string contentType, byte[] body, MaskingTally tally)
     {
         var type = MediaType(contentType);
+        Readable(contentType);
+        // A byte-order mark or a NUL byte: UTF-16 or UTF-32 (or binary), which the UTF-8 masker would read past.
+        if (body.AsSpan().StartsWith(stackalloc byte[] { 0xFF, 0xFE }) || body.AsSpan().StartsWith(stackalloc byte[] { 0xFE, 0xFF })
+            || body.AsSpan().IndexOf((byte)0) >= 0)
+            throw new UnmaskableContentException(contentType);
         using var output = new MemoryStream(body.Length + 256);
         // The body is read in place: neither attempt copies it.
         if (IsJson(type))
@@ -56,6 +61,7 @@ public sealed class ContentMasker
     public void Mask(string connection, string contentType, Stream input, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
+        Readable(contentType);
         if (IsJson(type)) _json.Mask(connection, input, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
         else if (IsText(type) || type.Length == 0) Text(connection, tally).Mask(input, output, chunkSize);
         else throw new UnmaskableContentException(contentType);
@@ -69,6 +75,7 @@ public sealed class ContentMasker
     public IMaskingRun Begin(string connection, string contentType, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
         var type = MediaType(contentType);
+        Readable(contentType);
         if (IsJson(type)) return _json.Begin(connection, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
         if (IsText(type) || type.Length == 0) return Text(connection, tally).Begin(output);
         throw new UnmaskableContentException(contentType);
@@ -109,6 +116,23 @@ public sealed class ContentMasker
         type.StartsWith("text/", StringComparison.Ordinal) ||
         type is "application/xml" or "application/x-ndjson" or "application/x-www-form-urlencoded" ||
         type.EndsWith("+xml", StringComparison.Ordinal);
+
+    // The masker reads UTF-8: a body declared in another encoding that is not ASCII-compatible (UTF-16, UTF-32,
+    // EBCDIC...) would carry its values past the detectors, so it is refused.
+    private static readonly HashSet<string> AsciiCompatible = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15", "windows-1252", "cp1252",
+    };
+
+    private static void Readable(string contentType)
+    {
+        foreach (var parameter in contentType.Split(';').Skip(1))
+        {
+            var (name, value) = parameter.Split('=', 2) is [var n, var v] ? (n.Trim(), v.Trim().Trim('"')) : (parameter.Trim(), "");
+            if (name.Equals("charset", StringComparison.OrdinalIgnoreCase) && !AsciiCompatible.Contains(value))
+                throw new UnmaskableContentException(contentType);
+        }
+    }
 
     private static string MediaType(string contentType) => contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
 }
