@@ -67,12 +67,18 @@ public static class Telemetry
 
     /// <summary>
     /// <c>/metrics</c> (Prometheus text; anonymous, as the health endpoints are: it holds counts by rule, connection
-    /// and entity names, never a value) and the logging scope that names each request's id and session.
+    /// and entity names, never a value) and the logging scope that names each request's id and session. With
+    /// <c>Metrics:Hosts</c> set (for example <c>*:9464</c>, a port the service also listens on and only the scraper
+    /// reaches), <c>/metrics</c> answers on those hosts only, and is not found on the public port: rule and
+    /// connection names are the policy's shape, which an agent need not learn.
     /// </summary>
     public static WebApplication MapPortcullisTelemetry(this WebApplication app)
     {
         app.UseMiddleware<RequestLogScopeMiddleware>();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var metrics = app.MapPrometheusScrapingEndpoint("/metrics");
+        var hosts = (app.Configuration["Metrics:Hosts"] ?? "")
+            .Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (hosts.Length > 0) metrics.RequireHost(hosts);
         return app;
     }
 
