@@ -6,6 +6,7 @@ using Npgsql;
 using Portcullis.Audit.Projections;
 using Portcullis.Audit.Recording;
 using Portcullis.Audit.Retention;
+using Portcullis.Defaults.Hosting;
 
 namespace Portcullis.Audit;
 
@@ -22,30 +23,16 @@ public static class AuditCommands
     /// <summary>Whether the arguments name a command (or ask for help) rather than starting the service.</summary>
     public static bool IsCommand(string[] args) => args is [var first, ..] && Commands.Contains(first);
 
-    public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
         var (stdout, stderr) = (output ?? Console.Out, error ?? Console.Error);
-        var parse = Root(stdout, stderr).Parse(args);
-        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        return ServiceCommandLine.InvokeAsync(Root(stdout, stderr), "Portcullis.Audit", args, stdout, stderr, ex => ex switch
         {
-            foreach (var problem in parse.Errors) await stderr.WriteLineAsync(problem.Message);
-            await stderr.WriteLineAsync($"See: Portcullis.Audit {parse.CommandResult.Command.Name} --help");
-            return 2;
-        }
-        try
-        {
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-        }
-        catch (InvalidOperationException ex)
-        {
-            await stderr.WriteLineAsync(ex.Message);
-            return 2;
-        }
-        catch (NpgsqlException ex)
-        {
-            await stderr.WriteLineAsync($"The audit store could not be reached ({ex.Message}); check --connection or ConnectionStrings__Postgres.");
-            return 1;
-        }
+            InvalidOperationException => new ServiceCommandLine.Failure(2, ex.Message),
+            NpgsqlException => new ServiceCommandLine.Failure(1,
+                $"The audit store could not be reached ({ex.Message}); check --connection or ConnectionStrings__Postgres."),
+            _ => null,
+        });
     }
 
     private static readonly Option<string?> Connection = new("--connection")

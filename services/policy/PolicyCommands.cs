@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Hosting;
 using Portcullis.Policy.Analysis.Shell;
 using Portcullis.Policy.Analysis.Sql;
 using Portcullis.Policy.Apis;
@@ -31,32 +32,16 @@ public static class PolicyCommands
     /// <summary>Whether the arguments name a command (or ask for help) rather than starting the service.</summary>
     public static bool IsCommand(string[] args) => args is [var first, ..] && Commands.Contains(first);
 
-    public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
         var (stdout, stderr) = (output ?? Console.Out, error ?? Console.Error);
-        var parse = Root(stdout, stderr).Parse(args);
-        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        return ServiceCommandLine.InvokeAsync(Root(stdout, stderr), "Portcullis.Policy", args, stdout, stderr, ex => ex switch
         {
-            foreach (var problem in parse.Errors) await stderr.WriteLineAsync(problem.Message);
-            await stderr.WriteLineAsync($"See: Portcullis.Policy {parse.CommandResult.Command.Name} --help");
-            return 2;
-        }
-        try
-        {
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-        }
-        catch (UsageException ex)
-        {
-            await stderr.WriteLineAsync(ex.Message);
-            await stderr.WriteLineAsync($"See: Portcullis.Policy {parse.CommandResult.Command.Name} --help");
-            return 2;
-        }
-        catch (InvalidOperationException ex)
-        {
+            UsageException => new ServiceCommandLine.Failure(2, ex.Message, Usage: true),
             // The file or the policy in it is not valid: the loader and the compiler name the place and the reason.
-            await stderr.WriteLineAsync(ex.Message);
-            return 1;
-        }
+            InvalidOperationException => new ServiceCommandLine.Failure(1, ex.Message),
+            _ => null,
+        });
     }
 
     private static readonly Option<string> File = new("--file", "-f")
