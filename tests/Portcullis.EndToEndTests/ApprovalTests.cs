@@ -58,8 +58,7 @@ public sealed class ApprovalTests(PortcullisStack stack)
 
     private static string Id(JsonElement approval) => approval.GetProperty("approvalId").GetString()!;
 
-    private static string[] Types(JsonElement timeline) =>
-        [.. timeline.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
+    private static string[] Types(JsonElement timeline) => PortcullisStack.EventTypes(timeline);
 
     private static JsonElement Data(JsonElement timeline, string type) =>
         timeline.GetProperty("events").EnumerateArray().Last(e => e.GetProperty("type").GetString() == type).GetProperty("data");

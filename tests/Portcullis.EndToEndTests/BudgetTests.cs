@@ -16,21 +16,10 @@ public sealed class BudgetTests(PortcullisStack stack)
 
     private static string NewSession() => "e2e-budget-" + Guid.NewGuid().ToString("N")[..10];
 
-    private async Task<(int Version, string Yaml)> Current()
-    {
-        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Get, "policy");
-        using var response = await stack.Policy.SendAsync(request);
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        return (body.GetProperty("version").GetInt32(), body.GetProperty("yaml").GetString()!);
-    }
+    private Task<(int Version, string Yaml)> Current() => stack.CurrentPolicyAsync();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> Publish(string yaml, int expectedVersion, string comment)
-    {
-        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Put, "policy",
-            new { yaml, expectedVersion, comment });
-        using var response = await stack.Policy.SendAsync(request);
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> Publish(string yaml, int expectedVersion, string comment) =>
+        stack.PublishPolicyAsync(yaml, expectedVersion, comment);
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> Read(int customer, string session, string client = PortcullisStack.AgentClient,
         string? approvalId = null)

@@ -19,8 +19,7 @@ public sealed class McpProxyTests(PortcullisStack stack)
 
     private static string Text(CallToolResult result) => McpAgent.Text(result);
 
-    private static string[] Types(JsonElement timeline) =>
-        [.. timeline.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
+    private static string[] Types(JsonElement timeline) => PortcullisStack.EventTypes(timeline);
 
     [Fact]
     public async Task The_filesystem_servers_tools_are_listed_under_the_connection_for_those_it_is_visible_to_without_the_refused_ones()

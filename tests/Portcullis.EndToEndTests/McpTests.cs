@@ -22,8 +22,7 @@ public sealed class McpTests(PortcullisStack stack)
 
     private static string Text(CallToolResult result) => McpAgent.Text(result);
 
-    private static string[] Types(JsonElement timeline) =>
-        [.. timeline.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
+    private static string[] Types(JsonElement timeline) => PortcullisStack.EventTypes(timeline);
 
     [Fact]
     public async Task The_csharp_sdk_lists_tools_runs_a_masked_query_gets_a_denial_naming_the_rule_and_the_run_is_one_session()

@@ -190,21 +190,10 @@ public sealed class PolicyTests(PortcullisStack stack)
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    private async Task<(int Version, string Yaml)> Current()
-    {
-        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Get, "policy");
-        using var response = await stack.Policy.SendAsync(request);
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        return (body.GetProperty("version").GetInt32(), body.GetProperty("yaml").GetString()!);
-    }
+    private Task<(int Version, string Yaml)> Current() => stack.CurrentPolicyAsync();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> Publish(string yaml, int expectedVersion, string comment)
-    {
-        using var request = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Put, "policy",
-            new { yaml, expectedVersion, comment });
-        using var response = await stack.Policy.SendAsync(request);
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> Publish(string yaml, int expectedVersion, string comment) =>
+        stack.PublishPolicyAsync(yaml, expectedVersion, comment);
 
     private async Task<JsonElement> UntilDenied(string session)
     {

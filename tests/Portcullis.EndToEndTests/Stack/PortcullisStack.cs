@@ -299,6 +299,27 @@ public sealed class PortcullisStack : IAsyncLifetime
         return bus;
     }
 
+    /// <summary>The types of a session timeline's events, in their order.</summary>
+    public static string[] EventTypes(JsonElement timeline) =>
+        [.. timeline.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
+
+    /// <summary>The policy in force, as an admin reads it: its version and YAML.</summary>
+    public async Task<(int Version, string Yaml)> CurrentPolicyAsync()
+    {
+        using var request = await Authorized(AdminClient, HttpMethod.Get, "policy");
+        using var response = await Policy.SendAsync(request);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return (body.GetProperty("version").GetInt32(), body.GetProperty("yaml").GetString()!);
+    }
+
+    /// <summary>Publishes a policy version as an admin (PUT /policy): the answer's status and body.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, JsonElement Body)> PublishPolicyAsync(string yaml, int expectedVersion, string comment)
+    {
+        using var request = await Authorized(AdminClient, HttpMethod.Put, "policy", new { yaml, expectedVersion, comment });
+        using var response = await Policy.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
     /// <summary>
     /// The audit timeline of a session, once it holds <paramref name="until"/> for the request: the audit
     /// service consumes from the bus, so its record follows the agent's answer by a moment.
