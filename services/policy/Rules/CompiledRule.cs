@@ -16,7 +16,8 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
     private readonly HashSet<string> _groups = new(rule.Match.Groups, StringComparer.Ordinal);
     private readonly HashSet<string> _subjects = new(rule.Match.Subjects, StringComparer.Ordinal);
     private readonly HashSet<string> _methods = new(rule.Match.Methods, StringComparer.OrdinalIgnoreCase);
-    private readonly PathGlob[] _paths = [.. rule.Match.Paths.Select(p => new PathGlob(p))];
+    // A deny or approval rule covers the paths it names with a format suffix and everything beneath them; allow covers what it names.
+    private readonly PathGlob[] _paths = [.. rule.Match.Paths.Select(p => new PathGlob(p, andBeneath: effect != Decision.Allow))];
     private readonly QueryCondition[] _query = [.. rule.Match.Query.Select(QueryCondition.Parse)];
     private readonly SqlConditions? _sql = rule.Match.Sql is { } sql ? new SqlConditions(sql, AllMustMatch(effect)) : null;
     private readonly ExecConditions? _exec = rule.Match.Exec is { } exec ? new ExecConditions(exec, AllMustMatch(effect)) : null;

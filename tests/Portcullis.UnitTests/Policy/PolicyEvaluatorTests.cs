@@ -72,6 +72,51 @@ public class PolicyEvaluatorTests
         Assert.Equal(Decision.Allow, Decide("demo", "GET", "/administrators", "agents").Decision);
     }
 
+    [Theory]
+    [InlineData("/admin.json")]
+    [InlineData("/admin.json/config")]
+    [InlineData("/Admin.XML")]
+    [InlineData("/admin/config.json")]
+    public void Deny_rules_cover_their_paths_with_a_format_suffix(string path)
+    {
+        Assert.Equal("agents-no-admin", Decide("demo", "GET", path, "agents").RuleId);
+    }
+
+    [Theory]
+    [InlineData("/customers/export.json")]
+    [InlineData("/customers/export.csv")]
+    [InlineData("/customers/export/x")]
+    [InlineData("/customers/export/2024.csv")]
+    [InlineData("/CUSTOMERS/EXPORT.JSON")]
+    public void Approval_rules_cover_their_paths_with_a_format_suffix_and_beneath(string path)
+    {
+        var decision = Decide("demo", "GET", path, "operators");
+        Assert.Equal(Decision.RequireApproval, decision.Decision);
+        Assert.Equal("approve-exports", decision.RuleId);
+    }
+
+    [Theory]
+    [InlineData("/health.json")]
+    [InlineData("/health/details")]
+    [InlineData("/healthz")]
+    public void Allow_rules_vouch_only_for_the_paths_they_name(string path)
+    {
+        // locked denies by default; its allow rule names /health and nothing more.
+        Assert.Equal(Decision.Allow, Decide("locked", "GET", "/health").Decision);
+        var decision = Decide("locked", "GET", path);
+        Assert.Equal(Decision.Deny, decision.Decision);
+        Assert.Null(decision.RuleId);
+    }
+
+    [Fact]
+    public void An_allow_rule_does_not_carry_a_suffixed_path_past_a_restricting_rule()
+    {
+        // allow-export-for-analysts names /customers/export; approve-exports still holds /customers/export.json.
+        var decision = Decide("demo", "GET", "/customers/export.json", "analysts");
+        Assert.Equal(Decision.RequireApproval, decision.Decision);
+        Assert.Equal(["approve-exports"], decision.MatchedRules);
+    }
+
     [Fact]
     public void Strictest_effect_wins_when_several_rules_match()
     {
