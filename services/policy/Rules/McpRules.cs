@@ -15,7 +15,9 @@ namespace Portcullis.Policy.Rules;
 public sealed class McpConditions(McpMatchConfig config, bool all)
 {
     private readonly NameGlob[] _tools = [.. config.Tools.Select(t => new NameGlob(t, ignoreCase: false))];
-    private readonly PathGlob[] _resources = [.. config.Resources.Select(r => new PathGlob(r))];
+    // A deny or approval rule's resource glob covers the URI with a format suffix and everything beneath it, as its
+    // HTTP paths do (PathGlob's andBeneath); an allow rule vouches for what it names only.
+    private readonly PathGlob[] _resources = [.. config.Resources.Select(r => new PathGlob(r, andBeneath: !all))];
     private readonly NameGlob[] _prompts = [.. config.Prompts.Select(p => new NameGlob(p, ignoreCase: false))];
     private readonly ArgumentCondition[] _arguments = [.. config.Arguments.Select(a => new ArgumentCondition(a, all))];
 
@@ -92,7 +94,10 @@ public sealed class McpConditions(McpMatchConfig config, bool all)
             _all = all;
             // A bad path or regex is reported by Problems and stops the policy from loading; until then it selects nothing.
             _path = ArgumentPath.TryParse(config.Path, out var path) ? path! : ArgumentPath.Nothing;
-            _glob = config.Glob is { } glob ? new PathGlob(glob) : null;
+            // Where a match restricts (a deny or approval rule's glob, an allow rule's negated one), the glob covers its
+            // paths with a format suffix and beneath, as HTTP paths do; where a match vouches (an allow rule's glob, the
+            // allowed folder a deny rule negates), it names exactly what it says: "/srv/shared.evil" is not in "/srv/shared/**".
+            _glob = config.Glob is { } glob ? new PathGlob(glob, andBeneath: all == config.Not) : null;
             _regex = config.Regex is { } regex && IsRegex(regex)
                 ? new Regex(regex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100)) : null;
         }

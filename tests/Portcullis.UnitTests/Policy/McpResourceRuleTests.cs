@@ -54,6 +54,25 @@ public class McpResourceRuleTests
         Assert.Equal("docs-no-secrets", decision.RuleId);
     }
 
+    [Theory]
+    [InlineData("file:///etc")]
+    [InlineData("file:///etc.json")]
+    [InlineData("demo://resource/static/secret.md")]
+    [InlineData("demo://resource/static/secret;v=1")]
+    [InlineData("demo://resource/static/secret/deeper/keys.md")]
+    public void A_denied_uri_glob_covers_its_uri_with_a_format_suffix_and_everything_beneath_it(string uri)
+    {
+        var decision = Decide(new AgentAction(Protocols.Mcp, "docs", Resource: uri));
+        Assert.Equal(Decision.Deny, decision.Decision);
+        Assert.Equal("docs-no-secrets", decision.RuleId);
+    }
+
+    [Fact]
+    public void A_uri_that_only_starts_like_a_denied_one_is_not_covered()
+    {
+        Assert.Equal(Decision.Allow, Decide(new AgentAction(Protocols.Mcp, "docs", Resource: "demo://resource/static/secretary/a.md")).Decision);
+    }
+
     [Fact]
     public void Another_resource_is_allowed_and_a_tool_rule_does_not_apply_to_resources_or_prompts()
     {

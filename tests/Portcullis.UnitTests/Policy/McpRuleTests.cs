@@ -21,6 +21,9 @@ public class McpRuleTests
               effect: deny
               reason: Only the shared folder.
               match: { connections: [files], mcp: { tools: ["read_*"], arguments: [{ path: "$..path", glob: "/srv/shared/**", not: true }] } }
+            - id: files-locked-folder
+              effect: deny
+              match: { connections: [files], mcp: { tools: ["write_*"], arguments: [{ path: "$.path", glob: "/srv/shared/locked" }] } }
             - id: files-no-env-files
               effect: deny
               match: { connections: [files], mcp: { arguments: [{ path: "$.paths[*]", regex: "\\.env$" }] } }
@@ -48,12 +51,31 @@ public class McpRuleTests
     [InlineData("""{"path":"/etc/passwd"}""")]
     [InlineData("""{"path":"/srv/shared/../../etc/passwd"}""")]
     [InlineData("""{"path":"/srv/shared-not/x"}""")]
+    [InlineData("""{"path":"/srv/shared.evil/x"}""")]
+    [InlineData("""{"path":"/srv/shared;x/y"}""")]
     [InlineData("""{}""")]
     public void A_path_outside_the_folder_is_denied_naming_the_rule(string arguments)
     {
         var decision = Decide("files", "read_text_file", arguments);
         Assert.Equal(Decision.Deny, decision.Decision);
         Assert.Equal("files-stay-in-folder", decision.RuleId);
+    }
+
+    [Theory]
+    [InlineData("/srv/shared/locked")]
+    [InlineData("/srv/shared/locked.txt")]
+    [InlineData("/srv/shared/locked/deeper/a.txt")]
+    public void A_denied_argument_glob_covers_its_path_with_a_format_suffix_and_beneath(string path)
+    {
+        var decision = Decide("files", "write_file", $$"""{"path":"{{path}}"}""");
+        Assert.Equal(Decision.Deny, decision.Decision);
+        Assert.Equal("files-locked-folder", decision.RuleId);
+    }
+
+    [Fact]
+    public void A_path_that_only_starts_like_a_denied_one_is_not_covered()
+    {
+        Assert.Equal(Decision.Allow, Decide("files", "write_file", """{"path":"/srv/shared/lockedbox/a.txt"}""").Decision);
     }
 
     [Fact]
