@@ -225,22 +225,8 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     public async Task Psycopg_asyncpg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
     {
         var session = NewSession();
-        var start = new ProcessStartInfo("/usr/bin/python3")
-        {
-            ArgumentList = { Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients", "python_clients.py") },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["PGHOST"] = "127.0.0.1";
-        start.Environment["PGPORT"] = stack.WirePort.ToString();
-        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
-        start.Environment["PORTCULLIS_SESSION"] = session;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, await errors);
-        var result = JsonDocument.Parse(await output).RootElement;
+        var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
+        var result = await RunClientAsync("/usr/bin/python3", Path.Combine(folder, "python_clients.py"), folder, session);
 
         var rows = result.GetProperty("psycopg_rows").EnumerateArray().ToArray();
         Assert.Equal(2, rows.Length);
@@ -277,23 +263,7 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
         await NpmCi(folder);
         var session = NewSession();
-        var start = new ProcessStartInfo("node")
-        {
-            ArgumentList = { Path.Combine(folder, "node_clients.mjs") },
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["PGHOST"] = "127.0.0.1";
-        start.Environment["PGPORT"] = stack.WirePort.ToString();
-        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
-        start.Environment["PORTCULLIS_SESSION"] = session;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, await errors);
-        var result = JsonDocument.Parse(await output).RootElement;
+        var result = await RunClientAsync("node", Path.Combine(folder, "node_clients.mjs"), folder, session);
 
         var rows = result.GetProperty("pg_rows").EnumerateArray().ToArray();
         Assert.Equal(2, rows.Length);
@@ -312,7 +282,7 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         var run = result.GetProperty("langchain_run").GetString()!;
         Assert.Contains("[EMAIL]", run);
         Assert.Equal("42501", result.GetProperty("langchain_drop").GetProperty("code").GetString());
-        Assert.DoesNotContain("@example.com", await output);
+        Assert.DoesNotContain("@example.com", result.GetRawText());
 
         var timeline = await stack.TimelineAsync(session, t => Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
         Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "COPY (SELECT 1) TO PROGRAM 'id'");
@@ -320,6 +290,31 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     }
 
     /// <summary>tests/wire-clients' npm packages (pg, typeorm, LangChain.js), installed with npm ci when missing.</summary>
+    /// <summary>
+    /// Runs an unmodified client program against the wire port as the agent (PGHOST, PGPORT, the token as PGPASSWORD,
+    /// the session to name) and reads the JSON it prints; a non-zero exit fails with what it wrote to stderr.
+    /// </summary>
+    private async Task<JsonElement> RunClientAsync(string program, string script, string folder, string session)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            ArgumentList = { script },
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PGHOST"] = "127.0.0.1";
+        start.Environment["PGPORT"] = stack.WirePort.ToString();
+        start.Environment["PGPASSWORD"] = await stack.TokenFor(PortcullisStack.AgentClient);
+        start.Environment["PORTCULLIS_SESSION"] = session;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await errors);
+        return JsonDocument.Parse(await output).RootElement;
+    }
+
     private static async Task NpmCi(string folder)
     {
         if (Directory.Exists(Path.Combine(folder, "node_modules", "pg")) && Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "classic")))
