@@ -116,12 +116,15 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         uint[] parameters = [];
         if (sql.Contains('$'))
         {
-            // Only statements PREPARE takes can have parameters; the name is the gateway's, dropped with the transaction.
-            await Run(database, transaction, "PREPARE portcullis_describe AS " + sql, cancellationToken);
+            // Only statements PREPARE takes can have parameters; the name is the gateway's, dropped once read.
+            // PREPARE outlives a rolled-back transaction: a name of its own per describe, so one that failed half-way
+            // cannot make the next describe on this pooled connection fail with "already exists".
+            var name = "portcullis_describe_" + Guid.NewGuid().ToString("N");
+            await Run(database, transaction, $"PREPARE {name} AS " + sql, cancellationToken);
             await using var types = new NpgsqlCommand(
-                "SELECT parameter_types::oid[] FROM pg_prepared_statements WHERE name = 'portcullis_describe'", database, transaction);
+                $"SELECT parameter_types::oid[] FROM pg_prepared_statements WHERE name = '{name}'", database, transaction);
             parameters = (uint[])(await types.ExecuteScalarAsync(cancellationToken))!;
-            await Run(database, transaction, "DEALLOCATE portcullis_describe", cancellationToken);
+            await Run(database, transaction, $"DEALLOCATE {name}", cancellationToken);
         }
         await transaction.RollbackAsync(cancellationToken);
         return new SqlDescription(parameters, columns);
