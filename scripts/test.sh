@@ -39,6 +39,11 @@ if [ "${PORTCULLIS_SKIP_FAULTS:-0}" != 1 ]; then
   "$ROOT/scripts/faults.sh" --short 2>&1 | tee "$LOCAL/faults-output.log"
   if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 fi
+# Name the failed tests last, next to the summary, so the tail of a CI log says which they were.
+if grep -qE '^\s*Failed [A-Za-z_]' "$output"; then
+  log "failed tests:"
+  grep -E '^\s*Failed [A-Za-z_]' "$output" | sed -E 's/^\s*Failed /  /' | sort -u | head -20 >&2
+fi
 line="tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
 echo "$line"
