@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Portcullis.Approval.Console;
 using Portcullis.Approval.Notifications;
 using Portcullis.Approval.Saga;
+using Portcullis.Contracts;
 using Portcullis.Defaults.Auth;
 using Portcullis.Defaults.Bus;
 using Portcullis.Defaults.Health;
@@ -35,6 +36,17 @@ public static class Extensions
         builder.Services.AddScoped<ApprovalQueries>();
         builder.Services.AddScoped<ApprovalIntake>();
         builder.Services.AddHostedService<ApprovalExpirySweep>();
+        // Marten generates the approval's storage code and compiles each query on first use: done here, before the
+        // service reports ready, a restarted approval service answers the gateway's first approvals in time.
+        builder.AddWarmUp("approval store", async (services, cancellationToken) =>
+        {
+            var queries = services.GetRequiredService<ApprovalQueries>();
+            var nobody = new Principal("warm-up", null, []);
+            await queries.VisibleOne(Guid.Empty, nobody, cancellationToken);
+            await queries.Visible(nobody, ApprovalStates.Pending, cancellationToken);
+            await queries.OpenGrantsCovering(new ApprovableRequest(Guid.Empty, "warm-up", nobody,
+                new AgentAction("http", "warm-up"), null), DateTimeOffset.UtcNow, cancellationToken);
+        });
 
         // What the approval service listens to: the gateway's requests for approval, and the saga's commands.
         builder.AddPortcullisBus("approval", bus =>

@@ -34,7 +34,9 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
 
     private async Task<JsonElement> EventuallyAsync(string path, Func<JsonElement, bool> until)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        // The projections are asynchronous (Marten's daemon): on a machine busy with the whole suite they trail the
+        // record by tens of seconds, which is their design; what is asserted is the state they reach.
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         JsonElement last = default;
         while (DateTime.UtcNow < deadline)
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapr.Client;
+using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Portcullis.Contracts;
@@ -24,13 +25,17 @@ public sealed class NotificationOptions
 /// Tells approvers that an action waits for them: through the Dapr output binding when a sidecar is
 /// configured, otherwise through the webhook. The message holds who asks, the connection, the whole action,
 /// the rule and why, and a link to the console. A failed delivery is retried by the endpoint; it never
-/// blocks the approval, which the console lists either way.
+/// blocks the approval, which the console lists either way. The saga stores the approval from the same event on
+/// another queue: approvers are told only once it is stored (until then the notification is retried), so the link
+/// they follow at once finds it instead of answering "no such approval".
 /// </summary>
 public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications, IOptions<ApprovalOptions> approvals,
-    IHttpClientFactory http, Lazy<DaprClient> dapr, ILogger<ApprovalNotifier> logger) : IConsumer<ApprovalRequested>
+    IHttpClientFactory http, Lazy<DaprClient> dapr, IQuerySession store, ILogger<ApprovalNotifier> logger) : IConsumer<ApprovalRequested>
 {
     public async Task Consume(ConsumeContext<ApprovalRequested> context)
     {
+        if (await store.LoadAsync<ApprovalState>(context.Message.ApprovalId, context.CancellationToken) is null)
+            throw new ApprovalNotStoredYetException(context.Message.ApprovalId);
         var options = notifications.Value;
         var payload = Payload(context.Message, approvals.Value.ConsoleLink(context.Message.ApprovalId));
         if (!string.IsNullOrEmpty(options.DaprBinding) && DaprSidecar.IsConfigured)
@@ -129,3 +134,7 @@ public sealed class ApprovalNotifier(IOptions<NotificationOptions> notifications
     // Slack's three control characters; everything else is shown as written.
     private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }
+
+/// <summary>The approval a notification is about is not stored yet: the notification is retried (the endpoint's retry policy).</summary>
+public sealed class ApprovalNotStoredYetException(Guid approvalId)
+    : Exception($"Approval {approvalId} is not stored yet; approvers are notified once it is.");

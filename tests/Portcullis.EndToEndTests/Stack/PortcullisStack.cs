@@ -33,7 +33,11 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>A person who signs in to the approver console.</summary>
     public const string ConsoleUser = "ada";
     public static readonly TimeSpan ApprovalExpiry = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// The gateway's default (5 s): tests restart services, and a restarted service's first answers, cold, can take
+    /// seconds on a busy machine; a shorter timeout here made those tests fail closed where users would not.
+    /// </summary>
+    public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(5);
     /// <summary>Outputs above this go to masking in chunks (small here, so tests cross many chunk boundaries).</summary>
     public const int MaskingChunkBytes = 64 * 1024;
 
