@@ -73,7 +73,10 @@ public sealed class McpProxyTests(PortcullisStack stack)
     public async Task A_path_outside_the_shared_folder_is_denied_by_the_argument_rule_even_through_dot_segments()
     {
         await using var client = await Connect();
-        foreach (var path in new[] { stack.McpOutsideFile, Path.Combine(stack.McpFilesFolder, "..", Path.GetFileName(stack.McpOutsideFile)) })
+        // The rule allows <folder>/** only: a sibling whose name starts with the folder's is not beneath it.
+        string[] outside = [stack.McpOutsideFile, Path.Combine(stack.McpFilesFolder, "..", Path.GetFileName(stack.McpOutsideFile)),
+            .. stack.McpLookalikeFiles, Path.Combine(stack.McpFilesFolder, ".", "..", "mcp-files.evil", "secret.txt")];
+        foreach (var path in outside)
         {
             var denied = await client.CallToolAsync("files.read_text_file", new Dictionary<string, object?> { ["path"] = path });
             Assert.True(denied.IsError);

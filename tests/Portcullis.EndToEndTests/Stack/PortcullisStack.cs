@@ -460,6 +460,9 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>The folder the proxied filesystem MCP server may read (a file with emails in it), and one beside it it may not.</summary>
     public string McpFilesFolder => Path.Combine(RunDirectory, "mcp-files");
     public string McpOutsideFile => Path.Combine(RunDirectory, "outside.txt");
+    /// <summary>Folders beside the shared one whose names begin with its name: outside it all the same.</summary>
+    public string[] McpLookalikeFiles =>
+        [Path.Combine(RunDirectory, "mcp-files.evil", "secret.txt"), Path.Combine(RunDirectory, "mcp-files2", "secret.txt")];
 
     /// <summary>The file whose text is the description of the changing-tool server's one tool.</summary>
     public string ChangingToolDescriptionFile => Path.Combine(RunDirectory, "changing-tool.txt");
@@ -470,6 +473,11 @@ public sealed class PortcullisStack : IAsyncLifetime
         Directory.CreateDirectory(McpFilesFolder);
         File.WriteAllText(Path.Combine(McpFilesFolder, "customers.txt"), "Ada Lovelace <ada.lovelace@example.com>\nAlan Turing <alan.turing@example.com>\n");
         File.WriteAllText(McpOutsideFile, "not for agents\n");
+        foreach (var lookalike in McpLookalikeFiles)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(lookalike)!);
+            File.WriteAllText(lookalike, "not for agents\n");
+        }
         // Unique to the run: the connection's audit stream outlives the stack (its pins do not).
         File.WriteAllText(ChangingToolDescriptionFile, $"Tells the weather of a city ({Path.GetFileName(RunDirectory)}).");
         var servers = Path.Combine(RepositoryRoot, "tests", "mcp-servers");
