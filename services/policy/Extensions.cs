@@ -61,6 +61,8 @@ public static class Extensions
         });
         // Before the bus starts: no request is consumed until a policy version is in force.
         builder.Services.AddHostedService<BudgetLedgerSetup>();
+        builder.Services.Configure<BudgetRetentionOptions>(builder.Configuration.GetSection("Budgets"));
+        builder.Services.AddHostedService<BudgetLedgerPruning>();
         builder.Services.AddHostedService<PolicyVersionLoader>();
 
         // What the policy service listens to:

@@ -220,4 +220,46 @@ public sealed class BudgetTests(PortcullisStack stack)
             Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
         }
     }
+
+    [Fact]
+    public async Task Charges_no_budget_can_count_any_more_are_deleted_and_recent_ones_kept()
+    {
+        // Older than the retention (7 days, longer than any demo window) and recent, for a rule of this test's own.
+        var rule = "e2e-prune-" + Guid.NewGuid().ToString("N")[..8];
+        var (old, recent) = (Guid.NewGuid(), Guid.NewGuid());
+        await using var database = new Npgsql.NpgsqlConnection(stack.AdminConnectionString);
+        await database.OpenAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand("""
+            INSERT INTO policy.budget_charges (request_id, rule_id, scope, charged_at, requests)
+            VALUES (@old, @rule, 'agent', now() - interval '8 days', 1), (@recent, @rule, 'agent', now() - interval '1 hour', 1)
+            """, database))
+        {
+            insert.Parameters.AddWithValue("old", old);
+            insert.Parameters.AddWithValue("recent", recent);
+            insert.Parameters.AddWithValue("rule", rule);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        async Task<List<Guid>> Left()
+        {
+            await using var read = new Npgsql.NpgsqlCommand("SELECT request_id FROM policy.budget_charges WHERE rule_id = @rule", database);
+            read.Parameters.AddWithValue("rule", rule);
+            var ids = new List<Guid>();
+            await using var reader = await read.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) ids.Add(reader.GetGuid(0));
+            return ids;
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var left = await Left();
+        while (left.Contains(old) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+            left = await Left();
+        }
+        Assert.Equal([recent], left);
+        await using var cleanup = new Npgsql.NpgsqlCommand("DELETE FROM policy.budget_charges WHERE rule_id = @rule", database);
+        cleanup.Parameters.AddWithValue("rule", rule);
+        await cleanup.ExecuteNonQueryAsync();
+    }
 }

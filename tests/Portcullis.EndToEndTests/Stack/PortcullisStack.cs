@@ -145,6 +145,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         {
             ["ConnectionStrings__Postgres"] = _servers.Postgres,
             ["Policy__AuditServiceUrl"] = $"http://127.0.0.1:{ports["audit"]}",
+            ["Budgets__PruneEvery"] = "00:00:02", // so a test sees old charges go without waiting the hour
         });
         Add("masking", "services/masking", "Portcullis.Masking", ports, common, []);
         Add("approval", "services/approval", "Portcullis.Approval", ports, common, new()

@@ -52,6 +52,24 @@ public class BudgetTests
             new AgentAction(Protocols.Http, "demo", "GET", path, null, null, null, null), Now);
 
     [Fact]
+    public void Old_charges_are_pruned_after_the_retention_or_the_longest_window_in_force_whichever_is_longer()
+    {
+        var week = TimeSpan.FromDays(7);
+        var hourly = CompiledPolicy.From(PortcullisConfigLoader.Parse(File(CustomerBudget)));
+        Assert.Equal(Now - week, BudgetLedgerPruning.Horizon(Now, week, hourly));
+        var monthly = CompiledPolicy.From(PortcullisConfigLoader.Parse(File(CustomerBudget + """
+
+                - id: monthly
+                  effect: deny
+                  match: { connections: [warehouse] }
+                  budget: { window: 720h, rows: 100000 }
+            """)));
+        Assert.Equal(Now - TimeSpan.FromHours(720), BudgetLedgerPruning.Horizon(Now, week, monthly));
+        var none = CompiledPolicy.From(PortcullisConfigLoader.Parse(Connections));
+        Assert.Equal(Now - week, BudgetLedgerPruning.Horizon(Now, week, none));
+    }
+
+    [Fact]
     public void Is_within_budget_until_the_limit_is_reached()
     {
         var budget = BudgetOf("{ window: 1h, requests: 3 }");

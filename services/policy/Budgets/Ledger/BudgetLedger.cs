@@ -148,5 +148,19 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Deletes up to <paramref name="batch"/> charges made before <paramref name="before"/>; how many it deleted.</summary>
+    public async Task<int> PruneAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken)
+    {
+        // In batches through the (rule, scope, charged_at) index's order, so a large backlog never holds long locks.
+        await using var command = database.CreateCommand("""
+            DELETE FROM policy.budget_charges c USING (
+                SELECT request_id, rule_id FROM policy.budget_charges WHERE charged_at < @before LIMIT @batch) old
+            WHERE c.request_id = old.request_id AND c.rule_id = old.rule_id
+            """);
+        command.Parameters.AddWithValue("before", before.UtcDateTime);
+        command.Parameters.AddWithValue("batch", batch);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public ValueTask DisposeAsync() => database.DisposeAsync();
 }
