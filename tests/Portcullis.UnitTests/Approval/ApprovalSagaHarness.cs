@@ -108,8 +108,11 @@ public sealed class ApprovalSagaHarness : IAsyncDisposable
     {
         var messageId = NewId.NextGuid();
         await Harness.Bus.Publish(message, publish => publish.MessageId = messageId);
-        if (!await Harness.Consumed.Any<T>(x => x.Context.MessageId == messageId))
-            throw new InvalidOperationException($"{typeof(T).Name} {messageId} was not handled.");
+        // Any gives up once the bus has been idle for the harness's inactivity timeout (1.2 s), and a command that lost a
+        // race waits up to seconds before its retry (the definition's intervals): ask again until a deadline.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await Harness.Consumed.Any<T>(x => x.Context.MessageId == messageId))
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"{typeof(T).Name} {messageId} was not handled.");
     }
 
     /// <summary>Where the approval stands, as the saga stored it.</summary>
