@@ -19,5 +19,6 @@ app.MapEvaluateApi();
 app.MapPolicyApi();
 app.MapMcpToolsApi();
 app.MapSimulateApi();
+app.MapBudgetsApi();
 app.Run();
 return 0;

@@ -113,6 +113,29 @@ public sealed class BudgetTests(PortcullisStack stack)
             await stack.StartAsync("policy");
             var afterRestart = AssertSentToApprovalByBudget(await ReadToApproval(2, NewSession()), rule);
 
+            // Admins see the standing per identity: this agent's spent (and when it frees up), the second agent's not.
+            using (var view = await stack.Authorized(PortcullisStack.AdminClient, HttpMethod.Get, $"policy/budgets?rule={rule}"))
+            using (var viewed = await stack.Policy.SendAsync(view))
+            {
+                Assert.Equal(HttpStatusCode.OK, viewed.StatusCode);
+                var budget = Assert.Single(JsonDocument.Parse(await viewed.Content.ReadAsStringAsync()).RootElement.EnumerateArray());
+                Assert.Equal("1h", budget.GetProperty("window").GetString());
+                var scopes = budget.GetProperty("scopes").EnumerateArray().ToDictionary(s => s.GetProperty("scope").GetString()!);
+                var spent = scopes[$"identity:{PortcullisStack.AgentClient}"];
+                Assert.True(spent.GetProperty("spent").GetBoolean());
+                Assert.True(spent.GetProperty("freesAt").GetDateTimeOffset() > DateTimeOffset.UtcNow);
+                var requests = Assert.Single(spent.GetProperty("measures").EnumerateArray());
+                Assert.Equal("requests", requests.GetProperty("measure").GetString());
+                Assert.Equal(Budget, requests.GetProperty("limit").GetInt64());
+                // The reads sent to approval are charged when decided and taken off once their outcome is consumed.
+                Assert.True(requests.GetProperty("used").GetInt64() >= Budget);
+                var other = scopes[$"identity:{PortcullisStack.SecondAgentClient}"];
+                Assert.False(other.GetProperty("spent").GetBoolean());
+                Assert.Equal(1, other.GetProperty("measures")[0].GetProperty("used").GetInt64());
+            }
+            using (var agentView = await stack.AgentRequest(HttpMethod.Get, "policy/budgets", NewSession()))
+                Assert.Equal(HttpStatusCode.Forbidden, (await stack.Policy.SendAsync(agentView)).StatusCode);
+
             // An approver grants a window: the agent reads on, without asking again, for as long as it lasts.
             var (decided, granted) = await Decide(afterRestart, "approve", "10m");
             Assert.Equal(HttpStatusCode.OK, decided);

@@ -148,6 +148,41 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The charges in the window of <paramref name="budget"/> by scope (at most <paramref name="scopes"/> scopes, most
+    /// recently charged first), optionally of one scope: what the admin view shows. Reads without locking.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Scope, IReadOnlyList<BudgetCharge> Charges)>> ReadWindowAsync(Budget budget,
+        string? scope, int scopes, CancellationToken cancellationToken)
+    {
+        await using var read = database.CreateCommand("""
+            WITH recent AS (
+                SELECT scope, max(charged_at) AS last FROM policy.budget_charges
+                WHERE rule_id = @rule AND charged_at > @since AND (@scope::text IS NULL OR scope = @scope)
+                GROUP BY scope ORDER BY last DESC LIMIT @scopes)
+            SELECT c.scope, c.charged_at, c.requests, c.rows, c.bytes, c.masked::text
+            FROM policy.budget_charges c JOIN recent r ON r.scope = c.scope
+            WHERE c.rule_id = @rule AND c.charged_at > @since
+            ORDER BY r.last DESC, c.scope, c.charged_at
+            """);
+        read.Parameters.AddWithValue("rule", budget.RuleId);
+        read.Parameters.AddWithValue("since", (clock.GetUtcNow() - budget.Window).UtcDateTime);
+        read.Parameters.Add(new NpgsqlParameter("scope", NpgsqlDbType.Text) { Value = (object?)scope ?? DBNull.Value });
+        read.Parameters.AddWithValue("scopes", scopes);
+        var found = new List<(string, IReadOnlyList<BudgetCharge>)>();
+        List<BudgetCharge>? current = null;
+        string? currentScope = null;
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var at = reader.GetString(0);
+            if (at != currentScope) found.Add((currentScope = at, current = []));
+            current!.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+                JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+        }
+        return found;
+    }
+
     /// <summary>Deletes up to <paramref name="batch"/> charges made before <paramref name="before"/>; how many it deleted.</summary>
     public async Task<int> PruneAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken)
     {
