@@ -70,7 +70,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         {
             await using (var transaction = await connection.BeginTransactionAsync())
             {
-                await Run(connection, $"INSERT INTO {Notes} VALUES ('{undone}', 'rolled back')");
+                await Run(connection, $"INSERT INTO {Notes} (id, note) VALUES ('{undone}', 'rolled back')");
                 // The transaction sees its own write: the statements share one upstream transaction.
                 await using (var seen = new NpgsqlCommand($"SELECT count(*) FROM {Notes} WHERE id = '{undone}'", connection))
                     Assert.Equal(1L, Convert.ToInt64(await seen.ExecuteScalarAsync()));
@@ -81,7 +81,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
 
             await using (var transaction = await connection.BeginTransactionAsync())
             {
-                await Run(connection, $"INSERT INTO {Notes} VALUES ('{kept}', 'committed')");
+                await Run(connection, $"INSERT INTO {Notes} (id, note) VALUES ('{kept}', 'committed')");
                 await transaction.CommitAsync();
             }
             Assert.Equal(1, await NotesWith(kept));
@@ -89,8 +89,8 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
 
         var timeline = await stack.TimelineAsync(session, t => Received(t).Count(a => TransactionOf(a) is not null) >= 6);
         var actions = Received(timeline).Where(a => TransactionOf(a) is not null).ToArray();
-        var rolledBack = actions.Single(a => a.GetProperty("sql").GetString()!.Contains(undone));
-        var committed = actions.Single(a => a.GetProperty("sql").GetString()!.Contains(kept));
+        var rolledBack = actions.Single(a => a.GetProperty("sql").GetString()!.StartsWith("INSERT") && a.GetProperty("sql").GetString()!.Contains(undone));
+        var committed = actions.Single(a => a.GetProperty("sql").GetString()!.StartsWith("INSERT") && a.GetProperty("sql").GetString()!.Contains(kept));
         Assert.NotEqual(TransactionOf(rolledBack), TransactionOf(committed));
         // Each transaction's BEGIN and its end are actions of the session with the same id: a reader knows which writes stand.
         Assert.Equal(["BEGIN", "ROLLBACK"], actions.Where(a => TransactionOf(a) == TransactionOf(rolledBack))
@@ -110,7 +110,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
 
         Assert.Equal('I', (await wire.QueryAsync("SELECT 1")).Status);
         Assert.Equal('T', (await wire.QueryAsync("BEGIN")).Status);
-        Assert.Equal('T', (await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{failed}', 'x')")).Status);
+        Assert.Equal('T', (await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{failed}', 'x')")).Status);
         var denied = await wire.QueryAsync("DROP TABLE demo.customers");
         Assert.Equal(('E', "42501"), (denied.Status, denied.Error));
         var ignored = await wire.QueryAsync("SELECT 1");
@@ -122,9 +122,9 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
 
         // ROLLBACK TO a savepoint recovers the transaction, keeping what came before the savepoint.
         await wire.QueryAsync("BEGIN");
-        await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{beforeSavepoint}', 'kept')");
+        await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{beforeSavepoint}', 'kept')");
         Assert.Equal('T', (await wire.QueryAsync("SAVEPOINT before_drop")).Status);
-        await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{afterSavepoint}', 'undone')");
+        await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{afterSavepoint}', 'undone')");
         Assert.Equal('E', (await wire.QueryAsync("DROP TABLE demo.customers")).Status);
         Assert.Equal('T', (await wire.QueryAsync("ROLLBACK TO SAVEPOINT before_drop")).Status);
         var committed = await wire.QueryAsync("COMMIT");
@@ -158,7 +158,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         var read = await wire.QueryAsync($"SELECT label FROM {Guarded} WHERE id = 1");
         Assert.Equal(('T', (string?)null), (read.Status, read.Error));
         if (lift.Length > 0) await wire.QueryAsync(lift); // refused by the database, or it changes nothing that counts
-        var write = await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{key}', 'written after a read-only read')");
+        var write = await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'written after a read-only read')");
         Assert.NotNull(write.Error);
         Assert.StartsWith("25", write.Error); // 25006 read_only_sql_transaction, or 25P02 after a refused lift
         Assert.Equal('E', write.Status);
@@ -173,7 +173,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         var key = NewKey();
         using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
         await wire.QueryAsync("BEGIN");
-        Assert.Null((await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{key}', 'before the read')")).Error);
+        Assert.Null((await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'before the read')")).Error);
         Assert.Null((await wire.QueryAsync($"SELECT label FROM {Guarded}")).Error);
         Assert.Equal("COMMIT", (await wire.QueryAsync("COMMIT")).Tag);
         Assert.Equal(1, await NotesWith(key));
@@ -189,7 +189,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         using (wire)
         {
             await wire.QueryAsync("BEGIN");
-            await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{key}', 'never committed')");
+            await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'never committed')");
             backend = int.Parse((await wire.QueryAsync("SELECT pg_backend_pid()")).Rows.Single());
             await wire.QueryAsync("PREPARE wire_tx_leftover AS SELECT 1"); // session state that outlives a rollback
         } // the socket closes without a Terminate, as a client that dies
@@ -218,7 +218,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         var key = NewKey();
         using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
         await wire.QueryAsync("BEGIN");
-        await wire.QueryAsync($"INSERT INTO {Notes} VALUES ('{key}', 'left idle')");
+        await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'left idle')");
         // The gateway speaks first once the limit has passed: FATAL, then it closes the connection.
         var closing = await wire.ReadUntilClosedAsync(PortcullisStack.WireIdleInTransactionTimeout * 4);
         Assert.Contains(closing, m => m.Type == 'E' && m.Text.Contains("25P03") && m.Text.Contains("FATAL"));

@@ -32,10 +32,10 @@ with psycopg.connect(host=host, port=port, dbname="warehouse", user="agent", pas
 # psycopg's default mode: a transaction begins with the first statement and ends with commit() or rollback(), for real.
 with psycopg.connect(host=host, port=port, dbname="warehouse", user="agent", password=token,
                      sslmode="require", options=options) as conn:
-    conn.execute("INSERT INTO demo.wire_tx_notes VALUES (%s, 'psycopg, rolled back')", (f"{session}-psycopg-undone",))
+    conn.execute("INSERT INTO demo.wire_tx_notes (id, note) VALUES (%s, 'psycopg, rolled back')", (f"{session}-psycopg-undone",))
     out["psycopg_in_transaction"] = conn.info.transaction_status.name
     conn.rollback()
-    conn.execute("INSERT INTO demo.wire_tx_notes VALUES (%s, 'psycopg, committed')", (f"{session}-psycopg-kept",))
+    conn.execute("INSERT INTO demo.wire_tx_notes (id, note) VALUES (%s, 'psycopg, committed')", (f"{session}-psycopg-kept",))
     conn.commit()
     out["psycopg_after_commit"] = conn.info.transaction_status.name
 
@@ -51,7 +51,7 @@ with engine.connect() as conn:
 
 # A SQLAlchemy ORM session: its work is one transaction, kept by commit() and undone by rollback().
 with sqlalchemy.orm.Session(engine) as orm:
-    insert = sqlalchemy.text("INSERT INTO demo.wire_tx_notes VALUES (:id, :note)")
+    insert = sqlalchemy.text("INSERT INTO demo.wire_tx_notes (id, note) VALUES (:id, :note)")
     orm.execute(insert, {"id": f"{session}-sqlalchemy-undone", "note": "sqlalchemy, rolled back"})
     orm.rollback()
     orm.execute(insert, {"id": f"{session}-sqlalchemy-kept", "note": "sqlalchemy, committed"})

@@ -626,7 +626,8 @@ public sealed class PortcullisStack : IAsyncLifetime
                 - id: wire-tx-guarded-read-only
                   effect: allow
                   reason: The guarded table is read in read-only transactions.
-                  match: { connections: [warehouse, warehouse-tx], sql: { tables: [demo.wire_tx_guarded] } }
+                  # An allow rule vouches for every table of a statement: it also covers SELECTs without any.
+                  match: { connections: [warehouse-tx], sql: { kinds: [select], tables: [demo.wire_tx_guarded] } }
                   obligations: { read_only: true }
                 - id: approve-payments
                   effect: require_approval
