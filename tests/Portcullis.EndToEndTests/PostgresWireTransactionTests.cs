@@ -167,6 +167,17 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task On_a_read_only_connection_a_transaction_opens_and_reads_and_its_writes_are_refused_by_the_database()
+    {
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-ro");
+        Assert.Equal('T', (await wire.QueryAsync("BEGIN")).Status);
+        Assert.Null((await wire.QueryAsync("SELECT count(*) FROM demo.customers")).Error);
+        var write = await wire.QueryAsync("UPDATE demo.customers SET country = country WHERE id = 1");
+        Assert.Equal(('E', "25006"), (write.Status, write.Error)); // read_only_sql_transaction
+        Assert.Equal('I', (await wire.QueryAsync("ROLLBACK")).Status);
+    }
+
+    [Fact]
     public async Task Obligations_are_read_only_per_statement_before_the_first_read_only_one()
     {
         await CreateTablesAsync(stack);
