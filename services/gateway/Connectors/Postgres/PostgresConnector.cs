@@ -377,9 +377,6 @@ public sealed class PinnedConnection(string connection)
     public string Connection { get; } = connection;
     internal NpgsqlConnection? Database { get; set; }
     public bool ReadOnly { get; internal set; }
-
-    /// <summary>Whether the upstream connection was opened (the BEGIN reached the database).</summary>
-    public bool Opened => Database is not null;
 }
 
 /// <summary>
