@@ -224,9 +224,19 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     [Fact]
     public async Task Psycopg_asyncpg_and_sqlalchemy_reflection_list_tables_read_masked_emails_and_get_denials_as_42501()
     {
+        await PostgresWireTransactionTests.CreateTablesAsync(stack);
         var session = NewSession();
         var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
         var result = await RunClientAsync("/usr/bin/python3", Path.Combine(folder, "python_clients.py"), folder, session);
+
+        // psycopg's default mode and a SQLAlchemy session: rollback() undoes, commit() keeps.
+        Assert.Equal("INTRANS", result.GetProperty("psycopg_in_transaction").GetString());
+        Assert.Equal("IDLE", result.GetProperty("psycopg_after_commit").GetString());
+        foreach (var client in new[] { "psycopg", "sqlalchemy" })
+        {
+            Assert.Equal(0, await NotesWith($"{session}-{client}-undone"));
+            Assert.Equal(1, await NotesWith($"{session}-{client}-kept"));
+        }
 
         var rows = result.GetProperty("psycopg_rows").EnumerateArray().ToArray();
         Assert.Equal(2, rows.Length);
@@ -287,6 +297,15 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         var timeline = await stack.TimelineAsync(session, t => Received(t).Count(a => a.GetProperty("sql").GetString() == "DROP TABLE demo.customers") == 2);
         Assert.Contains(Received(timeline), a => a.GetProperty("sql").GetString() == "COPY (SELECT 1) TO PROGRAM 'id'");
         Assert.DoesNotContain("@example.com", timeline.ToString());
+    }
+
+    private async Task<long> NotesWith(string key)
+    {
+        await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM demo.wire_tx_notes WHERE id = $1", connection);
+        command.Parameters.AddWithValue(key);
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
     }
 
     /// <summary>tests/wire-clients' npm packages (pg, typeorm, LangChain.js), installed with npm ci when missing.</summary>

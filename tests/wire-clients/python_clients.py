@@ -9,6 +9,7 @@ import asyncpg
 
 import psycopg
 import sqlalchemy
+import sqlalchemy.orm
 
 host, port, session = os.environ["PGHOST"], os.environ["PGPORT"], os.environ["PORTCULLIS_SESSION"]
 token = os.environ["PGPASSWORD"]
@@ -28,6 +29,16 @@ with psycopg.connect(host=host, port=port, dbname="warehouse", user="agent", pas
         out["psycopg_drop_message"] = str(error)
         conn.rollback()
 
+# psycopg's default mode: a transaction begins with the first statement and ends with commit() or rollback(), for real.
+with psycopg.connect(host=host, port=port, dbname="warehouse", user="agent", password=token,
+                     sslmode="require", options=options) as conn:
+    conn.execute("INSERT INTO demo.wire_tx_notes (id, note) VALUES (%s, 'psycopg, rolled back')", (f"{session}-psycopg-undone",))
+    out["psycopg_in_transaction"] = conn.info.transaction_status.name
+    conn.rollback()
+    conn.execute("INSERT INTO demo.wire_tx_notes (id, note) VALUES (%s, 'psycopg, committed')", (f"{session}-psycopg-kept",))
+    conn.commit()
+    out["psycopg_after_commit"] = conn.info.transaction_status.name
+
 # SQLAlchemy over psycopg2 (simple query protocol): its connect-time statements and table reflection.
 url = sqlalchemy.engine.URL.create("postgresql+psycopg2", username="agent", password=token, host=host, port=int(port),
                                    database="warehouse", query={"sslmode": "require", "options": options})
@@ -37,6 +48,14 @@ out["sqlalchemy_tables"] = sorted(inspector.get_table_names(schema="demo"))
 out["sqlalchemy_columns"] = [c["name"] for c in inspector.get_columns("customers", schema="demo")]
 with engine.connect() as conn:
     out["sqlalchemy_emails"] = [r[0] for r in conn.execute(sqlalchemy.text("SELECT email FROM demo.customers ORDER BY id LIMIT 2"))]
+
+# A SQLAlchemy ORM session: its work is one transaction, kept by commit() and undone by rollback().
+with sqlalchemy.orm.Session(engine) as orm:
+    insert = sqlalchemy.text("INSERT INTO demo.wire_tx_notes (id, note) VALUES (:id, :note)")
+    orm.execute(insert, {"id": f"{session}-sqlalchemy-undone", "note": "sqlalchemy, rolled back"})
+    orm.rollback()
+    orm.execute(insert, {"id": f"{session}-sqlalchemy-kept", "note": "sqlalchemy, committed"})
+    orm.commit()
 
 
 # asyncpg: every query is a prepared statement, described (Parse + Describe) before it is bound, with parameters and

@@ -59,8 +59,9 @@ public static class SqlApi
         {
             try
             {
+                // The wire listener's statements inside a transaction run on the connection it pinned for it.
                 var result = await postgres.ExecuteAsync(connection, statement ?? action.Sql!, values, request.Obligations,
-                    context.RequestAborted, prelude);
+                    context.RequestAborted, prelude, context.Features.Get<PinnedRun>());
                 ran?.Invoke(result);
                 request.Rows = result.Results.Sum(set => (long)set.Rows.Count);
                 return new ConnectorOutput(200, "application/json", SqlResultWriter.Write(result), target,

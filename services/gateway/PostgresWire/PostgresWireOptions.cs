@@ -25,6 +25,12 @@ public sealed class PostgresWireOptions
     /// <summary>The server_version reported at startup (drivers read it to choose features).</summary>
     public string ServerVersion { get; set; } = "16.0";
 
+    /// <summary>
+    /// How long a client may leave a transaction open without sending anything: past it the transaction is rolled back
+    /// and the connection closed (FATAL 25P03), so an agent cannot hold the database's locks forever.
+    /// </summary>
+    public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How long a client has to finish startup and authentication.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -4,10 +4,8 @@ namespace Portcullis.Gateway.PostgresWire;
 
 /// <summary>
 /// The statements the gateway answers itself, because they are about the wire session rather than the database:
-/// <c>SET portcullis.approval = '&lt;id&gt;'</c> (presented with the next statement), <c>SHOW portcullis.session</c>,
-/// and transaction control. Every statement runs upstream in a transaction of its own, committed when it succeeds
-/// (as /sql runs it), so BEGIN, COMMIT and the like change nothing upstream and are acknowledged, and ROLLBACK
-/// warns that nothing was rolled back. Everything else goes through policy.
+/// <c>SET portcullis.approval = '&lt;id&gt;'</c> (presented with the next statement) and <c>SHOW portcullis.session</c>.
+/// Everything else goes through policy (transaction control too: <see cref="WireTransaction"/>).
 /// </summary>
 public static partial class SessionCommands
 {
@@ -17,8 +15,6 @@ public static partial class SessionCommands
         if (words.Count == 0) return null;
         switch (words[0])
         {
-            case "BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE":
-                return Done();
             case "SET" or "RESET" when ApprovalSetting().Match(sql) is { Success: true } set:
                 if (words[0] == "RESET" || set.Groups["value"].Value.Trim('\'').Length == 0 ||
                     set.Groups["value"].Value.Equals("default", StringComparison.OrdinalIgnoreCase))
@@ -42,8 +38,8 @@ public static partial class SessionCommands
     }
 
     /// <summary>
-    /// The columns of a statement the gateway answers itself (none for transaction control and SET), without answering
-    /// it; null when the statement is not the gateway's.
+    /// The columns of a statement the gateway answers itself or that returns none (transaction control, SET), without
+    /// answering it; null when the statement is not the gateway's.
     /// </summary>
     public static IReadOnlyList<WireResultColumn>? Describe(string sql)
     {

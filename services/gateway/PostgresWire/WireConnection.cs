@@ -15,8 +15,10 @@ namespace Portcullis.Gateway.PostgresWire;
 /// One client connection on the PostgreSQL port, in the protocol's order: startup (SSLRequest answered with the
 /// configured certificate, GSSENCRequest refused, CancelRequest honoured), the access token as cleartext password,
 /// then simple and extended queries. Every statement is one agent action through <see cref="WireStatements"/>; the
-/// gateway answers only what is its own (transaction control, <c>SET portcullis.approval</c>), and never runs
-/// anything for a connection that has not authenticated.
+/// gateway answers only what is its own (<c>SET portcullis.approval</c>, <c>SHOW portcullis.*</c>), and never runs
+/// anything for a connection that has not authenticated. BEGIN pins one upstream connection to the session for a real
+/// transaction (<see cref="WireTransaction"/>), given back at COMMIT or ROLLBACK, after an idle-in-transaction limit, or
+/// when the connection ends.
 /// </summary>
 internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? remote, X509Certificate2? certificate,
     PostgresWireOptions options, WireStatements statements, WireAuthenticator authenticator, WireCancellation cancellation,
@@ -31,6 +33,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private bool _skipUntilSync;
     private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
+    private readonly WireTransaction _transaction = new();
 
     /// <summary>A parsed statement; <paramref name="Described"/>: the columns a Describe announced, which its portals must keep.</summary>
     private sealed record PreparedStatement(string Sql, uint[] ParameterTypes, IReadOnlyList<WireResultColumn>? Described = null);
@@ -247,7 +250,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     {
         while (true)
         {
-            var message = await ReadAsync(startup: false, closed);
+            var message = await NextMessageAsync();
             if (message is null || message.Type == (byte)'X') return;
             if (_skipUntilSync && message.Type != (byte)'S') continue;
             switch ((char)message.Type)
@@ -262,7 +265,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                 case 'S':
                     _skipUntilSync = false;
                     _portals.Remove("");
-                    _out.ReadyForQuery(Idle);
+                    _out.ReadyForQuery(_transaction.Status);
                     await FlushAsync();
                     break;
                 case 'F':
@@ -301,10 +304,11 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                 if (set.Truncated) _out.Error(Truncated(set), notice: true);
                 _out.CommandComplete(WireSql.CommandTag(statement, set.Rows.Count, true));
             }
-            foreach (var notice in Notices(statement)) _out.Error(notice, notice: true);
-            if (outcome.Sets.Count == 0) _out.CommandComplete(WireSql.CommandTag(statement, Math.Max(0, outcome.RecordsAffected), false));
+            foreach (var notice in outcome.Notices) _out.Error(notice, notice: true);
+            if (outcome.Sets.Count == 0)
+                _out.CommandComplete(outcome.Tag ?? WireSql.CommandTag(statement, Math.Max(0, outcome.RecordsAffected), false));
         }
-        _out.ReadyForQuery(Idle);
+        _out.ReadyForQuery(_transaction.Status);
         await FlushAsync();
     }
 
@@ -416,7 +420,13 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             ExtendedError(WireError.Of("26000", $"prepared statement \"{Printable(name)}\" does not exist"));
             return;
         }
-        if (SessionCommands.Describe(prepared.Sql) is { } own)
+        var own = SessionCommands.Describe(prepared.Sql);
+        if (own is null && _transaction.Current == WireTransaction.State.Failed)
+        {
+            ExtendedError(WireError.Of("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+            return;
+        }
+        if (own is not null)
         {
             _out.ParameterDescription(prepared.ParameterTypes);
             if (own.Count == 0) _out.NoData();
@@ -479,8 +489,8 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         var sql = portal.Statement.Sql;
         if (outcome.Sets.Count == 0)
         {
-            foreach (var notice in Notices(sql)) _out.Error(notice, notice: true);
-            _out.CommandComplete(WireSql.CommandTag(sql, Math.Max(0, outcome.RecordsAffected), false));
+            foreach (var notice in outcome.Notices) _out.Error(notice, notice: true);
+            _out.CommandComplete(outcome.Tag ?? WireSql.CommandTag(sql, Math.Max(0, outcome.RecordsAffected), false));
             return;
         }
         var set = outcome.Sets[0];
@@ -521,19 +531,124 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
 
     // ---- statements ----
 
+    /// <summary>
+    /// One statement, in the session's transaction state: refused as PostgreSQL refuses it (anything but a rollback in a
+    /// failed transaction), transaction control, or a statement run through the pipeline. Any error inside a transaction
+    /// fails it.
+    /// </summary>
     private async Task<WireOutcome> RunAsync(string sql, IReadOnlyList<string?> parameters)
     {
-        if (SessionCommands.Answer(sql, _session!) is { } own) return own;
-        if (_session!.Settings.Refusal(sql) is { } refusal) return WireOutcome.Failed(WireError.Of("54000", refusal));
+        var control = TransactionControl.Of(sql);
+        if (_transaction.Refusal(control) is { } refused)
+        {
+            _transaction.Fail();
+            return WireOutcome.Failed(refused);
+        }
+        if (_transaction.NoOp(control) is { } warning) return new WireOutcome([], 0, null) { Tag = control.Tag, Notices = [warning] };
+        if (control.Kind != ControlKind.None) return await ControlAsync(control, sql);
+        var outcome = await StatementAsync(sql, parameters, _transaction.Pinned is { } pinned ? new PinnedRun(pinned, false) : null);
+        if (outcome.Error is not null) _transaction.Fail();
+        return outcome;
+    }
+
+    /// <summary>
+    /// Transaction control, each an action of the session through the pipeline like any statement (policy judges BEGIN's
+    /// modes; the audit records the transaction's id with each, so its COMMIT or ROLLBACK says how it ended), run on the
+    /// pinned connection. A COMMIT that does not complete (refused, or failed upstream) leaves nothing committed: the
+    /// connection is given back rolled back. ROLLBACK ends the transaction whatever its own answer.
+    /// </summary>
+    private async Task<WireOutcome> ControlAsync(TransactionControl control, string sql)
+    {
+        var settings = _session!.Settings;
+        WireOutcome outcome;
+        switch (control.Kind)
+        {
+            case ControlKind.Begin:
+                var pinned = postgres.Pin(_session.Connection);
+                var id = "tx-" + NewId.NextGuid().ToString("N");
+                outcome = await StatementAsync(sql, [], new PinnedRun(pinned, true), id);
+                if (outcome.Error is not null)
+                {
+                    await postgres.ReleaseAsync(pinned);
+                    return outcome;
+                }
+                _transaction.Began(id, pinned, settings.Save());
+                return outcome with { Tag = control.Tag };
+            case ControlKind.Commit:
+                // A failed transaction is rolled back, as PostgreSQL does, and recorded as the rollback it is.
+                var failed = _transaction.Current == WireTransaction.State.Failed;
+                outcome = await StatementAsync(failed ? "ROLLBACK" : sql, [], new PinnedRun(_transaction.Pinned!, true));
+                await EndAsync(committed: !failed && outcome.Error is null);
+                return outcome.Error is not null ? outcome : outcome with { Tag = failed ? "ROLLBACK" : control.Tag };
+            case ControlKind.Rollback:
+                outcome = await StatementAsync(sql, [], new PinnedRun(_transaction.Pinned!, true));
+                await EndAsync(committed: false);
+                return outcome.Error is not null ? outcome : outcome with { Tag = control.Tag };
+            default:
+                outcome = await StatementAsync(sql, [], new PinnedRun(_transaction.Pinned!, true));
+                if (outcome.Error is not null)
+                {
+                    _transaction.Fail();
+                    return outcome;
+                }
+                if (control.Savepoint is { } name)
+                {
+                    if (control.Kind == ControlKind.Savepoint) _transaction.Savepoint(name, settings.Save());
+                    else if (control.Kind == ControlKind.Release) _transaction.Released(name);
+                    else if (_transaction.RolledBackTo(name) is { } saved) settings.Restore(saved);
+                }
+                return outcome with { Tag = control.Tag };
+        }
+    }
+
+    /// <summary>The transaction is over: its settings kept (committed) or forgotten (rolled back), its connection given back.</summary>
+    private async Task EndAsync(bool committed)
+    {
+        var (pinned, begun) = _transaction.Ended();
+        if (committed) _session!.Settings.Committed();
+        else if (begun is not null) _session!.Settings.Restore(begun);
+        if (pinned is not null) await postgres.ReleaseAsync(pinned);
+    }
+
+    /// <summary>
+    /// The next message. Inside a transaction the client has <see cref="PostgresWireOptions.IdleInTransactionTimeout"/> to
+    /// send it, so that an agent cannot hold the upstream's locks forever: past it the transaction is rolled back and the
+    /// connection ends with FATAL 25P03, as PostgreSQL's idle_in_transaction_session_timeout ends it.
+    /// </summary>
+    private async Task<FrontendMessage?> NextMessageAsync()
+    {
+        if (!_transaction.Active) return await ReadAsync(startup: false, closed);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(closed);
+        idle.CancelAfter(options.IdleInTransactionTimeout);
+        try
+        {
+            return await ReadAsync(startup: false, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !closed.IsCancellationRequested)
+        {
+            logger.LogInformation("PostgreSQL wire: session {Session} idle in transaction {Transaction} past {Limit}; rolled back",
+                _session!.SessionId, _transaction.Id, options.IdleInTransactionTimeout);
+            await EndAsync(committed: false);
+            await FatalAsync("25P03", "terminating connection due to idle-in-transaction timeout");
+            return null;
+        }
+    }
+
+    private async Task<WireOutcome> StatementAsync(string sql, IReadOnlyList<string?> parameters, PinnedRun? pinned, string? transaction = null)
+    {
+        var control = pinned is { Control: true };
+        if (!control && SessionCommands.Answer(sql, _session!) is { } own) return own;
+        if (!control && _session!.Settings.Refusal(sql) is { } refusal) return WireOutcome.Failed(WireError.Of("54000", refusal));
         using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
         cancellation.Running(_processId, statement);
         var presented = _session!.PresentedApproval;
         try
         {
-            var outcome = await statements.RunAsync(_session, sql, parameters, statement.Token);
-            if (outcome.Error is null)
+            var outcome = await statements.RunAsync(_session, sql, parameters, statement.Token, transaction ?? _transaction.Id, pinned,
+                withSettings: !control);
+            if (outcome.Error is null && !control)
             {
-                _session.Settings.Succeeded(sql);
+                _session.Settings.Succeeded(sql, inTransaction: pinned is not null);
                 // What drivers send when a pooled connection is reused: the session forgets what it was given.
                 if (WireSettings.Change(sql).Kind == WireSettings.ChangeKind.ResetAll) _session.PresentedApproval = null;
             }
@@ -550,12 +665,6 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             if (presented is not null) _session.PresentedApproval = null;
         }
     }
-
-    private static IEnumerable<WireError> Notices(string statement) =>
-        WireSql.Words(statement, 1) is ["ROLLBACK" or "ABORT"]
-            ? [new WireError("WARNING", "25P01",
-                "Nothing was rolled back: through Portcullis every statement runs and commits in a transaction of its own.")]
-            : [];
 
     private static WireError Truncated(WireResultSet set) => new("WARNING", "01000",
         $"The result was cut at {set.Rows.Count} rows by the policy's max_rows obligation.");
@@ -662,6 +771,8 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     public async ValueTask DisposeAsync()
     {
         if (_processId != 0) cancellation.Release(_processId);
+        // The client went away mid-transaction: nothing it did in it is committed.
+        if (_transaction.Ended().Pinned is { } pinned) await postgres.ReleaseAsync(pinned);
         if (_tls is not null) await _tls.DisposeAsync();
     }
 

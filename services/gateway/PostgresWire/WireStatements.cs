@@ -45,6 +45,12 @@ public sealed record WireDescription(IReadOnlyList<uint> ParameterTypes, IReadOn
 /// <summary>What a statement gave: its result sets and rows changed, or the error the client gets.</summary>
 public sealed record WireOutcome(IReadOnlyList<WireResultSet> Sets, long RecordsAffected, WireError? Error)
 {
+    /// <summary>The command tag, when it is not the statement's own (COMMIT for END, ROLLBACK for a failed COMMIT).</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>Notices sent before the command completes (PostgreSQL's warnings for a BEGIN inside a transaction...).</summary>
+    public IReadOnlyList<WireError> Notices { get; init; } = [];
+
     public static WireOutcome Failed(WireError error) => new([], 0, error);
 }
 
@@ -56,8 +62,13 @@ public sealed record WireOutcome(IReadOnlyList<WireResultSet> Sets, long Records
 /// </summary>
 public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStatements> logger)
 {
+    /// <remarks>
+    /// <paramref name="transaction"/>: the id of the transaction the session holds open, recorded with the action;
+    /// <paramref name="pinned"/>: its connection, on which the statement runs. Transaction control runs without the
+    /// session's settings (<paramref name="withSettings"/> false): it is judged and recorded as sent.
+    /// </remarks>
     public async Task<WireOutcome> RunAsync(WireSession session, string sql, IReadOnlyList<string?> parameters,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? transaction = null, PinnedRun? pinned = null, bool withSettings = true)
     {
         // Parameters are bound as PostgreSQL's text form with no declared type, as psql's \bind and most drivers send
         // them; the server gives them the type the statement needs. Policy, the audit and an approval see them as /sql's.
@@ -72,11 +83,13 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         {
             return WireOutcome.Failed(WireError.Of("22021", ex.Message));
         }
-        var prelude = session.Settings.Statements;
-        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: session.Settings.Judged(sql), Parameters: canonical);
+        var prelude = withSettings ? session.Settings.Statements : [];
+        var action = new AgentAction(Protocols.Sql, session.Connection, Sql: withSettings ? session.Settings.Judged(sql) : sql,
+            Parameters: canonical, Transaction: transaction);
 
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken);
+        if (pinned is not null) context.Features.Set(pinned);
         SqlResult? raw = null;
         await SqlApi.RunAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
             scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, values, logger, result => raw = result,

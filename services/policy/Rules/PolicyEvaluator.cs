@@ -66,6 +66,7 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
 
         // A rule's own denial says more; the escape check stands in only for what would otherwise run.
         if (winner?.Effect != Decision.Deny && analysis.Sql is { } statements && (obligations.ReadOnly || obligations.StatementTimeoutMs is not null)
+            && !IsWireTransactionControl(action, statements)
             && ObligationEscapes.FirstOrDefault(statements.Kinds.Contains) is { } escape)
             return Decided(policy, request, analysis, Decision.Deny, ObligationEscapeRule,
                 $"This connection runs SQL {(obligations.ReadOnly ? "read-only" : "with a statement timeout")}, and '{escape}' statements could lift that; send the statements without them.",
@@ -80,6 +81,15 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
                 matched, obligations);
         return Decided(policy, request, analysis, Decision.Deny, null, $"Connection '{action.Connection}' is not configured.", matched, obligations);
     }
+
+    /// <summary>
+    /// The PostgreSQL wire listener's transaction control: one BEGIN, COMMIT, ROLLBACK, SAVEPOINT... sent alone, in an action
+    /// that names the transaction (only the gateway sets it). It runs on the transaction's pinned connection, and the
+    /// gateway sets each later statement's obligations again right before it (read-only for the rest of the transaction
+    /// once one statement was read-only), so it cannot lift them: it is judged by the rules, not refused as an escape.
+    /// </summary>
+    private static bool IsWireTransactionControl(AgentAction action, Analysis.Sql.SqlAnalysis sql) =>
+        action.Transaction is not null && sql.Statements.Count == 1 && sql.Kinds.Count == 1 && sql.Kinds.Contains("transaction");
 
     private PolicyDecision Decided(CompiledPolicy policy, RequestReceived request, ActionAnalysis analysis, Decision decision,
         string? ruleId, string reason, IReadOnlyList<CompiledRule> matched, Obligations obligations)

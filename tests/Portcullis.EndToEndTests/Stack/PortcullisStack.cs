@@ -83,6 +83,9 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>The gateway's PostgreSQL port (TLS with a self-signed certificate made for this run).</summary>
     public int WirePort { get; private set; }
 
+    /// <summary>How long the wire listener lets a transaction sit idle before it rolls it back and closes the connection.</summary>
+    public static readonly TimeSpan WireIdleInTransactionTimeout = TimeSpan.FromSeconds(8);
+
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
     /// <summary>The gateway's configured public URL (Gateway:PublicUrl), the base of the links it gives out.</summary>
@@ -176,6 +179,8 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["PostgresWire__ListenAddress"] = "127.0.0.1",
             ["PostgresWire__CertificatePath"] = certificatePath,
             ["PostgresWire__CertificateKeyPath"] = keyPath,
+            // Long enough for any client's pauses within a transaction, short enough for the test that waits it out.
+            ["PostgresWire__IdleInTransactionTimeout"] = WireIdleInTransactionTimeout.ToString(),
         });
 
         foreach (var service in _services.Values) service.Start();
@@ -507,6 +512,13 @@ public sealed class PortcullisStack : IAsyncLifetime
                 description: Only admins see this one.
                 visible_to: [admins]
                 default_effect: allow
+              warehouse-tx:
+                kind: postgres
+                description: The warehouse for the wire transaction tests, without the settings rules (the database itself must hold).
+                connection_string: "{{warehouse}}"
+                password: secret:DEMO_DB_PASSWORD
+                visible_to: [wire-tx-tests] # not listed to MCP clients (a listing of what agents see); the wire takes it by name
+                default_effect: allow
               warehouse-ro:
                 kind: postgres
                 connection_string: "{{warehouse}}"
@@ -624,6 +636,12 @@ public sealed class PortcullisStack : IAsyncLifetime
                   approvers: [approvers]
                   reason: Bulk export needs a human.
                   match: { connections: [demo], paths: ["/customers/export"] }
+                - id: wire-tx-guarded-read-only
+                  effect: allow
+                  reason: The guarded table is read in read-only transactions.
+                  # An allow rule vouches for every table of a statement: it also covers SELECTs without any.
+                  match: { connections: [warehouse-tx], sql: { kinds: [select], tables: [demo.wire_tx_guarded] } }
+                  obligations: { read_only: true }
                 - id: approve-payments
                   effect: require_approval
                   approvers: [approvers]

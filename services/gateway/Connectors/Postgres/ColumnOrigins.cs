@@ -16,7 +16,7 @@ public sealed class ColumnOrigins
         table == 0 ? null : _cache.GetValueOrDefault((connection, table, attribute));
 
     /// <summary>Looks up the origins not cached yet, in one query on the open connection.</summary>
-    public async Task ResolveAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
+    public async Task ResolveAsync(string connection, NpgsqlConnection database, NpgsqlTransaction? transaction,
         IEnumerable<(uint Table, short Attribute)> columns, CancellationToken cancellationToken)
     {
         var missing = columns.Where(c => c.Table != 0 && !_cache.ContainsKey((connection, c.Table, c.Attribute))).Distinct().ToArray();

@@ -30,20 +30,60 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     }
 
     /// <summary>
-    /// Runs <paramref name="sql"/> in a transaction of its own. <paramref name="prelude"/>: session settings (the wire
-    /// listener's earlier <c>SET</c>s) run first in the same transaction, so they hold for the statement; the caller has
-    /// had them judged together with it.
+    /// Runs <paramref name="sql"/> in a transaction of its own, or, with <paramref name="pinned"/>, on the wire session's
+    /// pinned connection inside its open transaction. <paramref name="prelude"/>: session settings (the wire listener's
+    /// earlier <c>SET</c>s) run first in the same transaction, so they hold for the statement; the caller has had them
+    /// judged together with it.
     /// </summary>
     public async Task<SqlResult> ExecuteAsync(string connection, string sql, IReadOnlyList<object> parameters,
-        Obligations obligations, CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null)
+        Obligations obligations, CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null, PinnedRun? pinned = null)
     {
+        if (pinned is not null) return await ExecutePinnedAsync(connection, sql, parameters, obligations, pinned, prelude, cancellationToken);
         var source = await DataSource(connection, cancellationToken);
-        var maxRows = obligations.MaxRows ?? DefaultMaxRows;
         await using var database = await source.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginTransactionAsync(cancellationToken);
         await PrepareTransactionAsync(connection, database, transaction, obligations, cancellationToken);
         foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
+        var result = await ReadAsync(connection, database, transaction, sql, parameters, obligations, cancellationToken);
+        // The agent's SQL never commits unless it is allowed to write; a read-only transaction commits nothing anyway.
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
 
+    /// <summary>
+    /// A statement of a wire session's transaction, on its pinned connection. Transaction control (BEGIN, COMMIT,
+    /// SAVEPOINT...) runs as the agent sent it and policy judged it. Any other statement runs after the session's settings
+    /// and then the gateway's guard, which comes last so that nothing the agent ran before (SET LOCAL, SET TRANSACTION,
+    /// ROLLBACK TO a savepoint, BEGIN READ WRITE) can lift it: the statement's timeout, the masked-view check, and read-only
+    /// for this statement and, once one read-only statement ran in the transaction, for every statement after it.
+    /// </summary>
+    private async Task<SqlResult> ExecutePinnedAsync(string connection, string sql, IReadOnlyList<object> parameters,
+        Obligations obligations, PinnedRun pinned, IReadOnlyList<string>? prelude, CancellationToken cancellationToken)
+    {
+        var held = pinned.Connection;
+        if (held.Connection != connection) throw new InvalidOperationException("A pinned connection serves one connection only.");
+        if (held.Database is null)
+        {
+            var source = await DataSource(connection, cancellationToken);
+            held.Database = await source.OpenConnectionAsync(cancellationToken);
+        }
+        var database = held.Database;
+        if (pinned.Control)
+        {
+            await Run(database, null, sql, cancellationToken);
+            return new SqlResult([]);
+        }
+        foreach (var setting in prelude ?? []) await Run(database, null, setting, cancellationToken);
+        // Sticky from here on, whatever this statement does, even if it fails.
+        if (obligations.ReadOnly) held.ReadOnly = true;
+        await GuardAsync(connection, database, null, obligations, held.ReadOnly, pinned: true, cancellationToken);
+        return await ReadAsync(connection, database, null, sql, parameters, obligations, cancellationToken);
+    }
+
+    private async Task<SqlResult> ReadAsync(string connection, NpgsqlConnection database, NpgsqlTransaction? transaction,
+        string sql, IReadOnlyList<object> parameters, Obligations obligations, CancellationToken cancellationToken)
+    {
+        var maxRows = obligations.MaxRows ?? DefaultMaxRows;
         var results = new List<ResultSet>();
         var columnsSeen = new List<(uint, short)>();
         var recordsAffected = -1;
@@ -82,12 +122,44 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         }
 
         await origins.ResolveAsync(connection, database, transaction, columnsSeen, cancellationToken);
-        // The agent's SQL never commits unless it is allowed to write; a read-only transaction commits nothing anyway.
-        await transaction.CommitAsync(cancellationToken);
         return new SqlResult([.. results.Select(r => r with
         {
             Columns = [.. r.Columns.Select(c => c with { Origin = origins.Get(connection, c.Table, c.Attribute) })],
         })]) { RecordsAffected = recordsAffected };
+    }
+
+    /// <summary>A connection of the pool, held by one wire session for the length of its transaction.</summary>
+    public PinnedConnection Pin(string connection) => new(connection);
+
+    /// <summary>
+    /// Gives a pinned connection back: whatever state the agent left it in, its transaction is rolled back and the session
+    /// reset (its own prepared statements deallocated, then DISCARD ALL) before the pool has it again; a connection that
+    /// cannot be cleaned is closed for good rather than pooled.
+    /// </summary>
+    public async Task ReleaseAsync(PinnedConnection pinned)
+    {
+        if (pinned.Database is not { } database) return;
+        pinned.Database = null;
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            if (database.FullState == System.Data.ConnectionState.Open)
+            {
+                await Run(database, null, "ROLLBACK", deadline.Token);
+                database.UnprepareAll(); // no async form; DISCARD ALL would otherwise drop them under Npgsql's feet
+                await Run(database, null, "DISCARD ALL", deadline.Token);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or InvalidOperationException or TimeoutException)
+        {
+            logger.LogWarning("A pinned connection to {Connection} could not be reset ({Reason}); it is closed instead of pooled",
+                pinned.Connection, ex.GetType().Name);
+            NpgsqlConnection.ClearPool(database);
+        }
+        finally
+        {
+            await database.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -160,21 +232,35 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     /// Npgsql sends with the first command, included): each was a round trip of its own. Throws
     /// <see cref="MaskedViewException"/> when the statement reads a view over a masked column.
     /// </summary>
-    private static async Task Run(NpgsqlConnection database, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    private static async Task Run(NpgsqlConnection database, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, database, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private async Task PrepareTransactionAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
-        Obligations obligations, CancellationToken cancellationToken)
+    private Task PrepareTransactionAsync(string connection, NpgsqlConnection database, NpgsqlTransaction transaction,
+        Obligations obligations, CancellationToken cancellationToken) =>
+        GuardAsync(connection, database, transaction, obligations, obligations.ReadOnly, pinned: false, cancellationToken);
+
+    /// <summary>
+    /// The obligations' settings and the masked-view check before a statement. In a transaction of the statement's own,
+    /// read-only and a timeout are set when obliged. In a pinned transaction every statement sets its own timeout (or
+    /// goes back to the default, so an earlier statement's does not linger), and read-only is set again before each
+    /// statement once it was obliged: setting read-only is always allowed, and PostgreSQL refuses to go back to read-write
+    /// after the transaction's first snapshot or inside a savepoint, which a query in the same batch takes.
+    /// </summary>
+    private async Task GuardAsync(string connection, NpgsqlConnection database, NpgsqlTransaction? transaction,
+        Obligations obligations, bool readOnly, bool pinned, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(database, transaction);
-        if (obligations.ReadOnly) batch.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
+        if (readOnly) batch.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
         if ((obligations.StatementTimeoutMs ?? TimeoutMs(connection)) is { } ms)
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {ms}"));
+        else if (pinned)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL statement_timeout TO DEFAULT"));
         var check = maskedViews.Query(connection, obligations.Relations);
         if (check is not null) batch.BatchCommands.Add(check);
+        else if (pinned && readOnly) batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT 1")); // the transaction's first snapshot
         if (batch.BatchCommands.Count == 0) return;
         // Prepared once per pooled connection (Npgsql keeps prepared statements across its reset), so the catalogue
         // query is not planned again for every statement: planning it cost about 0.8 ms of PostgreSQL's CPU each time.
@@ -192,7 +278,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             // dropped the prepared statements of this pooled connection, which Npgsql still counts as prepared: this
             // request fails (nothing of it ran), and the connection forgets them, so the next request prepares afresh
             // instead of failing the same way. (ClearPool does not do it: the connection goes back to the pool.)
-            await transaction.RollbackAsync(cancellationToken);
+            if (transaction is not null) await transaction.RollbackAsync(cancellationToken);
             database.UnprepareAll(); // no async form; a rare path
             throw;
         }
@@ -281,6 +367,23 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
 
     private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }
+
+/// <summary>
+/// A connection held by one wire session while its transaction is open (opened by its first statement, the BEGIN).
+/// <see cref="ReadOnly"/>: a read-only statement ran in the transaction, so every later one runs read-only too.
+/// </summary>
+public sealed class PinnedConnection(string connection)
+{
+    public string Connection { get; } = connection;
+    internal NpgsqlConnection? Database { get; set; }
+    public bool ReadOnly { get; internal set; }
+}
+
+/// <summary>
+/// A statement to run on a pinned connection. <paramref name="Control"/>: transaction control (BEGIN, COMMIT, ROLLBACK,
+/// SAVEPOINT, RELEASE, ROLLBACK TO), run as sent, without settings or guard.
+/// </summary>
+public sealed record PinnedRun(PinnedConnection Connection, bool Control);
 
 public sealed record SqlResult(IReadOnlyList<ResultSet> Results)
 {

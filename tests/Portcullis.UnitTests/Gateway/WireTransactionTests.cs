@@ -1,0 +1,114 @@
+using Portcullis.Gateway.Connectors.Postgres;
+using Portcullis.Gateway.PostgresWire;
+
+namespace Portcullis.UnitTests.Gateway;
+
+public sealed class WireTransactionTests
+{
+    [Theory]
+    [InlineData("BEGIN", ControlKind.Begin, null, "BEGIN")]
+    [InlineData("begin isolation level serializable, read write", ControlKind.Begin, null, "BEGIN")]
+    [InlineData("START TRANSACTION READ ONLY", ControlKind.Begin, null, "START TRANSACTION")]
+    [InlineData("/* c */ COMMIT", ControlKind.Commit, null, "COMMIT")]
+    [InlineData("END WORK", ControlKind.Commit, null, "COMMIT")]
+    [InlineData("COMMIT AND NO CHAIN", ControlKind.Commit, null, "COMMIT")]
+    [InlineData("ABORT", ControlKind.Rollback, null, "ROLLBACK")]
+    [InlineData("ROLLBACK TRANSACTION", ControlKind.Rollback, null, "ROLLBACK")]
+    [InlineData("SAVEPOINT Before_Write", ControlKind.Savepoint, "before_write", "SAVEPOINT")]
+    [InlineData("SAVEPOINT \"Mixed Case\"", ControlKind.Savepoint, "Mixed Case", "SAVEPOINT")]
+    [InlineData("RELEASE SAVEPOINT a", ControlKind.Release, "a", "RELEASE")]
+    [InlineData("RELEASE b", ControlKind.Release, "b", "RELEASE")]
+    [InlineData("ROLLBACK TO SAVEPOINT a", ControlKind.RollbackTo, "a", "ROLLBACK")]
+    [InlineData("ROLLBACK WORK TO c", ControlKind.RollbackTo, "c", "ROLLBACK")]
+    [InlineData("COMMIT AND CHAIN", ControlKind.Unsupported, null, "")]
+    [InlineData("ROLLBACK AND CHAIN", ControlKind.Unsupported, null, "")]
+    [InlineData("PREPARE TRANSACTION 'x'", ControlKind.Unsupported, null, "")]
+    [InlineData("COMMIT PREPARED 'x'", ControlKind.Unsupported, null, "")]
+    [InlineData("ROLLBACK PREPARED 'x'", ControlKind.Unsupported, null, "")]
+    [InlineData("SELECT 'BEGIN'", ControlKind.None, null, "")]
+    [InlineData("PREPARE p AS SELECT 1", ControlKind.None, null, "")]
+    [InlineData("SET TRANSACTION READ WRITE", ControlKind.None, null, "")]
+    public void Transaction_control_is_read_from_its_keywords(string sql, ControlKind kind, string? savepoint, string tag)
+    {
+        var control = TransactionControl.Of(sql);
+        Assert.Equal((kind, savepoint, tag), (control.Kind, control.Savepoint, control.Tag));
+    }
+
+    [Fact]
+    public void Begin_opens_an_error_fails_and_only_rollback_is_taken_then()
+    {
+        var transaction = new WireTransaction();
+        Assert.Equal((byte)'I', transaction.Status);
+        transaction.Fail(); // outside a transaction an error changes nothing
+        Assert.Equal((byte)'I', transaction.Status);
+        transaction.Began("tx-1", new PinnedConnection("warehouse"), new WireSettings().Save());
+        Assert.Equal(((byte)'T', "tx-1"), (transaction.Status, transaction.Id));
+        Assert.Null(transaction.Refusal(TransactionControl.Of("SELECT 1")));
+        transaction.Fail();
+        Assert.Equal((byte)'E', transaction.Status);
+        Assert.Equal("25P02", transaction.Refusal(TransactionControl.Of("SELECT 1"))!.SqlState);
+        Assert.Equal("25P02", transaction.Refusal(TransactionControl.Of("SAVEPOINT a"))!.SqlState);
+        Assert.Null(transaction.Refusal(TransactionControl.Of("ROLLBACK")));
+        Assert.Null(transaction.Refusal(TransactionControl.Of("ROLLBACK TO a")));
+        Assert.Null(transaction.Refusal(TransactionControl.Of("COMMIT")));
+        var (pinned, begun) = transaction.Ended();
+        Assert.NotNull(pinned);
+        Assert.NotNull(begun);
+        Assert.Equal(((byte)'I', (string?)null, (PinnedConnection?)null), (transaction.Status, transaction.Id, transaction.Pinned));
+    }
+
+    [Fact]
+    public void Outside_a_transaction_commit_and_rollback_warn_and_savepoints_are_refused()
+    {
+        var transaction = new WireTransaction();
+        Assert.Equal("25P01", transaction.NoOp(TransactionControl.Of("COMMIT"))!.SqlState);
+        Assert.Equal("WARNING", transaction.NoOp(TransactionControl.Of("ROLLBACK"))!.Severity);
+        Assert.Equal("25P01", transaction.Refusal(TransactionControl.Of("SAVEPOINT a"))!.SqlState);
+        Assert.Equal("25P01", transaction.Refusal(TransactionControl.Of("ROLLBACK TO a"))!.SqlState);
+        Assert.Equal("0A000", transaction.Refusal(TransactionControl.Of("PREPARE TRANSACTION 'x'"))!.SqlState);
+        transaction.Began("tx-2", new PinnedConnection("warehouse"), new WireSettings().Save());
+        Assert.Equal("25001", transaction.NoOp(TransactionControl.Of("BEGIN"))!.SqlState);
+    }
+
+    [Fact]
+    public void Rollback_to_a_savepoint_recovers_the_transaction_and_forgets_the_settings_and_savepoints_after_it()
+    {
+        var settings = new WireSettings();
+        var transaction = new WireTransaction();
+        transaction.Began("tx-3", new PinnedConnection("warehouse"), settings.Save());
+        settings.Succeeded("SET search_path = demo", inTransaction: true);
+        transaction.Savepoint("a", settings.Save());
+        settings.Succeeded("SET LOCAL TimeZone = 'UTC'", inTransaction: true);
+        transaction.Savepoint("b", settings.Save());
+        settings.Succeeded("SET DateStyle = ISO", inTransaction: true);
+        transaction.Fail();
+
+        settings.Restore(transaction.RolledBackTo("a")!);
+        Assert.Equal((byte)'T', transaction.Status);
+        Assert.Equal(["a"], transaction.Savepoints);
+        Assert.Equal(["SET search_path = demo"], settings.Statements);
+
+        settings.Succeeded("SET LOCAL search_path = public", inTransaction: true);
+        Assert.Equal("SET search_path = demo\n;\nSET LOCAL search_path = public\n;\nSELECT 1", settings.Judged("SELECT 1"));
+        transaction.Released("a");
+        Assert.Empty(transaction.Savepoints);
+    }
+
+    [Fact]
+    public void A_commit_keeps_the_transactions_sets_and_drops_its_set_locals_a_rollback_drops_both()
+    {
+        var settings = new WireSettings();
+        settings.Succeeded("SET TimeZone = 'UTC'");
+        var begun = settings.Save();
+        settings.Succeeded("SET search_path = demo", inTransaction: true);
+        settings.Succeeded("SET LOCAL DateStyle = ISO", inTransaction: true);
+        // Transaction modes are the transaction's own and cannot be set again later in it: never kept.
+        settings.Succeeded("SET LOCAL transaction_read_only = off", inTransaction: true);
+        settings.Committed();
+        Assert.Equal(["SET TimeZone = 'UTC'", "SET search_path = demo"], settings.Statements);
+
+        settings.Succeeded("SET LOCAL DateStyle = ISO", inTransaction: true);
+        settings.Restore(begun);
+        Assert.Equal(["SET TimeZone = 'UTC'"], settings.Statements);
+    }
+}
