@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Reflection;
@@ -191,6 +192,29 @@ public sealed class PortcullisStack : IAsyncLifetime
         Upstream = new HttpClient { BaseAddress = _services["demo"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Policy = new HttpClient { BaseAddress = _services["policy"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Approval = new HttpClient { BaseAddress = _services["approval"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await WarmUpAsync();
+    }
+
+    /// <summary>
+    /// The first decisions of a freshly started stack are cold (JIT compilation, first connections and queues in every
+    /// service): on a busy machine they can miss the gateway's decision timeout and be refused (503, failing closed),
+    /// which is not what any test is about. One request per path first, sent again until it is answered otherwise.
+    /// </summary>
+    private async Task WarmUpAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        foreach (var (method, path, body) in new (HttpMethod, string, object?)[]
+                 { (HttpMethod.Get, "http/demo/customers/1", null), (HttpMethod.Post, "sql/warehouse", new { sql = "SELECT 1" }) })
+        {
+            while (true)
+            {
+                using var request = await AgentRequest(method, path, "e2e-warm-up");
+                if (body is not null) request.Content = JsonContent.Create(body);
+                using var response = await Gateway.SendAsync(request);
+                if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline) break;
+                await Task.Delay(500);
+            }
+        }
     }
 
     public async Task DisposeAsync()
@@ -323,7 +347,7 @@ public sealed class PortcullisStack : IAsyncLifetime
     }
 
     /// <summary>Publishes a policy version as an admin (PUT /policy): the answer's status and body.</summary>
-    public async Task<(System.Net.HttpStatusCode Status, JsonElement Body)> PublishPolicyAsync(string yaml, int expectedVersion, string comment)
+    public async Task<(HttpStatusCode Status, JsonElement Body)> PublishPolicyAsync(string yaml, int expectedVersion, string comment)
     {
         using var request = await Authorized(AdminClient, HttpMethod.Put, "policy", new { yaml, expectedVersion, comment });
         using var response = await Policy.SendAsync(request);
