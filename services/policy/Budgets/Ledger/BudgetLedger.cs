@@ -57,7 +57,12 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
         Func<BudgetUsage, PolicyDecision> decide, CancellationToken cancellationToken)
     {
         if (policy.BudgetRules.Count == 0) return decide(BudgetUsage.Unspent);
-        var budgets = policy.BudgetRules.Select(r => r.Budget!).ToArray();
+        // A budgeted rule applies only when it matches and its budget is spent, so a request that matches none of them is
+        // decided as with every budget unspent, and draws on none: no database is asked and no budget is locked.
+        var unspent = decide(BudgetUsage.Unspent);
+        var budgets = policy.BudgetRules.Where(r => r.Matches(request.Principal, request.Action, unspent.Analysis))
+            .Select(r => r.Budget!).ToArray();
+        if (budgets.Length == 0) return unspent;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = clock.GetUtcNow();
