@@ -6,6 +6,9 @@
 #   SQL   one small SELECT through POST /sql/warehouse, against the same statement sent directly to PostgreSQL as
 #         the gateway's driver sends it (pooled connection, extended protocol, a transaction with its
 #         statement_timeout), with pgbench;
+#   wire  the same SELECT through the gateway's PostgreSQL port (TLS, the agent's token as password, its session named
+#         in the startup options), against the same statement sent straight to PostgreSQL with the same client and
+#         settings (pgbench, a custom script; the simple and the extended query protocol), each at concurrency 1 and 32;
 #   exec  one command through POST /exec/ops, against the same command over plain ssh (a new connection each,
 #         as the gateway's connector opens one per command).
 # It prints requests/s and p50/p90/p99 with the ratios to direct and to nginx, the CPU time per request of every
@@ -17,7 +20,8 @@
 #
 # Settings (environment): BENCH_REQUESTS (per HTTP and SQL run at concurrency 32, default 4096), BENCH_REQUESTS_C1
 # (at concurrency 1, default 1000), BENCH_EXEC_REQUESTS (default 100),
-# BENCH_NGINX_PORT (default 5170), BENCH_ALLOW_RELAXED=1 (measure even if PostgreSQL is not durable: loudly
+# BENCH_PATHS (which of "http sql wire exec" to run, default all), BENCH_NGINX_PORT (default 5170), BENCH_WIRE_PORT
+# (the gateway's PostgreSQL port, default 6432), BENCH_ALLOW_RELAXED=1 (measure even if PostgreSQL is not durable: loudly
 # marked), and scripts/servers.sh's PORTCULLIS_LOCAL, PORTCULLIS_PG_PORT, ... for a stack of one's own.
 set -euo pipefail
 
@@ -27,10 +31,12 @@ PG_PORT="${PORTCULLIS_PG_PORT:-55432}"
 GATEWAY="http://127.0.0.1:5000"; DEMO="http://127.0.0.1:5180"; ISSUER="http://127.0.0.1:5100/"
 NGINX_PORT="${BENCH_NGINX_PORT:-5170}"; NGINX="http://127.0.0.1:$NGINX_PORT"
 SSH_PORT=5122
+WIRE_PORT="${BENCH_WIRE_PORT:-6432}" # the gateway's PostgreSQL port (scripts/stack.sh)
 # Requests per run: fewer at concurrency 1, where Portcullis answers tens a second today. Each run sends a multiple
 # of its concurrency (hey gives each worker n/c requests).
 REQUESTS="${BENCH_REQUESTS:-4096}"; REQUESTS_C1="${BENCH_REQUESTS_C1:-1000}"; EXEC_REQUESTS="${BENCH_EXEC_REQUESTS:-100}"
 WARMUP=300
+PATHS="${BENCH_PATHS:-http sql wire exec}"
 CONCURRENCIES=(1 32)
 # The same request on every path. The statement is the gateway's (policy and masking run on it); the command is
 # one the demo policy allows (exec-inspection).
@@ -230,36 +236,78 @@ http_runs() {
   UPSTREAM_SEEN="$(curl -fsS "$DEMO/__requests" | grep -o "\"path\":\"$HTTP_PATH\"" | wc -l)"
 }
 
-# The gateway's SQL connector, statement by statement: a pooled connection, a transaction, the connection's
-# statement_timeout (portcullis.yaml: 5s), the statement in the extended protocol, commit.
-pgbench_run() { # pgbench_run CONCURRENCY REQUESTS
-  local c="$1" n="$2" script="$OUT/sql.pgbench" prefix="$OUT/pgbench-c$1"
-  printf 'BEGIN;\nSET LOCAL statement_timeout = 5000;\n%s;\nCOMMIT;\n' "$SQL" > "$script"
+# pgbench_run GROUP VIA CONCURRENCY MODE SCRIPT PASSWORD CONNINFO: one timed pgbench run (its per-transaction log
+# gives every statement's time), a line in results.tsv and its CPU per request.
+pgbench_run() {
+  local group="$1" via="$2" c="$3" mode="$4" script="$5" password="$6" conninfo="$7" n; n="$(requests_for "$3")"
+  local name="$group-$via-c$c"; local prefix="$OUT/pgbench-$name"
   cpu_snapshot "$OUT/cpu.before"
-  ( cd "$OUT" && PGPASSWORD="$(cat "$LOCAL/secrets/demo-db-password")" pgbench -n -h 127.0.0.1 -p "$PG_PORT" \
-      -U portcullis_demo_agent -M extended -c "$c" -j "$(( c < 2 ? 1 : 2 ))" -t "$(( n / c ))" -f "$script" \
-      --log --log-prefix="$prefix" portcullis_demo > "$OUT/sql-direct-c$c.txt" 2>&1 ) || { cat "$OUT/sql-direct-c$c.txt" >&2; die "pgbench failed"; }
+  ( cd "$OUT" && PGPASSWORD="$password" pgbench -n -M "$mode" -c "$c" -j "$(( c < 2 ? 1 : 2 ))" -t "$(( n / c ))" \
+      -f "$script" --log --log-prefix="$prefix" "$conninfo" > "$OUT/$name.txt" 2>&1 ) || { cat "$OUT/$name.txt" >&2; die "pgbench failed ($group via $via, concurrency $c)"; }
   cpu_snapshot "$OUT/cpu.after"
-  record_cpu "sql direct c$c" "$n" "$OUT/cpu.before" "$OUT/cpu.after"
-  cat "$prefix".* | awk '{printf "%.3f\n", $3 / 1000}' > "$OUT/sql-direct-c$c.ms"
-  local rps ok; rps="$(awk '/^tps = / {printf "%.2f", $3}' "$OUT/sql-direct-c$c.txt")"; ok="$(wc -l < "$OUT/sql-direct-c$c.ms")"
+  record_cpu "$group $via c$c" "$n" "$OUT/cpu.before" "$OUT/cpu.after"
+  # Each statement's time is the gap between its end and the end of the same client's statement before it (the log
+  # gives each one's end to the microsecond): pgbench's own latency column reads the clock lazily and logs 0 for a
+  # statement that completes within one pass of its loop, as sub-millisecond statements do. A client's first
+  # statement has no predecessor and keeps pgbench's figure.
+  cat "$prefix".* | awk '{ end = $5 * 1000000 + $6
+    printf "%.3f\n", (($1 in last) ? end - last[$1] : $3) / 1000; last[$1] = end }' > "$OUT/$name.ms"
+  local rps ok; rps="$(awk '/^tps = / {printf "%.2f", $3}' "$OUT/$name.txt")"; ok="$(wc -l < "$OUT/$name.ms")"
   # shellcheck disable=SC2046
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' sql direct "$c" "$n" "$ok" "$rps" $(percentiles "$OUT/sql-direct-c$c.ms" | tr ' ' '\t') >> "$OUT/results.tsv"
-  log "sql direct c$c: $rps requests/s"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$via" "$c" "$n" "$ok" "$rps" $(percentiles "$OUT/$name.ms" | tr ' ' '\t') >> "$OUT/results.tsv"
+  [ "$ok" = "$n" ] || log "WARNING: $group via $via at concurrency $c: $ok of $n statements completed (see $OUT/$name.txt)"
+  log "$group $via c$c: $rps requests/s, p50 $(percentiles "$OUT/$name.ms" | cut -d' ' -f1) ms"
 }
 
+# The demo database as the agent's own login reaches it directly (the stack's PostgreSQL serves no TLS).
+direct_conninfo() { echo "host=127.0.0.1 port=$PG_PORT user=portcullis_demo_agent dbname=portcullis_demo sslmode=disable $*"; }
+
+declare -A SCANS_BEFORE=() SCANS_AFTER=()
 table_scans() { psql_pg portcullis_demo -c "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relid = 'demo.customers'::regclass"; }
 
 sql_runs() {
   local c body; body="{\"sql\": \"$SQL\"}"
   hey -n "$WARMUP" -c 8 -m POST -T application/json -d "$body" -H "Authorization: Bearer $AGENT" -H "X-Session-Id: $SESSION-warmup" "$GATEWAY/sql/warehouse" >/dev/null
-  for c in "${CONCURRENCIES[@]}"; do pgbench_run "$c" "$(requests_for "$c")"; done
+  # The gateway's SQL connector, statement by statement: a pooled connection, a transaction, the connection's
+  # statement_timeout (portcullis.yaml: 5s), the statement in the extended protocol, commit.
+  printf 'BEGIN;\nSET LOCAL statement_timeout = 5000;\n%s;\nCOMMIT;\n' "$SQL" > "$OUT/sql.pgbench"
+  for c in "${CONCURRENCIES[@]}"; do
+    pgbench_run sql direct "$c" extended "$OUT/sql.pgbench" "$(cat "$LOCAL/secrets/demo-db-password")" "$(direct_conninfo)"
+  done
   # Statements executed on demo.customers, read from the table's scan counters: a backend reports them when it
   # goes idle, within PostgreSQL's 10 s idle interval, hence the wait before each reading.
-  sleep 11; SCANS_BEFORE="$(table_scans)"
+  sleep 11; SCANS_BEFORE[sql]="$(table_scans)"
   for c in "${CONCURRENCIES[@]}"; do
     hey_run sql portcullis "$c" -m POST -T application/json -d "$body" \
       -H "Authorization: Bearer $AGENT" -H "X-Session-Id: $SESSION-sql" "$GATEWAY/sql/warehouse"
+  done
+  sleep 11; SCANS_AFTER[sql]="$(table_scans)"
+}
+
+# The PostgreSQL wire path (issue 21): the statement as a client sends it, through the gateway's PostgreSQL port
+# (TLS, the agent's token as password, the run's session in the startup options) and straight to PostgreSQL, with the
+# same client, script and protocol on both sides; in the simple and the extended query protocol. pgbench keeps its
+# connections, so the TLS handshake and the token's validation at connect are outside the per-statement figures.
+wire_runs() {
+  local mode c kind
+  printf '%s;\n' "$SQL" > "$OUT/wire.pgbench"
+  local password; password="$(cat "$LOCAL/secrets/demo-db-password")"
+  wire_conninfo() { echo "host=127.0.0.1 port=$WIRE_PORT user=agent dbname=warehouse sslmode=require options='-c portcullis.session=$1'"; }
+  for mode in simple extended; do
+    PGPASSWORD="$AGENT" pgbench -n -M "$mode" -c 4 -j 1 -t 25 -f "$OUT/wire.pgbench" "$(wire_conninfo "$SESSION-warmup")" > "$OUT/wire-warmup-$mode.txt" 2>&1 \
+      || { cat "$OUT/wire-warmup-$mode.txt" >&2; die "pgbench through the gateway's PostgreSQL port (127.0.0.1:$WIRE_PORT) failed"; }
+    PGPASSWORD="$password" pgbench -n -M "$mode" -c 4 -j 1 -t 25 -f "$OUT/wire.pgbench" "$(direct_conninfo)" >/dev/null 2>&1
+    for c in "${CONCURRENCIES[@]}"; do
+      pgbench_run "wire-$mode" direct "$c" "$mode" "$OUT/wire.pgbench" "$password" "$(direct_conninfo "options='-c portcullis.session=$SESSION-wire-$mode'")"
+    done
+  done
+  sleep 11
+  for mode in simple extended; do
+    kind="wire-$mode"; SCANS_BEFORE[$kind]="$(table_scans)"
+    for c in "${CONCURRENCIES[@]}"; do
+      pgbench_run "$kind" portcullis "$c" "$mode" "$OUT/wire.pgbench" "$AGENT" "$(wire_conninfo "$SESSION-$kind")"
+    done
+    sleep 11; SCANS_AFTER[$kind]="$(table_scans)"
   done
 }
 
@@ -333,7 +381,7 @@ check() { # check WHAT EXPECTED ACTUAL
 
 no_loss() {
   local kind expected counts i previous="" type
-  for kind in http sql exec; do
+  for kind in $(awk -F'\t' '$2 == "portcullis" && !seen[$1]++ {print $1}' "$OUT/results.tsv"); do
     expected="$(awk -F'\t' -v k="$kind" '$1 == k && $2 == "portcullis" {n += $4} END {print n + 0}' "$OUT/results.tsv")"
     [ "$expected" -gt 0 ] || continue
     # The audit stores behind the answers; wait until its count stops growing (at most two minutes).
@@ -352,9 +400,8 @@ no_loss() {
     case "$kind" in
       http) check "requests the demo upstream received (its own count) = requests forwarded in the audit" \
               "$(count_of "$counts" request_forwarded 2)" "$UPSTREAM_SEEN" ;;
-      sql) sleep 11
-           check "statements run on demo.customers (pg_stat_user_tables scans) = statements forwarded in the audit" \
-              "$(count_of "$counts" request_forwarded 2)" "$(( $(table_scans) - SCANS_BEFORE ))" ;;
+      sql|wire-*) check "statements run on demo.customers (pg_stat_user_tables scans) = statements forwarded in the audit" \
+              "$(count_of "$counts" request_forwarded 2)" "$(( SCANS_AFTER[$kind] - SCANS_BEFORE[$kind] ))" ;;
       exec) check "ssh logins on the demo sshd (its log) = commands forwarded in the audit" \
               "$(count_of "$counts" request_forwarded 2)" "$(( SSH_LOGINS_AFTER - SSH_LOGINS_BEFORE ))" ;;
     esac
@@ -378,8 +425,9 @@ report() {
   local durable="PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)"
   [ "$DURABILITY" = "fsync=on synchronous_commit=on full_page_writes=on" ] || durable="**PostgreSQL NOT durable ($DURABILITY)**"
   echo "Requests/s and latency, $durable."
-  echo "Clients: hey; for SQL direct, pgbench running the gateway's transaction; for exec direct, ssh timed per"
-  echo "command. Ratios are requests/s against the same path's direct and nginx runs at the same concurrency; the"
+  echo "Clients: hey; for SQL direct, pgbench running the gateway's transaction; for the wire path, pgbench with the same"
+  echo "statement and protocol (simple, extended) on both sides, TLS through the gateway, plaintext direct (the stack's"
+  echo "PostgreSQL serves no TLS); for exec direct, ssh timed per command. Ratios are requests/s against the same path's direct and nginx runs at the same concurrency; the"
   echo "last column is the median added over direct:"
   echo
   report_results
@@ -418,9 +466,10 @@ main() {
   find_processes
   log "run $SESSION: $REQUESTS requests per HTTP and SQL run, $EXEC_REQUESTS per exec run; results in $OUT"
   idle_run
-  http_runs
-  sql_runs
-  exec_runs
+  local path
+  for path in http sql wire exec; do
+    if [[ " $PATHS " == *" $path "* ]]; then "${path}_runs"; fi
+  done
   report > "$OUT/report.md"
   cat "$OUT/report.md"
   [ -z "$record" ] || record_in_docs "$OUT/report.md"

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
 using Portcullis.EndToEndTests.Stack;
 
 namespace Portcullis.EndToEndTests;
@@ -200,6 +201,65 @@ public sealed class BudgetTests(PortcullisStack stack)
             // Another session of the same agent has a budget of its own; the spent one stays spent.
             Assert.Equal(HttpStatusCode.OK, (await Query("SELECT id, email FROM demo.customers WHERE id = 1", NewSession())).Status);
             Assert.Equal(HttpStatusCode.Forbidden, (await Query("SELECT id FROM demo.customers WHERE id = 1", session)).Status);
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    /// <summary>
+    /// A request no budgeted rule matches is decided without the ledger: it runs while the budget its session would draw
+    /// on is locked by another decision (a request that draws on it waits for that lock, so decisions on one budget are
+    /// taken one after the other), and the budget still counts the requests it applies to.
+    /// </summary>
+    [Fact]
+    public async Task A_request_no_budget_applies_to_is_decided_while_its_sessions_budget_is_locked()
+    {
+        var rule = "e2e-unlocked-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: One customer record a session.
+              match: {"{"} connections: [demo], paths: [/customers/*] {"}"}
+              budget: {"{"} window: 1h, per: session, requests: 1 {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "one read a session")).Status);
+        try
+        {
+            // The new version is in force once a session's second read is denied by the budget.
+            for (var attempt = 0; attempt < 50; attempt++)
+            {
+                var probe = NewSession();
+                await Read(1, probe);
+                if ((await Read(1, probe)) is { Status: HttpStatusCode.Forbidden } denied && denied.Body.GetProperty("rule").GetString() == rule) break;
+            }
+
+            // Another decision holds the session's budget, as the ledger locks it (one transaction-scoped advisory lock per
+            // budget and scope, in the policy service's database).
+            var session = NewSession();
+            await using var connection = new NpgsqlConnection(stack.AdminConnectionString);
+            await connection.OpenAsync();
+            await using (var transaction = await connection.BeginTransactionAsync())
+            {
+                await using (var hold = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", connection, transaction))
+                {
+                    hold.Parameters.AddWithValue("key", $"budget:{rule}:session:{session}");
+                    await hold.ExecuteNonQueryAsync();
+                }
+                var (status, body) = await Query("SELECT id FROM demo.customers WHERE id = 1", session);
+                Assert.True(status == HttpStatusCode.OK, $"{status} {body}");
+                await transaction.RollbackAsync();
+            }
+
+            // The budget itself still counts: the session reads one record, and the second is denied by it.
+            Assert.Equal(HttpStatusCode.OK, (await Read(1, session)).Status);
+            var second = await Read(2, session);
+            Assert.Equal(HttpStatusCode.Forbidden, second.Status);
+            Assert.Equal(rule, second.Body.GetProperty("rule").GetString());
         }
         finally
         {

@@ -42,8 +42,11 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
             await command.ExecuteNonQueryAsync(cancellationToken);
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var charges = await LockAndReadAsync(connection, transaction, [("warm-up", "none", clock.GetUtcNow())], cancellationToken);
-        _ = BudgetUsage.Of(charges, clock.GetUtcNow());
+        var now = clock.GetUtcNow();
+        (string, string, DateTimeOffset)[] none = [("warm-up", "none", now)];
+        await LockAsync(connection, transaction, none, cancellationToken);
+        _ = BudgetUsage.Of(await ReadTotalsAsync(connection, transaction, none, true, now, cancellationToken), now);
+        _ = BudgetUsage.Of(await ReadChargesAsync(connection, transaction, none, cancellationToken), now);
         await transaction.RollbackAsync(cancellationToken);
     }
 
@@ -57,12 +60,28 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
         Func<BudgetUsage, PolicyDecision> decide, CancellationToken cancellationToken)
     {
         if (policy.BudgetRules.Count == 0) return decide(BudgetUsage.Unspent);
-        var budgets = policy.BudgetRules.Select(r => r.Budget!).ToArray();
+        // A budgeted rule applies only when it matches and its budget is spent, so a request that matches none of them is
+        // decided as with every budget unspent, and draws on none: no database is asked and no budget is locked.
+        var unspent = decide(BudgetUsage.Unspent);
+        var budgets = policy.BudgetRules.Where(r => r.Matches(request.Principal, request.Action, unspent.Analysis))
+            .Select(r => r.Budget!).ToArray();
+        if (budgets.Length == 0) return unspent;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = clock.GetUtcNow();
-        var charges = await LockAndReadAsync(connection, transaction,
-            [.. budgets.Select(b => (b.RuleId, b.ScopeOf(request), now - b.Window))], cancellationToken);
+        var keys = budgets.Select(b => (b.RuleId, b.ScopeOf(request), now - b.Window)).ToArray();
+        await LockAsync(connection, transaction, keys, cancellationToken);
+        // The window's totals, summed where the charges are, tell whether a budget is spent; only a spent one needs its
+        // charges one by one, to tell when it frees up. The same standing as from every charge, without reading them all.
+        var charges = await ReadTotalsAsync(connection, transaction, keys, budgets.Any(b => b.Limits.Any(l => l.Entity is not null)),
+            now, cancellationToken);
+        var spent = budgets.Where(b => b.Standing(charges.GetValueOrDefault(b.RuleId) ?? [], now).Spent).ToArray();
+        if (spent.Length > 0)
+        {
+            var each = await ReadChargesAsync(connection, transaction, [.. keys.Where(k => spent.Any(b => b.RuleId == k.Item1))],
+                cancellationToken);
+            foreach (var budget in spent) charges[budget.RuleId] = each.GetValueOrDefault(budget.RuleId) ?? [];
+        }
         var decision = decide(BudgetUsage.Of(charges, now));
         var draws = BudgetDraws.Of(policy, request, decision);
         if (draws.Count > 0)
@@ -84,19 +103,52 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
     }
 
     /// <summary>
-    /// Locks the budgets (rule and scope) and reads their charges since each one's window began. The locks are taken in
-    /// one order, so two requests that share budgets never wait on each other.
+    /// Locks the budgets (rule and scope). The locks are taken in one order, so two requests that share budgets never
+    /// wait on each other.
     /// </summary>
-    private static async Task<Dictionary<string, IReadOnlyList<BudgetCharge>>> LockAndReadAsync(NpgsqlConnection connection,
+    private static async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets, CancellationToken cancellationToken)
+    {
+        await using var locks = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(@keys) AS k(key) ORDER BY key", connection, transaction);
+        locks.Parameters.AddWithValue("keys", budgets.Select(b => $"budget:{b.Rule}:{b.Scope}").Distinct().ToArray());
+        await locks.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Each budget's charges since its window began, summed into one charge at <paramref name="now"/> (the masked values
+    /// by entity only when <paramref name="masked"/>: some budget limits them).
+    /// </summary>
+    private static async Task<Dictionary<string, IReadOnlyList<BudgetCharge>>> ReadTotalsAsync(NpgsqlConnection connection,
+        NpgsqlTransaction transaction, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets, bool masked,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var totals = new Dictionary<string, IReadOnlyList<BudgetCharge>>(StringComparer.Ordinal);
+        await using var read = new NpgsqlCommand("""
+            SELECT b.rule_id, coalesce(sum(c.requests), 0)::bigint, coalesce(sum(c.rows), 0)::bigint, coalesce(sum(c.bytes), 0)::bigint,
+                   CASE WHEN @masked THEN (SELECT jsonb_object_agg(m.entity, m.total) FROM (
+                       SELECT e.key AS entity, sum(e.value::bigint) AS total
+                       FROM policy.budget_charges c2 CROSS JOIN LATERAL jsonb_each_text(c2.masked) AS e
+                       WHERE c2.rule_id = b.rule_id AND c2.scope = b.scope AND c2.charged_at > b.since
+                       GROUP BY e.key) m)::text END
+            FROM unnest(@rules, @scopes, @since) AS b(rule_id, scope, since)
+            LEFT JOIN policy.budget_charges c ON c.rule_id = b.rule_id AND c.scope = b.scope AND c.charged_at > b.since
+            GROUP BY b.rule_id, b.scope, b.since
+            """, connection, transaction);
+        AddBudgets(read, budgets);
+        read.Parameters.AddWithValue("masked", masked);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            totals[reader.GetString(0)] = [new BudgetCharge(now, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? new Dictionary<string, long>() : JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(4)) ?? [])];
+        return totals;
+    }
+
+    /// <summary>The budgets' charges since each one's window began, one by one.</summary>
+    private static async Task<Dictionary<string, IReadOnlyList<BudgetCharge>>> ReadChargesAsync(NpgsqlConnection connection,
         NpgsqlTransaction transaction, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets,
         CancellationToken cancellationToken)
     {
-        await using (var locks = new NpgsqlCommand(
-            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(@keys) AS k(key) ORDER BY key", connection, transaction))
-        {
-            locks.Parameters.AddWithValue("keys", budgets.Select(b => $"budget:{b.Rule}:{b.Scope}").Distinct().ToArray());
-            await locks.ExecuteNonQueryAsync(cancellationToken);
-        }
         var charges = new Dictionary<string, List<BudgetCharge>>(StringComparer.Ordinal);
         await using (var read = new NpgsqlCommand("""
             SELECT c.rule_id, c.charged_at, c.requests, c.rows, c.bytes, c.masked::text
@@ -105,10 +157,7 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
             WHERE c.charged_at > b.since
             """, connection, transaction))
         {
-            read.Parameters.AddWithValue("rules", budgets.Select(b => b.Rule).ToArray());
-            read.Parameters.AddWithValue("scopes", budgets.Select(b => b.Scope).ToArray());
-            read.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
-                { Value = budgets.Select(b => b.Since.UtcDateTime).ToArray() });
+            AddBudgets(read, budgets);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -119,6 +168,14 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
             }
         }
         return charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal);
+    }
+
+    private static void AddBudgets(NpgsqlCommand command, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets)
+    {
+        command.Parameters.AddWithValue("rules", budgets.Select(b => b.Rule).ToArray());
+        command.Parameters.AddWithValue("scopes", budgets.Select(b => b.Scope).ToArray());
+        command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+            { Value = budgets.Select(b => b.Since.UtcDateTime).ToArray() });
     }
 
     /// <summary>
