@@ -16,7 +16,7 @@ public sealed class TextMasker
     /// <summary>Bits of <see cref="Admitted"/> past the detectors': the text may need normalising; it may hold an encoded run.</summary>
     public const ulong NormaliseBit = 1UL << 63, BlobBit = 1UL << 62;
 
-    private const int MaxDepth = 2;
+    internal const int MaxDepth = 2;
 
     private readonly IReadOnlyList<IDetector> _detectors;
     private readonly bool _normalise;
@@ -67,7 +67,7 @@ public sealed class TextMasker
         if (traits.Unusual > 0) return _all | NormaliseBit | BlobBit;
         var admitted = Gates(traits);
         if (traits.Spelled > 0 || traits.Spaces >= 2) admitted |= NormaliseBit;
-        if (traits.Length >= EncodedBlobs.MinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
+        if (traits.Length >= EncodedBlobs.ShortMinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
         return admitted;
     }
 
@@ -124,6 +124,7 @@ public sealed class TextMasker
             detector.Find(text, findings);
         }
         if (blobs) EncodedBlobs.Find(text, this, findings, depth);
+        if (_normalise && depth < MaxDepth) Disguises.Find(text, this, findings, depth);
         if (findings.Count > 1) Resolve(findings);
     }
 

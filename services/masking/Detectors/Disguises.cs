@@ -1,0 +1,222 @@
+using Portcullis.Defaults.Masking;
+using System.Text;
+
+namespace Portcullis.Masking.Detectors;
+
+/// <summary>
+/// Readings of a text that undo a disguise the normaliser does not: quoted-printable (<c>=40</c>, soft line
+/// breaks), a value spelled out one character at a time with a separator between each ("a l i c e @ ...",
+/// "4|1|1|1...", "a.l.i.c.e"), and a value written backwards ("moc.elpmaxe@ecila", a card's digits
+/// reversed). Each reading is searched like any text and its findings masked where they came from.
+/// Only the entities a disguise is worth the trouble for are kept from these readings (<see cref="Joinable"/>):
+/// a bare number read backwards or run together is too often something else.
+/// </summary>
+public static class Disguises
+{
+    /// <summary>The fewest characters a spelled-out run must have: "a@b.co" is six.</summary>
+    private const int MinSpelled = 6;
+
+    /// <summary>
+    /// Entities a reading that joins or reorders characters may report: validated values (emails, cards with
+    /// Luhn and an issuer, IBANs with their check) and secrets. Phone numbers, SSNs and addresses are digit
+    /// shapes that ordinary numbers take as soon as characters are joined, so they are not.
+    /// </summary>
+    public static bool Joinable(in Finding finding) =>
+        finding.Entity is "EMAIL" or "CARD" or "IBAN" || finding.Priority >= 90;
+
+    /// <summary>Adds the findings of each reading of <paramref name="text"/> that differs from it.</summary>
+    public static void Find(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth)
+    {
+        if (text.Length < MinSpelled) return;
+        var count = findings.Count;
+        if (text.IndexOf('=') >= 0 && QuotedPrintable(text) is { } decoded) Add(decoded, masker, findings, depth, all: true);
+        if (Spelled(text) is { } collapsed) Add(collapsed, masker, findings, depth, all: false);
+        Reversed(text, masker, findings, count);
+    }
+
+    private static void Add(NormalisedText reading, TextMasker masker, List<Finding> findings, int depth, bool all)
+    {
+        var inner = new List<Finding>();
+        masker.Find(reading.Text, masker.Admitted(TextTraits.Of(reading.Text)), inner, depth + 1);
+        foreach (var finding in inner)
+        {
+            if (!all && !Joinable(finding)) continue;
+            var (start, length) = reading.Original(finding.Start, finding.Length);
+            findings.Add(finding with { Start = start, Length = length });
+        }
+    }
+
+    /// <summary>
+    /// Quoted-printable (RFC 2045): <c>=XX</c> a byte in hex (a UTF-8 sequence of them one character), <c>=</c> at a
+    /// line's end a soft break that joins the lines. Null when the text has neither.
+    /// </summary>
+    public static NormalisedText? QuotedPrintable(ReadOnlySpan<char> text)
+    {
+        var output = new StringBuilder(text.Length);
+        var starts = new List<int>(text.Length);
+        var ends = new List<int>(text.Length);
+        var changed = false;
+        Span<byte> bytes = stackalloc byte[4];
+        for (var i = 0; i < text.Length;)
+        {
+            var c = text[i];
+            if (c == '=')
+            {
+                // Soft line break: '=' then CRLF or LF (trailing blanks before the break allowed).
+                var next = i + 1;
+                while (next < text.Length && text[next] is ' ' or '\t') next++;
+                if (next < text.Length && text[next] == '\r') next++;
+                if (next < text.Length && text[next] == '\n')
+                {
+                    i = next + 1;
+                    changed = true;
+                    continue;
+                }
+                var first = Byte(text, i);
+                if (first >= 0)
+                {
+                    var count = first < 0x80 ? 1 : first switch { >= 0xC2 and <= 0xDF => 2, >= 0xE0 and <= 0xEF => 3, >= 0xF0 and <= 0xF4 => 4, _ => 0 };
+                    // An ASCII byte counts when it is one quoted-printable must escape or a value's punctuation: "id=12" is not an escape.
+                    var valid = count > 1 || (count == 1 && (char.IsAsciiLetterOrDigit((char)first) ? false : first >= 0x20 && first < 0x7F));
+                    for (var k = 0; k < count && valid; k++)
+                    {
+                        var b = k == 0 ? first : Byte(text, i + 3 * k);
+                        valid = k == 0 || b is >= 0x80 and <= 0xBF;
+                        if (valid) bytes[k] = (byte)b;
+                    }
+                    if (valid && System.Text.Rune.DecodeFromUtf8(bytes[..count], out var rune, out _) == System.Buffers.OperationStatus.Done)
+                    {
+                        var decoded = rune.ToString();
+                        foreach (var d in decoded)
+                        {
+                            output.Append(d);
+                            starts.Add(i);
+                            ends.Add(i + 3 * count);
+                        }
+                        i += 3 * count;
+                        changed = true;
+                        continue;
+                    }
+                }
+            }
+            output.Append(c);
+            starts.Add(i);
+            ends.Add(i + 1);
+            i++;
+        }
+        return changed && output.Length > 0 ? new NormalisedText(output.ToString(), [.. starts], [.. ends]) : null;
+    }
+
+    private static int Byte(ReadOnlySpan<char> text, int at) =>
+        at + 2 < text.Length && text[at] == '=' && char.IsAsciiHexDigit(text[at + 1]) && char.IsAsciiHexDigit(text[at + 2])
+            ? Convert.ToInt32(text.Slice(at + 1, 2).ToString(), 16) : -1;
+
+    private static bool IsSpacer(char c) => c is ' ' or '\t' or '.' or '-' or '_' or ',' or ';' or ':' or '|' or '/' or '\\' or '*' or '+' or '~' or '\u00A0';
+
+    /// <summary>
+    /// Runs of single characters with the same separator between each (one of <see cref="IsSpacer"/>, or up to three
+    /// blanks), at least <see cref="MinSpelled"/> of them, collapsed into the characters alone; the rest of the text as
+    /// it is. Null when there is no such run.
+    /// </summary>
+    public static NormalisedText? Spelled(ReadOnlySpan<char> text)
+    {
+        StringBuilder? output = null;
+        List<int>? starts = null, ends = null;
+        var copied = 0;
+        for (var i = 0; i + 2 < text.Length; i++)
+        {
+            // A run begins with a character that is not a separator, after the text's start or a blank/separator.
+            if (char.IsWhiteSpace(text[i]) || (i > 0 && char.IsLetterOrDigit(text[i - 1])) || !IsSpacer(text[i + 1])) continue;
+            var sep = text[i + 1];
+            var blank = sep is ' ' or '\t' or '\u00A0';
+            var count = 1;
+            var end = i + 1; // the end of the last character taken
+            var at = i + 1;
+            while (at < text.Length)
+            {
+                var gap = 0;
+                if (blank) while (at + gap < text.Length && gap < 3 && text[at + gap] is ' ' or '\t' or '\u00A0') gap++;
+                else if (text[at] == sep) gap = 1;
+                if (gap == 0 || at + gap >= text.Length || char.IsWhiteSpace(text[at + gap])) break;
+                // The character after the gap stands alone: followed by the separator, or by the run's end.
+                var next = at + gap;
+                if (next + 1 < text.Length && !char.IsWhiteSpace(text[next + 1]) && !(blank ? false : text[next + 1] == sep) && !IsSpacer(text[next + 1])) break;
+                count++;
+                end = next + 1;
+                at = end;
+            }
+            if (count < MinSpelled)
+            {
+                continue;
+            }
+            output ??= new StringBuilder(text.Length);
+            starts ??= new List<int>(text.Length);
+            ends ??= new List<int>(text.Length);
+            for (var k = copied; k < i; k++)
+            {
+                output.Append(text[k]);
+                starts.Add(k);
+                ends.Add(k + 1);
+            }
+            // The characters of the run: every other position, past the gaps.
+            for (var k = i; k < end;)
+            {
+                output.Append(text[k]);
+                starts.Add(k);
+                ends.Add(k + 1);
+                k++;
+                if (k >= end) break;
+                if (blank) while (k < end && text[k] is ' ' or '\t' or '\u00A0') k++;
+                else k++;
+            }
+            copied = end;
+            i = end - 1;
+        }
+        if (output is null) return null;
+        for (var k = copied; k < text.Length; k++)
+        {
+            output.Append(text[k]);
+            starts!.Add(k);
+            ends!.Add(k + 1);
+        }
+        return new NormalisedText(output.ToString(), [.. starts!], [.. ends!]);
+    }
+
+    /// <summary>
+    /// The text backwards, searched for emails and cards only (a card's Luhn check still holds its digits to the
+    /// real thing), when it has what either needs: an '@' and a dot, or thirteen digits.
+    /// </summary>
+    private static void Reversed(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int found)
+    {
+        // What the forward search found is not searched again backwards: an address already masked, a card already found.
+        var email = false;
+        var digits = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c != '@' && !char.IsAsciiDigit(c)) continue;
+            var covered = false;
+            for (var k = 0; k < found && !covered; k++) covered = i >= findings[k].Start && i < findings[k].End;
+            if (covered) continue;
+            if (c == '@') email = true;
+            else digits++;
+        }
+        email &= text.IndexOf('.') >= 0;
+        if (!email && digits < 13) return;
+        var reversed = new char[text.Length];
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[text.Length - 1 - i];
+            // A surrogate pair stays in order.
+            reversed[i] = c;
+        }
+        var inner = new List<Finding>();
+        // Read as it is (normalised), not decoded further: a reading of a reading is not read backwards again.
+        masker.Find(reversed, masker.Admitted(TextTraits.Of(reversed)), inner, TextMasker.MaxDepth);
+        foreach (var finding in inner)
+        {
+            if (finding.Entity is not ("EMAIL" or "CARD")) continue;
+            findings.Add(finding with { Start = text.Length - finding.Start - finding.Length });
+        }
+    }
+}
