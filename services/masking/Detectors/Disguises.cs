@@ -18,11 +18,13 @@ public static class Disguises
 
     /// <summary>
     /// Entities a reading that joins or reorders characters may report: validated values (emails, cards with
-    /// Luhn and an issuer, IBANs with their check) and secrets. Phone numbers, SSNs and addresses are digit
-    /// shapes that ordinary numbers take as soon as characters are joined, so they are not.
+    /// Luhn and an issuer, IBANs with their check) and secrets of a shape of their own (keys, tokens). Phone
+    /// numbers, SSNs and addresses are digit shapes that ordinary numbers take as soon as characters are joined, and
+    /// the secrets found by what stands before them (a Cookie header, password=) lose that context when cells join.
     /// </summary>
     public static bool Joinable(in Finding finding) =>
-        finding.Entity is "EMAIL" or "CARD" or "IBAN" || finding.Priority >= 90;
+        finding.Entity is "EMAIL" or "CARD" or "IBAN"
+        || (finding.Priority >= 90 && finding.Entity is not ("COOKIE" or "SECRET_ASSIGNMENT" or "CONNECTION_STRING_PASSWORD"));
 
     /// <summary>Adds the findings of each reading of <paramref name="text"/> that differs from it.</summary>
     public static void Find(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth)
@@ -216,7 +218,167 @@ public static class Disguises
         foreach (var finding in inner)
         {
             if (finding.Entity is not ("EMAIL" or "CARD")) continue;
-            findings.Add(finding with { Start = text.Length - finding.Start - finding.Length });
+            var start = text.Length - finding.Start - finding.Length;
+            // One number in ten passes Luhn backwards: an order or invoice number is not read as a card written backwards.
+            if (finding.Entity == "CARD" && DigitChains.Preceded(text, start, 24, IdentifierWords)) continue;
+            findings.Add(finding with { Start = start });
         }
+    }
+
+    private static readonly System.Buffers.SearchValues<string> IdentifierWords = System.Buffers.SearchValues.Create(
+        ["order", "invoice", "ticket", "tracking", "ref", "id", "#", "serial", "sku", "isbn", "no.", "number", "account", "customer", "transaction"],
+        StringComparison.OrdinalIgnoreCase);
+
+    private static readonly System.Buffers.SearchValues<char> CellSeparators = System.Buffers.SearchValues.Create(",;|\t\"<");
+
+    /// <summary>
+    /// A value split across cells (CSV, TSV, a table's pipes) or across markup (HTML or XML elements, attribute values):
+    /// the cells read run together, and read with one blank between them (a card's groups in four cells). What the
+    /// plain search found stands as a barrier in both readings, so a label beside an address is not joined to it.
+    /// Only validated values and secrets that take in a separator or a tag are added.
+    /// </summary>
+    public static void FindAcrossCells(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings)
+    {
+        if (text.Length < MinSpelled || text.IndexOfAny(CellSeparators) < 0 || Cells(text, findings) is not var (joined, spaced, seams)) return;
+        var count = findings.Count;
+        var inner = new List<Finding>();
+        // Run together, seam by seam: the cells before a seam (as far as a value reaches) and the one cell after it, so
+        // what follows a split value (the next cell, the next element) does not run into it.
+        var reading = joined.Text.AsSpan();
+        for (var k = 0; k < seams.Count; k++)
+        {
+            var seam = seams[k];
+            var from = Math.Max(0, seam - Reach);
+            var to = Math.Min(k + 1 < seams.Count ? seams[k + 1] : reading.Length, seam + Reach);
+            if (seam == 0 || seam >= to) continue;
+            var window = reading[from..to];
+            var admitted = masker.Admitted(TextTraits.Of(window));
+            if ((admitted & (masker.Joinable | TextMasker.NormaliseBit)) == 0) continue;
+            masker.Find(window, admitted, inner, 1);
+            foreach (var finding in inner)
+                if (finding.Start < seam - from && finding.End > seam - from)
+                    Add(finding with { Start = finding.Start + from }, joined, text, findings, count);
+        }
+        // One blank apart, all at once: digit groups in cells (a card's groups) end where the digits do.
+        var all = masker.Admitted(TextTraits.Of(spaced.Text));
+        if ((all & (masker.Joinable | TextMasker.NormaliseBit)) == 0) return;
+        masker.Find(spaced.Text, all, inner, 1);
+        foreach (var finding in inner) Add(finding, spaced, text, findings, count);
+    }
+
+    /// <summary>How far before a seam a split value is looked for: an address is at most 254 characters.</summary>
+    private const int Reach = 160;
+
+    private static void Add(Finding finding, NormalisedText reading, ReadOnlySpan<char> text, List<Finding> findings, int plain)
+    {
+        if (!Joinable(finding)) return;
+        var (start, length) = reading.Original(finding.Start, finding.Length);
+        var span = text.Slice(start, length);
+        if (span.IndexOfAny(CellSeparators) < 0 && span.IndexOf('>') < 0) return;
+        for (var k = 0; k < findings.Count; k++)
+            if (start < findings[k].End && findings[k].Start < start + length && (k < plain || findings[k].Entity == finding.Entity)) return;
+        findings.Add(finding with { Start = start, Length = length });
+    }
+
+    /// <summary>The two readings of a text's cells (joined, and one blank apart); null when it has no cell or tag.</summary>
+    private static (NormalisedText Joined, NormalisedText Spaced, List<int> Seams)? Cells(ReadOnlySpan<char> text, List<Finding> found)
+    {
+        var joined = new Reading(text.Length);
+        var spaced = new Reading(text.Length);
+        var changed = false;
+        var next = 0; // the next finding of the plain search (in order, without overlaps)
+        for (var i = 0; i < text.Length;)
+        {
+            if (next < found.Count && i >= found[next].Start)
+            {
+                if (i < found[next].End)
+                {
+                    joined.Emit('\n', i, found[next].End);
+                    spaced.Emit('\n', i, found[next].End);
+                    i = found[next].End;
+                }
+                next++;
+                continue;
+            }
+            var c = text[i];
+            var close = c == '<' ? text[i..].Slice(0, Math.Min(1024, text.Length - i)).IndexOf('>') : -1;
+            if (close > 0)
+            {
+                // A tag: its attribute values are cells, the rest of it a separator.
+                var end = i + close + 1;
+                spaced.Separator(i, end);
+                joined.Seam();
+                for (var k = i + 1; k < end - 1; k++)
+                {
+                    if (text[k] is not ('"' or '\'')) continue;
+                    var quote = text[k];
+                    var valueEnd = text[(k + 1)..(end - 1)].IndexOf(quote);
+                    if (valueEnd < 0) break;
+                    for (var v = k + 1; v <= k + valueEnd; v++)
+                    {
+                        joined.Emit(text[v], v, v + 1);
+                        spaced.Emit(text[v], v, v + 1);
+                    }
+                    spaced.Separator(k + valueEnd + 1, k + valueEnd + 2);
+                    joined.Seam();
+                    k += valueEnd + 1;
+                }
+                i = end;
+                changed = true;
+                continue;
+            }
+            if (c is ',' or ';' or '|' or '\t' or '"')
+            {
+                spaced.Separator(i, i + 1);
+                joined.Seam();
+                i++;
+                changed = true;
+                continue;
+            }
+            joined.Emit(c, i, i + 1);
+            spaced.Emit(c, i, i + 1);
+            i++;
+        }
+        return changed && joined.Length > 0 && spaced.Length > 0 ? (joined.Done(), spaced.Done(), joined.Seams) : null;
+    }
+
+    /// <summary>A reading being built: its characters, and where each came from.</summary>
+    private sealed class Reading(int capacity)
+    {
+        private readonly StringBuilder _text = new(capacity);
+        private readonly List<int> _starts = new(capacity), _ends = new(capacity);
+        private bool _separated;
+
+        public int Length => _text.Length;
+
+        /// <summary>Where cells meet in the reading, in order.</summary>
+        public List<int> Seams { get; } = [];
+
+        public void Seam()
+        {
+            if (Seams.Count == 0 || Seams[^1] != _text.Length) Seams.Add(_text.Length);
+        }
+
+        public void Emit(char c, int start, int end)
+        {
+            _text.Append(c);
+            _starts.Add(start);
+            _ends.Add(end);
+            _separated = false;
+        }
+
+        /// <summary>One blank for any run of separators.</summary>
+        public void Separator(int start, int end)
+        {
+            if (_separated)
+            {
+                _ends[^1] = end;
+                return;
+            }
+            Emit(' ', start, end);
+            _separated = true;
+        }
+
+        public NormalisedText Done() => new(_text.ToString(), [.. _starts], [.. _ends]);
     }
 }

@@ -44,11 +44,16 @@ public sealed class TextMasker
         _gates = [.. detectors.Select(d => d.Gate)];
         _entities = new HashSet<string>(detectors.Select(d => d.Entity), StringComparer.Ordinal);
         _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+        for (var i = 0; i < detectors.Count; i++)
+            if (Disguises.Joinable(new Finding(0, 0, detectors[i].Entity, detectors[i].Priority))) Joinable |= 1UL << i;
         _exact = new LiteralCheck(detectors, ignoreCase: false);
         _anyCase = new LiteralCheck(detectors, ignoreCase: true);
     }
 
     public IReadOnlyList<IDetector> Detectors => _detectors;
+
+    /// <summary>The detectors whose findings a reading that joins characters may report (<see cref="Disguises.Joinable"/>), as bits.</summary>
+    public ulong Joinable { get; }
 
     /// <summary>Whether a detector of this entity is enabled (key-name rules mask only entities whose detector is on).</summary>
     public bool Detects(string entity) => _entities.Contains(entity);
@@ -126,6 +131,12 @@ public sealed class TextMasker
         if (blobs) EncodedBlobs.Find(text, this, findings, depth);
         if (_normalise && depth < MaxDepth) Disguises.Find(text, this, findings, depth);
         if (findings.Count > 1) Resolve(findings);
+        if (_normalise && depth == 0)
+        {
+            var plain = findings.Count;
+            Disguises.FindAcrossCells(text, this, findings);
+            if (findings.Count > plain) Resolve(findings);
+        }
     }
 
     public List<Finding> Find(string text)

@@ -26,6 +26,8 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
 
     public MaskingTally Tally => tally;
 
+    public TextMasker Detectors => detectors;
+
     /// <summary>The last value masked (after <see cref="ValueOutcome.Masked"/>), valid until the next call.</summary>
     public ReadOnlySpan<char> Masked => _masked.AsSpan(0, _maskedLength);
 
