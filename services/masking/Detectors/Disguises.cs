@@ -31,7 +31,7 @@ public static class Disguises
     {
         if (text.Length < MinSpelled) return;
         var count = findings.Count;
-        if (text.IndexOf('=') >= 0 && QuotedPrintable(text) is { } decoded) Add(decoded, masker, findings, depth, all: true);
+        if (HasQuotedPrintable(text) && QuotedPrintable(text) is { } decoded) Add(decoded, masker, findings, depth, all: true);
         if (Spelled(text) is { } collapsed) Add(collapsed, masker, findings, depth, all: false);
         Reversed(text, masker, findings, count);
     }
@@ -39,13 +39,26 @@ public static class Disguises
     private static void Add(NormalisedText reading, TextMasker masker, List<Finding> findings, int depth, bool all)
     {
         var inner = new List<Finding>();
-        masker.Find(reading.Text, masker.Admitted(TextTraits.Of(reading.Text)), inner, depth + 1);
+        var admitted = masker.Admitted(TextTraits.Of(reading.Text));
+        // A reading that collapses characters is searched only for what it may report.
+        if (!all) admitted &= masker.Joinable | TextMasker.NormaliseBit;
+        if ((admitted & ~TextMasker.NormaliseBit) == 0) return;
+        masker.Find(reading.Text, admitted, inner, depth + 1);
         foreach (var finding in inner)
         {
             if (!all && !Joinable(finding)) continue;
             var (start, length) = reading.Original(finding.Start, finding.Length);
             findings.Add(finding with { Start = start, Length = length });
         }
+    }
+
+    // Whether an '=' stands before two hex digits or a line's end: only then is the text worth decoding.
+    private static bool HasQuotedPrintable(ReadOnlySpan<char> text)
+    {
+        for (var at = text.IndexOf('='); at >= 0 && at + 1 < text.Length; at = text[(at + 1)..].IndexOf('=') is var next and >= 0 ? at + 1 + next : -1)
+            if (text[at + 1] is '\r' or '\n' or ' ' or '\t' || (at + 2 < text.Length && char.IsAsciiHexDigit(text[at + 1]) && char.IsAsciiHexDigit(text[at + 2])))
+                return true;
+        return false;
     }
 
     /// <summary>
@@ -204,7 +217,8 @@ public static class Disguises
             else digits++;
         }
         email &= text.IndexOf('.') >= 0;
-        if (!email && digits < 13) return;
+        var card = digits >= 13 && DigitShape.Of(text).LongestCardChain >= 13;
+        if (!email && !card) return;
         var reversed = new char[text.Length];
         for (var i = 0; i < text.Length; i++)
         {
@@ -214,7 +228,7 @@ public static class Disguises
         }
         var inner = new List<Finding>();
         // Read as it is (normalised), not decoded further: a reading of a reading is not read backwards again.
-        masker.Find(reversed, masker.Admitted(TextTraits.Of(reversed)), inner, TextMasker.MaxDepth);
+        masker.Find(reversed, masker.Admitted(TextTraits.Of(reversed)) & (masker.Reversible | TextMasker.NormaliseBit), inner, TextMasker.MaxDepth);
         foreach (var finding in inner)
         {
             if (finding.Entity is not ("EMAIL" or "CARD")) continue;
@@ -252,16 +266,16 @@ public static class Disguises
             var to = Math.Min(k + 1 < seams.Count ? seams[k + 1] : reading.Length, seam + Reach);
             if (seam == 0 || seam >= to) continue;
             var window = reading[from..to];
-            var admitted = masker.Admitted(TextTraits.Of(window));
-            if ((admitted & (masker.Joinable | TextMasker.NormaliseBit)) == 0) continue;
+            var admitted = masker.Admitted(TextTraits.Of(window)) & (masker.Joinable | TextMasker.NormaliseBit);
+            if ((admitted & masker.Joinable) == 0) continue;
             masker.Find(window, admitted, inner, 1);
             foreach (var finding in inner)
                 if (finding.Start < seam - from && finding.End > seam - from)
                     Add(finding with { Start = finding.Start + from }, joined, text, findings, count);
         }
         // One blank apart, all at once: digit groups in cells (a card's groups) end where the digits do.
-        var all = masker.Admitted(TextTraits.Of(spaced.Text));
-        if ((all & (masker.Joinable | TextMasker.NormaliseBit)) == 0) return;
+        var all = masker.Admitted(TextTraits.Of(spaced.Text)) & (masker.Joinable | TextMasker.NormaliseBit);
+        if ((all & masker.Joinable) == 0) return;
         masker.Find(spaced.Text, all, inner, 1);
         foreach (var finding in inner) Add(finding, spaced, text, findings, count);
     }

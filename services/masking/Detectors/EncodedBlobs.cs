@@ -81,14 +81,15 @@ public static class EncodedBlobs
         var run = text.Slice(start, length);
         var body = run.TrimEnd('=');
         if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return;
-        bool lower = false, upper = false, digit = false;
+        var (lower, uppers, digit) = (false, 0, false);
         foreach (var c in body)
         {
             lower |= char.IsAsciiLetterLower(c);
-            upper |= char.IsAsciiLetterUpper(c);
+            if (char.IsAsciiLetterUpper(c)) uppers++;
             digit |= char.IsAsciiDigit(c);
         }
-        if (!(lower && (upper || digit))) return;
+        // Base64 of text has lower case and a digit or several capitals: "Customer" is a word.
+        if (!(lower && (uppers >= 2 || digit))) return;
         Span<char> standard = stackalloc char[(body.Length + 3) / 4 * 4];
         for (var i = 0; i < body.Length; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
         standard[body.Length..].Fill('=');

@@ -270,7 +270,8 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 default:
                     sink.Write(_window.AsSpan(start, end - start));
                     _copyFrom = end;
-                    split.Raw(at, sink.Position, reader.ValueSpan, reader.ValueIsEscaped);
+                    split.Raw(at, sink.Position, reader.ValueSpan, reader.ValueIsEscaped,
+                        reader.TokenType == JsonTokenType.String ? values.LastTraits : TextTraits.Of(reader.ValueSpan));
                     break;
             }
         }

@@ -22,7 +22,7 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
 
     private readonly TextMasker _detectors = values.Detectors;
     // The scalars that the tail still reaches, by id (the first is _firstId): where each stands in the output.
-    private readonly List<(long Start, long End)> _pieces = [];
+    private readonly List<(long Start, long End, int Length, System.Runtime.Intrinsics.Vector256<short> Counts)> _pieces = [];
     private int _firstId;
     // The end of the text so far: characters, and for each the scalar and offset it came from.
     private readonly char[] _tail = new char[Reach];
@@ -37,34 +37,83 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
     public void Barrier()
     {
         _tailLength = 0;
+        _tailValid = true;
         _firstId += _pieces.Count;
         _pieces.Clear();
+        _windowLength = 0;
+        _sum = default;
         output.HoldFrom = long.MaxValue;
     }
 
+    // The scalars' lengths and character counts summed: a value across a seam has no more of any character than
+    // the window and the new scalar together, so when those counts admit no joinable detector nothing is searched,
+    // and the tail is not even read (it is read again from the held output when a search needs it).
+    private int _windowLength;
+    private System.Runtime.Intrinsics.Vector256<short> _sum;
+    private bool _tailValid = true;
+
     /// <summary>A scalar written to the output at [start, end), as raw UTF-8 (a string's content or a number).</summary>
-    public void Raw(long start, long end, ReadOnlySpan<byte> utf8, bool escaped)
+    public void Raw(long start, long end, ReadOnlySpan<byte> utf8, bool escaped, in TextTraits traits)
     {
+        var length = traits.Unusual == 0 && !escaped ? utf8.Length : -1;
+        var last = utf8.Length == 0 ? 'a' : utf8[^1] < 0x80 ? (char)utf8[^1] : 'a';
+        if (length >= 0 && Quick(start, end, length, traits, last)) return;
         if (escaped)
         {
             var reader = new Utf8JsonReader(output.Held(start, end));
             reader.Read();
-            Text(start, end, reader.TokenType == JsonTokenType.String ? reader.GetString() : Encoding.UTF8.GetString(reader.ValueSpan));
+            Text(start, end, reader.TokenType == JsonTokenType.String ? reader.GetString() : Encoding.UTF8.GetString(reader.ValueSpan), traits);
             return;
         }
         var count = Encoding.UTF8.GetMaxCharCount(utf8.Length);
         if (_text.Length < count) _text = new char[Math.Max(count, _text.Length * 2)];
-        var length = Encoding.UTF8.GetChars(utf8, _text);
-        Text(start, end, _text.AsSpan(0, length));
+        var chars = Encoding.UTF8.GetChars(utf8, _text);
+        Text(start, end, _text.AsSpan(0, chars), traits);
     }
 
     /// <summary>A scalar written to the output at [start, end) whose text (as written) is <paramref name="text"/>.</summary>
-    public void Text(long start, long end, ReadOnlySpan<char> text)
+    public void Text(long start, long end, ReadOnlySpan<char> text) => Text(start, end, text, TextTraits.Of(text));
+
+    private void Text(long start, long end, ReadOnlySpan<char> text, in TextTraits traits)
     {
+        if (Quick(start, end, text.Length, traits, text.Length == 0 ? 'a' : text[^1])) return;
         var id = _firstId + _pieces.Count;
-        _pieces.Add((start, end));
+        if (!_tailValid) ReadTail();
+        _pieces.Add((start, end, text.Length, traits.Counts));
+        _windowLength += text.Length;
+        _sum = Vector256Min(_sum + traits.Counts);
         if (_tailLength > 0 && text.Length > 0 && Seam(text, id)) return;
         Append(text, id);
+    }
+
+    private static System.Runtime.Intrinsics.Vector256<short> Vector256Min(System.Runtime.Intrinsics.Vector256<short> v) =>
+        System.Runtime.Intrinsics.Vector256.Min(System.Runtime.Intrinsics.Vector256.Max(v, default), System.Runtime.Intrinsics.Vector256.Create((short)16_384));
+
+    /// <summary>
+    /// The scalar taken without a search when nothing joinable can cross its seam (or there is no window): true when
+    /// done. Its text is not read; the tail is marked for reading again.
+    /// </summary>
+    private bool Quick(long start, long end, int length, in TextTraits traits, char last)
+    {
+        if (length < 0) return false;
+        if (_pieces.Count > 0 && (_detectors.Admitted(new TextTraits(Vector256Min(_sum + traits.Counts))) & _detectors.Joinable) != 0) return false;
+        if (_pieces.Count == 0) _tailLength = 0;
+        _tailValid = _pieces.Count == 0 && length == 0;
+        _pieces.Add((start, end, length, traits.Counts));
+        _windowLength += length;
+        _sum = Vector256Min(_sum + traits.Counts);
+        if (Delimiter(last) && !Chain(last)) Barrier();
+        else Release();
+        return true;
+    }
+
+    // The tail read again from the held output, as the window's scalars stand.
+    private void ReadTail()
+    {
+        var texts = _pieces.Select(p => Decode(p.Start, p.End)).ToList();
+        _tailLength = 0;
+        for (var k = 0; k < texts.Count; k++) Extend(texts[k], _firstId + k);
+        _tailValid = true;
     }
 
     // Whether a value crosses the seam before the scalar `id`; when one does, the scalars are rewritten and the tail rebuilt.
@@ -101,8 +150,9 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
         if (blank) _seam[seam++] = ' ';
         right.CopyTo(_seam.AsSpan(seam));
         var joined = _seam.AsSpan(0, seam + right.Length);
+        // Outside ASCII every detector is admitted, so the joinable ones stand for the normalised text too.
         var admitted = _detectors.Admitted(TextTraits.Of(joined)) & (_detectors.Joinable | TextMasker.NormaliseBit);
-        if ((admitted & _detectors.Joinable) == 0 && (admitted & TextMasker.NormaliseBit) == 0) return;
+        if ((admitted & _detectors.Joinable) == 0) return;
         var found = new List<Finding>();
         _detectors.Find(joined, admitted, found);
         foreach (var finding in found)
@@ -150,7 +200,7 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
         // From the last scalar back, so that earlier positions in the output stay where they are.
         foreach (var piece in parts.Keys.OrderByDescending(p => p))
         {
-            var (start, end) = _pieces[piece - _firstId];
+            var (start, end, _, counts) = _pieces[piece - _firstId];
             var current = piece == id ? newText : Decode(start, end);
             var masked = new StringBuilder();
             var at = 0;
@@ -162,15 +212,16 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
             }
             masked.Append(current, at, current.Length - at);
             var delta = output.Rewrite(start, end, masked.ToString());
-            _pieces[piece - _firstId] = (start, end + delta);
+            var length = masked.Length;
+            _windowLength += length - _pieces[piece - _firstId].Length;
+            _pieces[piece - _firstId] = (start, end + delta, length, counts);
             for (var later = piece - _firstId + 1; later < _pieces.Count; later++)
-                _pieces[later] = (_pieces[later].Start + delta, _pieces[later].End + delta);
+                _pieces[later] = (_pieces[later].Start + delta, _pieces[later].End + delta, _pieces[later].Length, _pieces[later].Counts);
         }
         // The tail read again from the scalars as they now stand.
-        var texts = _pieces.Select(p => Decode(p.Start, p.End)).ToList();
-        _tailLength = 0;
-        for (var k = 0; k < texts.Count; k++) Extend(texts[k], _firstId + k);
-        Release(id);
+        ReadTail();
+        if (_tailLength > 0 && Delimiter(_tail[_tailLength - 1]) && !Chain(_tail[_tailLength - 1])) Barrier();
+        else Release();
     }
 
     private string Decode(long start, long end)
@@ -184,7 +235,8 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
     private void Append(ReadOnlySpan<char> text, int id)
     {
         Extend(text, id);
-        Release(id);
+        if (_tailLength > 0 && Delimiter(_tail[_tailLength - 1]) && !Chain(_tail[_tailLength - 1])) Barrier();
+        else Release();
     }
 
     private void Extend(ReadOnlySpan<char> text, int id)
@@ -211,21 +263,17 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
         }
     }
 
-    private void Release(int id)
+    // Scalars the last Reach characters no longer reach are let go: written out with the next flush.
+    private void Release()
     {
-        // A tail that ends where no value goes on (a mask's ']', a quote) joins nothing: all of it is let go.
-        if (_tailLength > 0 && Delimiter(_tail[_tailLength - 1]) && !Chain(_tail[_tailLength - 1]))
+        while (_pieces.Count > 1 && _windowLength - _pieces[0].Length >= Reach)
         {
-            Barrier();
-            return;
-        }
-        // Scalars before the first the tail reaches (an empty one reaches nothing) are written out.
-        var first = _tailLength > 0 ? _tailPiece[0] : id + 1;
-        if (first > _firstId)
-        {
-            var release = Math.Min(first - _firstId, _pieces.Count);
-            _pieces.RemoveRange(0, release);
-            _firstId += release;
+            _windowLength -= _pieces[0].Length;
+            _pieces.RemoveAt(0);
+            _firstId++;
+            // Summed again rather than subtracted: a sum at its cap would otherwise fall below the truth.
+            _sum = default;
+            foreach (var piece in _pieces) _sum = Vector256Min(_sum + piece.Counts);
         }
         output.HoldFrom = _pieces.Count > 0 ? _pieces[0].Start : long.MaxValue;
     }

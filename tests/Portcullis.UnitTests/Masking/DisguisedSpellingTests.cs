@@ -60,7 +60,7 @@ public class DisguisedSpellingTests
         { "pan " + Base32("card " + Card, pad: false), "CARD", [Base32("card " + Card, pad: false)[..16]] },
         { "key " + Base32("a1@example.com", pad: true).ToLowerInvariant(), "EMAIL", [Base32("a1@example.com", pad: false).ToLowerInvariant()[..16]] },
         // Base64 shorter than a blob's sixteen characters that decodes to exactly one value.
-        { "to " + Convert.ToBase64String(Encoding.UTF8.GetBytes("jo@ex.com")), "EMAIL", ["am9AZXguY29t"] },
+        { "write to " + Convert.ToBase64String(Encoding.UTF8.GetBytes("jo@ex.com")), "EMAIL", ["am9AZXguY29t"] },
         { Convert.ToBase64String(Encoding.UTF8.GetBytes("ab@cd.io")).TrimEnd('='), "EMAIL", ["YWJAY2QuaW8"] },
         // One character at a time: blanks, dots, dashes, pipes between them.
         { "a d a . l o v e l a c e @ e x a m p l e . c o m", "EMAIL", ["l o v e", "e x a m"] },
