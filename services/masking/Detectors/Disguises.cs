@@ -126,6 +126,8 @@ public static class Disguises
         at + 2 < text.Length && text[at] == '=' && char.IsAsciiHexDigit(text[at + 1]) && char.IsAsciiHexDigit(text[at + 2])
             ? Convert.ToInt32(text.Slice(at + 1, 2).ToString(), 16) : -1;
 
+    private static readonly System.Buffers.SearchValues<char> Spacers = System.Buffers.SearchValues.Create(" \t.-_,;:|/\\*+~\u00A0");
+
     private static bool IsSpacer(char c) => c is ' ' or '\t' or '.' or '-' or '_' or ',' or ';' or ':' or '|' or '/' or '\\' or '*' or '+' or '~' or '\u00A0';
 
     /// <summary>
@@ -140,6 +142,12 @@ public static class Disguises
         var copied = 0;
         for (var i = 0; i + 2 < text.Length; i++)
         {
+            // Straight to the next separator: the character before it may begin a run.
+            var spacer = text[(i + 1)..].IndexOfAny(Spacers);
+            if (spacer < 0) break;
+            i += spacer;
+            var between = text[i + 1];
+            if (!(between is ' ' or '\t' or '\u00A0') && (i + 3 >= text.Length || text[i + 3] != between || char.IsWhiteSpace(text[i + 2]))) continue;
             // A run begins with a character that is not a separator, after the text's start or a blank/separator.
             if (char.IsWhiteSpace(text[i]) || (i > 0 && char.IsLetterOrDigit(text[i - 1])) || !IsSpacer(text[i + 1])) continue;
             var sep = text[i + 1];
@@ -203,6 +211,7 @@ public static class Disguises
     /// </summary>
     private static void Reversed(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int found)
     {
+        if (text.IndexOf('@') < 0 && text.IndexOfAnyInRange('0', '9') < 0) return;
         // What the forward search found is not searched again backwards: an address already masked, a card already found.
         var email = false;
         var digits = 0;

@@ -58,6 +58,15 @@ public sealed class TextMasker
     /// <summary>The detectors whose findings a reading that joins characters may report (<see cref="Disguises.Joinable"/>), as bits.</summary>
     public ulong Joinable { get; }
 
+    /// <summary>Whether any joinable detector's gate admits a text with these counts (outside ASCII, always).</summary>
+    public bool AdmitsJoinable(in TextTraits traits)
+    {
+        if (traits.Unusual > 0) return Joinable != 0;
+        for (var bits = Joinable; bits != 0; bits &= bits - 1)
+            if (_gates[BitOperations.TrailingZeroCount(bits)].Admits(traits)) return true;
+        return false;
+    }
+
     /// <summary>The email and card detectors, as bits: what a text read backwards is searched for.</summary>
     public ulong Reversible { get; }
 

@@ -96,7 +96,7 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
     private bool Quick(long start, long end, int length, in TextTraits traits, char last)
     {
         if (length < 0) return false;
-        if (_pieces.Count > 0 && (_detectors.Admitted(new TextTraits(Vector256Min(_sum + traits.Counts))) & _detectors.Joinable) != 0) return false;
+        if (_pieces.Count > 0 && _detectors.AdmitsJoinable(new TextTraits(Vector256Min(_sum + traits.Counts)))) return false;
         if (_pieces.Count == 0) _tailLength = 0;
         _tailValid = _pieces.Count == 0 && length == 0;
         _pieces.Add((start, end, length, traits.Counts));
