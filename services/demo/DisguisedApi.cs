@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Portcullis.Demo;
 
 /// <summary>
@@ -31,6 +33,69 @@ public static class DisguisedApi
                  "build":"release 2.1.0.7"}
                 """, "application/json");
         });
+        // Escapes and encodings of the bytes: each field hides ada@example.com (or a card) its own way.
+        app.MapGet("/customers/{id:int}/escaped", (int id) =>
+        {
+            const string email = "ada@example.com";
+            var utf8 = Encoding.UTF8.GetBytes(email);
+            var wrapped = Convert.ToBase64String(Encoding.UTF8.GetBytes("note: " + new string('x', 50) + " ada@example.com end"),
+                Base64FormattingOptions.InsertLineBreaks);
+            return Results.Json(new Dictionary<string, object>
+            {
+                ["id"] = id,
+                ["backslash_u"] = @"ada\u0040example.com",
+                ["backslash_x"] = @"ada\x40example\x2ecom",
+                ["braced"] = @"ada\u{40}example.com",
+                ["percent_u"] = "ada%u0040example.com",
+                ["percent_thrice"] = "ada%25252540example.com",
+                ["hex_literal"] = "0x" + Convert.ToHexString(utf8).ToLowerInvariant(),
+                ["utf16_base64"] = Convert.ToBase64String(Encoding.Unicode.GetBytes(email)),
+                ["separated_hex"] = string.Join(":", utf8.Select(b => b.ToString("x2"))),
+                ["wrapped_base64"] = wrapped,
+                ["plain"] = "nothing to hide here",
+            });
+        });
+
+        // Spellings and splits: quoted-printable, base32, short base64, one letter at a time, backwards, and values
+        // cut across fields, array items, CSV cells and HTML elements.
+        app.MapGet("/customers/{id:int}/spelled", (int id) => Results.Json(new Dictionary<string, object>
+        {
+            ["id"] = id,
+            ["quoted_printable"] = "ada=40example.com",
+            ["base32"] = Base32(Encoding.UTF8.GetBytes("ada@example.com")),
+            ["short_base64"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("jo@ex.com")),
+            ["letters"] = "a d a @ e x a m p l e . c o m",
+            ["backwards"] = "moc.elpmaxe@ada",
+            ["left"] = "ada@exam",
+            ["right"] = "ple.com",
+            ["card_parts"] = new[] { "4111 1111", "1111 1111" },
+            ["first_name"] = "Ada",
+            ["city"] = "London",
+        }));
+        app.MapGet("/customers/{id:int}/split.csv", (int id) =>
+            Results.Text($"id,name,card\n{id},Ada,4111,1111,1111,1111\n{id},Ada,ada@exam,ple.com\n", "text/csv"));
+        app.MapGet("/customers/{id:int}/split.html", (int id) =>
+            Results.Text($"<p>Customer {id}: <b>ada@</b><i>example.com</i></p><table><tr><td>4111</td><td>1111</td><td>1111</td><td>1111</td></tr></table>",
+                "text/html"));
         return app;
+    }
+
+    private static string Base32(byte[] bytes)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var output = new StringBuilder();
+        int buffer = 0, bits = 0;
+        foreach (var b in bytes)
+        {
+            buffer = (buffer << 8) | b;
+            bits += 8;
+            while (bits >= 5)
+            {
+                bits -= 5;
+                output.Append(alphabet[(buffer >> bits) & 31]);
+            }
+        }
+        if (bits > 0) output.Append(alphabet[(buffer << (5 - bits)) & 31]);
+        return output.ToString();
     }
 }

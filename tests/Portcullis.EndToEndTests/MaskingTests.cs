@@ -173,6 +173,66 @@ public sealed class MaskingTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task Values_in_escapes_and_byte_encodings_come_back_masked_through_the_gateway()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/escaped", "e2e-masking-escaped");
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var answer = JsonDocument.Parse(body).RootElement;
+        // \u0040, \x40, \u{40}, %u0040, %25252540, 0x hex, UTF-16 in base64, hex with colons, base64 wrapped at 76.
+        foreach (var field in new[] { "backslash_u", "backslash_x", "braced", "percent_u", "percent_thrice", "hex_literal", "utf16_base64",
+                     "separated_hex", "wrapped_base64" })
+            Assert.Contains("[EMAIL]", answer.GetProperty(field).GetString());
+        Assert.Equal("nothing to hide here", answer.GetProperty("plain").GetString());
+        foreach (var raw in new[] { "example", "0040", "x40", "2540", "6164614065", "YQBkAGEAQABlAHgA", "61:64:61:40" })
+            Assert.DoesNotContain(raw, body);
+    }
+
+    [Fact]
+    public async Task Values_spelled_out_backwards_or_split_across_fields_come_back_masked_and_their_neighbours_stay()
+    {
+        var session = "e2e-masking-spelled-" + Guid.NewGuid().ToString("N")[..8];
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/spelled", session);
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var answer = JsonDocument.Parse(body).RootElement;
+        foreach (var field in new[] { "quoted_printable", "base32", "short_base64", "letters", "backwards", "left", "right" })
+            Assert.Contains("[EMAIL]", answer.GetProperty(field).GetString());
+        Assert.All(answer.GetProperty("card_parts").EnumerateArray(), part => Assert.Equal("[CARD]", part.GetString()));
+        Assert.Equal("Ada", answer.GetProperty("first_name").GetString());
+        Assert.Equal("London", answer.GetProperty("city").GetString());
+        foreach (var raw in new[] { "exam", "ple.com", "e x a m", "elpmaxe", "=40", "4111", "1111" })
+            Assert.DoesNotContain(raw, body);
+
+        var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Any(e => e.GetProperty("type").GetString() == "RequestCompleted"));
+        var record = timeline.GetRawText();
+        foreach (var raw in new[] { "ada@exam", "ple.com", "elpmaxe", "4111 1111" })
+            Assert.DoesNotContain(raw, record);
+    }
+
+    [Theory]
+    [InlineData("split.csv", "id,name,card")]
+    [InlineData("split.html", "<p>Customer 1: ")]
+    public async Task Values_split_across_csv_cells_or_html_elements_come_back_masked(string path, string kept)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/" + path, "e2e-masking-split-" + path);
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Contains(kept, body);
+        Assert.Contains("[CARD]", body);
+        Assert.Contains("[EMAIL]", body);
+        foreach (var raw in new[] { "4111", "1111", "ada@", "exam", "example.com" })
+            Assert.DoesNotContain(raw, body);
+    }
+
+    [Fact]
     public async Task Disguised_values_in_a_sql_result_come_back_masked_by_content_and_by_column_name()
     {
         using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masking-sql-disguised");

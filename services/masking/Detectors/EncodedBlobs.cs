@@ -13,6 +13,13 @@ namespace Portcullis.Masking.Detectors;
 public static class EncodedBlobs
 {
     public const int MinLength = 16;
+
+    /// <summary>
+    /// The shortest base64 run that is decoded at all: "YWJAY2QuaW8" is ab@cd.io. A run shorter than
+    /// <see cref="MinLength"/> counts only when all it decodes to is one value (a word of eight letters and digits
+    /// often decodes to something, rarely to exactly an address).
+    /// </summary>
+    public const int ShortMinLength = 8;
     private const int MaxLength = 64 * 1024;
     private const int Budget = 256 * 1024;
 
@@ -35,7 +42,11 @@ public static class EncodedBlobs
             // Padding belongs to the run it ends.
             while (length < text.Length - start && text[start + length] == '=' && length < MaxLength) length++;
             at = start + length;
-            if (length < MinLength) continue;
+            if (length < MinLength)
+            {
+                if (length >= ShortMinLength) Short(text, start, length, masker, findings, depth, ref budget);
+                continue;
+            }
             // Base64 wrapped in lines (MIME, PEM, `base64` without -w0): the lines decoded as one, so a value across a break is found.
             if (Unwrapped(text, start, length) is ({ } joined, var end) && Decode(joined) is { } whole)
             {
@@ -62,6 +73,36 @@ public static class EncodedBlobs
             var strongest = inner.MaxBy(f => f.Priority);
             findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
         }
+    }
+
+    /// <summary>A short base64 run whose decoded text is one value, whole: masked as that value.</summary>
+    private static void Short(ReadOnlySpan<char> text, int start, int length, TextMasker masker, List<Finding> findings, int depth, ref int budget)
+    {
+        var run = text.Slice(start, length);
+        var body = run.TrimEnd('=');
+        if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return;
+        var (lower, uppers, digit) = (false, 0, false);
+        foreach (var c in body)
+        {
+            lower |= char.IsAsciiLetterLower(c);
+            if (char.IsAsciiLetterUpper(c)) uppers++;
+            digit |= char.IsAsciiDigit(c);
+        }
+        // Base64 of text has lower case and a digit or several capitals: "Customer" is a word.
+        if (!(lower && (uppers >= 2 || digit))) return;
+        Span<char> standard = stackalloc char[(body.Length + 3) / 4 * 4];
+        for (var i = 0; i < body.Length; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
+        standard[body.Length..].Fill('=');
+        Span<byte> bytes = stackalloc byte[standard.Length / 4 * 3];
+        if (!Convert.TryFromBase64Chars(standard, bytes, out var written) || written < 5 || !Utf8.IsValid(bytes[..written])) return;
+        var decoded = Encoding.UTF8.GetString(bytes[..written]);
+        foreach (var c in decoded)
+            if (c < ' ' || c == '' || c == '�') return;
+        budget -= decoded.Length;
+        var inner = new List<Finding>();
+        masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+        if (inner.Count == 1 && inner[0].Start == 0 && inner[0].Length == decoded.Length)
+            findings.Add(new Finding(start, length, inner[0].Entity, inner[0].Priority));
     }
 
     /// <summary>
@@ -147,6 +188,8 @@ public static class EncodedBlobs
             for (var i = 0; i < bytes.Length; i++) bytes[i] = (byte)(Hex(body[2 * i]) * 16 + Hex(body[2 * i + 1]));
             if (AsText(bytes) is { } hexText) return hexText;
         }
+        // Base32 (RFC 4648): one case of letters and the digits 2 to 7, eight characters to five bytes.
+        if (!(lower && upper) && body.Length % 8 is 0 or 2 or 4 or 5 or 7 && Base32(body) is { } base32Text) return base32Text;
         // Base64 of text mixes cases (and mostly digits): a run of one case is a word or a constant, not base64.
         if (!(lower && (upper || digit))) return null;
         var usable = body.Length - body.Length % 4;
@@ -156,6 +199,26 @@ public static class EncodedBlobs
         for (var i = usable; i < standard.Length; i++) standard[i] = '=';
         var decoded = new byte[standard.Length / 4 * 3];
         return Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null;
+    }
+
+    private static string? Base32(ReadOnlySpan<char> body)
+    {
+        var bytes = new byte[body.Length * 5 / 8];
+        int buffer = 0, bits = 0, written = 0;
+        foreach (var c in body)
+        {
+            var value = c switch { >= 'A' and <= 'Z' => c - 'A', >= 'a' and <= 'z' => c - 'a', >= '2' and <= '7' => c - '2' + 26, _ => -1 };
+            if (value < 0) return null;
+            buffer = (buffer << 5) | value;
+            bits += 5;
+            if (bits >= 8)
+            {
+                bits -= 8;
+                bytes[written++] = (byte)(buffer >> bits);
+                buffer &= (1 << bits) - 1;
+            }
+        }
+        return AsText(bytes.AsSpan(0, written));
     }
 
     private static bool Utf16Zeros(ReadOnlySpan<byte> bytes, int from)

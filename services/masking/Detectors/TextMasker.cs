@@ -16,7 +16,7 @@ public sealed class TextMasker
     /// <summary>Bits of <see cref="Admitted"/> past the detectors': the text may need normalising; it may hold an encoded run.</summary>
     public const ulong NormaliseBit = 1UL << 63, BlobBit = 1UL << 62;
 
-    private const int MaxDepth = 2;
+    internal const int MaxDepth = 2;
 
     private readonly IReadOnlyList<IDetector> _detectors;
     private readonly bool _normalise;
@@ -44,11 +44,31 @@ public sealed class TextMasker
         _gates = [.. detectors.Select(d => d.Gate)];
         _entities = new HashSet<string>(detectors.Select(d => d.Entity), StringComparer.Ordinal);
         _quietBelow = detectors.Where(d => !d.Gate.NeedsSignal).Select(d => d.Gate.Length).DefaultIfEmpty(int.MaxValue).Min();
+        for (var i = 0; i < detectors.Count; i++)
+        {
+            if (Disguises.Joinable(new Finding(0, 0, detectors[i].Entity, detectors[i].Priority))) Joinable |= 1UL << i;
+            if (detectors[i].Entity is "EMAIL" or "CARD") Reversible |= 1UL << i;
+        }
         _exact = new LiteralCheck(detectors, ignoreCase: false);
         _anyCase = new LiteralCheck(detectors, ignoreCase: true);
     }
 
     public IReadOnlyList<IDetector> Detectors => _detectors;
+
+    /// <summary>The detectors whose findings a reading that joins characters may report (<see cref="Disguises.Joinable"/>), as bits.</summary>
+    public ulong Joinable { get; }
+
+    /// <summary>Whether any joinable detector's gate admits a text with these counts (outside ASCII, always).</summary>
+    public bool AdmitsJoinable(in TextTraits traits)
+    {
+        if (traits.Unusual > 0) return Joinable != 0;
+        for (var bits = Joinable; bits != 0; bits &= bits - 1)
+            if (_gates[BitOperations.TrailingZeroCount(bits)].Admits(traits)) return true;
+        return false;
+    }
+
+    /// <summary>The email and card detectors, as bits: what a text read backwards is searched for.</summary>
+    public ulong Reversible { get; }
 
     /// <summary>Whether a detector of this entity is enabled (key-name rules mask only entities whose detector is on).</summary>
     public bool Detects(string entity) => _entities.Contains(entity);
@@ -68,6 +88,10 @@ public sealed class TextMasker
         var admitted = Gates(traits);
         if (traits.Spelled > 0 || traits.Spaces >= 2) admitted |= NormaliseBit;
         if (traits.Length >= EncodedBlobs.MinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
+        // A short base64 value is one run of its alphabet: no blank, '@', '.' or ':' in it.
+        else if (traits.Length >= EncodedBlobs.ShortMinLength && traits.UppersOrDigits > 0 && traits.Spaces == 0
+                 && traits.Counts[TextTraits.AtLane] == 0 && traits.Counts[TextTraits.DotLane] == 0 && traits.Counts[TextTraits.ColonLane] == 0)
+            admitted |= BlobBit;
         return admitted;
     }
 
@@ -124,13 +148,27 @@ public sealed class TextMasker
             detector.Find(text, findings);
         }
         if (blobs) EncodedBlobs.Find(text, this, findings, depth);
+        if (_normalise && depth < MaxDepth) Disguises.Find(text, this, findings, depth);
         if (findings.Count > 1) Resolve(findings);
+
     }
 
+    /// <summary>
+    /// The findings in a text body (command output, CSV, HTML, logs), values split across its cells and elements
+    /// included (<see cref="Disguises.FindAcrossCells"/>); single values (a JSON string) are read alone, their
+    /// neighbours being another masker's business (<c>SplitValues</c>).
+    /// </summary>
     public List<Finding> Find(string text)
     {
         var findings = new List<Finding>();
-        Find(text, TextTraits.Of(text), findings);
+        var admitted = Admitted(TextTraits.Of(text));
+        Find(text, admitted, findings);
+        if (_normalise && (admitted & Joinable) != 0)
+        {
+            var plain = findings.Count;
+            Disguises.FindAcrossCells(text, this, findings);
+            if (findings.Count > plain) Resolve(findings);
+        }
         return findings;
     }
 

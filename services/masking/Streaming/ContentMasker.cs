@@ -30,8 +30,7 @@ public sealed class ContentMasker
         var type = MediaType(contentType);
         Readable(contentType);
         // A byte-order mark or a NUL byte: UTF-16 or UTF-32 (or binary), which the UTF-8 masker would read past.
-        if (body.AsSpan().StartsWith(stackalloc byte[] { 0xFF, 0xFE }) || body.AsSpan().StartsWith(stackalloc byte[] { 0xFE, 0xFF })
-            || body.AsSpan().IndexOf((byte)0) >= 0)
+        if ((body.Length >= 2 && Utf16Mark(body[0], body[1])) || body.AsSpan().IndexOf((byte)0) >= 0)
             throw new UnmaskableContentException(contentType);
         using var output = new MemoryStream(body.Length + 256);
         // The body is read in place: neither attempt copies it.
@@ -60,11 +59,11 @@ public sealed class ContentMasker
     /// <summary>Masks a stream into another, in bounded memory; invalid JSON throws (what was written is then unusable).</summary>
     public void Mask(string connection, string contentType, Stream input, Stream output, MaskingTally tally, int chunkSize = 64 * 1024)
     {
-        var type = MediaType(contentType);
-        Readable(contentType);
-        if (IsJson(type)) _json.Mask(connection, input, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
-        else if (IsText(type) || type.Length == 0) Text(connection, tally).Mask(input, output, chunkSize);
-        else throw new UnmaskableContentException(contentType);
+        using var run = Begin(connection, contentType, output, tally, chunkSize);
+        var chunk = new byte[chunkSize];
+        int read;
+        while ((read = input.Read(chunk, 0, chunk.Length)) > 0) run.Write(chunk.AsSpan(0, read));
+        run.Complete();
     }
 
     /// <summary>
@@ -76,10 +75,40 @@ public sealed class ContentMasker
     {
         var type = MediaType(contentType);
         Readable(contentType);
-        if (IsJson(type)) return _json.Begin(connection, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize);
-        if (IsText(type) || type.Length == 0) return Text(connection, tally).Begin(output);
+        if (IsJson(type)) return new ReadableRun(contentType, _json.Begin(connection, output, type == MaskingMediaTypes.SqlResults, Values(connection, tally), chunkSize));
+        if (IsText(type) || type.Length == 0) return new ReadableRun(contentType, Text(connection, tally).Begin(output));
         throw new UnmaskableContentException(contentType);
     }
+
+    /// <summary>
+    /// What the whole-body path checks, checked as the pieces arrive: a byte-order mark of UTF-16 or UTF-32 at the
+    /// start (however the first piece is cut), or a NUL byte anywhere (UTF-16/32 without a mark, or binary), stops
+    /// the output before the piece that holds it is masked.
+    /// </summary>
+    private sealed class ReadableRun(string contentType, IMaskingRun inner) : IMaskingRun
+    {
+        private int _seen;
+        private byte _first;
+
+        public void Write(ReadOnlySpan<byte> piece)
+        {
+            if (piece.IndexOf((byte)0) >= 0) throw new UnmaskableContentException(contentType);
+            if (_seen < 2 && piece.Length > 0)
+            {
+                if (_seen == 0) _first = piece[0];
+                var second = _seen == 0 ? (piece.Length > 1 ? piece[1] : (int?)null) : piece[0];
+                if (second is { } b && Utf16Mark(_first, (byte)b)) throw new UnmaskableContentException(contentType);
+                _seen = Math.Min(2, _seen + piece.Length);
+            }
+            inner.Write(piece);
+        }
+
+        public void Complete() => inner.Complete();
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    private static bool Utf16Mark(byte first, byte second) => (first, second) is (0xFF, 0xFE) or (0xFE, 0xFF);
 
     /// <summary>
     /// Response headers: whole values by a header rule; by the header's name when it says what it holds

@@ -59,7 +59,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         internal Run(MaskingPolicy policy, string connection, Stream output, bool sqlResults, ValueMasker values, int chunkSize)
         {
             _sink = new Sink(output, chunkSize);
-            _walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, _sink);
+            _walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, _sink, new SplitValues(values, _sink));
             _buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
             // Comments are refused rather than copied: they would pass through unread (the caller then masks the body as text).
             _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
@@ -89,6 +89,8 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             _completed = true;
             Process(final: true);
             if (_walk.Depth != 0) throw new JsonException("The JSON ends before its containers close.");
+            _walk.Split.Barrier();
+            _sink.Flush();
         }
 
         private void Process(bool final)
@@ -121,8 +123,10 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
     /// Where the walk stands: the input not yet copied to the output, the path to the current value (kept only
     /// when rules or SQL columns need it), open containers, and a container being masked whole.
     /// </summary>
-    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, ValueMasker values, MaskingPolicy policy, Sink sink)
+    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, ValueMasker values, MaskingPolicy policy, Sink sink, SplitValues split)
     {
+        public SplitValues Split => split;
+
         private readonly bool _trackPath = rules.Length > 0 || sqlResults;
         private readonly List<PathItem> _path = [];
         private readonly List<(bool IsArray, int Next, bool HasItem, KeyKind Key)> _containers = [];
@@ -195,6 +199,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
 
             if (_trackPath && RuleFor() is { } rule)
             {
+                split.Barrier();
                 MaskWhole(ref reader, rule, start);
                 if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                 {
@@ -225,18 +230,50 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                             && (byName != KeyKind.None || !_columnKeys.ContainsKey((result, column))))
                             _columnKeys[(result, column)] = byName;
                         var text = MaskString(ref reader, key);
-                        if (text == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
-                        else if (text == ValueOutcome.Dropped) ReplaceWithNull(start, StringEnd(ref reader));
+                        Scalar(text, start, StringEnd(ref reader), ref reader);
                         break;
                     case JsonTokenType.Number:
                         // A number can be a card or an account: masked numbers become strings.
                         var number = values.MaskNumber(reader.ValueSpan, key);
-                        if (number == ValueOutcome.Masked) Replace(start, start + reader.ValueSpan.Length, values.Masked);
-                        else if (number == ValueOutcome.Dropped) ReplaceWithNull(start, start + reader.ValueSpan.Length);
+                        Scalar(number, start, start + reader.ValueSpan.Length, ref reader);
+                        break;
+                    default: // true, false, null: no part of a value
+                        split.Barrier();
                         break;
                 }
             }
             if (hasItem && _trackPath) _path.RemoveAt(_path.Count - 1);
+        }
+
+        /// <summary>
+        /// Writes a string or number token as masked (or as it is), and hands it to <see cref="SplitValues"/>, which holds
+        /// it back while a value split across it and the next ones may still show.
+        /// </summary>
+        private void Scalar(ValueOutcome outcome, int start, int end, ref Utf8JsonReader reader)
+        {
+            CopyUpTo(start);
+            _copyFrom = start;
+            var at = sink.Position;
+            if (sink.HoldFrom > at) sink.HoldFrom = at;
+            switch (outcome)
+            {
+                case ValueOutcome.Masked:
+                    sink.WriteString(values.Masked);
+                    _copyFrom = end;
+                    split.Text(at, sink.Position, values.Masked);
+                    break;
+                case ValueOutcome.Dropped:
+                    sink.Write("null"u8);
+                    _copyFrom = end;
+                    split.Barrier();
+                    break;
+                default:
+                    sink.Write(_window.AsSpan(start, end - start));
+                    _copyFrom = end;
+                    split.Raw(at, sink.Position, reader.ValueSpan, reader.ValueIsEscaped,
+                        reader.TokenType == JsonTokenType.String ? values.LastTraits : TextTraits.Of(reader.ValueSpan));
+                    break;
+            }
         }
 
         private void EndContainer()
@@ -336,19 +373,43 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         }
     }
 
-    /// <summary>Buffers the output and writes it to the stream a chunk at a time.</summary>
-    private sealed class Sink(Stream output, int size) : IDisposable
+    /// <summary>
+    /// Buffers the output and writes it to the stream a chunk at a time; what <see cref="HoldFrom"/> holds back stays
+    /// until it is let go, and may be rewritten meanwhile.
+    /// </summary>
+    private sealed class Sink(Stream output, int size) : IHeldOutput, IDisposable
     {
         private static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         private byte[] _buffer = ArrayPool<byte>.Shared.Rent(size);
         private int _length;
+        private long _flushed;
+
+        /// <summary>How much has been written so far, out or held.</summary>
+        public long Position => _flushed + _length;
+
+        public long HoldFrom { get; set; } = long.MaxValue;
 
         public void Write(ReadOnlySpan<byte> bytes)
         {
             if (_length + bytes.Length > _buffer.Length) Flush();
-            if (bytes.Length > _buffer.Length) { output.Write(bytes); return; }
+            if (_length == 0 && HoldFrom == long.MaxValue && bytes.Length > _buffer.Length)
+            {
+                output.Write(bytes);
+                _flushed += bytes.Length;
+                return;
+            }
+            Ensure(bytes.Length);
             bytes.CopyTo(_buffer.AsSpan(_length));
             _length += bytes.Length;
+        }
+
+        private void Ensure(int more)
+        {
+            if (_length + more <= _buffer.Length) return;
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + more, _buffer.Length * 2));
+            Buffer.BlockCopy(_buffer, 0, larger, 0, _length);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
         }
 
         // Printable ASCII but the quote and the backslash: written as it is, no escaping needed.
@@ -363,17 +424,38 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
             else
             {
                 if (_length + text.Length > _buffer.Length) Flush();
-                if (text.Length > _buffer.Length) Write(Encoding.ASCII.GetBytes(text.ToArray()));
-                else _length += Encoding.ASCII.GetBytes(text, _buffer.AsSpan(_length));
+                Ensure(text.Length);
+                _length += Encoding.ASCII.GetBytes(text, _buffer.AsSpan(_length));
             }
             Write("\""u8);
         }
 
+        public ReadOnlySpan<byte> Held(long start, long end) => _buffer.AsSpan((int)(start - _flushed), (int)(end - start));
+
+        public long Rewrite(long start, long end, string text)
+        {
+            var encoded = JsonEncodedText.Encode(text, Encoder).EncodedUtf8Bytes;
+            var replacement = encoded.Length + 2;
+            var from = (int)(start - _flushed);
+            var to = (int)(end - _flushed);
+            var delta = replacement - (to - from);
+            Ensure(Math.Max(0, delta));
+            Buffer.BlockCopy(_buffer, to, _buffer, from + replacement, _length - to);
+            _buffer[from] = (byte)'"';
+            encoded.CopyTo(_buffer.AsSpan(from + 1));
+            _buffer[from + replacement - 1] = (byte)'"';
+            _length += delta;
+            return delta;
+        }
+
         public void Flush()
         {
-            if (_length == 0) return;
-            output.Write(_buffer, 0, _length);
-            _length = 0;
+            var upTo = HoldFrom == long.MaxValue ? _length : (int)Math.Clamp(HoldFrom - _flushed, 0, _length);
+            if (upTo == 0) return;
+            output.Write(_buffer, 0, upTo);
+            Buffer.BlockCopy(_buffer, upTo, _buffer, 0, _length - upTo);
+            _length -= upTo;
+            _flushed += upTo;
         }
 
         public void Dispose()

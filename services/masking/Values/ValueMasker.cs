@@ -26,6 +26,8 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
 
     public MaskingTally Tally => tally;
 
+    public TextMasker Detectors => detectors;
+
     /// <summary>The last value masked (after <see cref="ValueOutcome.Masked"/>), valid until the next call.</summary>
     public ReadOnlySpan<char> Masked => _masked.AsSpan(0, _maskedLength);
 
@@ -44,14 +46,18 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
     {
         // Counts of ASCII characters are the same in bytes and characters; the byte length is never the
         // shorter, so every pre-check that passes on characters passes on bytes too.
-        var admitted = detectors.Admitted(TextTraits.Of(utf8));
+        LastTraits = TextTraits.Of(utf8);
+        var admitted = detectors.Admitted(LastTraits);
         if (admitted == 0 && KeyEntity(key) is null) return ValueOutcome.Unchanged;
         var chars = Buffer(Encoding.UTF8.GetMaxCharCount(utf8.Length));
         var length = Encoding.UTF8.GetChars(utf8, chars);
         return Mask(chars[..length], admitted, key);
     }
 
-    public ValueOutcome Mask(ReadOnlySpan<char> text, KeyKind key = KeyKind.None) => Mask(text, detectors.Admitted(TextTraits.Of(text)), key);
+    public ValueOutcome Mask(ReadOnlySpan<char> text, KeyKind key = KeyKind.None) => Mask(text, detectors.Admitted(LastTraits = TextTraits.Of(text)), key);
+
+    /// <summary>The character counts of the last value given to <see cref="Mask(ReadOnlySpan{byte}, KeyKind)"/> or <see cref="Mask(ReadOnlySpan{char}, KeyKind)"/>.</summary>
+    public TextTraits LastTraits { get; private set; }
 
     /// <summary>The value masked; the value itself when nothing was found; null when a finding's strategy drops it.</summary>
     public string? Mask(string text, KeyKind key = KeyKind.None) => Mask(text.AsSpan(), key) switch

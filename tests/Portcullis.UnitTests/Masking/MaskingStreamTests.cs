@@ -36,9 +36,10 @@ public class MaskingStreamTests
     {
         var id = Guid.NewGuid();
         using var stream = Open(id, DateTimeOffset.UnixEpoch);
-        // What lies between tokens goes out with the token after it.
-        Assert.Equal("[\"x\"", Encoding.UTF8.GetString(stream.Mask(Chunk(id, 0, """["x","ada@exa"""), DateTimeOffset.UnixEpoch)));
-        Assert.Equal(",\"[EMAIL]\"", Encoding.UTF8.GetString(stream.Mask(Chunk(id, 1, "mple.com\""), DateTimeOffset.UnixEpoch)));
+        // What lies between tokens goes out with the token after it; "x" waits for what follows it (a value split
+        // across the two would show only then), and goes out once the next value ends in a mask.
+        Assert.Equal("[", Encoding.UTF8.GetString(stream.Mask(Chunk(id, 0, """["x","ada@exa"""), DateTimeOffset.UnixEpoch)));
+        Assert.Equal("\"x\",\"[EMAIL]\"", Encoding.UTF8.GetString(stream.Mask(Chunk(id, 1, "mple.com\""), DateTimeOffset.UnixEpoch)));
         Assert.Equal("]", Encoding.UTF8.GetString(stream.Mask(Chunk(id, 2, "]", final: true), DateTimeOffset.UnixEpoch)));
         Assert.Equal(1, stream.Tally.Counts["EMAIL"]);
         Assert.Equal(("""["x","ada@example.com"]""".Length, """["x","[EMAIL]"]""".Length), (stream.BytesIn, stream.BytesOut));
