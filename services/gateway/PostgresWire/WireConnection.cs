@@ -545,7 +545,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             return WireOutcome.Failed(refused);
         }
         if (_transaction.NoOp(control) is { } warning) return new WireOutcome([], 0, null) { Tag = control.Tag, Notices = [warning] };
-        if (control.Kind != ControlKind.None) return await ControlAsync(control, sql);
+        if (control.Kind != ControlKind.None) return await ControlAsync(control);
         var outcome = await StatementAsync(sql, parameters, _transaction.Pinned is { } pinned ? new PinnedRun(pinned, false) : null);
         if (outcome.Error is not null) _transaction.Fail();
         return outcome;
@@ -555,10 +555,12 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     /// Transaction control, each an action of the session through the pipeline like any statement (policy judges BEGIN's
     /// modes; the audit records the transaction's id with each, so its COMMIT or ROLLBACK says how it ended), run on the
     /// pinned connection. A COMMIT that does not complete (refused, or failed upstream) leaves nothing committed: the
-    /// connection is given back rolled back. ROLLBACK ends the transaction whatever its own answer.
+    /// connection is given back rolled back. ROLLBACK ends the transaction whatever its own answer. What is judged and runs
+    /// is the statement rebuilt from what the gateway read (<see cref="TransactionControl.Sql"/>), since it runs unguarded.
     /// </summary>
-    private async Task<WireOutcome> ControlAsync(TransactionControl control, string sql)
+    private async Task<WireOutcome> ControlAsync(TransactionControl control)
     {
+        var sql = control.Sql; // judged and run as the gateway read it, never the agent's text
         var settings = _session!.Settings;
         WireOutcome outcome;
         switch (control.Kind)

@@ -20,6 +20,8 @@ public sealed class WireTransactionTests
     [InlineData("RELEASE b", ControlKind.Release, "b", "RELEASE")]
     [InlineData("ROLLBACK TO SAVEPOINT a", ControlKind.RollbackTo, "a", "ROLLBACK")]
     [InlineData("ROLLBACK WORK TO c", ControlKind.RollbackTo, "c", "ROLLBACK")]
+    [InlineData("-- c\rCOMMIT", ControlKind.Commit, null, "COMMIT")]
+    [InlineData("-- x\rUPDATE orders SET total = 0 /*\nBEGIN */", ControlKind.None, null, "")]
     [InlineData("COMMIT AND CHAIN", ControlKind.Unsupported, null, "")]
     [InlineData("ROLLBACK AND CHAIN", ControlKind.Unsupported, null, "")]
     [InlineData("PREPARE TRANSACTION 'x'", ControlKind.Unsupported, null, "")]
@@ -32,6 +34,59 @@ public sealed class WireTransactionTests
     {
         var control = TransactionControl.Of(sql);
         Assert.Equal((kind, savepoint, tag), (control.Kind, control.Savepoint, control.Tag));
+    }
+
+    [Theory]
+    [InlineData("BEGIN", "BEGIN")]
+    [InlineData("begin work isolation level serializable, read write", "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE")]
+    [InlineData("START TRANSACTION READ ONLY DEFERRABLE", "BEGIN READ ONLY, DEFERRABLE")]
+    [InlineData("BEGIN -- c\rREAD WRITE;", "BEGIN READ WRITE")]
+    [InlineData("/* a /* nested */ comment */ END TRANSACTION AND NO CHAIN", "COMMIT")]
+    [InlineData("-- c\rCOMMIT", "COMMIT")]
+    [InlineData("abort work", "ROLLBACK")]
+    [InlineData("SAVEPOINT work", "SAVEPOINT \"work\"")]
+    [InlineData("savepoint \"a\"\"b\"", "SAVEPOINT \"a\"\"b\"")]
+    [InlineData("RELEASE savepoint", "RELEASE SAVEPOINT \"savepoint\"")]
+    [InlineData("ROLLBACK WORK TO SAVEPOINT A", "ROLLBACK TO SAVEPOINT \"a\"")]
+    public void Transaction_control_runs_as_rebuilt_from_what_was_read_never_as_sent(string sql, string runs) =>
+        Assert.Equal(runs, TransactionControl.Of(sql).Sql);
+
+    /// <summary>
+    /// Transaction control runs without the obligations' guard, so a text the gateway would read as BEGIN (or COMMIT...)
+    /// while PostgreSQL reads more, or something else, is refused rather than run.
+    /// </summary>
+    [Theory]
+    [InlineData("BEGIN; UPDATE orders SET total = 0")]
+    [InlineData("BEGIN READ WRITE, UPDATE")]
+    [InlineData("BEGIN ISOLATION LEVEL READ WRITE")]
+    [InlineData("BEGIN READ ONLY,")]
+    [InlineData("BEGIN\u00a0READ WRITE")]
+    [InlineData("COMMIT 'x'")]
+    [InlineData("ROLLBACK TO")]
+    [InlineData("SAVEPOINT a b")]
+    [InlineData("SAVEPOINT a; SELECT pg_sleep(1)")]
+    [InlineData("RELEASE SAVEPOINT a, b")]
+    [InlineData("START x")]
+    [InlineData("END PREPARED 'x'")]
+    public void A_transaction_keyword_that_does_not_read_fully_as_transaction_control_is_refused(string sql)
+    {
+        var control = TransactionControl.Of(sql);
+        Assert.Equal(ControlKind.Malformed, control.Kind);
+        Assert.Equal("42601", new WireTransaction().Refusal(control)!.SqlState);
+    }
+
+    /// <summary>
+    /// PostgreSQL ends a line comment at a carriage return: text after one is a statement, not a comment, for the
+    /// gateway too (else "-- x\rCOMMIT" would run as an ordinary statement, ending the pinned transaction upstream).
+    /// </summary>
+    [Theory]
+    [InlineData("-- x\rUPDATE orders SET total = 0 /*\nBEGIN */", "UPDATE")]
+    [InlineData("-- x\rCOMMIT", "COMMIT")]
+    public void A_line_comment_ends_at_a_carriage_return(string sql, string first)
+    {
+        Assert.Equal(first, WireSql.Words(sql, 1)[0]);
+        Assert.Single(WireSql.Statements(sql + ";"));
+        Assert.Equal(["-- x\rSELECT 1", "SELECT 2"], WireSql.Statements("-- x\rSELECT 1; SELECT 2"));
     }
 
     [Fact]
