@@ -166,6 +166,30 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         Assert.Equal(0, await NotesWith(key));
     }
 
+    /// <summary>
+    /// Transaction control runs on the pinned connection without the obligations' guard. PostgreSQL ends a line comment at
+    /// a carriage return: text the gateway once read as BEGIN ran an INSERT unguarded, and a COMMIT it read as an ordinary
+    /// statement ended the transaction upstream, so the guard of the write after it (SET TRANSACTION READ ONLY, a no-op
+    /// outside a transaction block) did not hold. Either way the write must meet read-only.
+    /// </summary>
+    [Theory]
+    [InlineData("", "-- x\r{insert} /*\nBEGIN */")]
+    [InlineData("BEGIN", "-- x\rCOMMIT /*\n*/")]
+    [InlineData("BEGIN", "BEGIN")]
+    public async Task Transaction_control_that_postgresql_reads_differently_cannot_lift_read_only(string begin, string attack)
+    {
+        await CreateTablesAsync(stack);
+        var key = NewKey();
+        var insert = $"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'unguarded')";
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-ro");
+        if (begin.Length > 0) Assert.Null((await wire.QueryAsync(begin)).Error);
+        await wire.QueryAsync(attack.Replace("{insert}", insert));
+        var write = await wire.QueryAsync(insert);
+        Assert.Equal("25006", write.Error); // read_only_sql_transaction
+        await wire.QueryAsync("ROLLBACK");
+        Assert.Equal(0, await NotesWith(key));
+    }
+
     [Fact]
     public async Task On_a_read_only_connection_a_transaction_opens_and_reads_and_its_writes_are_refused_by_the_database()
     {
