@@ -253,6 +253,13 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         Obligations obligations, bool readOnly, bool pinned, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(database, transaction);
+        if (pinned)
+        {
+            // SET LOCAL and SET TRANSACTION only warn outside a transaction block: should anything have ended the pinned
+            // transaction upstream without the gateway knowing, this fails (25P01) instead of the guard not holding.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SAVEPOINT portcullis_guard"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("RELEASE SAVEPOINT portcullis_guard"));
+        }
         if (readOnly) batch.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
         if ((obligations.StatementTimeoutMs ?? TimeoutMs(connection)) is { } ms)
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {ms}"));
@@ -381,7 +388,7 @@ public sealed class PinnedConnection(string connection)
 
 /// <summary>
 /// A statement to run on a pinned connection. <paramref name="Control"/>: transaction control (BEGIN, COMMIT, ROLLBACK,
-/// SAVEPOINT, RELEASE, ROLLBACK TO), run as sent, without settings or guard.
+/// SAVEPOINT, RELEASE, ROLLBACK TO), run as the wire listener rebuilt it, without settings or guard.
 /// </summary>
 public sealed record PinnedRun(PinnedConnection Connection, bool Control);
 
