@@ -31,6 +31,13 @@ public sealed class PostgresWireOptions
     /// </summary>
     public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How many transactions may be open at once through the listener on one connection (each holds a connection of its
+    /// pool, 100 by default, until it ends): a BEGIN past it is refused with 53300, so open transactions cannot take the
+    /// whole pool from the statements that run on their own.
+    /// </summary>
+    public int MaxOpenTransactions { get; set; } = 32;
+
     /// <summary>How long a client has to finish startup and authentication.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

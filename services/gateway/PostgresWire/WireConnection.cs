@@ -566,7 +566,10 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         switch (control.Kind)
         {
             case ControlKind.Begin:
-                var pinned = postgres.Pin(_session.Connection);
+                if (postgres.Pin(_session.Connection, options.MaxOpenTransactions) is not { } pinned)
+                    return WireOutcome.Failed(WireError.Of("53300",
+                        $"Too many transactions are open through the gateway on '{_session.Connection}' ({options.MaxOpenTransactions}).",
+                        hint: "Run the statement on its own (outside a transaction), or try BEGIN again once other transactions ended."));
                 var id = "tx-" + NewId.NextGuid().ToString("N");
                 outcome = await StatementAsync(sql, [], new PinnedRun(pinned, true), id);
                 if (outcome.Error is not null)

@@ -1,4 +1,8 @@
 using Portcullis.Gateway.Connectors.Postgres;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.PostgresWire;
 
 namespace Portcullis.UnitTests.Gateway;
@@ -87,6 +91,23 @@ public sealed class WireTransactionTests
         Assert.Equal(first, WireSql.Words(sql, 1)[0]);
         Assert.Single(WireSql.Statements(sql + ";"));
         Assert.Equal(["-- x\rSELECT 1", "SELECT 2"], WireSql.Statements("-- x\rSELECT 1; SELECT 2"));
+    }
+
+    /// <summary>Each open transaction holds a pool connection: past the cap a BEGIN gets none, and each one given back frees one.</summary>
+    [Fact]
+    public async Task Pinned_connections_are_capped_per_connection_and_freed_once_each()
+    {
+        using var secrets = new SecretResolver(new ConfigurationBuilder().Build(), NullLogger<SecretResolver>.Instance);
+        var postgres = new PostgresConnector(new PortcullisConfig(), secrets, new ColumnOrigins(),
+            new MaskedViews(new MaskedColumnRules()), NullLogger<PostgresConnector>.Instance);
+        var first = postgres.Pin("warehouse", 2)!;
+        Assert.NotNull(postgres.Pin("warehouse", 2));
+        Assert.Null(postgres.Pin("warehouse", 2));
+        Assert.NotNull(postgres.Pin("other", 2)); // counted per connection
+        await postgres.ReleaseAsync(first);
+        await postgres.ReleaseAsync(first); // given back twice (rollback, then the connection closing): freed once
+        Assert.NotNull(postgres.Pin("warehouse", 2));
+        Assert.Null(postgres.Pin("warehouse", 2));
     }
 
     [Fact]
