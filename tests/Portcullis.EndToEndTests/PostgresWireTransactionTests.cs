@@ -190,6 +190,36 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         Assert.Equal(0, await NotesWith(key));
     }
 
+    /// <summary>
+    /// Each open transaction holds a connection of the gateway's pool: past the cap a BEGIN is refused (53300) instead of
+    /// the pool running dry for every other agent, statements on their own still run, and a transaction ending frees one.
+    /// </summary>
+    [Fact]
+    public async Task Open_transactions_are_capped_so_they_cannot_take_the_whole_pool()
+    {
+        var open = new List<RawWire>();
+        try
+        {
+            RawWire.Answer refused;
+            while (true)
+            {
+                var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
+                open.Add(wire);
+                var begun = await wire.QueryAsync("BEGIN");
+                if (begun.Error is not null) { refused = begun; break; }
+                Assert.True(open.Count <= PortcullisStack.WireMaxOpenTransactions, "BEGIN past the cap was taken");
+            }
+            Assert.Equal(("53300", 'I'), (refused.Error, refused.Status));
+            Assert.Null((await open[^1].QueryAsync("SELECT 1")).Error); // a statement on its own still gets a connection
+            Assert.Equal('I', (await open[0].QueryAsync("ROLLBACK")).Status);
+            Assert.Equal('T', (await open[^1].QueryAsync("BEGIN")).Status);
+        }
+        finally
+        {
+            foreach (var wire in open) wire.Dispose();
+        }
+    }
+
     [Fact]
     public async Task On_a_read_only_connection_a_transaction_opens_and_reads_and_its_writes_are_refused_by_the_database()
     {
