@@ -290,6 +290,28 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         Assert.Equal(0, await NotesWith(key));
     }
 
+    [Fact]
+    public async Task A_transaction_kept_busy_is_still_rolled_back_and_closed_with_25P04_past_its_longest_duration()
+    {
+        await CreateTablesAsync(stack);
+        var key = NewKey();
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
+        await wire.QueryAsync("BEGIN");
+        await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'kept busy')");
+        // Never idle past the idle limit until less than it is left of the longest duration; then the gateway ends the
+        // transaction when that runs out (25P04), before the idle limit would (25P03).
+        var busy = System.Diagnostics.Stopwatch.StartNew();
+        while (busy.Elapsed < PortcullisStack.WireMaxTransactionDuration - PortcullisStack.WireIdleInTransactionTimeout / 2)
+        {
+            Assert.Equal('T', (await wire.QueryAsync("SELECT 1")).Status);
+            await Task.Delay(PortcullisStack.WireIdleInTransactionTimeout / 4);
+        }
+        var closing = await wire.ReadUntilClosedAsync(PortcullisStack.WireIdleInTransactionTimeout * 4);
+        Assert.True(closing.Any(m => m.Type == 'E' && m.Text.Contains("25P04") && m.Text.Contains("FATAL")),
+            string.Join(" | ", closing.Select(m => $"{m.Type}:{m.Text}")));
+        Assert.Equal(0, await NotesWith(key));
+    }
+
     /// <summary>A hand-written protocol client, to see the ReadyForQuery status byte that drivers keep to themselves.</summary>
     private sealed class RawWire : IDisposable
     {

@@ -34,6 +34,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
     private readonly WireTransaction _transaction = new();
+    private DateTimeOffset _transactionEnds;
 
     /// <summary>A parsed statement; <paramref name="Described"/>: the columns a Describe announced, which its portals must keep.</summary>
     private sealed record PreparedStatement(string Sql, uint[] ParameterTypes, IReadOnlyList<WireResultColumn>? Described = null);
@@ -578,6 +579,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                     return outcome;
                 }
                 _transaction.Began(id, pinned, settings.Save());
+                _transactionEnds = DateTimeOffset.UtcNow + options.MaxTransactionDuration;
                 return outcome with { Tag = control.Tag };
             case ControlKind.Commit:
                 // A failed transaction is rolled back, as PostgreSQL does, and recorded as the rollback it is.
@@ -623,20 +625,36 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private async Task<FrontendMessage?> NextMessageAsync()
     {
         if (!_transaction.Active) return await ReadAsync(startup: false, closed);
+        // A client that keeps sending keeps its transaction, and its locks, only up to MaxTransactionDuration in all.
+        var left = _transactionEnds - DateTimeOffset.UtcNow;
+        if (left <= TimeSpan.Zero) return await TransactionTimedOutAsync();
+        // Which limit runs out first is decided here: a timer may fire a little before the clock says it is due.
+        var byDuration = left < options.IdleInTransactionTimeout;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(closed);
-        idle.CancelAfter(options.IdleInTransactionTimeout);
+        idle.CancelAfter(byDuration ? left : options.IdleInTransactionTimeout);
         try
         {
             return await ReadAsync(startup: false, idle.Token);
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !closed.IsCancellationRequested)
         {
+            if (byDuration) return await TransactionTimedOutAsync();
             logger.LogInformation("PostgreSQL wire: session {Session} idle in transaction {Transaction} past {Limit}; rolled back",
                 _session!.SessionId, _transaction.Id, options.IdleInTransactionTimeout);
             await EndAsync(committed: false);
             await FatalAsync("25P03", "terminating connection due to idle-in-transaction timeout");
             return null;
         }
+    }
+
+    /// <summary>The transaction outlived MaxTransactionDuration: rolled back, and the connection ends as PostgreSQL 17's transaction_timeout ends it.</summary>
+    private async Task<FrontendMessage?> TransactionTimedOutAsync()
+    {
+        logger.LogInformation("PostgreSQL wire: session {Session} transaction {Transaction} open past {Limit}; rolled back",
+            _session!.SessionId, _transaction.Id, options.MaxTransactionDuration);
+        await EndAsync(committed: false);
+        await FatalAsync("25P04", "terminating connection due to transaction timeout");
+        return null;
     }
 
     private async Task<WireOutcome> StatementAsync(string sql, IReadOnlyList<string?> parameters, PinnedRun? pinned, string? transaction = null)
