@@ -166,6 +166,60 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         Assert.Equal(0, await NotesWith(key));
     }
 
+    /// <summary>
+    /// Transaction control runs on the pinned connection without the obligations' guard. PostgreSQL ends a line comment at
+    /// a carriage return: text the gateway once read as BEGIN ran an INSERT unguarded, and a COMMIT it read as an ordinary
+    /// statement ended the transaction upstream, so the guard of the write after it (SET TRANSACTION READ ONLY, a no-op
+    /// outside a transaction block) did not hold. Either way the write must meet read-only.
+    /// </summary>
+    [Theory]
+    [InlineData("", "-- x\r{insert} /*\nBEGIN */")]
+    [InlineData("BEGIN", "-- x\rCOMMIT /*\n*/")]
+    [InlineData("BEGIN", "BEGIN")]
+    public async Task Transaction_control_that_postgresql_reads_differently_cannot_lift_read_only(string begin, string attack)
+    {
+        await CreateTablesAsync(stack);
+        var key = NewKey();
+        var insert = $"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'unguarded')";
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-ro");
+        if (begin.Length > 0) Assert.Null((await wire.QueryAsync(begin)).Error);
+        await wire.QueryAsync(attack.Replace("{insert}", insert));
+        var write = await wire.QueryAsync(insert);
+        Assert.Equal("25006", write.Error); // read_only_sql_transaction
+        await wire.QueryAsync("ROLLBACK");
+        Assert.Equal(0, await NotesWith(key));
+    }
+
+    /// <summary>
+    /// Each open transaction holds a connection of the gateway's pool: past the cap a BEGIN is refused (53300) instead of
+    /// the pool running dry for every other agent, statements on their own still run, and a transaction ending frees one.
+    /// </summary>
+    [Fact]
+    public async Task Open_transactions_are_capped_so_they_cannot_take_the_whole_pool()
+    {
+        var open = new List<RawWire>();
+        try
+        {
+            RawWire.Answer refused;
+            while (true)
+            {
+                var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
+                open.Add(wire);
+                var begun = await wire.QueryAsync("BEGIN");
+                if (begun.Error is not null) { refused = begun; break; }
+                Assert.True(open.Count <= PortcullisStack.WireMaxOpenTransactions, "BEGIN past the cap was taken");
+            }
+            Assert.Equal(("53300", 'I'), (refused.Error, refused.Status));
+            Assert.Null((await open[^1].QueryAsync("SELECT 1")).Error); // a statement on its own still gets a connection
+            Assert.Equal('I', (await open[0].QueryAsync("ROLLBACK")).Status);
+            Assert.Equal('T', (await open[^1].QueryAsync("BEGIN")).Status);
+        }
+        finally
+        {
+            foreach (var wire in open) wire.Dispose();
+        }
+    }
+
     [Fact]
     public async Task On_a_read_only_connection_a_transaction_opens_and_reads_and_its_writes_are_refused_by_the_database()
     {
@@ -233,6 +287,28 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         // The gateway speaks first once the limit has passed: FATAL, then it closes the connection.
         var closing = await wire.ReadUntilClosedAsync(PortcullisStack.WireIdleInTransactionTimeout * 4);
         Assert.Contains(closing, m => m.Type == 'E' && m.Text.Contains("25P03") && m.Text.Contains("FATAL"));
+        Assert.Equal(0, await NotesWith(key));
+    }
+
+    [Fact]
+    public async Task A_transaction_kept_busy_is_still_rolled_back_and_closed_with_25P04_past_its_longest_duration()
+    {
+        await CreateTablesAsync(stack);
+        var key = NewKey();
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse-tx");
+        await wire.QueryAsync("BEGIN");
+        await wire.QueryAsync($"INSERT INTO {Notes} (id, note) VALUES ('{key}', 'kept busy')");
+        // Never idle past the idle limit until less than it is left of the longest duration; then the gateway ends the
+        // transaction when that runs out (25P04), before the idle limit would (25P03).
+        var busy = System.Diagnostics.Stopwatch.StartNew();
+        while (busy.Elapsed < PortcullisStack.WireMaxTransactionDuration - PortcullisStack.WireIdleInTransactionTimeout / 2)
+        {
+            Assert.Equal('T', (await wire.QueryAsync("SELECT 1")).Status);
+            await Task.Delay(PortcullisStack.WireIdleInTransactionTimeout / 4);
+        }
+        var closing = await wire.ReadUntilClosedAsync(PortcullisStack.WireIdleInTransactionTimeout * 4);
+        Assert.True(closing.Any(m => m.Type == 'E' && m.Text.Contains("25P04") && m.Text.Contains("FATAL")),
+            string.Join(" | ", closing.Select(m => $"{m.Type}:{m.Text}")));
         Assert.Equal(0, await NotesWith(key));
     }
 

@@ -31,6 +31,20 @@ public sealed class PostgresWireOptions
     /// </summary>
     public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a transaction may stay open in all, however busy its client keeps it (the idle limit alone lets a client
+    /// that sends a statement now and then hold its locks forever): past it the transaction is rolled back and the
+    /// connection closed (FATAL 25P04, as PostgreSQL 17's transaction_timeout).
+    /// </summary>
+    public TimeSpan MaxTransactionDuration { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How many transactions may be open at once through the listener on one connection (each holds a connection of its
+    /// pool, 100 by default, until it ends): a BEGIN past it is refused with 53300, so open transactions cannot take the
+    /// whole pool from the statements that run on their own.
+    /// </summary>
+    public int MaxOpenTransactions { get; set; } = 32;
+
     /// <summary>How long a client has to finish startup and authentication.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -34,6 +34,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
     private readonly WireTransaction _transaction = new();
+    private DateTimeOffset _transactionEnds;
 
     /// <summary>A parsed statement; <paramref name="Described"/>: the columns a Describe announced, which its portals must keep.</summary>
     private sealed record PreparedStatement(string Sql, uint[] ParameterTypes, IReadOnlyList<WireResultColumn>? Described = null);
@@ -545,7 +546,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             return WireOutcome.Failed(refused);
         }
         if (_transaction.NoOp(control) is { } warning) return new WireOutcome([], 0, null) { Tag = control.Tag, Notices = [warning] };
-        if (control.Kind != ControlKind.None) return await ControlAsync(control, sql);
+        if (control.Kind != ControlKind.None) return await ControlAsync(control);
         var outcome = await StatementAsync(sql, parameters, _transaction.Pinned is { } pinned ? new PinnedRun(pinned, false) : null);
         if (outcome.Error is not null) _transaction.Fail();
         return outcome;
@@ -555,16 +556,21 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     /// Transaction control, each an action of the session through the pipeline like any statement (policy judges BEGIN's
     /// modes; the audit records the transaction's id with each, so its COMMIT or ROLLBACK says how it ended), run on the
     /// pinned connection. A COMMIT that does not complete (refused, or failed upstream) leaves nothing committed: the
-    /// connection is given back rolled back. ROLLBACK ends the transaction whatever its own answer.
+    /// connection is given back rolled back. ROLLBACK ends the transaction whatever its own answer. What is judged and runs
+    /// is the statement rebuilt from what the gateway read (<see cref="TransactionControl.Sql"/>), since it runs unguarded.
     /// </summary>
-    private async Task<WireOutcome> ControlAsync(TransactionControl control, string sql)
+    private async Task<WireOutcome> ControlAsync(TransactionControl control)
     {
+        var sql = control.Sql; // judged and run as the gateway read it, never the agent's text
         var settings = _session!.Settings;
         WireOutcome outcome;
         switch (control.Kind)
         {
             case ControlKind.Begin:
-                var pinned = postgres.Pin(_session.Connection);
+                if (postgres.Pin(_session.Connection, options.MaxOpenTransactions) is not { } pinned)
+                    return WireOutcome.Failed(WireError.Of("53300",
+                        $"Too many transactions are open through the gateway on '{_session.Connection}' ({options.MaxOpenTransactions}).",
+                        hint: "Run the statement on its own (outside a transaction), or try BEGIN again once other transactions ended."));
                 var id = "tx-" + NewId.NextGuid().ToString("N");
                 outcome = await StatementAsync(sql, [], new PinnedRun(pinned, true), id);
                 if (outcome.Error is not null)
@@ -573,6 +579,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                     return outcome;
                 }
                 _transaction.Began(id, pinned, settings.Save());
+                _transactionEnds = DateTimeOffset.UtcNow + options.MaxTransactionDuration;
                 return outcome with { Tag = control.Tag };
             case ControlKind.Commit:
                 // A failed transaction is rolled back, as PostgreSQL does, and recorded as the rollback it is.
@@ -618,20 +625,36 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private async Task<FrontendMessage?> NextMessageAsync()
     {
         if (!_transaction.Active) return await ReadAsync(startup: false, closed);
+        // A client that keeps sending keeps its transaction, and its locks, only up to MaxTransactionDuration in all.
+        var left = _transactionEnds - DateTimeOffset.UtcNow;
+        if (left <= TimeSpan.Zero) return await TransactionTimedOutAsync();
+        // Which limit runs out first is decided here: a timer may fire a little before the clock says it is due.
+        var byDuration = left < options.IdleInTransactionTimeout;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(closed);
-        idle.CancelAfter(options.IdleInTransactionTimeout);
+        idle.CancelAfter(byDuration ? left : options.IdleInTransactionTimeout);
         try
         {
             return await ReadAsync(startup: false, idle.Token);
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !closed.IsCancellationRequested)
         {
+            if (byDuration) return await TransactionTimedOutAsync();
             logger.LogInformation("PostgreSQL wire: session {Session} idle in transaction {Transaction} past {Limit}; rolled back",
                 _session!.SessionId, _transaction.Id, options.IdleInTransactionTimeout);
             await EndAsync(committed: false);
             await FatalAsync("25P03", "terminating connection due to idle-in-transaction timeout");
             return null;
         }
+    }
+
+    /// <summary>The transaction outlived MaxTransactionDuration: rolled back, and the connection ends as PostgreSQL 17's transaction_timeout ends it.</summary>
+    private async Task<FrontendMessage?> TransactionTimedOutAsync()
+    {
+        logger.LogInformation("PostgreSQL wire: session {Session} transaction {Transaction} open past {Limit}; rolled back",
+            _session!.SessionId, _transaction.Id, options.MaxTransactionDuration);
+        await EndAsync(committed: false);
+        await FatalAsync("25P04", "terminating connection due to transaction timeout");
+        return null;
     }
 
     private async Task<WireOutcome> StatementAsync(string sql, IReadOnlyList<string?> parameters, PinnedRun? pinned, string? transaction = null)

@@ -33,7 +33,7 @@ public static class WireSql
     }
 
     /// <summary>Past the token at <paramref name="i"/>: a quoted string, identifier, dollar-quoted body, comment, or one character.</summary>
-    private static int Skip(string sql, int i)
+    internal static int Skip(string sql, int i)
     {
         var c = sql[i];
         if (c == '\'' )
@@ -44,7 +44,8 @@ public static class WireSql
         if (c == '"') return Quoted(sql, i, '"', false);
         if (c == '-' && At(sql, i + 1) == '-')
         {
-            var end = sql.IndexOf('\n', i);
+            // PostgreSQL's lexer ends a line comment at a carriage return as well as a newline.
+            var end = sql.IndexOfAny(['\n', '\r'], i);
             return end < 0 ? sql.Length : end + 1;
         }
         if (c == '/' && At(sql, i + 1) == '*')
@@ -78,7 +79,7 @@ public static class WireSql
 
     private static bool IsIdentifier(char c) => char.IsLetterOrDigit(c) || c == '_';
 
-    private static int Quoted(string sql, int i, char quote, bool backslashEscapes)
+    internal static int Quoted(string sql, int i, char quote, bool backslashEscapes)
     {
         var j = i + 1;
         while (j < sql.Length)

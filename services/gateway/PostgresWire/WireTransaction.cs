@@ -3,60 +3,143 @@ using Portcullis.Gateway.Connectors.Postgres;
 namespace Portcullis.Gateway.PostgresWire;
 
 /// <summary>What a transaction-control statement is, as far as the wire session's transaction is concerned.</summary>
-public enum ControlKind { None, Begin, Commit, Rollback, Savepoint, Release, RollbackTo, Unsupported }
+public enum ControlKind { None, Begin, Commit, Rollback, Savepoint, Release, RollbackTo, Unsupported, Malformed }
 
 /// <summary>
-/// A transaction-control statement read from its leading keywords (comments skipped, as PostgreSQL's lexer skips them):
-/// its kind, the savepoint it names (folded as PostgreSQL folds an identifier), and the command tag PostgreSQL answers.
-/// Two-phase commit and AND CHAIN are <see cref="ControlKind.Unsupported"/>: a prepared transaction outlives the session
-/// and keeps its locks, and a chained one would begin without being judged.
+/// A transaction-control statement, read in full by PostgreSQL's grammar for it (comments skipped as PostgreSQL's lexer
+/// skips them): its kind, the savepoint it names (folded as PostgreSQL folds an identifier), the command tag PostgreSQL
+/// answers, and <see cref="Sql"/>, the canonical statement the gateway has judged and runs in its place. Transaction
+/// control runs without the guard that sets a statement's obligations, so what runs is rebuilt from what was read, never
+/// the agent's text: a text the gateway reads as BEGIN but PostgreSQL would read as something else cannot run unguarded.
+/// A statement that starts with a transaction keyword but does not read fully as one is <see cref="ControlKind.Malformed"/>
+/// (refused). Two-phase commit and AND CHAIN are <see cref="ControlKind.Unsupported"/>: a prepared transaction outlives
+/// the session and keeps its locks, and a chained one would begin without being judged.
 /// </summary>
-public sealed record TransactionControl(ControlKind Kind, string? Savepoint = null, string Tag = "")
+public sealed record TransactionControl(ControlKind Kind, string? Savepoint = null, string Tag = "", string Sql = "")
 {
     private static readonly TransactionControl NotControl = new(ControlKind.None);
+    private static readonly TransactionControl Malformed = new(ControlKind.Malformed);
+    private static readonly TransactionControl Unsupported = new(ControlKind.Unsupported);
 
     public static TransactionControl Of(string sql)
     {
-        var words = WireSql.Words(sql, 6);
+        var words = WireSql.Words(sql, 2);
         if (words.Count == 0) return NotControl;
-        var rest = words.Skip(1).SkipWhile(w => w is "WORK" or "TRANSACTION").ToArray();
-        var chained = rest is ["AND", "CHAIN", ..];
-        switch (words[0])
+        if (words[0] is not ("BEGIN" or "START" or "COMMIT" or "END" or "ROLLBACK" or "ABORT" or "SAVEPOINT" or "RELEASE"))
+            return words is ["PREPARE", "TRANSACTION"] ? Unsupported : NotControl;
+        if (words is ["COMMIT" or "ROLLBACK", "PREPARED"]) return Unsupported;
+        if (Tokens(sql) is not { Count: > 0 } tokens) return Malformed;
+        var first = tokens[0].Word;
+        var rest = tokens.Skip(1).ToList();
+        if (first is "BEGIN" or "START")
         {
-            case "BEGIN":
-                return new(ControlKind.Begin, Tag: "BEGIN");
-            case "START" when words is [_, "TRANSACTION", ..]:
-                return new(ControlKind.Begin, Tag: "START TRANSACTION");
-            case "COMMIT" or "END" when words is [_, "PREPARED", ..] || chained:
-            case "ROLLBACK" when words is [_, "PREPARED", ..]:
-            case "ROLLBACK" or "ABORT" when chained:
-            case "PREPARE" when words is [_, "TRANSACTION", ..]:
-                return new(ControlKind.Unsupported);
-            case "COMMIT" or "END":
-                return new(ControlKind.Commit, Tag: "COMMIT");
-            case "ROLLBACK" when rest is ["TO", ..]:
-                return new(ControlKind.RollbackTo, SavepointName(sql, "TO"), "ROLLBACK");
-            case "ROLLBACK" or "ABORT":
-                return new(ControlKind.Rollback, Tag: "ROLLBACK");
+            if (first == "START" && (rest.Count == 0 || rest[0].Word != "TRANSACTION")) return Malformed;
+            if (rest.Count > 0 && (rest[0].Word is "TRANSACTION" || (first == "BEGIN" && rest[0].Word is "WORK"))) rest.RemoveAt(0);
+            return Modes(rest) is { } modes
+                ? new(ControlKind.Begin, Tag: first == "BEGIN" ? "BEGIN" : "START TRANSACTION", Sql: modes.Length == 0 ? "BEGIN" : "BEGIN " + modes)
+                : Malformed;
+        }
+        if (rest.Count > 0 && rest[0].Word is "WORK" or "TRANSACTION") rest.RemoveAt(0);
+        switch (first)
+        {
+            case "ROLLBACK" when rest is [{ Word: "TO" }, ..]:
+                return Named(rest.Skip(1).ToList()) is { } to
+                    ? new(ControlKind.RollbackTo, to, "ROLLBACK", "ROLLBACK TO SAVEPOINT " + Quote(to))
+                    : Malformed;
+            case "COMMIT" or "END" or "ROLLBACK" or "ABORT":
+                var commit = first is "COMMIT" or "END";
+                return rest switch
+                {
+                    [] or [{ Word: "AND" }, { Word: "NO" }, { Word: "CHAIN" }] =>
+                        new(commit ? ControlKind.Commit : ControlKind.Rollback, Tag: commit ? "COMMIT" : "ROLLBACK", Sql: commit ? "COMMIT" : "ROLLBACK"),
+                    [{ Word: "AND" }, { Word: "CHAIN" }] => Unsupported,
+                    _ => Malformed,
+                };
             case "SAVEPOINT":
-                return new(ControlKind.Savepoint, SavepointName(sql, "SAVEPOINT"), "SAVEPOINT");
-            case "RELEASE":
-                return new(ControlKind.Release, SavepointName(sql, "RELEASE"), "RELEASE");
-            default:
-                return NotControl;
+                return tokens is [_, { } only] && only.Name is { } name
+                    ? new(ControlKind.Savepoint, name, "SAVEPOINT", "SAVEPOINT " + Quote(name))
+                    : Malformed;
+            default: // RELEASE [SAVEPOINT] name
+                return Named(tokens.Skip(1).ToList()) is { } released
+                    ? new(ControlKind.Release, released, "RELEASE", "RELEASE SAVEPOINT " + Quote(released))
+                    : Malformed;
         }
     }
 
-    /// <summary>The identifier after <paramref name="keyword"/> (and an optional SAVEPOINT), folded to lower case unless quoted.</summary>
-    private static string? SavepointName(string sql, string keyword)
+    /// <summary>[SAVEPOINT] name: the name, or null.</summary>
+    private static string? Named(List<Token> rest) => rest switch
     {
-        var match = System.Text.RegularExpressions.Regex.Match(sql,
-            $@"\b{keyword}\s+(?:SAVEPOINT\s+(?=\S))?(""(?:[^""]|"""")+""|[^\s;]+)",
-            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
-        if (!match.Success) return null;
-        var name = match.Groups[1].Value;
-        return name.StartsWith('"') ? name[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal) : name.ToLowerInvariant();
+        [{ Word: "SAVEPOINT" }, var name] => name.Name,
+        [var name] => name.Name,
+        _ => null,
+    };
+
+    private static readonly string[][] KnownModes =
+    [
+        ["ISOLATION", "LEVEL", "SERIALIZABLE"], ["ISOLATION", "LEVEL", "REPEATABLE", "READ"],
+        ["ISOLATION", "LEVEL", "READ", "COMMITTED"], ["ISOLATION", "LEVEL", "READ", "UNCOMMITTED"],
+        ["READ", "WRITE"], ["READ", "ONLY"], ["DEFERRABLE"], ["NOT", "DEFERRABLE"],
+    ];
+
+    /// <summary>BEGIN's transaction modes (commas between them optional, as PostgreSQL takes them), canonical; null if anything else.</summary>
+    private static string? Modes(List<Token> tokens)
+    {
+        var words = tokens.Select(t => t.Word).ToList();
+        var modes = new List<string>();
+        var i = 0;
+        while (i < words.Count)
+        {
+            if (modes.Count > 0 && words[i] == "," && ++i == words.Count) return null;
+            var mode = KnownModes.FirstOrDefault(m => i + m.Length <= words.Count && m.Select((w, k) => words[i + k] == w).All(same => same));
+            if (mode is null) return null;
+            modes.Add(string.Join(' ', mode));
+            i += mode.Length;
+        }
+        return string.Join(", ", modes);
     }
+
+    /// <summary>A token: a keyword or unquoted identifier (<see cref="Word"/> upper case), a quoted identifier, or a comma.</summary>
+    private sealed record Token(string? Word, string? Name);
+
+    /// <summary>
+    /// The statement's tokens, comments and a trailing semicolon skipped; null when it holds anything a transaction-control
+    /// statement cannot (a string, an operator, a character PostgreSQL would read differently), which is refused.
+    /// </summary>
+    private static List<Token>? Tokens(string sql)
+    {
+        var tokens = new List<Token>();
+        var i = 0;
+        var ended = false;
+        while (i < sql.Length)
+        {
+            var c = sql[i];
+            if (c is ' ' or '\t' or '\n' or '\r' or '\f' or '\v') i++;
+            else if ((c == '-' && i + 1 < sql.Length && sql[i + 1] == '-') || (c == '/' && i + 1 < sql.Length && sql[i + 1] == '*'))
+                i = WireSql.Skip(sql, i);
+            else if (ended) return null;
+            else if (c == ';') { ended = true; i++; }
+            else if (c == ',') { tokens.Add(new Token(",", null)); i++; }
+            else if (char.IsAsciiLetter(c) || c == '_')
+            {
+                var start = i;
+                while (i < sql.Length && (char.IsAsciiLetterOrDigit(sql[i]) || sql[i] is '_' or '$')) i++;
+                if (i < sql.Length && sql[i] > 127) return null;
+                var word = sql[start..i];
+                tokens.Add(new Token(word.ToUpperInvariant(), word.ToLowerInvariant()));
+            }
+            else if (c == '"')
+            {
+                var end = WireSql.Quoted(sql, i, '"', false);
+                if (end > sql.Length || sql[end - 1] != '"' || end - i < 3) return null;
+                tokens.Add(new Token("\"", sql[(i + 1)..(end - 1)].Replace("\"\"", "\"", StringComparison.Ordinal)));
+                i = end;
+            }
+            else return null;
+        }
+        return tokens;
+    }
+
+    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }
 
 /// <summary>
@@ -94,6 +177,9 @@ public sealed class WireTransaction
     /// </summary>
     public WireError? Refusal(TransactionControl control) => (Current, control.Kind) switch
     {
+        (_, ControlKind.Malformed) => WireError.Of("42601",
+            "A transaction-control statement is taken through the gateway only in PostgreSQL's plain form.",
+            hint: "Send BEGIN [modes], COMMIT, ROLLBACK, SAVEPOINT name, RELEASE name or ROLLBACK TO name alone."),
         (_, ControlKind.Unsupported) => WireError.Of(WireErrors.FeatureNotSupported,
             "Two-phase commit and AND CHAIN are not supported through the gateway.",
             hint: "End the transaction with COMMIT or ROLLBACK, then BEGIN a new one."),

@@ -88,8 +88,15 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     /// gateway sets each later statement's obligations again right before it (read-only for the rest of the transaction
     /// once one statement was read-only), so it cannot lift them: it is judged by the rules, not refused as an escape.
     /// </summary>
+    /// Only in the canonical form the gateway rebuilds it in (it never runs the agent's own text for one), so no comment,
+    /// string or odd character can make the gateway and PostgreSQL read it differently.
     private static bool IsWireTransactionControl(AgentAction action, Analysis.Sql.SqlAnalysis sql) =>
-        action.Transaction is not null && sql.Statements.Count == 1 && sql.Kinds.Count == 1 && sql.Kinds.Contains("transaction");
+        action.Transaction is not null && action.Sql is { } text && CanonicalTransactionControl.IsMatch(text)
+        && sql.Statements.Count == 1 && sql.Kinds.Count == 1 && sql.Kinds.Contains("transaction");
+
+    private static readonly System.Text.RegularExpressions.Regex CanonicalTransactionControl = new(
+        """^(?:BEGIN(?: [A-Z]+(?: [A-Z]+)*(?:, [A-Z]+(?: [A-Z]+)*)*)?|COMMIT|ROLLBACK|(?:SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) "(?:[^"\x00-\x1f]|"")+")$""",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     private PolicyDecision Decided(CompiledPolicy policy, RequestReceived request, ActionAnalysis analysis, Decision decision,
         string? ruleId, string reason, IReadOnlyList<CompiledRule> matched, Obligations obligations)

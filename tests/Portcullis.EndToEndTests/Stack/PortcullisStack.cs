@@ -87,6 +87,12 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>How long the wire listener lets a transaction sit idle before it rolls it back and closes the connection.</summary>
     public static readonly TimeSpan WireIdleInTransactionTimeout = TimeSpan.FromSeconds(8);
 
+    /// <summary>How long a wire transaction may stay open in all, kept busy or not.</summary>
+    public static readonly TimeSpan WireMaxTransactionDuration = TimeSpan.FromSeconds(20);
+
+    /// <summary>Transactions open at once per connection on the wire; low enough to reach in a test.</summary>
+    public const int WireMaxOpenTransactions = 8;
+
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
     /// <summary>The gateway's configured public URL (Gateway:PublicUrl), the base of the links it gives out.</summary>
@@ -182,6 +188,8 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["PostgresWire__CertificateKeyPath"] = keyPath,
             // Long enough for any client's pauses within a transaction, short enough for the test that waits it out.
             ["PostgresWire__IdleInTransactionTimeout"] = WireIdleInTransactionTimeout.ToString(),
+            ["PostgresWire__MaxTransactionDuration"] = WireMaxTransactionDuration.ToString(),
+            ["PostgresWire__MaxOpenTransactions"] = WireMaxOpenTransactions.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 
         foreach (var service in _services.Values) service.Start();

@@ -1,4 +1,8 @@
 using Portcullis.Gateway.Connectors.Postgres;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Secrets;
 using Portcullis.Gateway.PostgresWire;
 
 namespace Portcullis.UnitTests.Gateway;
@@ -20,6 +24,8 @@ public sealed class WireTransactionTests
     [InlineData("RELEASE b", ControlKind.Release, "b", "RELEASE")]
     [InlineData("ROLLBACK TO SAVEPOINT a", ControlKind.RollbackTo, "a", "ROLLBACK")]
     [InlineData("ROLLBACK WORK TO c", ControlKind.RollbackTo, "c", "ROLLBACK")]
+    [InlineData("-- c\rCOMMIT", ControlKind.Commit, null, "COMMIT")]
+    [InlineData("-- x\rUPDATE orders SET total = 0 /*\nBEGIN */", ControlKind.None, null, "")]
     [InlineData("COMMIT AND CHAIN", ControlKind.Unsupported, null, "")]
     [InlineData("ROLLBACK AND CHAIN", ControlKind.Unsupported, null, "")]
     [InlineData("PREPARE TRANSACTION 'x'", ControlKind.Unsupported, null, "")]
@@ -32,6 +38,76 @@ public sealed class WireTransactionTests
     {
         var control = TransactionControl.Of(sql);
         Assert.Equal((kind, savepoint, tag), (control.Kind, control.Savepoint, control.Tag));
+    }
+
+    [Theory]
+    [InlineData("BEGIN", "BEGIN")]
+    [InlineData("begin work isolation level serializable, read write", "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE")]
+    [InlineData("START TRANSACTION READ ONLY DEFERRABLE", "BEGIN READ ONLY, DEFERRABLE")]
+    [InlineData("BEGIN -- c\rREAD WRITE;", "BEGIN READ WRITE")]
+    [InlineData("/* a /* nested */ comment */ END TRANSACTION AND NO CHAIN", "COMMIT")]
+    [InlineData("-- c\rCOMMIT", "COMMIT")]
+    [InlineData("abort work", "ROLLBACK")]
+    [InlineData("SAVEPOINT work", "SAVEPOINT \"work\"")]
+    [InlineData("savepoint \"a\"\"b\"", "SAVEPOINT \"a\"\"b\"")]
+    [InlineData("RELEASE savepoint", "RELEASE SAVEPOINT \"savepoint\"")]
+    [InlineData("ROLLBACK WORK TO SAVEPOINT A", "ROLLBACK TO SAVEPOINT \"a\"")]
+    public void Transaction_control_runs_as_rebuilt_from_what_was_read_never_as_sent(string sql, string runs) =>
+        Assert.Equal(runs, TransactionControl.Of(sql).Sql);
+
+    /// <summary>
+    /// Transaction control runs without the obligations' guard, so a text the gateway would read as BEGIN (or COMMIT...)
+    /// while PostgreSQL reads more, or something else, is refused rather than run.
+    /// </summary>
+    [Theory]
+    [InlineData("BEGIN; UPDATE orders SET total = 0")]
+    [InlineData("BEGIN READ WRITE, UPDATE")]
+    [InlineData("BEGIN ISOLATION LEVEL READ WRITE")]
+    [InlineData("BEGIN READ ONLY,")]
+    [InlineData("BEGIN\u00a0READ WRITE")]
+    [InlineData("COMMIT 'x'")]
+    [InlineData("ROLLBACK TO")]
+    [InlineData("SAVEPOINT a b")]
+    [InlineData("SAVEPOINT a; SELECT pg_sleep(1)")]
+    [InlineData("RELEASE SAVEPOINT a, b")]
+    [InlineData("START x")]
+    [InlineData("END PREPARED 'x'")]
+    public void A_transaction_keyword_that_does_not_read_fully_as_transaction_control_is_refused(string sql)
+    {
+        var control = TransactionControl.Of(sql);
+        Assert.Equal(ControlKind.Malformed, control.Kind);
+        Assert.Equal("42601", new WireTransaction().Refusal(control)!.SqlState);
+    }
+
+    /// <summary>
+    /// PostgreSQL ends a line comment at a carriage return: text after one is a statement, not a comment, for the
+    /// gateway too (else "-- x\rCOMMIT" would run as an ordinary statement, ending the pinned transaction upstream).
+    /// </summary>
+    [Theory]
+    [InlineData("-- x\rUPDATE orders SET total = 0 /*\nBEGIN */", "UPDATE")]
+    [InlineData("-- x\rCOMMIT", "COMMIT")]
+    public void A_line_comment_ends_at_a_carriage_return(string sql, string first)
+    {
+        Assert.Equal(first, WireSql.Words(sql, 1)[0]);
+        Assert.Single(WireSql.Statements(sql + ";"));
+        Assert.Equal(["-- x\rSELECT 1", "SELECT 2"], WireSql.Statements("-- x\rSELECT 1; SELECT 2"));
+    }
+
+    /// <summary>Each open transaction holds a pool connection: past the cap a BEGIN gets none, and each one given back frees one.</summary>
+    [Fact]
+    public async Task Pinned_connections_are_capped_per_connection_and_freed_once_each()
+    {
+        using var secrets = new SecretResolver(new ConfigurationBuilder().Build(), NullLogger<SecretResolver>.Instance);
+        var postgres = new PostgresConnector(new PortcullisConfig(), secrets, new ColumnOrigins(),
+            new MaskedViews(new MaskedColumnRules()), NullLogger<PostgresConnector>.Instance);
+        var first = postgres.Pin("warehouse", 2)!;
+        Assert.NotNull(postgres.Pin("warehouse", 2));
+        Assert.Null(postgres.Pin("warehouse", 2));
+        Assert.NotNull(postgres.Pin("other", 2)); // counted per connection
+        await postgres.ReleaseAsync(first);
+        await postgres.ReleaseAsync(first); // given back twice (rollback, then the connection closing): freed once
+        Assert.NotNull(postgres.Pin("warehouse", 2));
+        Assert.Null(postgres.Pin("warehouse", 2));
     }
 
     [Fact]

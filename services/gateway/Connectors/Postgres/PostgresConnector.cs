@@ -129,7 +129,20 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     }
 
     /// <summary>A connection of the pool, held by one wire session for the length of its transaction.</summary>
-    public PinnedConnection Pin(string connection) => new(connection);
+    /// <remarks>
+    /// At most <paramref name="limit"/> per connection at once (null when that many are open): each holds one of the pool's
+    /// connections for as long as its client keeps the transaction alive, so without a cap a few agents opening
+    /// transactions would take the whole pool and every other statement would wait for a connection and fail.
+    /// </remarks>
+    public PinnedConnection? Pin(string connection, int limit)
+    {
+        var count = _pinned.AddOrUpdate(connection, 1, (_, n) => n + 1);
+        if (count <= limit) return new(connection);
+        _pinned.AddOrUpdate(connection, 0, (_, n) => n - 1);
+        return null;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _pinned = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Gives a pinned connection back: whatever state the agent left it in, its transaction is rolled back and the session
@@ -138,6 +151,7 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     /// </summary>
     public async Task ReleaseAsync(PinnedConnection pinned)
     {
+        if (Interlocked.Exchange(ref pinned.Released, 1) == 0) _pinned.AddOrUpdate(pinned.Connection, 0, (_, n) => n - 1);
         if (pinned.Database is not { } database) return;
         pinned.Database = null;
         try
@@ -253,6 +267,13 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         Obligations obligations, bool readOnly, bool pinned, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(database, transaction);
+        if (pinned)
+        {
+            // SET LOCAL and SET TRANSACTION only warn outside a transaction block: should anything have ended the pinned
+            // transaction upstream without the gateway knowing, this fails (25P01) instead of the guard not holding.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SAVEPOINT portcullis_guard"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("RELEASE SAVEPOINT portcullis_guard"));
+        }
         if (readOnly) batch.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
         if ((obligations.StatementTimeoutMs ?? TimeoutMs(connection)) is { } ms)
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {ms}"));
@@ -377,11 +398,12 @@ public sealed class PinnedConnection(string connection)
     public string Connection { get; } = connection;
     internal NpgsqlConnection? Database { get; set; }
     public bool ReadOnly { get; internal set; }
+    internal int Released;
 }
 
 /// <summary>
 /// A statement to run on a pinned connection. <paramref name="Control"/>: transaction control (BEGIN, COMMIT, ROLLBACK,
-/// SAVEPOINT, RELEASE, ROLLBACK TO), run as sent, without settings or guard.
+/// SAVEPOINT, RELEASE, ROLLBACK TO), run as the wire listener rebuilt it, without settings or guard.
 /// </summary>
 public sealed record PinnedRun(PinnedConnection Connection, bool Control);
 
