@@ -21,28 +21,38 @@ public sealed class MaskedViews(MaskedColumnRules rules)
     private const string Dependencies = """
         WITH RECURSIVE named AS (
             SELECT c.oid, n.nspname, c.relname
-            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('v', 'm') AND (c.relname = ANY($1) OR n.nspname || '.' || c.relname = ANY($1))
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+            WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{v,m}'::pg_catalog."char"[])
+                AND (c.relname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+                     OR pg_catalog.concat(n.nspname, '.', c.relname) OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[]))
         ), reads AS (
-            SELECT named.oid AS viewid, d.refobjid AS relid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END AS attnum
+            SELECT named.oid AS viewid, d.refobjid AS relid,
+                CASE WHEN r.ev_action::pg_catalog.text OPERATOR(pg_catalog.~~) '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END AS attnum
             FROM named
-            JOIN pg_catalog.pg_rewrite r ON r.ev_class = named.oid
-            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-                AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+            JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) named.oid
+            JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                AND d.objid OPERATOR(pg_catalog.=) r.oid
+                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.<>) r.ev_class
             UNION
-            SELECT reads.viewid, d.refobjid, CASE WHEN r.ev_action::text LIKE '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END
+            SELECT reads.viewid, d.refobjid,
+                CASE WHEN r.ev_action::pg_catalog.text OPERATOR(pg_catalog.~~) '%:varattno 0 %' THEN 0 ELSE d.refobjsubid END
             FROM reads
-            JOIN pg_catalog.pg_class c ON c.oid = reads.relid AND c.relkind IN ('v', 'm')
-            JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid
-            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-                AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) reads.relid
+                AND c.relkind OPERATOR(pg_catalog.=) ANY ('{v,m}'::pg_catalog."char"[])
+            JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) c.oid
+            JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                AND d.objid OPERATOR(pg_catalog.=) r.oid
+                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.<>) r.ev_class
         )
         SELECT named.nspname, named.relname, n.nspname, c.relname, a.attname
         FROM reads
-        JOIN named ON named.oid = reads.viewid
-        JOIN pg_catalog.pg_class c ON c.oid = reads.relid
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = reads.relid AND a.attnum = reads.attnum AND reads.attnum > 0
+        JOIN named ON named.oid OPERATOR(pg_catalog.=) reads.viewid
+        JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) reads.relid
+        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) reads.relid
+            AND a.attnum OPERATOR(pg_catalog.=) reads.attnum AND reads.attnum OPERATOR(pg_catalog.>) 0
         """;
 
     /// <summary>
