@@ -313,6 +313,34 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
     }
 
     /// <summary>A hand-written protocol client, to see the ReadyForQuery status byte that drivers keep to themselves.</summary>
+    [Fact]
+    public async Task The_masked_view_check_is_not_fooled_by_an_operator_the_agents_search_path_puts_before_pg_catalog()
+    {
+        // A schema the agent may use, holding an = on oids that is never true: with it first in search_path, a check whose
+        // joins wrote a bare = would find no dependencies and pass a view over a masked column as clean.
+        await MaskedColumnCorpusTests.CreateViewsAsync(stack);
+        await using (var connection = new NpgsqlConnection(stack.AdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await Run(connection, $"""
+                CREATE SCHEMA IF NOT EXISTS e2e_shadow;
+                CREATE OR REPLACE FUNCTION e2e_shadow.never(oid, oid) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
+                DO $$ BEGIN
+                    CREATE OPERATOR e2e_shadow.= (leftarg = oid, rightarg = oid, function = e2e_shadow.never);
+                EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$;
+                GRANT USAGE ON SCHEMA e2e_shadow TO "{DemoDatabase.AgentRole}";
+                """);
+        }
+        using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse");
+        Assert.Equal('T', (await wire.QueryAsync("BEGIN")).Status);
+        var path = await wire.QueryAsync("SET search_path = e2e_shadow, pg_catalog, demo");
+        Assert.Null(path.Error); // the premise: policy lets the agent set it (it then vets unqualified names more strictly)
+        var read = await wire.QueryAsync("SELECT login_hint FROM demo.service_logins");
+        Assert.Equal("42501", read.Error);
+        Assert.Empty(read.Rows);
+        await wire.QueryAsync("ROLLBACK");
+    }
+
     private sealed class RawWire : IDisposable
     {
         private readonly TcpClient _client;
