@@ -318,7 +318,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
     {
         // A schema the agent may use, holding an = on oids that is never true: with it first in search_path, a check whose
         // joins wrote a bare = would find no dependencies and pass a view over a masked column as clean.
-        await MaskedColumnCorpusTests.CreateViewsAsync(stack);
+        // Its own schema, so the demo schema's listing (which other tests read through a max_rows cap) is unchanged.
         await using (var connection = new NpgsqlConnection(stack.AdminConnectionString))
         {
             await connection.OpenAsync();
@@ -328,14 +328,18 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
                 DO $$ BEGIN
                     CREATE OPERATOR e2e_shadow.= (leftarg = oid, rightarg = oid, function = e2e_shadow.never);
                 EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$;
+                CREATE TABLE IF NOT EXISTS demo.service_accounts (id int PRIMARY KEY, password text NOT NULL);
+                INSERT INTO demo.service_accounts VALUES (1, 'Pw-9f3kQz7Lm2') ON CONFLICT DO NOTHING;
+                CREATE OR REPLACE VIEW e2e_shadow.logins AS SELECT id, password AS login_hint FROM demo.service_accounts;
                 GRANT USAGE ON SCHEMA e2e_shadow TO "{DemoDatabase.AgentRole}";
+                GRANT SELECT ON e2e_shadow.logins TO "{DemoDatabase.AgentRole}";
                 """);
         }
         using var wire = await RawWire.OpenAsync(stack, NewSession(), "warehouse");
         Assert.Equal('T', (await wire.QueryAsync("BEGIN")).Status);
         var path = await wire.QueryAsync("SET search_path = e2e_shadow, pg_catalog, demo");
         Assert.Null(path.Error); // the premise: policy lets the agent set it (it then vets unqualified names more strictly)
-        var read = await wire.QueryAsync("SELECT login_hint FROM demo.service_logins");
+        var read = await wire.QueryAsync("SELECT login_hint FROM e2e_shadow.logins");
         Assert.Equal("42501", read.Error);
         Assert.Empty(read.Rows);
         await wire.QueryAsync("ROLLBACK");
