@@ -163,12 +163,16 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
             {
                 var rule = reader.GetString(0);
                 if (!charges.TryGetValue(rule, out var list)) charges[rule] = list = [];
-                list.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                    JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+                list.Add(Charge(reader, 1));
             }
         }
         return charges.ToDictionary(c => c.Key, c => (IReadOnlyList<BudgetCharge>)c.Value, StringComparer.Ordinal);
     }
+
+    /// <summary>One charge from a row's columns charged_at, requests, rows, bytes, masked::text, starting at <paramref name="first"/>.</summary>
+    private static BudgetCharge Charge(NpgsqlDataReader reader, int first) =>
+        new(reader.GetFieldValue<DateTimeOffset>(first), reader.GetInt64(first + 1), reader.GetInt64(first + 2), reader.GetInt64(first + 3),
+            JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(first + 4)) ?? []);
 
     private static void AddBudgets(NpgsqlCommand command, IReadOnlyList<(string Rule, string Scope, DateTimeOffset Since)> budgets)
     {
@@ -234,8 +238,7 @@ public sealed class BudgetLedger(NpgsqlDataSource database, TimeProvider clock) 
         {
             var at = reader.GetString(0);
             if (at != currentScope) found.Add((currentScope = at, current = []));
-            current!.Add(new BudgetCharge(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(5)) ?? []));
+            current!.Add(Charge(reader, 1));
         }
         return found;
     }
