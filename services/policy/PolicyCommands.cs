@@ -168,6 +168,15 @@ public static class PolicyCommands
         var to = new Option<DateTimeOffset?>("--to") { Description = "Decision time excluded (ISO 8601). Default: now." };
         var connection = new Option<string?>("--connection") { Description = "Only actions on this connection." };
         var subject = new Option<string?>("--subject") { Description = "Only actions of this subject." };
+        var progressEvery = new Option<int?>("--progress-every")
+        {
+            Description = "A progress line on standard error every this many recorded actions read (default: the service's, 500).",
+        };
+        progressEvery.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1 or > Apis.SimulateApi.MaxProgressEvery)
+                result.AddError($"--progress-every is between 1 and {Apis.SimulateApi.MaxProgressEvery}.");
+        });
         var url = new Option<string>("--url") { Description = "The policy service.", DefaultValueFactory = _ => "http://127.0.0.1:5101" };
         url.Validators.Add(result =>
         {
@@ -177,7 +186,7 @@ public static class PolicyCommands
         var command = new Command("simulate", "Sends the file's policy section to POST /policy/simulate of a running policy service, with " +
                                               "the bearer token in PORTCULLIS_TOKEN (an admin who is also an auditor): the changes and the " +
                                               "summary on standard output as JSON Lines, progress on standard error. Exit code 1 when the " +
-                                              "simulation was refused or cut short (no summary).") { from, to, connection, subject, url };
+                                              "simulation was refused or cut short (no summary).") { from, to, connection, subject, progressEvery, url };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var token = Environment.GetEnvironmentVariable("PORTCULLIS_TOKEN") is { Length: > 0 } set ? set
@@ -192,6 +201,7 @@ public static class PolicyCommands
                 {
                     yaml, from = parse.GetValue(from), to = parse.GetValue(to) ?? DateTimeOffset.UtcNow,
                     connection = parse.GetValue(connection), subject = parse.GetValue(subject),
+                    progressEvery = parse.GetValue(progressEvery),
                 }),
             };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);

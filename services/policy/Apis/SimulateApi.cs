@@ -9,16 +9,20 @@ public static class SimulateApi
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>A progress line every this many actions decided, so a long range shows it is moving.</summary>
+    /// <summary>By default, a progress line every this many recorded actions read, so a long range shows it is moving.</summary>
     public const int ProgressEvery = 500;
+
+    /// <summary>The most a request may set <c>progressEvery</c> to (and the least is 1).</summary>
+    public const int MaxProgressEvery = 1_000_000;
 
     public static IEndpointRouteBuilder MapSimulateApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/policy/simulate", Simulate).RequireAuthorization(Extensions.AdminPolicy)
             .WithTags("Policy").WithName("SimulatePolicy").WithSummary("Try a candidate policy on the recorded actions of a time range")
             .WithDescription("JSON Lines, streamed: a change line per action whose effect would change, a progress line every " +
-                             $"{ProgressEvery} actions, and a summary line last (a stream without it was cut short). The token must " +
-                             "also be an auditor's: the record is read from the audit service with it.")
+                             $"progressEvery recorded actions read ({ProgressEvery} unless given; filtered-out ones count), and a " +
+                             "summary line last (a stream without it was cut short). The token must also be an auditor's: the " +
+                             "record is read from the audit service with it.")
             .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable); // the audit service cannot be read
@@ -27,7 +31,8 @@ public static class SimulateApi
 
     /// <summary>
     /// JSON Lines, streamed as the record is read: a <c>change</c> line per action whose effect would change, a
-    /// <c>progress</c> line every <see cref="ProgressEvery"/> actions, and a <c>summary</c> line last (counts by rule).
+    /// <c>progress</c> line every <c>progressEvery</c> recorded actions read (how many were read, decided and changed, and the
+    /// decision time reached, so a long range shows how far it has come), and a <c>summary</c> line last (counts by rule).
     /// A stream without its summary line was cut short. Problems found before the first line are problem details.
     /// </summary>
     public static async Task<IResult> Simulate(SimulateRequest body, HttpContext context, PolicyVersions versions,
@@ -35,7 +40,11 @@ public static class SimulateApi
     {
         if (string.IsNullOrWhiteSpace(body.Yaml) || body.From is not { } from || body.To is not { } to || to <= from)
             return TypedResults.Problem(statusCode: 400, title: "Bad request",
-                detail: "Send {\"yaml\": \"<candidate policy section>\", \"from\": \"<ISO time>\", \"to\": \"<a later ISO time>\", \"connection\"?: \"...\", \"subject\"?: \"...\"}.");
+                detail: "Send {\"yaml\": \"<candidate policy section>\", \"from\": \"<ISO time>\", \"to\": \"<a later ISO time>\", \"connection\"?: \"...\", \"subject\"?: \"...\", \"progressEvery\"?: 500}.");
+        if (body.ProgressEvery is < 1 or > MaxProgressEvery)
+            return TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: $"progressEvery is a number of recorded actions between 1 and {MaxProgressEvery} (default {ProgressEvery}).");
+        var every = body.ProgressEvery ?? ProgressEvery;
 
         PolicySimulator.Run run;
         try
@@ -66,8 +75,10 @@ public static class SimulateApi
             {
                 if (run.Decide(recorded) is { } change)
                     await Write(context, new { type = "change", change }, cancellationToken);
-                else if (run.Decided > 0 && run.Decided % ProgressEvery == 0)
-                    await Write(context, new { type = "progress", decided = run.Decided, changed = run.Changed }, cancellationToken);
+                // Counted in actions read, not decided: a filter that passes few of them still shows the range moving.
+                if (run.Read % every == 0)
+                    await Write(context, new { type = "progress", read = run.Read, decided = run.Decided, changed = run.Changed,
+                        at = recorded.EvaluatedAt }, cancellationToken);
             }
             await Write(context, new { type = "summary", summary = run.Summary() }, cancellationToken);
         }

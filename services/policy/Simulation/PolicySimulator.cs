@@ -3,16 +3,23 @@ using Portcullis.Policy.Rules;
 
 namespace Portcullis.Policy.Simulation;
 
-/// <summary>What a simulation is asked: a candidate policy section, a time range and optional filters.</summary>
-public sealed record SimulateRequest(string? Yaml, DateTimeOffset? From, DateTimeOffset? To, string? Connection, string? Subject);
+/// <summary>
+/// What a simulation is asked: a candidate policy section, a time range, optional filters, and how often (in recorded
+/// actions read) to report progress.
+/// </summary>
+public sealed record SimulateRequest(string? Yaml, DateTimeOffset? From, DateTimeOffset? To, string? Connection, string? Subject,
+    int? ProgressEvery = null);
 
 /// <summary>One recorded action whose effect would change under the candidate.</summary>
 public sealed record SimulatedChange(Guid RequestId, string SessionId, string Subject, string Connection, string Action,
     DateTimeOffset DecidedAt, string DecidedBy, string OldEffect, string? OldRule, string NewEffect, string? NewRule, string NewReason);
 
-/// <summary>The totals, sent last: actions decided again, those that change, and the changes by the candidate's rule.</summary>
+/// <summary>
+/// The totals, sent last: recorded actions read, those decided again (past the filters), those that change, and the
+/// changes by the candidate's rule and by the rule that decided them.
+/// </summary>
 public sealed record SimulationSummary(int Decided, int Changed, int UnknownVersions, IReadOnlyDictionary<string, int> ChangedByRule,
-    IReadOnlyDictionary<string, int> ChangedByOldRule);
+    IReadOnlyDictionary<string, int> ChangedByOldRule, int Read);
 
 /// <summary>
 /// Decides recorded actions again, under the candidate and under the version that decided each one (versions are
@@ -29,6 +36,8 @@ public sealed class PolicySimulator(PolicyEvaluator evaluator)
     {
         private readonly Dictionary<string, int> _byRule = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _byOldRule = new(StringComparer.Ordinal);
+        /// <summary>Recorded actions read, the filtered-out ones included: what progress counts.</summary>
+        public int Read { get; private set; }
         public int Decided { get; private set; }
         public int Changed { get; private set; }
         public int UnknownVersions { get; private set; }
@@ -36,6 +45,7 @@ public sealed class PolicySimulator(PolicyEvaluator evaluator)
         /// <summary>The change, if this recorded decision would come out otherwise; null when it would not, or is filtered out.</summary>
         public SimulatedChange? Decide(PolicyEvaluated recorded)
         {
+            Read++;
             if (connection is not null && !string.Equals(recorded.Action.Connection, connection, StringComparison.Ordinal)) return null;
             if (subject is not null && !string.Equals(recorded.Principal.Subject, subject, StringComparison.Ordinal)) return null;
             Decided++;
@@ -58,7 +68,7 @@ public sealed class PolicySimulator(PolicyEvaluator evaluator)
         }
 
         public SimulationSummary Summary() => new(Decided, Changed, UnknownVersions,
-            new SortedDictionary<string, int>(_byRule, StringComparer.Ordinal), new SortedDictionary<string, int>(_byOldRule, StringComparer.Ordinal));
+            new SortedDictionary<string, int>(_byRule, StringComparer.Ordinal), new SortedDictionary<string, int>(_byOldRule, StringComparer.Ordinal), Read);
 
         private static (Decision, string?) Outcome(PolicyEvaluated evaluated) => (evaluated.Decision, evaluated.RuleId);
     }

@@ -279,6 +279,14 @@ public sealed class PolicyCommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Simulate_refuses_a_progress_interval_that_is_not_a_positive_count()
+    {
+        var (code, _, error) = await Run("simulate", "--file", RepositoryPolicy, "--from", "2026-01-01T00:00:00Z", "--progress-every", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--progress-every is between 1 and", error);
+    }
+
+    [Fact]
     public async Task Simulate_without_a_start_is_bad_usage()
     {
         var (code, _, error) = await Run("simulate", "--file", RepositoryPolicy);
