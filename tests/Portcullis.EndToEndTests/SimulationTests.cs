@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -128,6 +129,102 @@ public sealed class SimulationTests(PortcullisStack stack)
         (status, lines) = await Simulate(PortcullisStack.AdminAuditorClient, yaml, from, to);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Empty(ChangesIn(lines, session));
+    }
+
+    /// <summary>
+    /// The answer is streamed (chunked, no length known in advance) with a progress line as often as asked, each saying how
+    /// far the record has been read; the connection and subject filters keep to what they name; and the counts by rule
+    /// are the changes listed.
+    /// </summary>
+    [Fact]
+    public async Task A_simulation_streams_progress_keeps_to_its_filters_and_counts_the_changes_by_rule()
+    {
+        var (session, from, to, requests) = await RecordMixedSession();
+        var stricter = (await CurrentYaml()).Replace("rules:\n", StricterRules.Replace("\r", ""));
+
+        // Only the demo connection: the legal hold changes customers/2; the SQL read that would need approval is not looked at.
+        using (var request = await stack.Authorized(PortcullisStack.AdminAuditorClient, HttpMethod.Post, "policy/simulate",
+                   new { yaml = stricter, from, to, connection = "demo", subject = PortcullisStack.AgentClient, progressEvery = 1 }))
+        using (var response = await stack.Policy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(response.Headers.TransferEncodingChunked);
+            Assert.Null(response.Content.Headers.ContentLength);
+            var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+            var change = Assert.Single(ChangesIn(lines, session));
+            Assert.Equal(requests["customers/2"], change.GetProperty("requestId").GetGuid());
+            Assert.All(lines.Where(l => l.GetProperty("type").GetString() == "change"),
+                l => Assert.Equal("demo", l.GetProperty("change").GetProperty("connection").GetString()));
+
+            // A progress line for every action read (filtered out or not), in order, with the decision time reached.
+            var progress = lines.Where(l => l.GetProperty("type").GetString() == "progress").ToList();
+            var summary = lines[^1].GetProperty("summary");
+            Assert.Equal("summary", lines[^1].GetProperty("type").GetString());
+            var read = summary.GetProperty("read").GetInt32();
+            Assert.True(read >= 5, $"read {read}");
+            Assert.Equal(Enumerable.Range(1, read), progress.Select(p => p.GetProperty("read").GetInt32()));
+            Assert.All(progress, p => Assert.InRange(p.GetProperty("at").GetDateTimeOffset(), from, to));
+            Assert.True(summary.GetProperty("decided").GetInt32() < read); // the SQL actions were filtered out
+
+            // The counts by rule are the changes listed.
+            var listed = lines.Where(l => l.GetProperty("type").GetString() == "change").Select(l => l.GetProperty("change"))
+                .GroupBy(c => c.GetProperty("newRule").GetString() ?? "(default)").ToDictionary(g => g.Key, g => g.Count());
+            var counted = summary.GetProperty("changedByRule").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
+            Assert.Equal(listed.OrderBy(p => p.Key), counted.OrderBy(p => p.Key));
+            Assert.Equal(listed.Values.Sum(), summary.GetProperty("changed").GetInt32());
+        }
+
+        // Another subject: none of this agent's actions is decided again.
+        var (status, others) = await Simulate(PortcullisStack.AdminAuditorClient, stricter, from, to, PortcullisStack.SecondAgentClient);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Empty(ChangesIn(others, session));
+
+        // A progress interval that is not a positive count is refused.
+        using var bad = await stack.Authorized(PortcullisStack.AdminAuditorClient, HttpMethod.Post, "policy/simulate",
+            new { yaml = stricter, from, to, progressEvery = 0 });
+        using var refused = await stack.Policy.SendAsync(bad);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("progressEvery", await refused.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// The command line's simulate, against the running service with a policy file: the changes and the summary on
+    /// standard output, the progress on standard error, exit code 0.
+    /// </summary>
+    [Fact]
+    public async Task The_command_line_simulates_a_policy_file_printing_changes_and_progress()
+    {
+        var (session, from, to, requests) = await RecordMixedSession();
+        var stricter = (await CurrentYaml()).Replace("rules:\n", StricterRules.Replace("\r", ""));
+        // The stack's own file with the candidate as its policy section.
+        var file = await File.ReadAllTextAsync(Path.Combine(stack.RunDirectory, "portcullis.yaml"));
+        var (policyAt, maskingAt) = (file.IndexOf("\npolicy:\n", StringComparison.Ordinal), file.IndexOf("\nmasking:", StringComparison.Ordinal));
+        Assert.True(policyAt > 0 && maskingAt > policyAt, "the stack's file has its policy section before its masking section");
+        var candidate = Path.Combine(stack.RunDirectory, $"candidate-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(candidate, file[..(policyAt + 1)] + "policy:\n"
+            + string.Join('\n', stricter.Replace("\r", "").TrimEnd('\n').Split('\n').Select(l => l.Length == 0 ? l : "  " + l))
+            + file[maskingAt..]);
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { stack.AssemblyOf("policy"), "simulate", "--file", candidate, "--from", from.ToString("O"),
+                     "--to", to.ToString("O"), "--subject", PortcullisStack.AgentClient, "--progress-every", "1",
+                     "--url", stack.Policy.BaseAddress!.ToString() })
+            start.ArgumentList.Add(arg);
+        start.Environment["PORTCULLIS_TOKEN"] = await stack.TokenFor(PortcullisStack.AdminAuditorClient);
+        using var cli = Process.Start(start)!;
+        var (output, error) = (cli.StandardOutput.ReadToEndAsync(), cli.StandardError.ReadToEndAsync());
+        await cli.WaitForExitAsync();
+        Assert.True(cli.ExitCode == 0, $"exit {cli.ExitCode}: {await error}");
+
+        var lines = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        var changes = ChangesIn(lines, session).Select(c => c.GetProperty("requestId").GetGuid()).Order();
+        Assert.Equal(new[] { requests["customers/2"], requests["select"] }.Order(), changes);
+        Assert.Equal("summary", lines[^1].GetProperty("type").GetString());
+        Assert.DoesNotContain(lines, l => l.GetProperty("type").GetString() == "progress");
+        var progress = (await error).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{'))
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(l => l.GetProperty("type").GetString() == "progress").ToList();
+        Assert.True(progress.Count >= 5, await error);
     }
 
     [Fact]
