@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Npgsql;
 using Portcullis.EndToEndTests.Stack;
 
@@ -37,11 +38,12 @@ public sealed class BudgetTests(PortcullisStack stack)
     /// A read that goes to approval: the approval service's first answer of a freshly started stack can miss the gateway's
     /// deadline on a busy machine (503, nothing ran, nothing charged), so such a read is sent again, a few times at most.
     /// </summary>
-    private async Task<(HttpStatusCode Status, JsonElement Body)> ReadToApproval(int customer, string session)
+    private async Task<(HttpStatusCode Status, JsonElement Body)> ReadToApproval(int customer, string session,
+        string client = PortcullisStack.AgentClient)
     {
-        var answer = await Read(customer, session);
+        var answer = await Read(customer, session, client);
         for (var attempt = 0; attempt < 3 && answer.Status == HttpStatusCode.ServiceUnavailable; attempt++)
-            answer = await Read(customer, session);
+            answer = await Read(customer, session, client);
         return answer;
     }
 
@@ -146,6 +148,15 @@ public sealed class BudgetTests(PortcullisStack stack)
             foreach (var customer in new[] { 1, 2, 3 })
                 Assert.Equal(HttpStatusCode.OK, (await Read(customer, onward)).Status);
             await Decide(first, "deny");
+
+            // The grant lifts the budget for that identity only: the second agent, once past its own budget, is still sent
+            // to approval (it has read one record; two more spend its budget).
+            var secondSession = NewSession();
+            foreach (var customer in new[] { 2, 3 })
+                Assert.Equal(HttpStatusCode.OK, (await Read(customer, secondSession, PortcullisStack.SecondAgentClient)).Status);
+            var secondAsks = AssertSentToApprovalByBudget(await ReadToApproval(1, secondSession, PortcullisStack.SecondAgentClient), rule);
+            Assert.NotEqual(afterRestart, secondAsks);
+            await Decide(secondAsks, "deny");
         }
         finally
         {
@@ -201,6 +212,190 @@ public sealed class BudgetTests(PortcullisStack stack)
             // Another session of the same agent has a budget of its own; the spent one stays spent.
             Assert.Equal(HttpStatusCode.OK, (await Query("SELECT id, email FROM demo.customers WHERE id = 1", NewSession())).Status);
             Assert.Equal(HttpStatusCode.Forbidden, (await Query("SELECT id FROM demo.customers WHERE id = 1", session)).Status);
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="version"/> decides, seen in the record of a probe no budget applies to (a plain
+    /// <c>SELECT 1</c>), so a test that budgets per identity spends nothing of its budget finding out.
+    /// </summary>
+    private async Task UntilInForce(int version)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var probe = NewSession();
+            Assert.Equal(HttpStatusCode.OK, (await Query("SELECT 1", probe)).Status);
+            var timeline = await stack.TimelineAsync(probe, t => t.GetProperty("events").EnumerateArray()
+                .Any(e => e.GetProperty("type").GetString() == "PolicyEvaluated"));
+            var decidedBy = timeline.GetProperty("events").EnumerateArray().First(e => e.GetProperty("type").GetString() == "PolicyEvaluated")
+                .GetProperty("data").GetProperty("policyVersion").GetString();
+            if (decidedBy == $"v{version}") return;
+            Assert.True(attempt < 50, $"v{version} is not in force: the probe was decided by {decidedBy}");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>
+    /// Each measure spends a budget on its own, counted from what the recorded events say the reads returned, and the
+    /// denial names that measure: rows and masked emails through /sql, bytes of an HTTP answer the upstream sends chunked
+    /// (no Content-Length: the gateway counts the whole body the agent got, not a declared or previewed size).
+    /// </summary>
+    [Theory]
+    [InlineData("rows: 3", "[0-9]+ of 3 rows")]
+    [InlineData("masked: { EMAIL: 3 }", "[0-9]+ of 3 masked EMAIL values")]
+    [InlineData("bytes: 100", "([0-9]+) of 100 bytes")]
+    public async Task Each_measure_spends_a_budget_on_its_own_and_the_denial_names_it(string limit, string used)
+    {
+        var rule = "e2e-measure-budget-" + Guid.NewGuid().ToString("N")[..8];
+        var http = limit.StartsWith("bytes", StringComparison.Ordinal);
+        var match = http ? "{ connections: [demo], paths: [/customers] }" : "{ connections: [warehouse], sql: { reads: [demo.customers] } }";
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: Enough for one session.
+              match: {match}
+              budget: {"{"} window: 1h, per: session, {limit} {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "one measure budgeted")).Status);
+        try
+        {
+            if (http)
+            {
+                // The demo upstream sends the customer list chunked.
+                using var direct = new HttpRequestMessage(HttpMethod.Get, "customers");
+                direct.Headers.Add("X-Api-Key", stack.UpstreamSecrets["DEMO_API_KEY"]);
+                using var upstream = await stack.Upstream.SendAsync(direct);
+                Assert.Equal(HttpStatusCode.OK, upstream.StatusCode);
+                Assert.True(upstream.Headers.TransferEncodingChunked);
+            }
+
+            // Rows, bytes and masked values are counted once the reads' completion and masking report are consumed, after
+            // the answers: the session reads until a decision has them (each read is over the limit on its own).
+            var session = NewSession();
+            JsonElement denial = default;
+            var received = new List<long>();
+            for (var attempt = 0; attempt < 50 && denial.ValueKind == JsonValueKind.Undefined; attempt++)
+            {
+                var (status, body, size) = http ? await ReadList(session)
+                    : await QueryWithSize("SELECT id, email FROM demo.customers WHERE id <= 2 ORDER BY id", session);
+                if (status == HttpStatusCode.Forbidden && body.GetProperty("rule").GetString() == rule) denial = body;
+                else
+                {
+                    Assert.Equal(HttpStatusCode.OK, status);
+                    received.Add(size);
+                }
+            }
+            Assert.NotEqual(JsonValueKind.Undefined, denial.ValueKind);
+            var detail = denial.GetProperty("detail").GetString()!;
+            // Only the measure the budget limits is named, with its use, the scope, the window and when it frees up.
+            var named = Regex.Match(detail, $"^Budget of rule '{rule}' is spent: {used} per session in the last 1h; it frees up at [0-9T:Z-]+\\. Enough for one session\\.$");
+            Assert.True(named.Success, detail);
+            if (http)
+            {
+                // The bytes counted are the bodies the agent got, whole: at least the first, at most all it received.
+                var bytes = long.Parse(named.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                Assert.InRange(bytes, received[0], received.Sum());
+            }
+
+            // Another session of the same agent has a budget of its own.
+            var other = http ? await ReadList(NewSession()) : await QueryWithSize("SELECT id FROM demo.customers WHERE id = 1", NewSession());
+            Assert.Equal(HttpStatusCode.OK, other.Status);
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+        }
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, long Size)> ReadList(string session)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers", session);
+        using var response = await stack.Gateway.SendAsync(request);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        return (response.StatusCode, JsonDocument.Parse(bytes).RootElement.Clone(), bytes.LongLength);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, long Size)> QueryWithSize(string sql, string session)
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", session);
+        request.Content = JsonContent.Create(new { sql });
+        using var response = await stack.Gateway.SendAsync(request);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        return (response.StatusCode, JsonDocument.Parse(bytes).RootElement.Clone(), bytes.LongLength);
+    }
+
+    /// <summary>
+    /// A rows budget per identity holds across every surface that carries SQL: rows read through the PostgreSQL wire port
+    /// are counted, and once the budget is spent MCP's sql_query, the /sql API and the wire itself are refused with the
+    /// budget named, in new sessions too; another identity reads on.
+    /// </summary>
+    [Fact]
+    public async Task A_rows_budget_per_identity_counts_the_wire_port_and_holds_for_mcp_sql_query_and_new_sessions()
+    {
+        var rule = "e2e-rows-everywhere-" + Guid.NewGuid().ToString("N")[..8];
+        var (version, yaml) = await Current();
+        var budgeted = yaml.Replace("rules:\n", $"""
+            rules:
+            - id: {rule}
+              effect: deny
+              reason: Enough customer rows for this agent.
+              match: {"{"} connections: [warehouse], sql: {"{"} reads: [demo.customers] {"}"} {"}"}
+              budget: {"{"} window: 1h, per: identity, rows: 4 {"}"}
+
+            """.Replace("\r", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Publish(budgeted, version, "customer rows budgeted per identity")).Status);
+        try
+        {
+            await UntilInForce(version + 1);
+            var spentMessage = $"Budget of rule '{rule}' is spent: ";
+
+            // Through the wire port, two rows a read, until a read is refused by the budget (42501, the budget named).
+            PostgresException? refused = null;
+            await using (var wire = await WireAgent.ConnectAsync(stack, NewSession()))
+            {
+                for (var attempt = 0; attempt < 50 && refused is null; attempt++)
+                {
+                    await using var read = new NpgsqlCommand("SELECT id, email FROM demo.customers WHERE id <= 2 ORDER BY id", wire);
+                    try
+                    {
+                        var rows = 0;
+                        await using (var reader = await read.ExecuteReaderAsync())
+                            while (await reader.ReadAsync()) rows++;
+                        Assert.Equal(2, rows);
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == "42501" && ex.MessageText.Contains(spentMessage, StringComparison.Ordinal))
+                    {
+                        refused = ex;
+                    }
+                }
+            }
+            Assert.NotNull(refused);
+            Assert.Matches($"[0-9]+ of 4 rows per identity in the last 1h; it frees up at ", refused.MessageText);
+
+            // MCP's sql_query, in a session of its own, is refused by the same budget, as a tool error naming it.
+            await using (var mcp = await McpAgent.ConnectAsync(stack))
+            {
+                var result = await mcp.CallAsync("sql_query", new Dictionary<string, object?>
+                    { ["connection"] = "warehouse", ["sql"] = "SELECT id FROM demo.customers WHERE id = 1" });
+                Assert.True(result.IsError);
+                Assert.Contains(spentMessage, McpAgent.Text(result));
+            }
+
+            // So is /sql in a new session; the second agent has a budget of its own.
+            var (status, body) = await Query("SELECT id FROM demo.customers WHERE id = 1", NewSession());
+            Assert.Equal(HttpStatusCode.Forbidden, status);
+            Assert.Equal(rule, body.GetProperty("rule").GetString());
+            using var second = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", NewSession(), PortcullisStack.SecondAgentClient);
+            second.Content = JsonContent.Create(new { sql = "SELECT id FROM demo.customers WHERE id = 1" });
+            using var secondAnswer = await stack.Gateway.SendAsync(second);
+            Assert.Equal(HttpStatusCode.OK, secondAnswer.StatusCode);
         }
         finally
         {
