@@ -1,4 +1,5 @@
 using Portcullis.Contracts;
+using Portcullis.Policy.Budgets;
 using Portcullis.Policy.Rules;
 
 namespace Portcullis.Policy.Simulation;
@@ -25,7 +26,9 @@ public sealed record SimulationSummary(int Decided, int Changed, int UnknownVers
 /// Decides recorded actions again, under the candidate and under the version that decided each one (versions are
 /// kept as events by <see cref="Versions.PolicyVersions"/>), and reports those whose effect would change. Both are
 /// decided by today's evaluator, so a change comes from the candidate's rules, not from a change in the analysis.
-/// A decision made by a version no longer stored is compared with its recorded effect.
+/// A decision made by a version no longer stored is compared with its recorded effect. Budgets are not replayed: those
+/// spent when an action was decided (its matched rules name them) count as spent for it on both sides, the others as
+/// unspent.
 /// </summary>
 public sealed class PolicySimulator(PolicyEvaluator evaluator)
 {
@@ -50,11 +53,14 @@ public sealed class PolicySimulator(PolicyEvaluator evaluator)
             if (subject is not null && !string.Equals(recorded.Principal.Subject, subject, StringComparison.Ordinal)) return null;
             Decided++;
             var request = new RequestReceived(recorded.RequestId, recorded.SessionId, recorded.Principal, recorded.Action, recorded.EvaluatedAt);
+            // A budgeted rule is among the matched rules only when its budget was spent: those budgets stay spent for this
+            // action, under the version that decided it and under the candidate's rules of the same id.
+            var spent = recorded.MatchedRules is { Count: > 0 } matched ? BudgetUsage.SpentFor(matched) : BudgetUsage.Unspent;
             var (oldEffect, oldRule) = (recorded.Decision, recorded.RuleId);
             if (versions.TryGetValue(recorded.PolicyVersion, out var decidedBy))
-                (oldEffect, oldRule) = Outcome(evaluator.Evaluate(decidedBy, request).Evaluated);
+                (oldEffect, oldRule) = Outcome(evaluator.Evaluate(decidedBy, request, spent).Evaluated);
             else UnknownVersions++;
-            var now = evaluator.Evaluate(candidate, request).Evaluated;
+            var now = evaluator.Evaluate(candidate, request, spent).Evaluated;
             if (now.Decision == oldEffect) return null;
 
             Changed++;

@@ -79,6 +79,35 @@ public class PolicySimulatorTests
     }
 
     [Fact]
+    public void A_budget_spent_when_the_action_was_decided_stays_spent_for_it_and_others_stay_unspent()
+    {
+        var budgeted = Policy("""
+                - id: reads-budget
+                  effect: deny
+                  match: { paths: ["/customers/*"] }
+                  budget: { window: 1h, requests: 2 }
+            """, "v1");
+        var versions = new Dictionary<string, CompiledPolicy> { ["v1"] = budgeted };
+        // Recorded: a read refused by its spent budget (a budgeted rule is matched only when spent), and one within budget.
+        var refused = Recorded("/customers/1", "v1", Decision.Deny, "reads-budget") with { MatchedRules = ["reads-budget"] };
+        var within = Recorded("/customers/2", "v1");
+
+        var same = new PolicySimulator(Evaluator).Start(budgeted, versions, null, null);
+        Assert.Null(same.Decide(refused));
+        Assert.Null(same.Decide(within));
+
+        // Without the budget, the refused read would have run; the other is unchanged.
+        var unbudgeted = new PolicySimulator(Evaluator).Start(Policy("""
+                - id: no-admin
+                  effect: deny
+                  match: { paths: ["/admin/**"] }
+            """, "candidate"), versions, null, null);
+        var change = unbudgeted.Decide(refused);
+        Assert.Equal(("deny", "reads-budget", "allow"), (change!.OldEffect, change.OldRule, change.NewEffect));
+        Assert.Null(unbudgeted.Decide(within));
+    }
+
+    [Fact]
     public void Filters_by_connection_and_subject_before_deciding()
     {
         var strict = Policy("""
