@@ -68,6 +68,10 @@ public sealed class CompiledPolicy
                 errors.Add($"{where}: mcp.command_argument needs exec: conditions to judge it by");
             var obligations = ParseObligations(rule.Obligations, where, errors);
             var budget = rule.Budget is null ? null : Budgets.Budget.From(rule.Id, rule.Budget, effect, where, errors);
+            if (budget is not null && rule.Budget!.Rows is not null && RowsNotCounted(rule, connections) is { } why)
+                errors.Add($"{where}: budget.rows counts the rows of SQL the gateway runs on postgres connections (/sql, MCP " +
+                           $"sql_query, the wire listener), but {why}, whose rows are never counted: limit requests, bytes or " +
+                           "masked values for those, or narrow the rule to postgres connections");
             rules.Add(new CompiledRule(rule, effect, index, obligations, hosts, budget));
         }
 
@@ -97,6 +101,20 @@ public sealed class CompiledPolicy
             ConnectionObligations = connectionObligations,
             MaskedColumns = connections.Keys.ToDictionary(c => c, c => Defaults.Configuration.MaskedColumns.For(masked, c).WithNamedColumns(), StringComparer.Ordinal),
         };
+    }
+
+    /// <summary>
+    /// Why a rule with a rows budget could match actions whose rows are not counted (an MCP server's tools, HTTP, commands),
+    /// so the budget would never be spent by them; null when it matches only SQL the gateway runs.
+    /// </summary>
+    private static string? RowsNotCounted(PolicyRuleConfig rule, IReadOnlyDictionary<string, ConnectionConfig> connections)
+    {
+        if (rule.Match.Mcp is not null) return "its mcp: match judges the tools of an MCP server";
+        if (rule.Match.Connections.FirstOrDefault(c => connections.TryGetValue(c, out var connection) && connection.Kind != "postgres") is { } other)
+            return $"it matches connection '{other}' ({connections[other].Kind})";
+        if (rule.Match.Connections.Count == 0 && rule.Match.Sql is null)
+            return "it names no connections and no sql: conditions, so it matches every kind of action";
+        return null;
     }
 
     private static Obligations? ParseObligations(ObligationsConfig? config, string where, List<string> errors)

@@ -24,6 +24,10 @@ public class BudgetTests
     private static string File(string rules) =>
         Connections + "\npolicy:\n  rules:\n" + string.Join("\n", rules.Split('\n').Select(line => "    " + line));
 
+    // The same with an MCP server among the connections.
+    private static string WithMcpServer(string rules) =>
+        File(rules).Replace("\npolicy:", "\n  files: { kind: mcp, command: node, args: [server.js], default_effect: allow }\npolicy:");
+
     private const string CustomerBudget = """
             - id: customer-records-budget
               effect: require_approval
@@ -38,7 +42,7 @@ public class BudgetTests
         var policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(File($$"""
                 - id: b
                   effect: deny
-                  match: { connections: [demo] }
+                  match: { connections: [warehouse] }
                   budget: {{budgetYaml}}
             """)));
         return policy.Rules.Single().Budget!;
@@ -199,6 +203,38 @@ public class BudgetTests
                   budget: { window: 1h, requests: 3 }
             """))));
         Assert.Contains("policy.rules[0] ('generous'): a budget applies the rule's effect once spent, so it needs effect deny or require_approval", error.Message);
+    }
+
+    [Theory]
+    [InlineData("{ connections: [files] }", "it matches connection 'files' (mcp)")]
+    [InlineData("{ connections: [warehouse], mcp: { tools: [query], sql_argument: sql }, sql: { reads: [demo.customers] } }", "its mcp: match judges the tools of an MCP server")]
+    [InlineData("{ connections: [demo], paths: [/customers] }", "it matches connection 'demo' (http)")]
+    [InlineData("{ groups: [agents] }", "it names no connections and no sql: conditions")]
+    public void A_rows_budget_on_a_rule_that_matches_actions_whose_rows_are_not_counted_is_refused(string match, string why)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => CompiledPolicy.From(PortcullisConfigLoader.Parse(WithMcpServer($$"""
+                - id: rows
+                  effect: deny
+                  match: {{match}}
+                  budget: { window: 1h, rows: 100 }
+            """))));
+        Assert.Contains("policy.rules[0] ('rows'): budget.rows counts the rows of SQL the gateway runs", error.Message);
+        Assert.Contains(why, error.Message);
+    }
+
+    [Theory]
+    [InlineData("{ connections: [warehouse] }")]
+    [InlineData("{ sql: { reads: [demo.customers] } }")]
+    [InlineData("{ connections: [files] }", "requests: 100")]
+    public void A_rows_budget_on_sql_the_gateway_runs_and_other_limits_anywhere_are_accepted(string match, string limit = "rows: 100")
+    {
+        var policy = CompiledPolicy.From(PortcullisConfigLoader.Parse(WithMcpServer($$"""
+                - id: b
+                  effect: deny
+                  match: {{match}}
+                  budget: { window: 1h, {{limit}} }
+            """)));
+        Assert.NotNull(Assert.Single(policy.BudgetRules).Budget);
     }
 
     [Fact]
