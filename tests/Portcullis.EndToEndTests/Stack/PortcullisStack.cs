@@ -616,6 +616,13 @@ public sealed class PortcullisStack : IAsyncLifetime
                 visible_to: [mcp-users]
                 default_effect: allow
                 timeout: 3s
+              hostile:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "hostile.mjs")}}"]
+                visible_to: [mcp-users]
+                default_effect: deny
+                timeout: 10s
               broken:
                 kind: mcp
                 command: node
@@ -659,6 +666,12 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: deny
                   reason: Atlantis is not a city agents may ask about.
                   match: { connections: [everything], mcp: { prompts: [args-prompt], arguments: [{ path: "$.city", equals: Atlantis }] } }
+                - id: hostile-tools
+                  effect: allow
+                  match: { connections: [hostile], mcp: { tools: [structured, ask-client, huge, "tool-*"] } }
+                - id: hostile-shared-folder
+                  effect: allow
+                  match: { connections: [hostile], mcp: { resources: ["file:///srv/shared/**"] } }
                 - id: agents-no-admin
                   effect: deny
                   reason: Agents may not use admin endpoints.
