@@ -3,13 +3,15 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Portcullis.Defaults.Configuration;
+using Microsoft.Extensions.Options;
 using Portcullis.Defaults.Secrets;
+using Portcullis.Gateway.RequestFlow;
 
 namespace Portcullis.Gateway.Connectors.Mcp;
 
 /// <summary>The upstream MCP servers of the connections of kind <c>mcp</c>, one client each, started on first use.</summary>
-public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, IConfiguration configuration, ILoggerFactory loggers)
-    : IAsyncDisposable
+public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, IConfiguration configuration, ILoggerFactory loggers,
+    IOptions<GatewayOptions> options) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, McpUpstream> _upstreams = new(StringComparer.Ordinal);
 
@@ -24,7 +26,9 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
         var upstream = new McpUpstream(name, config.Connections[name], secrets, loggers,
             // A stdio server starts in the folder of portcullis.yaml, so relative paths in its command and args mean the same
             // wherever the gateway runs from.
-            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")));
+            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")),
+            // Twice the largest result returned: the JSON-RPC envelope and escaping around it; the result's size is checked exactly.
+            2L * options.Value.MaxResponseBytes);
         upstream.ToolsChanged += changed => ToolsChanged?.Invoke(changed.Name);
         return upstream;
     });
@@ -48,7 +52,7 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
 /// started again on the next use; its tool list is read again when it says it changed (notifications/tools/list_changed).
 /// </summary>
 public sealed class McpUpstream(string name, ConnectionConfig settings, SecretResolver secrets, ILoggerFactory loggers,
-    string? workingDirectory = null) : IAsyncDisposable
+    string? workingDirectory = null, long maxAnswerBytes = 2L * 8 * 1024 * 1024) : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -312,7 +316,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = headers,
             ConnectionTimeout = Timeout,
-        }, loggers);
+        }, new HttpClient(new McpResponseLimit(maxAnswerBytes) { InnerHandler = new SocketsHttpHandler() }), loggers, ownsHttpClient: true);
     }
 
     public async ValueTask DisposeAsync()
