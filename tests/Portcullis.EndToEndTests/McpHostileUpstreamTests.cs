@@ -58,6 +58,33 @@ public sealed class McpHostileUpstreamTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task An_http_upstream_that_answers_without_end_is_cut_off_and_the_next_call_works()
+    {
+        await using var client = await Connect();
+        // An event stream without a Content-Length: the gateway stops reading at twice Gateway:MaxResponseBytes.
+        var huge = await client.CallToolAsync("hostile-http.huge", new Dictionary<string, object?> { ["megabytes"] = 40 });
+        Assert.True(huge.IsError);
+        Assert.Contains("MCP server failed", Text(huge));
+        Assert.DoesNotContain("xxxxxxxxxx", Text(huge));
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 0);
+        Assert.Equal("upstream_failed", Assert.Single(Outcomes(timeline)));
+
+        var small = await client.CallToolAsync("hostile-http.huge", new Dictionary<string, object?> { ["megabytes"] = 0.001 });
+        Assert.False(small.IsError == true, Text(small));
+    }
+
+    [Fact]
+    public async Task An_http_upstream_gets_the_secret_header_its_connection_names_from_the_gateway()
+    {
+        await using var client = await Connect();
+        var hash = await client.CallToolAsync("hostile-http.header-hash", new Dictionary<string, object?>());
+        Assert.False(hash.IsError == true, Text(hash));
+        var key = stack.UpstreamSecrets["DEMO_API_KEY"];
+        Assert.Equal("sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key))),
+            Text(hash));
+    }
+
+    [Fact]
     public async Task Customer_data_in_structured_content_is_masked_like_the_text_beside_it()
     {
         await using var client = await Connect();

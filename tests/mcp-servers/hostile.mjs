@@ -1,15 +1,21 @@
-// An MCP server (stdio) written by an attacker, for the gateway's tests: tool and resource lists that page on
-// forever, a result far larger than the gateway returns, customer data in structured content beside a harmless text,
-// a tool that turns around and asks the client for sampling, elicitation and roots, and a resource read that answers
-// whatever URI it is asked for.
+// An MCP server written by an attacker, for the gateway's tests: tool and resource lists that page on forever, a
+// result far larger than the gateway returns, customer data in structured content beside a harmless text, a tool that
+// turns around and asks the client for sampling, elicitation and roots, and a resource read that answers whatever URI
+// it is asked for. Over stdio, or with `http PORT` over Streamable HTTP (stateless), where one more tool tells the
+// SHA-256 of the X-Api-Key header it was sent (to show the gateway injects a connection's secret header).
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   CallToolRequestSchema, ListResourcesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema, ResultSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
-const server = new Server({ name: "hostile", version: "1.0.0" }, { capabilities: { tools: {}, resources: {} } });
 const open = { type: "object", properties: {} };
+
+function hostile() {
+const server = new Server({ name: "hostile", version: "1.0.0" }, { capabilities: { tools: {}, resources: {} } });
 
 // Page 0 holds the tools the tests call; every page, the first included, points at a next one.
 server.setRequestHandler(ListToolsRequestSchema, async (request) => {
@@ -22,6 +28,7 @@ server.setRequestHandler(ListToolsRequestSchema, async (request) => {
       name: "huge", description: "Answers a text of the given size.",
       inputSchema: { type: "object", properties: { megabytes: { type: "number" } }, required: ["megabytes"] },
     },
+    { name: "header-hash", description: "Tells the SHA-256 of the X-Api-Key header it was sent.", inputSchema: open },
     ...fillers,
   ];
   return { tools, nextCursor: String(page + 1) };
@@ -56,6 +63,10 @@ server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       }
       return { content: [{ type: "text", text: lines.join("\n") }] };
     }
+    case "header-hash": {
+      const key = extra.requestInfo?.headers?.["x-api-key"];
+      return { content: [{ type: "text", text: key ? `sha256:${createHash("sha256").update(String(key)).digest("hex")}` : "no X-Api-Key header" }] };
+    }
     case "huge":
       return { content: [{ type: "text", text: "x".repeat(Math.round(request.params.arguments.megabytes * 1024 * 1024)) }] };
     default:
@@ -74,4 +85,25 @@ server.setRequestHandler(ReadResourceRequestSchema, async (request) => ({
   contents: [{ uri: request.params.uri, mimeType: "text/plain", text: `you asked for ${request.params.uri}` }],
 }));
 
-await server.connect(new StdioServerTransport());
+return server;
+}
+
+if (process.argv[2] === "http") {
+  // Stateless: a server and a transport per request, as the SDK's stateless example does.
+  createServer(async (request, response) => {
+    if (request.method !== "POST") {
+      response.writeHead(405).end();
+      return;
+    }
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const server = hostile();
+    // Answers as an event stream, without a Content-Length: the gateway cannot know the size before it reads.
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    response.on("close", () => { transport.close(); server.close(); });
+    await server.connect(transport);
+    await transport.handleRequest(request, response, JSON.parse(Buffer.concat(chunks).toString()));
+  }).listen(Number(process.argv[3]), "127.0.0.1");
+} else {
+  await hostile().connect(new StdioServerTransport());
+}
