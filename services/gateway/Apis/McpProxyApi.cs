@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using Portcullis.Contracts;
@@ -52,8 +53,8 @@ public static class McpProxyApi
                     $"The arguments do not fit the input schema of '{tool}': {problem} Nothing was sent to the MCP server.", [], target);
             var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted,
                 progress);
-            return new ConnectorOutput(200, "application/json",
-                JsonSerializer.SerializeToUtf8Bytes(WithoutUnmaskable(result), McpJsonUtilities.DefaultOptions), target);
+            return Output(context, connection, JsonSerializer.SerializeToUtf8Bytes(WithoutUnmaskable(result), McpJsonUtilities.DefaultOptions),
+                target);
         }, logger);
     }
 
@@ -69,7 +70,7 @@ public static class McpProxyApi
             {
                 var result = await upstreams[connection].ReadResourceAsync(uri, context.RequestAborted);
                 var contents = result.Contents.Select(content => Readable(connection, content)).ToList();
-                return new ConnectorOutput(200, "application/json",
+                return Output(context, connection,
                     JsonSerializer.SerializeToUtf8Bytes(new ReadResourceResult { Contents = contents }, McpJsonUtilities.DefaultOptions), target);
             }, logger);
 
@@ -88,10 +89,24 @@ public static class McpProxyApi
             var result = await upstreams[connection].GetPromptAsync(prompt,
                 forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted);
             var messages = result.Messages.Select(message => new PromptMessage { Role = message.Role, Content = Maskable(message.Content) }).ToList();
-            return new ConnectorOutput(200, "application/json",
+            return Output(context, connection,
                 JsonSerializer.SerializeToUtf8Bytes(new GetPromptResult { Description = result.Description, Messages = messages },
                     McpJsonUtilities.DefaultOptions), target);
         }, logger);
+    }
+
+    /// <summary>
+    /// The upstream's answer as the output to mask and return, or, when it is larger than the gateway masks and returns
+    /// (<see cref="GatewayOptions.MaxResponseBytes"/>, as for HTTP connections), a failure that withholds all of it.
+    /// </summary>
+    private static ConnectorOutput Output(HttpContext context, string connection, byte[] body, string target)
+    {
+        var limit = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxResponseBytes;
+        return body.Length <= limit
+            ? new ConnectorOutput(200, "application/json", body, target)
+            : ConnectorApi.Problem(context, 502, "mcp-result-too-large", "MCP result too large",
+                $"The MCP server of connection '{connection}' answered {body.Length} bytes, more than the {limit} the gateway masks " +
+                "and returns; it is withheld.", [], target);
     }
 
     /// <summary>

@@ -21,32 +21,40 @@ public static class McpServers
     }
 }
 
-/// <summary>@modelcontextprotocol/server-everything over Streamable HTTP on a port of its own (http://127.0.0.1:{port}/mcp).</summary>
-public sealed class EverythingServer : IAsyncDisposable
+/// <summary>
+/// An MCP server from tests/mcp-servers over Streamable HTTP on a port of its own (http://127.0.0.1:{port}/mcp):
+/// @modelcontextprotocol/server-everything, or hostile.mjs.
+/// </summary>
+public sealed class NodeMcpHttpServer : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private EverythingServer(Process process, int port) => (_process, Port) = (process, port);
+    private NodeMcpHttpServer(Process process, int port) => (_process, Port) = (process, port);
 
     public int Port { get; }
     public string Url => $"http://127.0.0.1:{Port}/mcp";
 
-    public static async Task<EverythingServer> StartAsync(string repositoryRoot, int port)
+    public static Task<NodeMcpHttpServer> EverythingAsync(string repositoryRoot, int port) =>
+        StartAsync(repositoryRoot, port, [Path.Combine("node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"), "streamableHttp"]);
+
+    public static Task<NodeMcpHttpServer> HostileAsync(string repositoryRoot, int port) =>
+        StartAsync(repositoryRoot, port, ["hostile.mjs", "http", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+    private static async Task<NodeMcpHttpServer> StartAsync(string repositoryRoot, int port, string[] arguments)
     {
         var folder = Path.Combine(repositoryRoot, "tests", "mcp-servers");
         var start = new ProcessStartInfo("node")
         {
             WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
         };
-        start.ArgumentList.Add(Path.Combine(folder, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"));
-        start.ArgumentList.Add("streamableHttp");
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new EverythingServer(process, port);
+        var server = new NodeMcpHttpServer(process, port);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
@@ -63,7 +71,7 @@ public sealed class EverythingServer : IAsyncDisposable
             }
         }
         await server.DisposeAsync();
-        throw new InvalidOperationException("server-everything did not start listening on its port.");
+        throw new InvalidOperationException($"{arguments[0]} did not start listening on its port.");
     }
 
     public async ValueTask DisposeAsync()

@@ -47,7 +47,8 @@ public sealed class PortcullisStack : IAsyncLifetime
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private TestServers? _servers;
     private SshTarget? _ssh;
-    private EverythingServer? _everything;
+    private NodeMcpHttpServer? _everything;
+    private NodeMcpHttpServer? _hostile;
 
     /// <summary>Where every service of the stack exports its traces (OTLP over HTTP).</summary>
     public OtlpReceiver Telemetry { get; private set; } = null!;
@@ -123,7 +124,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         File.WriteAllText(secretsFile, JsonSerializer.Serialize(UpstreamSecrets));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await McpServers.InstallAsync(RepositoryRoot);
-        _everything = await EverythingServer.StartAsync(RepositoryRoot, ServiceProcess.FreePort());
+        _everything = await NodeMcpHttpServer.EverythingAsync(RepositoryRoot, ServiceProcess.FreePort());
+        _hostile = await NodeMcpHttpServer.HostileAsync(RepositoryRoot, ServiceProcess.FreePort());
         var configPath = WritePortcullisYaml(ports["demo"], warehouse, _ssh);
         WirePort = ServiceProcess.FreePort();
         var (certificatePath, keyPath) = WriteWireCertificate();
@@ -236,6 +238,7 @@ public sealed class PortcullisStack : IAsyncLifetime
         if (Webhook is not null) await Webhook.DisposeAsync();
         if (_ssh is not null) await _ssh.DisposeAsync();
         if (_everything is not null) await _everything.DisposeAsync();
+        if (_hostile is not null) await _hostile.DisposeAsync();
         if (_servers is not null) await _servers.DisposeAsync();
         if (Telemetry is not null) await Telemetry.DisposeAsync();
     }
@@ -492,7 +495,7 @@ public sealed class PortcullisStack : IAsyncLifetime
     {
         var port = _everything!.Port;
         await _everything.DisposeAsync();
-        _everything = await EverythingServer.StartAsync(RepositoryRoot, port);
+        _everything = await NodeMcpHttpServer.EverythingAsync(RepositoryRoot, port);
     }
 
     /// <summary>The folder the proxied filesystem MCP server may read (a file with emails in it), and one beside it it may not.</summary>
@@ -616,6 +619,20 @@ public sealed class PortcullisStack : IAsyncLifetime
                 visible_to: [mcp-users]
                 default_effect: allow
                 timeout: 3s
+              hostile:
+                kind: mcp
+                command: node
+                args: ["{{Path.Combine(servers, "hostile.mjs")}}"]
+                visible_to: [mcp-users]
+                default_effect: deny
+                timeout: 10s
+              hostile-http:
+                kind: mcp
+                url: {{_hostile!.Url}}
+                headers: { X-Api-Key: "secret:DEMO_API_KEY" }
+                visible_to: [mcp-users]
+                default_effect: deny
+                timeout: 10s
               broken:
                 kind: mcp
                 command: node
@@ -659,6 +676,12 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: deny
                   reason: Atlantis is not a city agents may ask about.
                   match: { connections: [everything], mcp: { prompts: [args-prompt], arguments: [{ path: "$.city", equals: Atlantis }] } }
+                - id: hostile-tools
+                  effect: allow
+                  match: { connections: [hostile, hostile-http], mcp: { tools: [structured, ask-client, huge, header-hash, "tool-*"] } }
+                - id: hostile-shared-folder
+                  effect: allow
+                  match: { connections: [hostile], mcp: { resources: ["file:///srv/shared/**"] } }
                 - id: agents-no-admin
                   effect: deny
                   reason: Agents may not use admin endpoints.

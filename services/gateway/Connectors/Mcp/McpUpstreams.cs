@@ -3,13 +3,15 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Portcullis.Defaults.Configuration;
+using Microsoft.Extensions.Options;
 using Portcullis.Defaults.Secrets;
+using Portcullis.Gateway.RequestFlow;
 
 namespace Portcullis.Gateway.Connectors.Mcp;
 
 /// <summary>The upstream MCP servers of the connections of kind <c>mcp</c>, one client each, started on first use.</summary>
-public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, IConfiguration configuration, ILoggerFactory loggers)
-    : IAsyncDisposable
+public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets, IConfiguration configuration, ILoggerFactory loggers,
+    IOptions<GatewayOptions> options) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, McpUpstream> _upstreams = new(StringComparer.Ordinal);
 
@@ -24,7 +26,9 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
         var upstream = new McpUpstream(name, config.Connections[name], secrets, loggers,
             // A stdio server starts in the folder of portcullis.yaml, so relative paths in its command and args mean the same
             // wherever the gateway runs from.
-            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")));
+            Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")),
+            // Twice the largest result returned: the JSON-RPC envelope and escaping around it; the result's size is checked exactly.
+            2L * options.Value.MaxResponseBytes);
         upstream.ToolsChanged += changed => ToolsChanged?.Invoke(changed.Name);
         return upstream;
     });
@@ -48,9 +52,15 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
 /// started again on the next use; its tool list is read again when it says it changed (notifications/tools/list_changed).
 /// </summary>
 public sealed class McpUpstream(string name, ConnectionConfig settings, SecretResolver secrets, ILoggerFactory loggers,
-    string? workingDirectory = null) : IAsyncDisposable
+    string? workingDirectory = null, long maxAnswerBytes = 2L * 8 * 1024 * 1024) : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most items of one list (tools, resources, templates, prompts) taken from an upstream.</summary>
+    public const int MaxListItems = McpToolOffer.MaxTools;
+
+    /// <summary>The most pages of one list asked for (each page is a round trip to the upstream).</summary>
+    public const int MaxListPages = 50;
 
     /// <summary>After a failed start, how long calls fail at once instead of starting the server again.</summary>
     private static readonly TimeSpan RestartBackoff = TimeSpan.FromSeconds(2);
@@ -71,34 +81,70 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
     /// <summary>Raised when the upstream says its tools changed (notifications/tools/list_changed).</summary>
     public event Action<McpUpstream>? ToolsChanged;
 
-    /// <summary>The upstream's tools as it offers them now.</summary>
+    /// <summary>The upstream's tools as it offers them now (at most <see cref="MaxListItems"/> of them).</summary>
     public Task<IReadOnlyList<Tool>> ToolsAsync(CancellationToken cancellationToken) =>
         RunAsync("list its tools", async (client, token) =>
         {
             if (Volatile.Read(ref _tools) is { } tools) return tools;
-            var listed = await client.ListToolsAsync(cancellationToken: token);
-            tools = [.. listed.Select(t => t.ProtocolTool)];
+            tools = await PagesAsync("tools", async cursor =>
+            {
+                var page = await client.ListToolsAsync(new ListToolsRequestParams { Cursor = cursor }, token);
+                return (page.Tools, page.NextCursor);
+            });
             Volatile.Write(ref _tools, tools);
             return tools;
         }, retry: true, cancellationToken);
 
     /// <summary>The upstream's resources (none when it offers no resources).</summary>
     public Task<IReadOnlyList<Resource>> ResourcesAsync(CancellationToken cancellationToken) =>
-        RunAsync("list its resources", async (client, token) => client.ServerCapabilities.Resources is null
-            ? [] : (IReadOnlyList<Resource>)[.. (await client.ListResourcesAsync(cancellationToken: token)).Select(r => r.ProtocolResource)],
-            retry: true, cancellationToken);
+        RunAsync("list its resources", async (client, token) => client.ServerCapabilities.Resources is null ? []
+            : await PagesAsync("resources", async cursor =>
+            {
+                var page = await client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = cursor }, token);
+                return (page.Resources, page.NextCursor);
+            }), retry: true, cancellationToken);
 
     /// <summary>The upstream's resource templates (none when it offers no resources).</summary>
     public Task<IReadOnlyList<ResourceTemplate>> ResourceTemplatesAsync(CancellationToken cancellationToken) =>
-        RunAsync("list its resource templates", async (client, token) => client.ServerCapabilities.Resources is null
-            ? [] : (IReadOnlyList<ResourceTemplate>)[.. (await client.ListResourceTemplatesAsync(cancellationToken: token)).Select(r => r.ProtocolResourceTemplate)],
-            retry: true, cancellationToken);
+        RunAsync("list its resource templates", async (client, token) => client.ServerCapabilities.Resources is null ? []
+            : await PagesAsync("resource templates", async cursor =>
+            {
+                var page = await client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = cursor }, token);
+                return (page.ResourceTemplates, page.NextCursor);
+            }), retry: true, cancellationToken);
 
     /// <summary>The upstream's prompts (none when it offers no prompts).</summary>
     public Task<IReadOnlyList<Prompt>> PromptsAsync(CancellationToken cancellationToken) =>
-        RunAsync("list its prompts", async (client, token) => client.ServerCapabilities.Prompts is null
-            ? [] : (IReadOnlyList<Prompt>)[.. (await client.ListPromptsAsync(cancellationToken: token)).Select(p => p.ProtocolPrompt)],
-            retry: true, cancellationToken);
+        RunAsync("list its prompts", async (client, token) => client.ServerCapabilities.Prompts is null ? []
+            : await PagesAsync("prompts", async cursor =>
+            {
+                var page = await client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = cursor }, token);
+                return (page.Prompts, page.NextCursor);
+            }), retry: true, cancellationToken);
+
+    /// <summary>
+    /// A list the upstream answers page by page, asked for one page at a time and no further than
+    /// <see cref="MaxListItems"/> items or <see cref="MaxListPages"/> pages: an upstream that pages on forever (or
+    /// lists without end) gives a bounded list at once instead of holding the gateway until its timeout.
+    /// </summary>
+    private async Task<IReadOnlyList<T>> PagesAsync<T>(string what, Func<string?, Task<(IList<T> Items, string? Next)>> page)
+    {
+        var items = new List<T>();
+        string? cursor = null;
+        for (var pages = 1; ; pages++)
+        {
+            var (found, next) = await page(cursor);
+            items.AddRange(found.Take(MaxListItems - items.Count));
+            if (next is null) return items;
+            if (items.Count >= MaxListItems || pages >= MaxListPages)
+            {
+                _logger.LogWarning("MCP connection {Connection}: its {What} are listed up to {Items} items or {Pages} pages; the rest is left out",
+                    name, what, MaxListItems, MaxListPages);
+                return items;
+            }
+            cursor = next;
+        }
+    }
 
     /// <summary>Reads the resource at the upstream's <paramref name="uri"/>.</summary>
     public Task<ReadResourceResult> ReadResourceAsync(string uri, CancellationToken cancellationToken) =>
@@ -270,7 +316,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = headers,
             ConnectionTimeout = Timeout,
-        }, loggers);
+        }, new HttpClient(new McpResponseLimit(maxAnswerBytes) { InnerHandler = new SocketsHttpHandler() }), loggers, ownsHttpClient: true);
     }
 
     public async ValueTask DisposeAsync()
