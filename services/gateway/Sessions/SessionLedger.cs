@@ -129,10 +129,10 @@ public sealed class SessionLedger : IDisposable
         if (_owners.TryGetValue(sessionId, out SessionOwner? known) && known is not null)
         {
             if (known != caller) return null;
-            if (await CountedAsync(Count, cancellationToken, sessionId) is long counted) return counted;
+            if (await ScalarAsync(Count, cancellationToken, sessionId) is long counted) return counted;
             // The row is gone (the table was emptied): claim the session again below.
         }
-        if (await CountedAsync(ClaimOrCount, cancellationToken, sessionId, caller.Issuer, caller.Subject) is long claimed)
+        if (await ScalarAsync(ClaimOrCount, cancellationToken, sessionId, caller.Issuer, caller.Subject) is long claimed)
         {
             Remember(sessionId, caller);
             return claimed;
@@ -149,26 +149,19 @@ public sealed class SessionLedger : IDisposable
     private void Remember(string sessionId, SessionOwner owner) =>
         _owners.Set(sessionId, owner, new MemoryCacheEntryOptions { Size = 1 });
 
-    private Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params object[] values) =>
-        ScalarAsync(sql, cancellationToken, values, durably: false);
-
-    /// <summary>A statement that counts a request on its session's row (see <see cref="CountAsync"/>).</summary>
-    private Task<object?> CountedAsync(string sql, CancellationToken cancellationToken, params object[] values) =>
-        ScalarAsync(sql, cancellationToken, values, durably: true);
-
-    private async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, object[] values, bool durably)
+    private async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params object[] values)
     {
         if (!_tableReady) await EnsureTableAsync(cancellationToken);
         try
         {
-            return durably ? await CountAsync(sql, cancellationToken, values) : await RunAsync(sql, cancellationToken, values);
+            return await RunAsync(sql, cancellationToken, values);
         }
         catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
         {
             // Dropped while we ran (a database reset): create it again, once.
             _tableReady = false;
             await EnsureTableAsync(cancellationToken);
-            return durably ? await CountAsync(sql, cancellationToken, values) : await RunAsync(sql, cancellationToken, values);
+            return await RunAsync(sql, cancellationToken, values);
         }
     }
 
@@ -177,34 +170,6 @@ public sealed class SessionLedger : IDisposable
         await using var command = _database.CreateCommand(sql);
         foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
         return await command.ExecuteScalarAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// Runs a statement that counts a request on its session's row, durably, without holding the row across the disk
-    /// write. Every request of a session updates that one row, and a commit that waited for the disk while holding it
-    /// took the session's requests one disk write at a time (a busy session queued on it). So the count commits without
-    /// waiting for the disk (its lock is released at once), and the next statement, in the same round trip, commits a
-    /// record of its own durably: the write-ahead log is flushed in order, so when it returns the count is on disk too,
-    /// before its number is used. Concurrent flushes share one disk write. A crash before the flush loses the count and
-    /// the request with it (it never got its number).
-    /// </summary>
-    private async Task<object?> CountAsync(string sql, CancellationToken cancellationToken, object[] values)
-    {
-        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true)"));
-        var count = new NpgsqlBatchCommand(sql) { AppendErrorBarrier = true }; // its transaction ends here
-        foreach (var value in values) count.Parameters.Add(new NpgsqlParameter { Value = value });
-        batch.BatchCommands.Add(count);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_logical_emit_message(true, 'portcullis-session-count', '')"));
-        object? counted = null;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.NextResultAsync(cancellationToken); // past set_config's
-            if (await reader.ReadAsync(cancellationToken)) counted = reader.GetValue(0);
-            while (await reader.NextResultAsync(cancellationToken)) { } // to the flush's commit
-        }
-        return counted;
     }
 
     /// <summary>
