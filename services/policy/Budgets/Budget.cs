@@ -59,6 +59,24 @@ public sealed record Budget(string RuleId, TimeSpan Window, string WindowText, b
 
     public string PerText => PerSession ? "per session" : "per identity";
 
+    /// <summary>The requests limit, if the budget has one: the measure the ledger keeps exact under concurrency.</summary>
+    public long? RequestLimit => Limits.FirstOrDefault(l => l.Measure == BudgetLimit.Requests)?.Limit;
+
+    /// <summary>How finely the ledger counts the window: in buckets of a sixtieth of it (a minute of an hour), at least a second.</summary>
+    public TimeSpan BucketWidth => TimeSpan.FromSeconds(Math.Max(1, (long)Window.TotalSeconds / 60));
+
+    /// <summary>
+    /// The end of the bucket <paramref name="at"/> falls in, which is the time the ledger counts a charge at: a charge
+    /// then stays in the window up to one bucket longer than its own time would, never less (the budget frees up that
+    /// much later, and is never spent later than exactly).
+    /// </summary>
+    public DateTimeOffset BucketOf(DateTimeOffset at)
+    {
+        var width = BucketWidth.Ticks;
+        var ticks = at.UtcTicks;
+        return new DateTimeOffset(ticks - ticks % width + width, TimeSpan.Zero);
+    }
+
     /// <summary>
     /// The budget's standing at <paramref name="now"/> over the charges of one scope (any order; those outside the
     /// window are not counted): spent when any limit is reached, and then when it frees up, which is when enough of the

@@ -93,6 +93,22 @@ public class BudgetTests
     }
 
     [Fact]
+    public void The_ledger_counts_a_charge_at_its_buckets_end_so_it_leaves_the_window_at_most_a_sixtieth_of_it_late()
+    {
+        var hourly = BudgetOf("{ window: 1h, requests: 1 }");
+        Assert.Equal(TimeSpan.FromMinutes(1), hourly.BucketWidth);
+        Assert.Equal(new DateTimeOffset(2026, 12, 3, 10, 1, 0, TimeSpan.Zero), hourly.BucketOf(Now));
+        Assert.Equal(new DateTimeOffset(2026, 12, 3, 10, 1, 0, TimeSpan.Zero), hourly.BucketOf(Now.AddSeconds(59.9)));
+        // Charged at 10:00:30, counted at 10:01: spent until 11:01, half a minute past the exact time, never before it.
+        var charged = hourly.BucketOf(Now.AddSeconds(30));
+        Assert.True(hourly.Standing([Request(charged)], Now.AddHours(1).AddSeconds(45)).Spent);
+        Assert.False(hourly.Standing([Request(charged)], Now.AddHours(1).AddMinutes(1)).Spent);
+        Assert.Equal(Now.AddHours(1).AddMinutes(1), hourly.Standing([Request(charged)], Now.AddMinutes(5)).FreesAt);
+        // The shortest windows count by the second.
+        Assert.Equal(TimeSpan.FromSeconds(1), BudgetOf("{ window: 30s, requests: 1 }").BucketWidth);
+    }
+
+    [Fact]
     public void A_spent_budget_frees_up_when_enough_of_the_oldest_charges_leave_the_window()
     {
         var budget = BudgetOf("{ window: 1h, requests: 3 }");

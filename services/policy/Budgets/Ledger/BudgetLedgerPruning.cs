@@ -17,7 +17,7 @@ public sealed class BudgetRetentionOptions
 }
 
 /// <summary>
-/// Deletes budget charges no budget can count any more: older than <see cref="BudgetRetentionOptions.Retention"/> and
+/// Deletes budget charges and bucket totals no budget can count any more: older than <see cref="BudgetRetentionOptions.Retention"/> and
 /// than the longest window of the budgets in force. The retention's floor keeps, for a while, the history a newly
 /// published longer window would count. Several policy instances may prune at once: a delete is idempotent.
 /// </summary>
@@ -49,7 +49,7 @@ public sealed class BudgetLedgerPruning(BudgetLedger ledger, PolicyProvider poli
                     deleted = await ledger.PruneAsync(before, settings.BatchSize, stoppingToken);
                     total += deleted;
                 } while (deleted == settings.BatchSize && !stoppingToken.IsCancellationRequested);
-                if (total > 0) logger.LogInformation("Budget ledger: {Deleted} charges made before {Before:O} deleted", total, before);
+                if (total > 0) logger.LogInformation("Budget ledger: charges and bucket totals made before {Before:O} deleted ({Deleted} rows of the larger)", before, total);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
