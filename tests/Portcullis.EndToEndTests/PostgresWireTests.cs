@@ -203,8 +203,10 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Contains("ERROR:  Denied by policy rule 'sql-no-program'", errors);
         Assert.NotEqual(0, exit);
 
-        var timeline = await stack.TimelineAsync(session, t => Received(t).Length == 2);
-        Assert.Equal("COPY (SELECT 1) TO PROGRAM 'id'", Received(timeline)[1].GetProperty("sql").GetString());
+        // psql sends the two as one query: one implicit transaction, rolled back at the denial, as PostgreSQL would.
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Length == 4);
+        Assert.Equal(["BEGIN", "SELECT id, email FROM demo.customers ORDER BY id LIMIT 2", "COPY (SELECT 1) TO PROGRAM 'id'", "ROLLBACK"],
+            Received(timeline).Select(a => a.GetProperty("sql").GetString()));
     }
 
     [Fact]
@@ -272,6 +274,7 @@ public sealed class PostgresWireTests(PortcullisStack stack)
     {
         var folder = Path.Combine(PortcullisStack.RepositoryRoot, "tests", "wire-clients");
         await NpmCi(folder);
+        await PostgresWireTransactionTests.CreateTablesAsync(stack);
         var session = NewSession();
         var result = await RunClientAsync("node", Path.Combine(folder, "node_clients.mjs"), folder, session);
 
@@ -282,6 +285,15 @@ public sealed class PostgresWireTests(PortcullisStack stack)
         Assert.Contains("sql-no-program", result.GetProperty("pg_copy").GetProperty("message").GetString());
         Assert.Equal("42501", result.GetProperty("pg_drop").GetProperty("code").GetString());
         Assert.Contains("sql-no-ddl", result.GetProperty("pg_drop").GetProperty("message").GetString());
+
+        // node-postgres's transactions behave as PostgreSQL's.
+        Assert.Equal(1, result.GetProperty("pg_tx_seen_inside").GetInt32());
+        Assert.Equal(0, result.GetProperty("pg_tx_after_rollback").GetInt32());
+        Assert.Equal(1, result.GetProperty("pg_tx_after_commit").GetInt32());
+        Assert.Equal("22012", result.GetProperty("pg_tx_error").GetProperty("code").GetString());
+        Assert.Equal("25P02", result.GetProperty("pg_tx_ignored").GetProperty("code").GetString());
+        Assert.Equal(0, result.GetProperty("pg_tx_after_failure").GetInt32());
+        Assert.Equal((0L, 1L, 0L), (await NotesWith($"{session}-undone"), await NotesWith($"{session}-kept"), await NotesWith($"{session}-failed")));
 
         var tables = result.GetProperty("langchain_tables").EnumerateArray().Select(t => t.GetString()).ToArray();
         Assert.Contains("customers", tables);

@@ -101,6 +101,193 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
             .Select(s => s.Split(' ')[0]));
     }
 
+    private static string Insert(string key, string note = "x") => $"INSERT INTO {Notes} (id, note) VALUES ('{key}', '{note}')";
+
+    /// <summary>The statements of the session's transaction that wrote <paramref name="key"/>, in order (BEGIN first, its end last).</summary>
+    private static string[] TransactionWith(JsonElement timeline, string key)
+    {
+        var actions = Received(timeline);
+        var id = TransactionOf(actions.Single(a => a.GetProperty("sql").GetString()!.Contains(key)));
+        Assert.NotNull(id);
+        return [.. actions.Where(a => TransactionOf(a) == id).Select(a => a.GetProperty("sql").GetString()!.Split(' ')[0])];
+    }
+
+    [Fact]
+    public async Task Several_statements_in_one_query_are_one_implicit_transaction_all_or_nothing_as_in_postgresql()
+    {
+        await CreateTablesAsync(stack);
+        var session = NewSession();
+        var (a, b, c, d, e, f, g, h, i) = (NewKey(), NewKey(), NewKey(), NewKey(), NewKey(), NewKey(), NewKey(), NewKey(), NewKey());
+        using var wire = await RawWire.OpenAsync(stack, session);
+
+        // An error in the last part undoes the parts before it; the session is not left in a transaction.
+        var failed = await wire.QueryAsync($"{Insert(a)}; {Insert(b)}; SELECT 1/0");
+        Assert.Equal(("22012", 'I'), (failed.Error, failed.Status));
+        Assert.Equal((0, 0), (await NotesWith(a), await NotesWith(b)));
+        // A policy denial in a part undoes them too.
+        var denied = await wire.QueryAsync($"{Insert(c)}; DROP TABLE demo.customers");
+        Assert.Equal(("42501", 'I'), (denied.Error, denied.Status));
+        Assert.Equal(0, await NotesWith(c));
+        // All parts succeeding: all of them stand.
+        var done = await wire.QueryAsync($"{Insert(d)}; {Insert(e)}");
+        Assert.Equal(((string?)null, 'I', "INSERT 0 1"), (done.Error, done.Status, done.Tag));
+        Assert.Equal((1, 1), (await NotesWith(d), await NotesWith(e)));
+        // A COMMIT among the parts ends the implicit transaction there: what came before it stands.
+        var committed = await wire.QueryAsync($"{Insert(f)}; COMMIT; {Insert(g)}; SELECT 1/0");
+        Assert.Equal(("22012", 'I'), (committed.Error, committed.Status));
+        Assert.Equal((1, 0), (await NotesWith(f), await NotesWith(g)));
+        // A BEGIN among the parts makes the transaction an ordinary one, the parts before it included.
+        var begun = await wire.QueryAsync($"{Insert(h)}; BEGIN; {Insert(i)}");
+        Assert.Equal(((string?)null, 'T'), (begun.Error, begun.Status));
+        Assert.Equal('I', (await wire.QueryAsync("ROLLBACK")).Status);
+        Assert.Equal((0, 0), (await NotesWith(h), await NotesWith(i)));
+        // A savepoint is refused outside a transaction block, as PostgreSQL refuses it.
+        var savepoint = await wire.QueryAsync($"{Insert(NewKey())}; SAVEPOINT s");
+        Assert.Equal(("25P01", 'I'), (savepoint.Error, savepoint.Status));
+
+        // The audit says which writes stood: each part names its transaction, whose last action is how it ended.
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Count(x => x.GetProperty("sql").GetString() == "ROLLBACK") >= 5);
+        Assert.Equal(["BEGIN", "INSERT", "INSERT", "SELECT", "ROLLBACK"], TransactionWith(timeline, a));
+        Assert.Equal(["BEGIN", "INSERT", "DROP", "ROLLBACK"], TransactionWith(timeline, c));
+        Assert.Equal(["BEGIN", "INSERT", "INSERT", "COMMIT"], TransactionWith(timeline, d));
+        Assert.Equal(["BEGIN", "INSERT", "COMMIT"], TransactionWith(timeline, f));
+        Assert.Equal(["BEGIN", "INSERT", "SELECT", "ROLLBACK"], TransactionWith(timeline, g));
+        Assert.Equal(["BEGIN", "INSERT", "BEGIN", "INSERT", "ROLLBACK"], TransactionWith(timeline, h));
+    }
+
+    [Fact]
+    public async Task An_extended_protocol_batch_up_to_its_sync_is_one_implicit_transaction_and_a_lone_statement_runs_on_its_own()
+    {
+        await CreateTablesAsync(stack);
+        var session = NewSession();
+        var (a, b, c, d, alone) = (NewKey(), NewKey(), NewKey(), NewKey(), NewKey());
+        using (var wire = await RawWire.OpenAsync(stack, session))
+        {
+            var failed = await wire.BatchAsync(Insert(a), Insert(b), "SELECT 1/0");
+            Assert.Equal(("22012", 'I'), (failed.Error, failed.Status));
+            Assert.Equal((0, 0), (await NotesWith(a), await NotesWith(b)));
+            var done = await wire.BatchAsync(Insert(c), Insert(d));
+            Assert.Equal(((string?)null, 'I'), (done.Error, done.Status));
+            Assert.Equal((1, 1), (await NotesWith(c), await NotesWith(d)));
+            Assert.Null((await wire.BatchAsync(Insert(alone))).Error);
+        }
+        // Npgsql's own batches: a command of several statements is sent as one batch of Executes before one Sync.
+        var (e, f) = (NewKey(), NewKey());
+        await using (var connection = await WireAgent.ConnectAsync(stack, session))
+        {
+            var error = await Assert.ThrowsAsync<PostgresException>(() => Run(connection, $"{Insert(e)}; {Insert(f)}; SELECT 1/0"));
+            Assert.Equal("22012", error.SqlState);
+        }
+        Assert.Equal((0, 0), (await NotesWith(e), await NotesWith(f)));
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Count(x => x.GetProperty("sql").GetString() == "ROLLBACK") >= 2
+            && Received(t).Any(x => x.GetProperty("sql").GetString()!.Contains(alone)));
+        Assert.Equal(["BEGIN", "INSERT", "INSERT", "SELECT", "ROLLBACK"], TransactionWith(timeline, a));
+        Assert.Equal(["BEGIN", "INSERT", "INSERT", "COMMIT"], TransactionWith(timeline, c));
+        Assert.Equal(["BEGIN", "INSERT", "INSERT", "SELECT", "ROLLBACK"], TransactionWith(timeline, e));
+        // A statement alone before its Sync pays for no transaction of its own: it commits by itself, as before.
+        Assert.Null(TransactionOf(Received(timeline).Single(x => x.GetProperty("sql").GetString()!.Contains(alone))));
+    }
+
+    [Fact]
+    public async Task A_cancel_request_racing_a_commit_does_not_undo_it_and_the_audit_records_the_commit_that_went_through()
+    {
+        await CreateTablesAsync(stack);
+        var session = NewSession();
+        var key = NewKey();
+        using var wire = await RawWire.OpenAsync(stack, session);
+        await wire.QueryAsync("BEGIN");
+        await wire.QueryAsync(Insert(key));
+        await wire.SendQueryAsync("COMMIT");
+        await wire.CancelAsync();
+        var commit = await wire.AnswerAsync();
+        // PostgreSQL does not cancel a COMMIT: it is the database's answer that counts, and it committed.
+        Assert.Equal(((string?)null, "COMMIT", 'I'), (commit.Error, commit.Tag, commit.Status));
+        Assert.Equal(1, await NotesWith(key));
+
+        var timeline = await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Count(x => x.GetProperty("type").GetString() == "RequestCompleted") >= 3);
+        var events = timeline.GetProperty("events").EnumerateArray().ToArray();
+        var request = events.Single(x => x.GetProperty("type").GetString() == "RequestReceived"
+            && x.GetProperty("data").GetProperty("action").GetProperty("sql").GetString() == "COMMIT").GetProperty("data").GetProperty("requestId").GetString();
+        var completed = events.Single(x => x.GetProperty("type").GetString() == "RequestCompleted"
+            && x.GetProperty("data").GetProperty("requestId").GetString() == request);
+        Assert.Equal("completed", completed.GetProperty("data").GetProperty("outcome").GetString());
+    }
+
+    [Fact]
+    public async Task An_identity_holds_at_most_its_cap_of_open_transactions_counted_across_gateway_instances()
+    {
+        var port = ServiceProcess.FreePort();
+        var (gateway, client) = await stack.StartExtraGatewayAsync("gateway-wire-cap", new()
+        {
+            ["PostgresWire__Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["PostgresWire__MaxOpenTransactionsPerIdentity"] = "2",
+        });
+        using var http = client;
+        var open = new List<RawWire>();
+        try
+        {
+            // Two transactions open through the stack's gateway (whose own cap is higher) ...
+            foreach (var _ in Enumerable.Range(0, 2))
+            {
+                var wire = await RawWire.OpenAsync(stack, NewSession(), agent: PortcullisStack.SecondAgentClient);
+                open.Add(wire);
+                Assert.Equal('T', (await wire.QueryAsync("BEGIN")).Status);
+            }
+            // ... count on the other instance, whose cap for the identity is two: a third is refused there.
+            var other = await RawWire.OpenAsync(stack, NewSession(), port: port, agent: PortcullisStack.SecondAgentClient);
+            open.Add(other);
+            var refused = await other.QueryAsync("BEGIN");
+            Assert.Equal(("53300", 'I'), (refused.Error, refused.Status));
+            // The same goes for the implicit transaction of a query of several statements.
+            Assert.Equal("53300", (await other.QueryAsync("SELECT 1; SELECT 2")).Error);
+            Assert.Null((await other.QueryAsync("SELECT 1")).Error); // a statement on its own needs no transaction
+            // Another identity is not held back by this one's transactions.
+            var another = await RawWire.OpenAsync(stack, NewSession(), port: port);
+            open.Add(another);
+            Assert.Equal('T', (await another.QueryAsync("BEGIN")).Status);
+            // One of the identity's transactions ends: the other instance takes the next.
+            Assert.Equal('I', (await open[0].QueryAsync("ROLLBACK")).Status);
+            Assert.Equal('T', (await other.QueryAsync("BEGIN")).Status);
+        }
+        finally
+        {
+            foreach (var wire in open) wire.Dispose();
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_statement_prepared_inside_a_transaction_is_described_on_its_connection_and_sees_its_temporary_table()
+    {
+        var session = NewSession();
+        await using var connection = await WireAgent.ConnectAsync(stack, session, "warehouse-tx");
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await Run(connection, "CREATE TEMP TABLE wire_describe_probe (id int, label text)");
+            await Run(connection, "INSERT INTO wire_describe_probe (id, label) VALUES (1, 'one')");
+            // Npgsql's Prepare is Parse and Describe of the statement: described where the temporary table exists.
+            await using var command = new NpgsqlCommand("SELECT id, label FROM wire_describe_probe WHERE id = $1", connection);
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer, Value = 1 });
+            await command.PrepareAsync();
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                Assert.True(await reader.ReadAsync());
+                Assert.Equal((1, "one"), (reader.GetInt32(0), reader.GetString(1)));
+            }
+            // A statement the database cannot describe fails the transaction, as a failed Parse does in PostgreSQL.
+            await using var wrong = new NpgsqlCommand("SELECT no_such_column FROM wire_describe_probe", connection);
+            Assert.Equal("42703", (await Assert.ThrowsAsync<PostgresException>(() => wrong.PrepareAsync())).SqlState);
+            Assert.Equal("25P02", (await Assert.ThrowsAsync<PostgresException>(() => Run(connection, "SELECT 1"))).SqlState);
+            await transaction.RollbackAsync();
+        }
+
+        var timeline = await stack.TimelineAsync(session, t => Received(t).Any(a => a.GetProperty("sql").GetString() == "ROLLBACK"));
+        var described = Received(timeline).First(a => a.TryGetProperty("method", out var method) && method.GetString() == "DESCRIBE");
+        Assert.Equal(TransactionOf(Received(timeline).First(a => a.GetProperty("sql").GetString()!.StartsWith("CREATE TEMP"))), TransactionOf(described));
+    }
+
     [Fact]
     public async Task A_denied_statement_fails_the_transaction_until_rollback_as_the_status_bytes_say()
     {
@@ -349,15 +536,18 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
     {
         private readonly TcpClient _client;
         private readonly Stream _stream;
+        private readonly int _port;
+        private int _processId, _secret;
 
-        private RawWire(TcpClient client, Stream stream) => (_client, _stream) = (client, stream);
+        private RawWire(TcpClient client, Stream stream, int port) => (_client, _stream, _port) = (client, stream, port);
 
         public sealed record Answer(char Status, string? Error, string? Tag, IReadOnlyList<string> Rows);
 
-        public static async Task<RawWire> OpenAsync(PortcullisStack stack, string session, string database = "warehouse")
+        public static async Task<RawWire> OpenAsync(PortcullisStack stack, string session, string database = "warehouse",
+            int? port = null, string agent = PortcullisStack.AgentClient)
         {
             var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", stack.WirePort);
+            await client.ConnectAsync("127.0.0.1", port ?? stack.WirePort);
             var raw = client.GetStream();
             var request = new byte[8];
             BinaryPrimitives.WriteInt32BigEndian(request, 8);
@@ -366,7 +556,7 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
             Assert.Equal((byte)'S', (byte)raw.ReadByte());
             var tls = new SslStream(raw, false, (_, _, _, _) => true);
             await tls.AuthenticateAsClientAsync("127.0.0.1");
-            var wire = new RawWire(client, tls);
+            var wire = new RawWire(client, tls, port ?? stack.WirePort);
             var startup = new List<byte> { 0, 3, 0, 0 };
             foreach (var text in new[] { "user", "agent", "database", database, "options", $"-c portcullis.session={session}", "" })
                 startup.AddRange([.. Encoding.UTF8.GetBytes(text), 0]);
@@ -375,17 +565,54 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
             startup.CopyTo(packet, 4);
             await tls.WriteAsync(packet);
             Assert.Equal('R', (await wire.ReadAsync(TimeSpan.FromSeconds(30))).Type);
-            await wire.SendAsync('p', await stack.TokenFor(PortcullisStack.AgentClient));
-            while ((await wire.ReadAsync(TimeSpan.FromSeconds(30))).Type != 'Z') { }
-            return wire;
+            await wire.SendAsync('p', await stack.TokenFor(agent));
+            while (true)
+            {
+                var (type, payload) = await wire.ReadAsync(TimeSpan.FromSeconds(30));
+                if (type == 'K') (wire._processId, wire._secret) = (BinaryPrimitives.ReadInt32BigEndian(payload), BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
+                if (type == 'Z') return wire;
+            }
         }
 
-        private async Task SendAsync(char type, string text)
+        /// <summary>A simple query sent without waiting for its answer (read it with <see cref="AnswerAsync"/>).</summary>
+        public Task SendQueryAsync(string sql) => SendAsync('Q', sql);
+
+        /// <summary>A CancelRequest with this connection's key, on a connection of its own, as drivers send one.</summary>
+        public async Task CancelAsync()
         {
-            var payload = Encoding.UTF8.GetBytes(text);
-            var message = new byte[6 + payload.Length];
+            using var cancel = new TcpClient();
+            await cancel.ConnectAsync("127.0.0.1", _port);
+            var request = new byte[16];
+            BinaryPrimitives.WriteInt32BigEndian(request, 16);
+            BinaryPrimitives.WriteInt32BigEndian(request.AsSpan(4), 80877102);
+            BinaryPrimitives.WriteInt32BigEndian(request.AsSpan(8), _processId);
+            BinaryPrimitives.WriteInt32BigEndian(request.AsSpan(12), _secret);
+            await cancel.GetStream().WriteAsync(request);
+            // The gateway closes the connection once it has acted on the request: the read ends with nothing read.
+            Assert.Equal(0, await cancel.GetStream().ReadAtLeastAsync(new byte[1], 1, throwOnEndOfStream: false));
+        }
+
+        /// <summary>Extended-protocol messages sent as one batch (Parse, Bind, Describe, Execute for each statement) with one Sync at the end.</summary>
+        public async Task<Answer> BatchAsync(params string[] statements)
+        {
+            foreach (var sql in statements)
+            {
+                await SendAsync('P', "\0" + sql + "\0\0"); // unnamed; no parameter types
+                await SendAsync('B', "\0\0\0\0\0\0\0"); // unnamed portal and statement; no formats, parameters or result formats
+                await SendAsync('D', "P"); // the unnamed portal
+                await SendAsync('E', "\0\0\0\0"); // all rows
+            }
+            await SendAsync('S', null);
+            return await AnswerAsync();
+        }
+
+        /// <summary>A message; <paramref name="text"/> is sent with a terminating zero, as a query or password is (null: no payload).</summary>
+        private async Task SendAsync(char type, string? text)
+        {
+            var payload = text is null ? [] : Encoding.UTF8.GetBytes(text + "\0");
+            var message = new byte[5 + payload.Length];
             message[0] = (byte)type;
-            BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), payload.Length + 5);
+            BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), payload.Length + 4);
             payload.CopyTo(message, 5);
             await _stream.WriteAsync(message);
         }
@@ -404,6 +631,12 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
         public async Task<Answer> QueryAsync(string sql)
         {
             await SendAsync('Q', sql);
+            return await AnswerAsync();
+        }
+
+        /// <summary>The answer up to ReadyForQuery: the first error's SQLSTATE, the last command tag, the first column of each row, and the status.</summary>
+        public async Task<Answer> AnswerAsync()
+        {
             string? error = null, tag = null;
             var rows = new List<string>();
             while (true)

@@ -33,9 +33,38 @@ try {
   await client.end();
 }
 
-// LangChain.js SqlDatabase over TypeORM: the usable tables, a table's description with sample rows, and a query.
+// node-postgres transactions: BEGIN, statements (that see their own writes), ROLLBACK or COMMIT; an error inside fails the
+// transaction (25P02 for what follows) until ROLLBACK. The rows carry PORTCULLIS_SESSION in their key, for the test to find.
+const tx = new pg.Client({ host, port: Number(port), user: "agent", password: token, database: "warehouse", ssl, options });
+await tx.connect();
+try {
+  const insert = (key, note) => tx.query("INSERT INTO demo.wire_tx_notes (id, note) VALUES ($1, $2)", [`${session}-${key}`, note]);
+  const count = async (key) =>
+    (await tx.query("SELECT count(*)::int AS n FROM demo.wire_tx_notes WHERE id = $1", [`${session}-${key}`])).rows[0].n;
+  await tx.query("BEGIN");
+  await insert("undone", "rolled back");
+  out.pg_tx_seen_inside = await count("undone");
+  await tx.query("ROLLBACK");
+  out.pg_tx_after_rollback = await count("undone");
+  await tx.query("BEGIN");
+  await insert("kept", "committed");
+  await tx.query("COMMIT");
+  out.pg_tx_after_commit = await count("kept");
+  await tx.query("BEGIN");
+  await insert("failed", "in a failed transaction");
+  out.pg_tx_error = await denial(() => tx.query("SELECT 1/0"));
+  out.pg_tx_ignored = await denial(() => tx.query("SELECT 1"));
+  await tx.query("ROLLBACK");
+  out.pg_tx_after_failure = await count("failed");
+} finally {
+  await tx.end();
+}
+
+// LangChain.js SqlDatabase over TypeORM: the usable tables, a table's description with sample rows, and a query. Its table
+// listing reads one row per column of the schema: it uses warehouse-wide (warehouse's rules and masking without its 20-row
+// cap), so that what other tests create in the schema cannot push tables out of the listing.
 const dataSource = new DataSource({
-  type: "postgres", host, port: Number(port), username: "agent", password: token, database: "warehouse", schema: "demo",
+  type: "postgres", host, port: Number(port), username: "agent", password: token, database: "warehouse-wide", schema: "demo",
   ssl, extra: { options },
 });
 const db = await SqlDatabase.fromDataSourceParams({ appDataSource: dataSource });

@@ -96,7 +96,7 @@ public static class SqlApi
             try
             {
                 var description = await postgres.DescribeAsync(connection, statement ?? action.Sql!, request.Obligations,
-                    context.RequestAborted, prelude);
+                    context.RequestAborted, prelude, context.Features.Get<PinnedRun>());
                 described(description);
                 var body = JsonSerializer.SerializeToUtf8Bytes(new
                 {

@@ -45,6 +45,14 @@ public sealed class PostgresWireOptions
     /// </summary>
     public int MaxOpenTransactions { get; set; } = 32;
 
+    /// <summary>
+    /// How many transactions one identity (the token's issuer and subject) may hold open at once on one upstream database,
+    /// counted across every gateway instance (by advisory locks the pinned connections hold on that database): a BEGIN
+    /// past it is refused with 53300, as PostgreSQL refuses a role past its connection limit, so one agent cannot take
+    /// every open transaction from the others.
+    /// </summary>
+    public int MaxOpenTransactionsPerIdentity { get; set; } = 8;
+
     /// <summary>How long a client has to finish startup and authentication.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -6,6 +6,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using MassTransit;
+using Npgsql;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.Sessions;
 
@@ -34,6 +35,8 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     private readonly Dictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Portal> _portals = new(StringComparer.Ordinal);
     private readonly WireTransaction _transaction = new();
+    /// <summary>Messages read ahead (to learn whether more statements come before the Sync), handled before any new one.</summary>
+    private readonly List<FrontendMessage> _ahead = [];
     private DateTimeOffset _transactionEnds;
 
     /// <summary>A parsed statement; <paramref name="Described"/>: the columns a Describe announced, which its portals must keep.</summary>
@@ -266,6 +269,12 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
                 case 'S':
                     _skipUntilSync = false;
                     _portals.Remove("");
+                    // Sync ends the implicit transaction of the statements since the last one, as PostgreSQL commits at Sync.
+                    if (_transaction.Implicit)
+                    {
+                        var reported = _transaction.Current == WireTransaction.State.Failed;
+                        if (await EndImplicitAsync() is { } unended && !reported) _out.Error(unended);
+                    }
                     _out.ReadyForQuery(_transaction.Status);
                     await FlushAsync();
                     break;
@@ -289,12 +298,22 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         var parts = WireSql.Statements(sql);
         if (parts.Count == 0) _out.EmptyQueryResponse();
         // Each statement is one action, judged and run on its own; the first that fails ends the query, as in PostgreSQL.
+        // Several statements outside a transaction run in one implicit transaction, as PostgreSQL runs them: all or none.
+        var failed = false;
         foreach (var statement in parts)
         {
+            if (parts.Count > 1 && _transaction.Current == WireTransaction.State.Idle && TransactionControl.Of(statement).Kind == ControlKind.None
+                && (await BeginAsync(ImplicitBegin, implicitly: true)).Error is { } refused)
+            {
+                _out.Error(refused);
+                failed = true;
+                break;
+            }
             var outcome = await RunAsync(statement, []);
             if (outcome.Error is { } error)
             {
                 _out.Error(error);
+                failed = true;
                 break;
             }
             foreach (var set in outcome.Sets)
@@ -309,9 +328,20 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             if (outcome.Sets.Count == 0)
                 _out.CommandComplete(outcome.Tag ?? WireSql.CommandTag(statement, Math.Max(0, outcome.RecordsAffected), false));
         }
+        if (_transaction.Implicit && await EndImplicitAsync() is { } unended && !failed) _out.Error(unended);
         _out.ReadyForQuery(_transaction.Status);
         await FlushAsync();
     }
+
+    private static readonly TransactionControl ImplicitBegin = TransactionControl.Of("BEGIN");
+    private static readonly TransactionControl ImplicitCommit = TransactionControl.Of("COMMIT");
+
+    /// <summary>
+    /// The end of an implicit transaction, an action of the session like the agent's own COMMIT: committed when every
+    /// statement in it succeeded, else rolled back (and recorded as the ROLLBACK it is, so the audit says the earlier
+    /// statements' writes did not stand). The error of a COMMIT that did not complete, or null.
+    /// </summary>
+    private async Task<WireError?> EndImplicitAsync() => (await ControlAsync(ImplicitCommit)).Error;
 
     private void Parse(byte[] payload)
     {
@@ -399,7 +429,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             return;
         }
         // The row description comes from the statement's result, so the portal runs now (once) and Execute sends its rows.
-        var outcome = portal.Outcome ??= await RunAsync(portal.Statement.Sql, portal.Parameters);
+        var outcome = portal.Outcome ??= await RunPortalAsync(name, portal);
         if (outcome.Error is { } error)
         {
             ExtendedError(error);
@@ -445,7 +475,8 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         WireDescription description;
         try
         {
-            description = await statements.DescribeAsync(_session!, prepared.Sql, statement.Token);
+            description = await statements.DescribeAsync(_session!, prepared.Sql, statement.Token, _transaction.Id,
+                _transaction.Pinned is { } pinned ? new PinnedRun(pinned, false) : null);
         }
         catch (OperationCanceledException) when (statement.IsCancellationRequested && !closed.IsCancellationRequested)
         {
@@ -457,6 +488,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         }
         if (description.Error is { } error)
         {
+            _transaction.Fail(); // as PostgreSQL fails a transaction whose statement it could not parse
             ExtendedError(error);
             return;
         }
@@ -481,7 +513,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             ExtendedError(WireError.Of("34000", $"portal \"{Printable(name)}\" does not exist"));
             return;
         }
-        var outcome = portal.Outcome ??= await RunAsync(portal.Statement.Sql, portal.Parameters);
+        var outcome = portal.Outcome ??= await RunPortalAsync(name, portal);
         if (outcome.Error is { } error)
         {
             ExtendedError(error);
@@ -511,6 +543,67 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         if (set.Truncated) _out.Error(Truncated(set), notice: true);
         _out.CommandComplete(WireSql.CommandTag(sql, set.Rows.Count, true));
     }
+
+    /// <summary>
+    /// A portal's statement, run once. Outside a transaction, when more statements follow before the Sync (a driver's
+    /// batch: Npgsql's multi-statement commands, asyncpg's executemany), the statements up to the Sync run in one
+    /// implicit transaction, as PostgreSQL runs them; a statement alone before its Sync runs on its own, as before.
+    /// </summary>
+    private async Task<WireOutcome> RunPortalAsync(string name, Portal portal)
+    {
+        if (_transaction.Current == WireTransaction.State.Idle && TransactionControl.Of(portal.Statement.Sql).Kind == ControlKind.None
+            && await MoreStatementsBeforeSyncAsync(name) && (await BeginAsync(ImplicitBegin, implicitly: true)) is { Error: not null } refused)
+            return refused;
+        return await RunAsync(portal.Statement.Sql, portal.Parameters);
+    }
+
+    /// <summary>
+    /// Whether another statement runs before the next Sync: the messages after the current one are read ahead (and kept
+    /// for their turn) until a Sync says no, or an Execute or portal Describe of another portal (or of one bound again)
+    /// says yes. A Flush says yes too: the client reads the results before it decides what comes next, so anything it
+    /// sends after belongs to the same transaction. A client waits for answers only after a Flush or Sync, so reading
+    /// ahead cannot stall one that follows the protocol; what is read ahead is capped, past the cap the answer is yes.
+    /// </summary>
+    private async Task<bool> MoreStatementsBeforeSyncAsync(string current)
+    {
+        var rebound = false;
+        long bytes = 0;
+        for (var index = 0; ; index++)
+        {
+            if (index == _ahead.Count)
+            {
+                if (index >= MaxReadAhead || bytes > options.MaxMessageBytes) return true;
+                if (await ReadAsync(startup: false, closed) is not { } next) return false;
+                _ahead.Add(next);
+            }
+            var message = _ahead[index];
+            bytes += message.Payload.Length;
+            switch ((char)message.Type)
+            {
+                case 'S' or 'X' or 'Q':
+                    return false;
+                case 'H':
+                    return true;
+                case 'B':
+                    rebound = true;
+                    break;
+                case 'E' or 'D' when PortalOf(message) is { } portal:
+                    if (rebound || portal != current) return true;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The portal an Execute or a portal Describe names; null for any other message.</summary>
+    private static string? PortalOf(FrontendMessage message)
+    {
+        var reader = new PayloadReader(message.Payload);
+        if (message.Type == (byte)'E') return reader.CString();
+        return message.Type == (byte)'D' && reader.Byte() == (byte)'P' ? reader.CString() : null;
+    }
+
+    /// <summary>Most messages read ahead of the one being handled.</summary>
+    private const int MaxReadAhead = 256;
 
     private void Close(byte[] payload)
     {
@@ -546,6 +639,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
             return WireOutcome.Failed(refused);
         }
         if (_transaction.NoOp(control) is { } warning) return new WireOutcome([], 0, null) { Tag = control.Tag, Notices = [warning] };
+        if (control.Kind != ControlKind.None && _transaction.Implicit) return await ImplicitControlAsync(control);
         if (control.Kind != ControlKind.None) return await ControlAsync(control);
         var outcome = await StatementAsync(sql, parameters, _transaction.Pinned is { } pinned ? new PinnedRun(pinned, false) : null);
         if (outcome.Error is not null) _transaction.Fail();
@@ -567,20 +661,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         switch (control.Kind)
         {
             case ControlKind.Begin:
-                if (postgres.Pin(_session.Connection, options.MaxOpenTransactions) is not { } pinned)
-                    return WireOutcome.Failed(WireError.Of("53300",
-                        $"Too many transactions are open through the gateway on '{_session.Connection}' ({options.MaxOpenTransactions}).",
-                        hint: "Run the statement on its own (outside a transaction), or try BEGIN again once other transactions ended."));
-                var id = "tx-" + NewId.NextGuid().ToString("N");
-                outcome = await StatementAsync(sql, [], new PinnedRun(pinned, true), id);
-                if (outcome.Error is not null)
-                {
-                    await postgres.ReleaseAsync(pinned);
-                    return outcome;
-                }
-                _transaction.Began(id, pinned, settings.Save());
-                _transactionEnds = DateTimeOffset.UtcNow + options.MaxTransactionDuration;
-                return outcome with { Tag = control.Tag };
+                return await BeginAsync(control, implicitly: false);
             case ControlKind.Commit:
                 // A failed transaction is rolled back, as PostgreSQL does, and recorded as the rollback it is.
                 var failed = _transaction.Current == WireTransaction.State.Failed;
@@ -608,6 +689,78 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         }
     }
 
+    /// <summary>
+    /// BEGIN: one upstream connection pinned to the session (within the cap), and BEGIN run on it as an action of the
+    /// session that names the new transaction. <paramref name="implicitly"/>: the gateway's own BEGIN before the statements
+    /// of a multi-statement query.
+    /// </summary>
+    private async Task<WireOutcome> BeginAsync(TransactionControl control, bool implicitly)
+    {
+        if (postgres.Pin(_session!.Connection, options.MaxOpenTransactions) is not { } pinned)
+            return WireOutcome.Failed(WireError.Of("53300",
+                $"Too many transactions are open through the gateway on '{_session.Connection}' ({options.MaxOpenTransactions}).",
+                hint: implicitly
+                    ? "Several statements in one query run in one transaction: send them one at a time, or again once other transactions ended."
+                    : "Run the statement on its own (outside a transaction), or try BEGIN again once other transactions ended."));
+        if (await ClaimAsync(pinned) is { } unclaimed)
+        {
+            await postgres.ReleaseAsync(pinned);
+            return WireOutcome.Failed(unclaimed);
+        }
+        var id = "tx-" + NewId.NextGuid().ToString("N");
+        var outcome = await StatementAsync(control.Sql, [], new PinnedRun(pinned, true), id);
+        if (outcome.Error is not null)
+        {
+            await postgres.ReleaseAsync(pinned);
+            return outcome;
+        }
+        _transaction.Began(id, pinned, _session.Settings.Save(), implicitly);
+        _transactionEnds = DateTimeOffset.UtcNow + options.MaxTransactionDuration;
+        return outcome with { Tag = control.Tag };
+    }
+
+    /// <summary>The identity's place among its open transactions (across gateway instances), or why it has none.</summary>
+    private async Task<WireError?> ClaimAsync(PinnedConnection pinned)
+    {
+        var limit = options.MaxOpenTransactionsPerIdentity;
+        try
+        {
+            if (await postgres.ClaimAsync(pinned, _session!.IdentityKey, limit, closed)) return null;
+        }
+        catch (NpgsqlException ex)
+        {
+            logger.LogWarning("PostgreSQL wire: the open-transaction count of session {Session} could not be taken ({Reason})",
+                _session!.SessionId, ex.GetType().Name);
+            return WireError.Of("08006", "The gateway could not reach the database to begin a transaction; nothing ran.");
+        }
+        return WireError.Of("53300", $"Too many transactions are open for this identity through the gateway ({limit}).",
+            hint: "End one of the identity's open transactions (COMMIT or ROLLBACK), or send the statements one at a time.");
+    }
+
+    /// <summary>
+    /// Transaction control among the statements of an implicit transaction, as PostgreSQL takes it: BEGIN makes it an
+    /// ordinary transaction that the statements before it belong to (BEGIN still runs and is recorded, its modes judged
+    /// and refused upstream if they come too late); COMMIT and ROLLBACK end it, with PostgreSQL's warning that no
+    /// transaction was begun. (Savepoints were refused before.)
+    /// </summary>
+    private async Task<WireOutcome> ImplicitControlAsync(TransactionControl control)
+    {
+        if (control.Kind != ControlKind.Begin)
+        {
+            var ended = await ControlAsync(control);
+            return ended.Error is not null ? ended : ended with { Notices = [.. ended.Notices, WireTransaction.NoTransaction] };
+        }
+        var outcome = await StatementAsync(control.Sql, [], new PinnedRun(_transaction.Pinned!, true));
+        if (outcome.Error is not null)
+        {
+            _transaction.Fail();
+            return outcome;
+        }
+        _transaction.MadeExplicit();
+        _transactionEnds = DateTimeOffset.UtcNow + options.MaxTransactionDuration;
+        return outcome with { Tag = control.Tag };
+    }
+
     /// <summary>The transaction is over: its settings kept (committed) or forgotten (rolled back), its connection given back.</summary>
     private async Task EndAsync(bool committed)
     {
@@ -624,6 +777,12 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
     /// </summary>
     private async Task<FrontendMessage?> NextMessageAsync()
     {
+        if (_ahead.Count > 0)
+        {
+            var ahead = _ahead[0];
+            _ahead.RemoveAt(0);
+            return ahead;
+        }
         if (!_transaction.Active) return await ReadAsync(startup: false, closed);
         // A client that keeps sending keeps its transaction, and its locks, only up to MaxTransactionDuration in all.
         var left = _transactionEnds - DateTimeOffset.UtcNow;
@@ -662,8 +821,12 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         var control = pinned is { Control: true };
         if (!control && SessionCommands.Answer(sql, _session!) is { } own) return own;
         if (!control && _session!.Settings.Refusal(sql) is { } refusal) return WireOutcome.Failed(WireError.Of("54000", refusal));
-        using var statement = CancellationTokenSource.CreateLinkedTokenSource(closed);
-        cancellation.Running(_processId, statement);
+        // The end of a transaction is not cancelled, by a CancelRequest or the client leaving: whether it committed is
+        // the upstream's answer, and the audit records that answer, never a cancellation that raced a COMMIT that went
+        // through (PostgreSQL does not cancel a COMMIT either). The driver's command timeout still bounds it.
+        var ending = control && sql is "COMMIT" or "ROLLBACK";
+        using var statement = ending ? new CancellationTokenSource() : CancellationTokenSource.CreateLinkedTokenSource(closed);
+        if (!ending) cancellation.Running(_processId, statement);
         var presented = _session!.PresentedApproval;
         try
         {
@@ -683,7 +846,7 @@ internal sealed partial class WireConnection(IDuplexPipe transport, IPAddress? r
         }
         finally
         {
-            cancellation.Running(_processId, null);
+            if (!ending) cancellation.Running(_processId, null);
             // An approval covers one statement: it is presented with the next one only.
             if (presented is not null) _session.PresentedApproval = null;
         }

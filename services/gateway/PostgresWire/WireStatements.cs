@@ -20,6 +20,13 @@ public sealed class WireSession(ClaimsPrincipal user, string token, string conne
     public string SessionId { get; } = sessionId;
     public IPAddress? Remote { get; } = remote;
 
+    /// <summary>
+    /// The identity's key among the upstream's advisory locks (the open-transaction count per identity): the token's
+    /// issuer and subject, hashed.
+    /// </summary>
+    public int IdentityKey { get; } = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes($"portcullis-wire-transactions\n{user.FindFirst("iss")?.Value}\n{user.FindFirst("sub")?.Value}")));
+
     /// <summary>The approval id set with <c>SET portcullis.approval</c>, presented with the next statement only.</summary>
     public string? PresentedApproval { get; set; }
 
@@ -108,12 +115,19 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
     /// audit with method DESCRIBE, and only parsed upstream. A statement that needs approval needs it to be described
     /// too (the describe is an action of its own, with its own approval): fail closed rather than describe unapproved.
     /// </summary>
-    public async Task<WireDescription> DescribeAsync(WireSession session, string sql, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Inside an open transaction (<paramref name="transaction"/>, <paramref name="pinned"/>) the statement is described on
+    /// the transaction's connection, so that it sees what the transaction made, and the describe names the transaction.
+    /// </remarks>
+    public async Task<WireDescription> DescribeAsync(WireSession session, string sql, CancellationToken cancellationToken,
+        string? transaction = null, PinnedRun? pinned = null)
     {
         var prelude = session.Settings.Statements;
-        var action = new AgentAction(Protocols.Sql, session.Connection, Method: DescribeMethod, Sql: session.Settings.Judged(sql));
+        var action = new AgentAction(Protocols.Sql, session.Connection, Method: DescribeMethod, Sql: session.Settings.Judged(sql),
+            Transaction: transaction);
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken, presentApproval: false);
+        if (pinned is not null) context.Features.Set(pinned);
         SqlDescription? raw = null;
         await SqlApi.DescribeAction(context, scope.ServiceProvider.GetRequiredService<AgentRequestFlow>(),
             scope.ServiceProvider.GetRequiredService<PostgresConnector>(), action, logger, description => raw = description,

@@ -147,6 +147,10 @@ public sealed record TransactionControl(ControlKind Kind, string? Savepoint = nu
 /// its own), in a transaction (<c>T</c>: statements run on one pinned upstream connection), failed (<c>E</c>: something
 /// in the transaction failed, upstream or at the gateway, and only ROLLBACK or ROLLBACK TO a savepoint is taken). It
 /// keeps the settings as they were at BEGIN and at each savepoint, so a rollback forgets what was set after them.
+/// An <see cref="Implicit"/> transaction is the one PostgreSQL wraps around the statements of one multi-statement simple
+/// query: begun by the gateway before the first of them, committed after the last (or rolled back at the first error),
+/// turned into an ordinary one by a BEGIN among them, ended by a COMMIT or ROLLBACK among them (with PostgreSQL's
+/// warning); a savepoint is refused in it, as PostgreSQL refuses one outside a transaction block.
 /// </summary>
 public sealed class WireTransaction
 {
@@ -168,6 +172,9 @@ public sealed class WireTransaction
 
     public bool Active => Current != State.Idle;
 
+    /// <summary>The transaction was begun by the gateway for a multi-statement query, not by the agent's BEGIN.</summary>
+    public bool Implicit { get; private set; }
+
     /// <summary>The savepoints open, oldest first.</summary>
     public IReadOnlyList<string> Savepoints => [.. _savepoints.Select(s => s.Name)];
 
@@ -185,7 +192,8 @@ public sealed class WireTransaction
             hint: "End the transaction with COMMIT or ROLLBACK, then BEGIN a new one."),
         (State.Failed, not (ControlKind.Rollback or ControlKind.RollbackTo or ControlKind.Commit)) => WireError.Of("25P02",
             "current transaction is aborted, commands ignored until end of transaction block"),
-        (State.Idle, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) => WireError.Of("25P01",
+        (State.Idle, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) or
+            (_, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) when Implicit => WireError.Of("25P01",
             $"{(control.Kind == ControlKind.RollbackTo ? "ROLLBACK TO SAVEPOINT" : control.Tag)} can only be used in transaction blocks"),
         _ => null,
     };
@@ -193,16 +201,22 @@ public sealed class WireTransaction
     /// <summary>A notice for a statement that changes nothing in this state (PostgreSQL's warnings), or null.</summary>
     public WireError? NoOp(TransactionControl control) => (Current, control.Kind) switch
     {
-        (State.Idle, ControlKind.Commit or ControlKind.Rollback) => new WireError("WARNING", "25P01", "there is no transaction in progress"),
-        (State.Open, ControlKind.Begin) => new WireError("WARNING", "25001", "there is already a transaction in progress"),
+        (State.Idle, ControlKind.Commit or ControlKind.Rollback) => NoTransaction,
+        (State.Open, ControlKind.Begin) when !Implicit => new WireError("WARNING", "25001", "there is already a transaction in progress"),
         _ => null,
     };
 
-    public void Began(string id, PinnedConnection pinned, WireSettings.Saved settings)
+    /// <summary>PostgreSQL's warning for a COMMIT or ROLLBACK without a BEGIN (it still ends an implicit transaction).</summary>
+    public static readonly WireError NoTransaction = new("WARNING", "25P01", "there is no transaction in progress");
+
+    public void Began(string id, PinnedConnection pinned, WireSettings.Saved settings, bool implicitly = false)
     {
         if (Current != State.Idle) throw new InvalidOperationException("A transaction is already open.");
-        (Current, Id, Pinned, _begun) = (State.Open, id, pinned, settings);
+        (Current, Id, Pinned, _begun, Implicit) = (State.Open, id, pinned, settings, implicitly);
     }
+
+    /// <summary>A BEGIN among the statements of an implicit transaction: it goes on as an ordinary one, the statements before it included.</summary>
+    public void MadeExplicit() => Implicit = false;
 
     /// <summary>An error inside the transaction: it can only be rolled back now.</summary>
     public void Fail()
@@ -233,7 +247,7 @@ public sealed class WireTransaction
     public (PinnedConnection? Pinned, WireSettings.Saved? Begun) Ended()
     {
         var ended = (Pinned, _begun);
-        (Current, Id, Pinned, _begun) = (State.Idle, null, null, null);
+        (Current, Id, Pinned, _begun, Implicit) = (State.Idle, null, null, null, false);
         _savepoints.Clear();
         return ended;
     }

@@ -554,6 +554,14 @@ public sealed class PortcullisStack : IAsyncLifetime
                 password: secret:DEMO_DB_PASSWORD
                 visible_to: [wire-tx-tests] # not listed to MCP clients (a listing of what agents see); the wire takes it by name
                 default_effect: allow
+              warehouse-wide:
+                kind: postgres
+                description: The warehouse with warehouse's rules and masking but without its 20-row cap, for clients that list the catalogue (LangChain's table listing reads one row per column of the schema, which objects other tests create would push past the cap).
+                connection_string: "{{warehouse}}"
+                password: secret:DEMO_DB_PASSWORD
+                visible_to: [wire-listing-tests] # not listed to MCP clients (a listing of what agents see); the wire takes it by name
+                default_effect: allow
+                obligations: { max_rows: 5000 }
               warehouse-ro:
                 kind: postgres
                 connection_string: "{{warehouse}}"
@@ -701,43 +709,43 @@ public sealed class PortcullisStack : IAsyncLifetime
                   effect: require_approval
                   approvers: [approvers]
                   reason: Payment data needs a human.
-                  match: { connections: [warehouse], sql: { tables: [demo.payments] } }
+                  match: { connections: [warehouse, warehouse-wide], sql: { tables: [demo.payments] } }
                 - id: sql-no-program
                   effect: deny
                   reason: COPY ... PROGRAM runs a shell command on the database server.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [copy_to_program, copy_from_program, program_execution] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [copy_to_program, copy_from_program, program_execution] } }
                 - id: sql-no-server-files-or-remote
                   effect: deny
                   reason: Server files, connections to other hosts and server administration are not for agents.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [file_access, remote_access, admin_function, admin, load] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [file_access, remote_access, admin_function, admin, load] } }
                 - id: sql-no-dynamic-sql
                   effect: deny
                   reason: Functions and statements that run SQL text are not for agents; send the query itself.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [sql_execution, dynamic_sql] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [sql_execution, dynamic_sql] } }
                 - id: sql-no-large-objects
                   effect: deny
                   reason: Large objects are not for agents; read and write table rows instead.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [large_object, large_object_write] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [large_object, large_object_write] } }
                 - id: sql-no-server-state
                   effect: deny
                   reason: Advisory locks, notifications and sequence changes outlive the statement.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [server_state] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [server_state] } }
                 - id: sql-no-sensitive-catalog
                   effect: deny
                   reason: That catalog holds credentials, other sessions' statements or column statistics.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [sensitive_catalog] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [sensitive_catalog] } }
                 - id: sql-no-settings
                   effect: deny
                   reason: That setting changes how statements are checked or run.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [unsafe_setting] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [unsafe_setting] } }
                 - id: sql-no-unvetted-functions
                   effect: deny
                   reason: Only PostgreSQL's built-in functions and operators are allowed.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [unvetted_function] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [unvetted_function] } }
                 - id: sql-no-ddl
                   effect: deny
                   reason: Agents do not change the schema.
-                  match: { connections: [warehouse, warehouse-ro], sql: { kinds: [ddl] } }
+                  match: { connections: [warehouse, warehouse-ro, warehouse-wide], sql: { kinds: [ddl] } }
                 - id: exec-no-network
                   effect: deny
                   reason: Commands may not reach the network.
@@ -771,24 +779,24 @@ public sealed class PortcullisStack : IAsyncLifetime
                   headers: [Set-Cookie]
                   entity: COOKIE
                 - id: customer-names
-                  connections: [warehouse]
+                  connections: [warehouse, warehouse-wide]
                   columns: [demo.customers.name]
                   strategy: partial
                   keep: 3
                 - id: customer-emails
-                  connections: [warehouse, warehouse-ro]
+                  connections: [warehouse, warehouse-ro, warehouse-wide]
                   columns: [demo.customers.email]
                   entity: EMAIL
                 - id: customer-ssns
-                  connections: [warehouse, warehouse-ro]
+                  connections: [warehouse, warehouse-ro, warehouse-wide]
                   columns: [demo.customers.ssn]
                   entity: SSN
                 - id: payment-cards
-                  connections: [warehouse, warehouse-ro]
+                  connections: [warehouse, warehouse-ro, warehouse-wide]
                   columns: [demo.payments.card_number]
                   entity: CARD
                 - id: api-key-secrets
-                  connections: [warehouse, warehouse-ro]
+                  connections: [warehouse, warehouse-ro, warehouse-wide]
                   columns: [demo.api_keys.secret]
                   entity: SECRET_ASSIGNMENT
             """);

@@ -147,6 +147,25 @@ public sealed class WireTransactionTests
     }
 
     [Fact]
+    public void An_implicit_transaction_refuses_savepoints_takes_begin_without_a_warning_and_becomes_an_ordinary_one()
+    {
+        var transaction = new WireTransaction();
+        transaction.Began("tx-4", new PinnedConnection("warehouse"), new WireSettings().Save(), implicitly: true);
+        Assert.Equal((true, (byte)'T'), (transaction.Implicit, transaction.Status));
+        // As PostgreSQL outside a transaction block: a savepoint is refused, and BEGIN is not a no-op but takes the block over.
+        Assert.Equal("25P01", transaction.Refusal(TransactionControl.Of("SAVEPOINT a"))!.SqlState);
+        Assert.Equal("25P01", transaction.Refusal(TransactionControl.Of("RELEASE a"))!.SqlState);
+        Assert.Null(transaction.NoOp(TransactionControl.Of("BEGIN")));
+        Assert.Null(transaction.NoOp(TransactionControl.Of("COMMIT")));
+        transaction.MadeExplicit();
+        Assert.False(transaction.Implicit);
+        Assert.Null(transaction.Refusal(TransactionControl.Of("SAVEPOINT a")));
+        Assert.Equal("25001", transaction.NoOp(TransactionControl.Of("BEGIN"))!.SqlState);
+        transaction.Ended();
+        Assert.False(transaction.Implicit);
+    }
+
+    [Fact]
     public void Rollback_to_a_savepoint_recovers_the_transaction_and_forgets_the_settings_and_savepoints_after_it()
     {
         var settings = new WireSettings();

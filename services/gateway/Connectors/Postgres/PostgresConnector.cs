@@ -145,6 +145,27 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _pinned = new(StringComparer.Ordinal);
 
     /// <summary>
+    /// Takes one of <paramref name="slots"/> places that <paramref name="key"/> (an identity's) has on the upstream database,
+    /// for as long as <paramref name="pinned"/> is held: a session advisory lock (key, slot) taken on the pinned connection
+    /// before its transaction begins, so every gateway instance sees it, and released with the connection (its DISCARD
+    /// ALL, or its closing). False when all are taken.
+    /// </summary>
+    public async Task<bool> ClaimAsync(PinnedConnection pinned, int key, int slots, CancellationToken cancellationToken)
+    {
+        if (pinned.Database is null)
+        {
+            var source = await DataSource(pinned.Connection, cancellationToken);
+            pinned.Database = await source.OpenConnectionAsync(cancellationToken);
+        }
+        // Slots are tried in order and the first free one is taken: the limit stops the scan at the lock it got.
+        await using var command = new NpgsqlCommand(
+            "SELECT slot FROM generate_series(0, $2 - 1) AS slot WHERE pg_try_advisory_lock($1, slot) LIMIT 1", pinned.Database);
+        command.Parameters.AddWithValue(key);
+        command.Parameters.AddWithValue(slots);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>
     /// Gives a pinned connection back: whatever state the agent left it in, its transaction is rolled back and the session
     /// reset (its own prepared statements deallocated, then DISCARD ALL) before the pool has it again; a connection that
     /// cannot be cleaned is closed for good rather than pooled.
@@ -182,8 +203,9 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
     /// rolled back. For the wire listener's Describe of a prepared statement, after policy allowed the statement.
     /// </summary>
     public async Task<SqlDescription> DescribeAsync(string connection, string sql, Obligations obligations,
-        CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null)
+        CancellationToken cancellationToken, IReadOnlyList<string>? prelude = null, PinnedRun? pinned = null)
     {
+        if (pinned is not null) return await DescribePinnedAsync(connection, sql, obligations, pinned.Connection, prelude, cancellationToken);
         var source = await DataSource(connection, cancellationToken);
         await using var database = await source.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginTransactionAsync(cancellationToken);
@@ -191,7 +213,40 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         var timeout = obligations.StatementTimeoutMs ?? TimeoutMs(connection);
         if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
         foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
+        var description = await DescribeOnAsync(database, transaction, sql, cancellationToken);
+        await transaction.RollbackAsync(cancellationToken);
+        return description;
+    }
 
+    /// <summary>
+    /// A describe inside a wire session's open transaction, on its pinned connection, so that it sees what the transaction
+    /// made (its tables, temporary ones included, and its settings): within a savepoint that is rolled back whatever
+    /// happens, so the settings and timeout set for it do not stay, and a statement the database refuses does not abort
+    /// the transaction upstream (the gateway fails it, as PostgreSQL fails a transaction whose Parse failed).
+    /// </summary>
+    private async Task<SqlDescription> DescribePinnedAsync(string connection, string sql, Obligations obligations, PinnedConnection held,
+        IReadOnlyList<string>? prelude, CancellationToken cancellationToken)
+    {
+        if (held.Connection != connection || held.Database is not { } database)
+            throw new InvalidOperationException("A describe in a transaction runs on the transaction's open connection only.");
+        await Run(database, null, "SAVEPOINT portcullis_describe", cancellationToken);
+        try
+        {
+            if ((obligations.StatementTimeoutMs ?? TimeoutMs(connection)) is { } ms)
+                await Run(database, null, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
+            foreach (var setting in prelude ?? []) await Run(database, null, setting, cancellationToken);
+            return await DescribeOnAsync(database, null, sql, cancellationToken);
+        }
+        finally
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await Run(database, null, "ROLLBACK TO SAVEPOINT portcullis_describe; RELEASE SAVEPOINT portcullis_describe", deadline.Token);
+        }
+    }
+
+    private static async Task<SqlDescription> DescribeOnAsync(NpgsqlConnection database, NpgsqlTransaction? transaction, string sql,
+        CancellationToken cancellationToken)
+    {
         var columns = new List<ResultColumn>();
         await using (var command = new NpgsqlCommand(sql, database, transaction) { AllResultTypesAreUnknown = true })
         await using (var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly, cancellationToken))
@@ -212,7 +267,6 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             parameters = (uint[])(await types.ExecuteScalarAsync(cancellationToken))!;
             await Run(database, transaction, $"DEALLOCATE {name}", cancellationToken);
         }
-        await transaction.RollbackAsync(cancellationToken);
         return new SqlDescription(parameters, columns);
     }
 
