@@ -274,8 +274,18 @@ public sealed partial class ComposeFileTests
         foreach (var service in exporting)
         {
             Assert.Equal("http://otel-collector:" + grpc.Split(':')[^1], service.Environment.GetValueOrDefault("OTEL_EXPORTER_OTLP_ENDPOINT"));
-            Assert.Contains($"{service.Name}:8080", targets);
+            // Scraped where /metrics answers: the service's own port, or the port Metrics__Port keeps it to.
+            var port = service.Environment.GetValueOrDefault("Metrics__Port") ?? "8080";
+            Assert.Contains($"{service.Name}:{port}", targets);
         }
+        // Agents reach the gateway's 8080: its /metrics (rule and connection names) answers on another port, one the
+        // gateway listens on and the host does not publish.
+        var gateway = Services["gateway"];
+        var metricsPort = gateway.Environment.GetValueOrDefault("Metrics__Port");
+        Assert.True(metricsPort is { Length: > 0 } && metricsPort != "8080", "the gateway serves /metrics on the agents' port");
+        Assert.Contains($"http://+:{metricsPort}", gateway.Environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "");
+        Assert.Contains("http://+:8080", gateway.Environment["ASPNETCORE_URLS"]);
+        Assert.DoesNotContain(gateway.Ports, p => p.Split(':')[^1] == metricsPort);
         // The collector's pipelines use only exporters it defines, and traces reach Jaeger.
         var exporters = (Dictionary<object, object>)collector["exporters"];
         foreach (var (pipeline, spec) in (Dictionary<object, object>)At(collector, "service", "pipelines"))
