@@ -126,6 +126,13 @@ public static class PortcullisActivities
     public const string SessionIdAttribute = "portcullis.session_id";
     public static readonly ActivitySource Source = new(SourceName);
 
+    /// <summary>
+    /// The root span of an agent request that does not arrive as an HTTP request (a statement on the PostgreSQL port),
+    /// so that its messages, decision, masking and record are one trace as an HTTP request's are. Null when nothing
+    /// traces. The name is fixed: never the statement, which can hold customer data.
+    /// </summary>
+    public static Activity? StartAgentRequest(string name) => Source.StartActivity(name, ActivityKind.Server);
+
     public static void Tag(Activity? activity, Guid requestId, string sessionId)
     {
         if (activity is null || !activity.IsAllDataRequested) return;
