@@ -166,6 +166,20 @@ public sealed class ObservabilityTests(PortcullisStack stack)
                                                                 && line.Contains("entity=\"EMAIL\"", StringComparison.Ordinal)
                                                                 && line.Contains("connection=\"demo\"", StringComparison.Ordinal));
 
+        // The same instruments over OTLP, as the meter names them (the collector's pipeline in compose), and nothing to hide.
+        string[] instruments =
+        [
+            "portcullis_requests", "portcullis_upstream_latency", "portcullis_gateway_overhead", "portcullis_decisions",
+            "portcullis_values_masked", "portcullis_approvals_opened", "portcullis_approvals_granted", "portcullis_approvals_denied",
+            "portcullis_approvals_expired", "portcullis_approval_wait", "portcullis_audit_ingest_lag", "portcullis_audit_projection_lag",
+        ];
+        await stack.UntilAsync(() => Task.FromResult(instruments.All(name => stack.Telemetry.MetricExports.Any(e => e.Contains(name, StringComparison.Ordinal)))),
+            "every Portcullis instrument exported over OTLP");
+        var metricExports = string.Join('\n', stack.Telemetry.MetricExports);
+        Assert.DoesNotContain(token, metricExports);
+        Assert.DoesNotContain(session, metricExports);
+        foreach (var raw in RawValues) Assert.DoesNotContain(raw, metricExports);
+
         // The Grafana dashboard: every metric its queries name is on a service's /metrics, with the labels it groups by.
         var all = string.Join('\n', scraped.Values);
         using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(
