@@ -112,25 +112,34 @@ public static class AuditCommands
         return command;
     }
 
-    /// <summary>Every two seconds: how far the projection's shard has come, of the store's highest sequence, and the rate.</summary>
+    /// <summary>
+    /// Every two seconds, and once more when the rebuild is over: how far the projection's shard has come, of the
+    /// store's highest sequence, and the rate.
+    /// </summary>
     private static async Task ReportRebuildAsync(TextWriter error, IDocumentStore store, string projection, long total, Stopwatch started, CancellationToken stop)
     {
+        // Marten names a projection's shards without the class's "Projection" (SessionTimeline:All).
+        var shard = projection.EndsWith("Projection", StringComparison.Ordinal) ? projection[..^"Projection".Length] : projection;
+
+        async Task Report(CancellationToken cancellationToken)
+        {
+            var shards = await store.Advanced.AllProjectionProgress(token: cancellationToken);
+            var done = shards.Where(s => s.ShardName.Split(':')[0].Equals(shard, StringComparison.OrdinalIgnoreCase))
+                .Select(s => s.Sequence).DefaultIfEmpty(0).Max();
+            error.WriteLine($"  {projection}: {done:N0} of {total:N0} events ({Percent(done, total)}), " +
+                            $"{Rate(done, started.Elapsed)} events/s");
+        }
+
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         try
         {
-            while (await timer.WaitForNextTickAsync(stop))
-            {
-                var shards = await store.Advanced.AllProjectionProgress(token: stop);
-                var done = shards.Where(s => s.ShardName.StartsWith(projection, StringComparison.OrdinalIgnoreCase))
-                    .Select(s => s.Sequence).DefaultIfEmpty(0).Max();
-                error.WriteLine($"  {projection}: {done:N0} of {total:N0} events ({Percent(done, total)}), " +
-                                        $"{Rate(done, started.Elapsed)} events/s");
-            }
+            while (await timer.WaitForNextTickAsync(stop)) await Report(stop);
         }
         catch (OperationCanceledException)
         {
-            // The rebuild is over.
+            // The rebuild is over (or the command was stopped): where it ended.
         }
+        await Report(CancellationToken.None);
     }
 
     private static Command Archive(TextWriter output, TextWriter error)

@@ -52,7 +52,10 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
         throw new Xunit.Sdk.XunitException($"GET {path} did not reach the expected state; last: {last}");
     }
 
-    private async Task<string> AuditCommand(params string[] arguments)
+    private async Task<string> AuditCommand(params string[] arguments) => (await AuditCommandWithProgress(arguments)).Output;
+
+    /// <summary>Runs the audit's command line on the stack's store: what it printed on standard output and on standard error.</summary>
+    private async Task<(string Output, string Errors)> AuditCommandWithProgress(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(stack.AssemblyOf("audit"));
@@ -64,7 +67,7 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         Assert.True(process.ExitCode == 0, $"audit {string.Join(' ', arguments)} failed: {await errors}");
-        return await output;
+        return (await output, await errors);
     }
 
     [Fact]
@@ -94,6 +97,97 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
         }
         var after = await Get($"sessions/{session}/timeline");
         Assert.Equal(before.ToString(), after.ToString());
+    }
+
+    [Fact]
+    public async Task A_rebuild_of_a_large_store_prints_its_progress_and_rate_for_each_projection()
+    {
+        // 20,000 events of 5,000 requests over 50 sessions, published as the services publish them, stored by the audit.
+        const int Events = 20_000;
+        var run = "e2e-large-" + Guid.NewGuid().ToString("N")[..8];
+        var bus = await stack.StartBusAsync();
+        try
+        {
+            var requests = Enumerable.Range(0, Events / 4).Select(_ => Guid.NewGuid()).ToArray();
+            var inFlight = new List<Task>(1000);
+            for (var i = 0; i < Events; i++)
+            {
+                inFlight.Add(bus.Publish(RequestEvent(i, requests[i / 4], $"{run}-{i / 4 % 50}")));
+                if (inFlight.Count < 1000) continue;
+                await Task.WhenAll(inFlight);
+                inFlight.Clear();
+            }
+            await Task.WhenAll(inFlight);
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+        await EventuallyStoredAsync(run, Events);
+
+        await stack.StopAsync("audit");
+        try
+        {
+            var (output, errors) = await AuditCommandWithProgress("rebuild");
+            foreach (var projection in new[] { "SessionTimelineProjection", "IdentityActivityProjection", "DecisionStatisticsProjection" })
+            {
+                var total = long.Parse(Assert.Single(System.Text.RegularExpressions.Regex.Matches(output,
+                    $@"rebuilding {projection} \(([0-9,]+) events\)")).Groups[1].Value.Replace(",", ""));
+                Assert.True(total >= Events, $"the store holds {total} events, fewer than the {Events} published");
+                Assert.Matches($@"rebuilt {projection} in [0-9.]+ s \([0-9,]+ events/s\)", output);
+                // Progress on standard error: how far, of how many, and the rate, ending where the rebuild ended.
+                var progress = System.Text.RegularExpressions.Regex.Matches(errors,
+                        $@"^  {projection}: ([0-9,]+) of ([0-9,]+) events \([0-9]+%\), [0-9,]+ events/s$",
+                        System.Text.RegularExpressions.RegexOptions.Multiline)
+                    .Select(m => (Done: long.Parse(m.Groups[1].Value.Replace(",", "")), Of: long.Parse(m.Groups[2].Value.Replace(",", ""))))
+                    .ToList();
+                Assert.True(progress.Count > 0, $"no progress for {projection} in: {errors}");
+                Assert.All(progress, p => Assert.Equal(total, p.Of));
+                Assert.Equal(progress.Select(p => p.Done).Order(), progress.Select(p => p.Done));
+                Assert.True(progress[^1].Done >= Events, $"{projection} ended at {progress[^1].Done} of {total}");
+            }
+        }
+        finally
+        {
+            await stack.StartAsync("audit");
+        }
+    }
+
+    /// <summary>One of a request's four events as the services publish it (as the audit ingest probe makes them).</summary>
+    private static object RequestEvent(int i, Guid request, string session)
+    {
+        var at = DateTimeOffset.UtcNow;
+        var principal = new Principal("e2e-large-agent", "e2e-large-agent", ["agents"]);
+        var action = new AgentAction(Protocols.Http, "demo", "GET", $"/customers/{i / 5}", "?fields=name,email");
+        return (i % 4) switch
+        {
+            0 => new PolicyEvaluated(request, session, Decision.Allow, "http-read", "Reads are allowed.", ["http-read"], [], "v1",
+                principal, action, at),
+            1 => new RequestForwarded(request, session, "demo", "http://127.0.0.1:5090", 200, 4210, 3.2, at),
+            2 => new ResponseMasked(request, session, new Dictionary<string, int> { ["EMAIL"] = 1 }, ["mask-pii"],
+                4210, 4188, at, new Dictionary<string, int> { ["mask-pii"] = 1 }, "demo"),
+            _ => new RequestCompleted(request, session, Outcomes.Completed, 200, 4.1,
+                new CapturedOutput("application/json", "{\"id\":1,\"email\":\"[EMAIL]\"}", 4188, new string('a', 64), false), at),
+        };
+    }
+
+    /// <summary>Waits until the audit has stored <paramref name="events"/> events in the run's sessions (the ingest keeps going while it moves).</summary>
+    private async Task EventuallyStoredAsync(string run, int events)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(stack.AdminConnectionString);
+        await connection.OpenAsync();
+        long stored = 0, before = -1;
+        var lastMove = DateTime.UtcNow;
+        while (stored < events)
+        {
+            await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM audit.mt_events WHERE stream_id LIKE @run", connection);
+            count.Parameters.AddWithValue("run", run + "-%");
+            stored = (long)(await count.ExecuteScalarAsync())!;
+            if (stored != before) (before, lastMove) = (stored, DateTime.UtcNow);
+            else if (DateTime.UtcNow - lastMove > TimeSpan.FromSeconds(60))
+                throw new Xunit.Sdk.XunitException($"the audit stored {stored} of {events} events and then nothing for a minute");
+            if (stored < events) await Task.Delay(250);
+        }
     }
 
     [Fact]
@@ -163,9 +257,10 @@ public sealed class AuditProjectionTests(PortcullisStack stack)
         var lastHash = recorded.GetProperty("events")[7].GetProperty("hash").GetString();
         await EventuallyAsync($"sessions/{session}/timeline", t => t.GetProperty("events").GetInt64() == 8);
 
-        var output = await AuditCommand("archive", "--session", session, "--before", DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"),
-            "--reason", "erasure request");
+        var (output, progress) = await AuditCommandWithProgress("archive", "--session", session, "--before",
+            DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"), "--reason", "erasure request");
         Assert.Contains("archived 1 session(s)", output);
+        Assert.Matches(@"archived 1 of 1 sessions \(100%\), 8 events, [0-9,]+ events/s", progress); // progress and rate on standard error
 
         await Get($"sessions/{session}", HttpStatusCode.NotFound);
         await Get($"sessions/{session}/timeline", HttpStatusCode.NotFound);

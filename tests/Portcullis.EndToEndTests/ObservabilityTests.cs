@@ -52,7 +52,8 @@ public sealed class ObservabilityTests(PortcullisStack stack)
         var requestId = Assert.Single(tagged.Select(s => s.Attributes[Defaults.Telemetry.PortcullisActivities.RequestIdAttribute]).Distinct());
         var spans = stack.Telemetry.Spans.Where(s => s.TraceId == trace).ToList();
         foreach (var service in services)
-            Assert.Contains(spans, s => s.Service == service && s.Attributes.GetValueOrDefault("portcullis.session_id") == session);
+            Assert.Contains(spans, s => s.Service == service && s.Attributes.GetValueOrDefault("portcullis.session_id") == session
+                                        && s.Attributes.GetValueOrDefault(Defaults.Telemetry.PortcullisActivities.RequestIdAttribute) == requestId);
         // The saga's messages are spans of their own (MassTransit's), and the audit's record closes it.
         Assert.Contains(spans, s => s.Name.Contains("RequestReceived", StringComparison.Ordinal));
         Assert.Contains(spans, s => s.Service == "portcullis-audit" && s.Name == "audit record RequestCompleted");
@@ -87,41 +88,61 @@ public sealed class ObservabilityTests(PortcullisStack stack)
     }
 
     [Fact]
-    public async Task Every_service_shows_its_portcullis_metrics_on_metrics_after_a_request()
+    public async Task Every_service_shows_its_portcullis_metrics_on_metrics_after_a_request_and_the_dashboard_queries_only_what_they_show()
     {
         var session = "e2e-metrics-" + Guid.NewGuid().ToString("N")[..8];
+        // Three approvals: one left to expire (opened first, as its expiry is the longest wait), one denied, one granted.
+        var expiring = await OpenApprovalAsync(session, 3);
         using (var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/billing", session))
         using (var response = await stack.Gateway.SendAsync(request))
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        // An approval opened and denied, for the approval service's counters and wait.
-        // A stack that has just started can miss the first SQL decision's or approval's deadline (503, fail closed): that
-        // request is refused and recorded as such, and sent again.
-        string? approvalId = null;
-        for (var attempt = 1; attempt <= 3 && approvalId is null; attempt++)
+        using (var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/admin/config", session))
+        using (var response = await stack.Gateway.SendAsync(request))
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        foreach (var (id, answer) in new[] { (1, "deny"), (2, "approve") })
         {
-            using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", session);
-            request.Content = JsonContent.Create(new { sql = "SELECT id, amount FROM demo.payments WHERE id = 1" });
-            request.Headers.Add("Prefer", "wait=0");
-            using var response = await stack.Gateway.SendAsync(request);
-            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 3) continue;
-            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-            approvalId = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("approvalId").GetString()!;
-        }
-        using (var deny = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Post, $"approvals/{approvalId}/deny", new { comment = "no" }))
-        using (var response = await stack.Approval.SendAsync(deny))
+            var (approvalId, _) = await OpenApprovalAsync(session, id);
+            // The approval service opens it on hearing the decision: decided once it is there.
+            await stack.UntilAsync(async () =>
+            {
+                using var pending = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Get, "approvals?state=Pending");
+                using var response = await stack.Approval.SendAsync(pending);
+                return response.IsSuccessStatusCode && (await response.Content.ReadAsStringAsync()).Contains(approvalId, StringComparison.Ordinal);
+            }, $"approval {approvalId} pending");
+            using var decide = await stack.Authorized(PortcullisStack.ApproverClient, HttpMethod.Post, $"approvals/{approvalId}/{answer}",
+                new { comment = "metrics" });
+            using var response = await stack.Approval.SendAsync(decide);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var untilExpiry = expiring.ExpiresAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
+        if (untilExpiry > TimeSpan.Zero) await Task.Delay(untilExpiry); // the approval's own deadline (ApprovalExpiry)
         await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
-            .Count(e => e.GetProperty("type").GetString() == "RequestCompleted") >= 1);
+            .Any(e => e.GetProperty("type").GetString() == "ApprovalExpired"));
 
+        // Each metric with the labels the issue names, from the service that counts it.
         var expected = new Dictionary<string, string[]>
         {
-            ["gateway"] = ["portcullis_requests_total{", "portcullis_upstream_latency_milliseconds_bucket{", "portcullis_gateway_overhead_milliseconds_bucket{"],
-            ["policy"] = ["portcullis_decisions_total{", "effect=\"allow\"", "effect=\"require_approval\"", "rule=\"approve-payments\"", "connection=\"warehouse\""],
-            ["masking"] = ["portcullis_values_masked_total{", "entity=\"EMAIL\""],
-            ["approval"] = ["portcullis_approvals_opened_total", "portcullis_approvals_denied_total", "portcullis_approval_wait_milliseconds_bucket{"],
-            ["audit"] = ["portcullis_audit_ingest_lag_milliseconds_bucket", "portcullis_audit_projection_lag"],
+            ["gateway"] =
+            [
+                "portcullis_requests_total{", "protocol=\"http\"", "outcome=\"completed\"", "outcome=\"denied\"",
+                "portcullis_upstream_latency_milliseconds_bucket{", "portcullis_gateway_overhead_milliseconds_bucket{",
+            ],
+            ["policy"] =
+            [
+                "portcullis_decisions_total{", "effect=\"allow\"", "effect=\"deny\"", "effect=\"require_approval\"",
+                "rule=\"approve-payments\"", "rule=\"agents-no-admin\"", "connection=\"warehouse\"", "connection=\"demo\"",
+            ],
+            ["masking"] = ["portcullis_values_masked_total{", "entity=\"EMAIL\"", "connection=\"demo\""],
+            ["approval"] =
+            [
+                "portcullis_approvals_opened_total{", "portcullis_approvals_granted_total{", "portcullis_approvals_denied_total{",
+                "portcullis_approvals_expired_total{", "portcullis_approval_wait_milliseconds_bucket{",
+                "outcome=\"granted\"", "outcome=\"denied\"", "outcome=\"expired\"",
+            ],
+            ["audit"] = ["portcullis_audit_ingest_lag_milliseconds_bucket", "portcullis_audit_projection_lag{", "projection=\""],
         };
         var token = await stack.TokenFor(PortcullisStack.AgentClient);
+        var scraped = new Dictionary<string, string>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var (service, names) in expected)
         {
@@ -132,10 +153,125 @@ public sealed class ObservabilityTests(PortcullisStack stack)
                 using var response = await http.GetAsync(new Uri(stack.AddressOf(service), "metrics"));
                 text = await response.Content.ReadAsStringAsync();
                 return response.StatusCode == HttpStatusCode.OK && names.All(n => text.Contains(n, StringComparison.Ordinal));
-            }, $"{service} /metrics shows {string.Join(", ", names)}");
+            }, $"{service} /metrics shows {string.Join(", ", names)}; it shows:\n{text}");
             Assert.DoesNotContain(token, text);
             Assert.DoesNotContain(session, text); // sessions are not labels: that would be a series per agent run
             foreach (var raw in RawValues) Assert.DoesNotContain(raw, text);
+            scraped[service] = text;
+        }
+        // The upstream's time is by connection, the values masked by entity and the connection they came from.
+        Assert.Contains(scraped["gateway"].Split('\n'), line => line.StartsWith("portcullis_upstream_latency_milliseconds_bucket{", StringComparison.Ordinal)
+                                                                && line.Contains("connection=\"demo\"", StringComparison.Ordinal));
+        Assert.Contains(scraped["masking"].Split('\n'), line => line.StartsWith("portcullis_values_masked_total{", StringComparison.Ordinal)
+                                                                && line.Contains("entity=\"EMAIL\"", StringComparison.Ordinal)
+                                                                && line.Contains("connection=\"demo\"", StringComparison.Ordinal));
+
+        // The same instruments over OTLP, as the meter names them (the collector's pipeline in compose), and nothing to hide.
+        string[] instruments =
+        [
+            "portcullis_requests", "portcullis_upstream_latency", "portcullis_gateway_overhead", "portcullis_decisions",
+            "portcullis_values_masked", "portcullis_approvals_opened", "portcullis_approvals_granted", "portcullis_approvals_denied",
+            "portcullis_approvals_expired", "portcullis_approval_wait", "portcullis_audit_ingest_lag", "portcullis_audit_projection_lag",
+        ];
+        await stack.UntilAsync(() => Task.FromResult(instruments.All(name => stack.Telemetry.MetricExports.Any(e => e.Contains(name, StringComparison.Ordinal)))),
+            "every Portcullis instrument exported over OTLP");
+        var metricExports = string.Join('\n', stack.Telemetry.MetricExports);
+        Assert.DoesNotContain(token, metricExports);
+        Assert.DoesNotContain(session, metricExports);
+        foreach (var raw in RawValues) Assert.DoesNotContain(raw, metricExports);
+
+        // The Grafana dashboard: every metric its queries name is on a service's /metrics, with the labels it groups by.
+        var all = string.Join('\n', scraped.Values);
+        using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(
+            Path.Combine(PortcullisStack.RepositoryRoot, "compose", "grafana", "dashboards", "portcullis.json")));
+        var expressions = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.TryGetProperty("targets", out var targets) ? targets.EnumerateArray() : Enumerable.Empty<JsonElement>())
+            .Select(t => t.GetProperty("expr").GetString()!).ToList();
+        Assert.NotEmpty(expressions);
+        foreach (var expression in expressions)
+        {
+            var metric = System.Text.RegularExpressions.Regex.Match(expression, @"portcullis_[a-z_]+").Value;
+            var series = all.Split('\n').Where(line => line.StartsWith(metric + "{", StringComparison.Ordinal)
+                                                         || line.StartsWith(metric + " ", StringComparison.Ordinal)).ToList();
+            Assert.True(series.Count > 0, $"the dashboard queries {metric} ({expression}), which no service's /metrics shows");
+            foreach (System.Text.RegularExpressions.Match by in System.Text.RegularExpressions.Regex.Matches(expression, @"by \(([^)]*)\)"))
+                foreach (var label in by.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries).Where(l => l != "le"))
+                    Assert.True(series.Any(line => line.Contains(label + "=\"", StringComparison.Ordinal)),
+                        $"the dashboard groups {metric} by {label}, which its series do not have");
+        }
+    }
+
+    [Fact]
+    public async Task Mcp_and_postgres_wire_requests_are_traced_with_no_token_secret_or_unmasked_value_in_any_span_or_log_line()
+    {
+        await using var mcp = await McpAgent.ConnectAsync(stack);
+        var rows = await mcp.CallAsync("sql_query", new Dictionary<string, object?>
+            { ["connection"] = "warehouse", ["sql"] = "SELECT id, email FROM demo.customers ORDER BY id LIMIT 3" });
+        Assert.NotEqual(true, rows.IsError);
+        Assert.Contains("[EMAIL]", McpAgent.Text(rows));
+        var billing = await mcp.CallAsync("http_request", new Dictionary<string, object?>
+            { ["connection"] = "demo", ["method"] = "GET", ["path"] = "/customers/1/billing" });
+        Assert.NotEqual(true, billing.IsError);
+        // An upstream error that quotes a customer's value (PostgreSQL names the text it could not cast).
+        await mcp.CallAsync("sql_query", new Dictionary<string, object?>
+            { ["connection"] = "warehouse", ["sql"] = "SELECT email::int FROM demo.customers WHERE id = 1" });
+
+        var wireSession = "e2e-otel-wire-" + Guid.NewGuid().ToString("N")[..8];
+        await using (var connection = await WireAgent.ConnectAsync(stack, wireSession))
+        {
+            await using (var command = new Npgsql.NpgsqlCommand("SELECT id, email FROM demo.customers ORDER BY id LIMIT 3", connection))
+            await using (var reader = await command.ExecuteReaderAsync())
+                while (await reader.ReadAsync()) Assert.Equal("[EMAIL]", reader.GetString(1));
+            await using (var cast = new Npgsql.NpgsqlCommand("SELECT email::int FROM demo.customers WHERE id = 2", connection))
+            {
+                var error = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => cast.ExecuteScalarAsync());
+                Assert.DoesNotContain("customer2@example.com", error.MessageText);
+            }
+        }
+        await stack.TimelineAsync(mcp.SessionId, t => t.GetProperty("events").EnumerateArray()
+            .Count(e => e.GetProperty("type").GetString() == "RequestCompleted") >= 3);
+        await stack.TimelineAsync(wireSession, t => t.GetProperty("events").EnumerateArray()
+            .Count(e => e.GetProperty("type").GetString() == "RequestCompleted") >= 2);
+
+        // Traced as the HTTP path is: a wire statement is one trace from the gateway through policy and masking to the audit.
+        string[] services = ["portcullis-gateway", "portcullis-policy", "portcullis-masking", "portcullis-audit"];
+        foreach (var session in new[] { mcp.SessionId, wireSession })
+            await stack.UntilAsync(() => Task.FromResult(SessionSpans(session).Select(s => s.TraceId).Distinct()
+                    .Any(trace => services.All(service => stack.Telemetry.Spans.Any(s => s.TraceId == trace && s.Service == service)))),
+                $"a trace of session {session} with spans from {string.Join(", ", services)}");
+
+        var token = await stack.TokenFor(PortcullisStack.AgentClient);
+        var needles = new Dictionary<string, string> { ["the agent's token"] = token };
+        foreach (var (name, secret) in stack.UpstreamSecrets)
+            foreach (var line in secret.Split('\n').Select(l => l.Trim()).Where(l => l.Length >= 16 && !l.StartsWith("-----")))
+                needles[name] = line;
+        foreach (var raw in RawValues.Concat(["customer1@example.com", "customer2@example.com", "customer3@example.com"])) needles[raw] = raw;
+        var exports = string.Join('\n', stack.Telemetry.TraceExports);
+        foreach (var (what, needle) in needles)
+            Assert.False(exports.Contains(needle, StringComparison.Ordinal), $"{what} is in an exported span");
+        foreach (var service in new[] { "gateway", "policy", "masking", "audit", "approval" })
+        {
+            var text = await ReadShared(stack.LogOf(service));
+            foreach (var (what, needle) in needles)
+                Assert.False(text.Contains(needle, StringComparison.Ordinal), $"{what} is in the {service} log");
+        }
+    }
+
+    /// <summary>Holds a payments query for an approver (the approve-payments rule), without waiting: its approval id and expiry.</summary>
+    private async Task<(string Id, DateTimeOffset ExpiresAt)> OpenApprovalAsync(string session, int paymentId)
+    {
+        // A stack that has just started can miss the first SQL decision's or approval's deadline (503, fail closed): that
+        // request is refused and recorded as such, and sent again.
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", session);
+            request.Content = JsonContent.Create(new { sql = $"SELECT id, amount FROM demo.payments WHERE id = {paymentId}" });
+            request.Headers.Add("Prefer", "wait=0");
+            using var response = await stack.Gateway.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 3) continue;
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            return (body.GetProperty("approvalId").GetString()!, body.GetProperty("expiresAt").GetDateTimeOffset());
         }
     }
 

@@ -65,20 +65,41 @@ public static class Telemetry
         return builder;
     }
 
+    /// <summary>The setting that keeps <c>/metrics</c> to one local port (one the service also listens on, for the scraper only).</summary>
+    public const string MetricsPortSetting = "Metrics:Port";
+
     /// <summary>
     /// <c>/metrics</c> (Prometheus text; anonymous, as the health endpoints are: it holds counts by rule, connection
     /// and entity names, never a value) and the logging scope that names each request's id and session. With
-    /// <c>Metrics:Hosts</c> set (for example <c>*:9464</c>, a port the service also listens on and only the scraper
-    /// reaches), <c>/metrics</c> answers on those hosts only, and is not found on the public port: rule and
-    /// connection names are the policy's shape, which an agent need not learn.
+    /// <c>Metrics:Port</c> set (for example 9464, a port the service also listens on and only the scraper reaches),
+    /// <c>/metrics</c> answers only on connections made to that local port, and is not found on any other: rule and
+    /// connection names are the policy's shape, which an agent need not learn. The connection's own port is what is
+    /// checked, never the Host header, which the caller writes.
     /// </summary>
     public static WebApplication MapPortcullisTelemetry(this WebApplication app)
     {
         app.UseMiddleware<RequestLogScopeMiddleware>();
         var metrics = app.MapPrometheusScrapingEndpoint("/metrics");
-        var hosts = (app.Configuration["Metrics:Hosts"] ?? "")
-            .Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (hosts.Length > 0) metrics.RequireHost(hosts);
+        if (app.Configuration["Metrics:Hosts"] is { Length: > 0 })
+            // The earlier setting matched the Host header, which any caller can forge: refuse it rather than serve openly.
+            throw new InvalidOperationException("Metrics:Hosts is no longer read (it matched the Host header, which a caller " +
+                                                "chooses): set Metrics:Port to the port /metrics answers on instead.");
+        if (app.Configuration[MetricsPortSetting] is { Length: > 0 } setting)
+        {
+            if (!int.TryParse(setting, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                || port is < 1 or > 65535)
+                throw new InvalidOperationException($"{MetricsPortSetting} must be a port number (1-65535), not '{setting}'.");
+            metrics.Add(endpoint =>
+            {
+                var scrape = endpoint.RequestDelegate!;
+                endpoint.RequestDelegate = context =>
+                {
+                    if (context.Connection.LocalPort == port) return scrape(context);
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                };
+            });
+        }
         return app;
     }
 
@@ -104,6 +125,13 @@ public static class PortcullisActivities
     public const string RequestIdAttribute = "portcullis.request_id";
     public const string SessionIdAttribute = "portcullis.session_id";
     public static readonly ActivitySource Source = new(SourceName);
+
+    /// <summary>
+    /// The root span of an agent request that does not arrive as an HTTP request (a statement on the PostgreSQL port),
+    /// so that its messages, decision, masking and record are one trace as an HTTP request's are. Null when nothing
+    /// traces. The name is fixed: never the statement, which can hold customer data.
+    /// </summary>
+    public static Activity? StartAgentRequest(string name) => Source.StartActivity(name, ActivityKind.Server);
 
     public static void Tag(Activity? activity, Guid requestId, string sessionId)
     {

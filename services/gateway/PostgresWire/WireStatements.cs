@@ -4,6 +4,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Portcullis.Contracts;
+using Portcullis.Defaults.Telemetry;
 using Portcullis.Gateway.Apis;
 using Portcullis.Gateway.Connectors.Postgres;
 using Portcullis.Gateway.RequestFlow;
@@ -94,6 +95,7 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         var action = new AgentAction(Protocols.Sql, session.Connection, Sql: withSettings ? session.Settings.Judged(sql) : sql,
             Parameters: canonical, Transaction: transaction);
 
+        using var trace = PortcullisActivities.StartAgentRequest("postgres wire statement"); // one trace per statement
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken);
         if (pinned is not null) context.Features.Set(pinned);
@@ -125,6 +127,7 @@ public sealed class WireStatements(IServiceScopeFactory scopes, ILogger<WireStat
         var prelude = session.Settings.Statements;
         var action = new AgentAction(Protocols.Sql, session.Connection, Method: DescribeMethod, Sql: session.Settings.Judged(sql),
             Transaction: transaction);
+        using var trace = PortcullisActivities.StartAgentRequest("postgres wire describe");
         await using var scope = scopes.CreateAsyncScope();
         var context = NewContext(scope.ServiceProvider, session, cancellationToken, presentApproval: false);
         if (pinned is not null) context.Features.Set(pinned);

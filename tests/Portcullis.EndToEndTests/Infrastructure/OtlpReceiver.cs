@@ -17,6 +17,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
     private readonly ConcurrentQueue<string> _bodies = new();
+    private readonly ConcurrentQueue<string> _metricBodies = new();
 
     private OtlpReceiver(WebApplication app) => _app = app;
 
@@ -25,6 +26,9 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     /// <summary>Every trace export received, its bytes read as UTF-8 (protobuf keeps strings as they are).</summary>
     public IReadOnlyCollection<string> TraceExports => _bodies;
+
+    /// <summary>Every metric export received, read the same way (instrument names and label values are strings in it).</summary>
+    public IReadOnlyCollection<string> MetricExports => _metricBodies;
 
     public static async Task<OtlpReceiver> StartAsync(int port)
     {
@@ -42,8 +46,14 @@ public sealed class OtlpReceiver : IAsyncDisposable
             foreach (var span in Decode(body)) receiver._spans.Enqueue(span);
             return Results.Bytes([], "application/x-protobuf");
         });
-        // Metrics and logs are accepted and not kept: the scrape endpoint is where the tests read metrics.
-        app.MapPost("/v1/metrics", () => Results.Bytes([], "application/x-protobuf"));
+        app.MapPost("/v1/metrics", async (HttpContext context) =>
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer);
+            receiver._metricBodies.Enqueue(Encoding.UTF8.GetString(buffer.ToArray()));
+            return Results.Bytes([], "application/x-protobuf");
+        });
+        // Logs are accepted and not kept.
         app.MapPost("/v1/logs", () => Results.Bytes([], "application/x-protobuf"));
         await app.StartAsync();
         return receiver;

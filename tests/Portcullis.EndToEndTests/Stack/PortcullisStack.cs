@@ -137,6 +137,7 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Telemetry.Endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "1000", // metrics over OTLP every second (the default is a minute)
             ["DOTNET_ENVIRONMENT"] = "Development",
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ConnectionStrings__RabbitMq"] = _servers.RabbitMq,

@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Portcullis.Defaults.Configuration;
+using Portcullis.Defaults.Telemetry;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
@@ -274,8 +276,18 @@ public sealed partial class ComposeFileTests
         foreach (var service in exporting)
         {
             Assert.Equal("http://otel-collector:" + grpc.Split(':')[^1], service.Environment.GetValueOrDefault("OTEL_EXPORTER_OTLP_ENDPOINT"));
-            Assert.Contains($"{service.Name}:8080", targets);
+            // Scraped where /metrics answers: the service's own port, or the port Metrics__Port keeps it to.
+            var port = service.Environment.GetValueOrDefault("Metrics__Port") ?? "8080";
+            Assert.Contains($"{service.Name}:{port}", targets);
         }
+        // Agents reach the gateway's 8080: its /metrics (rule and connection names) answers on another port, one the
+        // gateway listens on and the host does not publish.
+        var gateway = Services["gateway"];
+        var metricsPort = gateway.Environment.GetValueOrDefault("Metrics__Port");
+        Assert.True(metricsPort is { Length: > 0 } && metricsPort != "8080", "the gateway serves /metrics on the agents' port");
+        Assert.Contains($"http://+:{metricsPort}", gateway.Environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "");
+        Assert.Contains("http://+:8080", gateway.Environment["ASPNETCORE_URLS"]);
+        Assert.DoesNotContain(gateway.Ports, p => p.Split(':')[^1] == metricsPort);
         // The collector's pipelines use only exporters it defines, and traces reach Jaeger.
         var exporters = (Dictionary<object, object>)collector["exporters"];
         foreach (var (pipeline, spec) in (Dictionary<object, object>)At(collector, "service", "pipelines"))
@@ -295,10 +307,9 @@ public sealed partial class ComposeFileTests
         Assert.Contains(((List<object>)sources["datasources"]).Cast<Dictionary<object, object>>(),
             d => (string)d["type"] == "prometheus" && (string)d["url"] == "http://prometheus:9090");
         var dashboard = File.ReadAllText(Path.Combine(grafana["/var/lib/grafana/dashboards"], "portcullis.json"));
-        var published = PublishedMetric().Matches(File.ReadAllText(Path.Combine(Root, "services", "defaults", "Telemetry", "PortcullisMetrics.cs")))
-            .Select(m => m.Groups[1].Value).ToHashSet();
-        var queried = DashboardMetric().Matches(dashboard).Select(m => m.Groups["name"].Value).Distinct().ToList();
-        Assert.True(queried.Count >= 8, "the dashboard queries too few metrics: " + string.Join(", ", queried));
+        var published = PrometheusNamesOfThePortcullisMeter();
+        var queried = DashboardMetric().Matches(dashboard).Select(m => m.Value).Distinct().ToList();
+        Assert.True(queried.Count >= 12, "the dashboard queries too few metrics: " + string.Join(", ", queried));
         foreach (var metric in queried)
             Assert.True(published.Contains(metric), $"the dashboard queries {metric}, which no service publishes ({string.Join(", ", published)})");
         foreach (var topic in new[] { "Requests", "Decisions", "overhead", "masked", "Approvals", "Audit ingest lag", "projection lag" })
@@ -320,12 +331,41 @@ public sealed partial class ComposeFileTests
         return current;
     }
 
-    /// <summary>An instrument's name in PortcullisMetrics.cs.</summary>
-    [GeneratedRegex(@"Create(?:Counter|Histogram|ObservableGauge)(?:<\w+>)?\(""(portcullis_[a-z_]+)""")]
-    private static partial Regex PublishedMetric();
+    /// <summary>
+    /// The series names /metrics shows for the Portcullis meter's instruments, read from the instruments themselves (a
+    /// listener is told of each) and written as the Prometheus exporter writes them: <c>_total</c> after a counter, the
+    /// unit after a histogram (<c>_milliseconds</c>) and then <c>_bucket</c>, <c>_sum</c> and <c>_count</c>; a gauge as
+    /// it is (a unit in braces, such as <c>{event}</c>, is not written).
+    /// </summary>
+    private static HashSet<string> PrometheusNamesOfThePortcullisMeter()
+    {
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(PortcullisMetrics).TypeHandle);
+        PortcullisMetrics.ObserveAuditProjectionLag(() => []); // made by the audit service when it starts
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Name != PortcullisMetrics.MeterName) return;
+            var unit = instrument.Unit switch
+            {
+                null or "" => "",
+                "ms" => "_milliseconds",
+                ['{', .., '}'] => "",
+                var other => throw new Xunit.Sdk.XunitException($"{instrument.Name} has unit {other}, which this test cannot name"),
+            };
+            var type = instrument.GetType().GetGenericTypeDefinition();
+            if (type == typeof(Counter<>) || type == typeof(ObservableCounter<>)) names.Add(instrument.Name + unit + "_total");
+            else if (type == typeof(Histogram<>))
+                names.UnionWith(new[] { "_bucket", "_sum", "_count" }.Select(suffix => instrument.Name + unit + suffix));
+            else names.Add(instrument.Name + unit);
+        };
+        listener.Start(); // tells of every instrument made so far
+        Assert.True(names.Count >= 10, "too few instruments found: " + string.Join(", ", names));
+        return names;
+    }
 
-    /// <summary>A metric in a PromQL expression, less the suffixes Prometheus's exporter adds (_milliseconds, _total, _bucket...).</summary>
-    [GeneratedRegex(@"(?<name>portcullis_[a-z_]+?)(?:_milliseconds)?(?:_total|_bucket|_sum|_count)?\b")]
+    /// <summary>A metric named in a PromQL expression.</summary>
+    [GeneratedRegex(@"\bportcullis_[a-z_]+\b")]
     private static partial Regex DashboardMetric();
 
     private static Dictionary<string, string> ReadDotEnv(string path) =>

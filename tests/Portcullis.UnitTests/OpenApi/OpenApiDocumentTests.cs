@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
@@ -144,6 +145,40 @@ public sealed class OpenApiDocumentTests
         Assert.Equal(HttpStatusCode.NotFound, (await production.CreateClient().GetAsync("/scalar/")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await production.CreateClient().GetAsync("/openapi/v1.json")).StatusCode);
     }
+
+    [Theory]
+    [MemberData(nameof(Services))]
+    public async Task The_anonymous_document_names_no_connection_rule_upstream_or_secret_of_the_configuration(string service)
+    {
+        // What an agent can read on the gateway's public port without a token: the API's shape, not the policy's.
+        await using var host = Host(service);
+        using var response = await host.CreateClient().GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = await response.Content.ReadAsStringAsync();
+        var configuration = new YamlDotNet.Serialization.DeserializerBuilder().Build()
+            .Deserialize<Dictionary<object, object>>(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot, "portcullis.yaml")));
+        var connections = (Dictionary<object, object>)configuration["connections"];
+        // Rule ids, upstreams, hosts, connection strings, account names and secret references: anywhere in the text.
+        var values = new List<string>();
+        foreach (var spec in connections.Values.Cast<Dictionary<object, object>>())
+            foreach (var (key, value) in spec)
+                if (value is string text && ((string)key is "upstream" or "host" or "connection_string" or "username"
+                                             || text.StartsWith("secret:", StringComparison.Ordinal)))
+                    values.Add(text);
+        foreach (var section in new[] { "policy", "masking" })
+            if (configuration.GetValueOrDefault(section) is Dictionary<object, object> part && part.GetValueOrDefault("rules") is List<object> rules)
+                values.AddRange(rules.Cast<Dictionary<object, object>>().Select(r => (string)r["id"]));
+        Assert.True(values.Count > 30, "too little read from portcullis.yaml: " + string.Join(", ", values));
+        foreach (var value in values)
+            Assert.False(document.Contains(value, StringComparison.Ordinal), $"the {service} document, anonymous, holds '{value}' from portcullis.yaml");
+        // Connection names are ordinary words ("files", "demo"): not as a value, a key or a path segment.
+        foreach (var name in connections.Keys.Cast<string>())
+            Assert.False(System.Text.RegularExpressions.Regex.IsMatch(document, $@"""{name}""|/{name}[/""]"),
+                $"the {service} document, anonymous, names the connection '{name}'");
+    }
+
+    private static readonly string RepositoryRoot = typeof(OpenApiDocumentTests).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!;
 
     private sealed record Route(string Path, IReadOnlyList<string>? Methods);
 
