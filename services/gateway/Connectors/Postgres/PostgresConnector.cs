@@ -208,7 +208,8 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             var name = "portcullis_describe_" + Guid.NewGuid().ToString("N");
             await Run(database, transaction, $"PREPARE {name} AS " + sql, cancellationToken);
             await using var types = new NpgsqlCommand(
-                $"SELECT parameter_types::oid[] FROM pg_prepared_statements WHERE name = '{name}'", database, transaction);
+                $"SELECT parameter_types::pg_catalog.oid[] FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '{name}'",
+                database, transaction); // after the agent's settings: named in pg_catalog, as the masked-view check is
             parameters = (uint[])(await types.ExecuteScalarAsync(cancellationToken))!;
             await Run(database, transaction, $"DEALLOCATE {name}", cancellationToken);
         }
