@@ -58,6 +58,11 @@ public sealed class SessionSettingTests
     [InlineData("UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'")]
     [InlineData("UPDATE pg_catalog.pg_settings SET setting = '0' WHERE name = 'statement_timeout'")]
     [InlineData("WITH s AS (UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings' RETURNING name) SELECT * FROM s")]
+    [InlineData("ALTER ROLE CURRENT_USER SET standard_conforming_strings = off")]
+    [InlineData("ALTER USER portcullis_demo_agent SET client_encoding = 'SJIS'")]
+    [InlineData("ALTER ROLE CURRENT_USER IN DATABASE portcullis_demo SET search_path = evil, pg_catalog")]
+    [InlineData("ALTER DATABASE portcullis_demo SET app.tenant_id = '7'")]
+    [InlineData("ALTER ROLE CURRENT_USER SET TimeZone = 'Pacific/Chatham'")]
     public void Settings_outside_what_agents_may_set_are_refused_whatever_the_rules_allow(string sql)
     {
         foreach (var connection in new[] { "open", "approved" })
@@ -85,6 +90,8 @@ public sealed class SessionSettingTests
     [InlineData("SET SESSION AUTHORIZATION DEFAULT")]
     [InlineData("RESET ALL")]
     [InlineData("DISCARD ALL")]
+    [InlineData("ALTER ROLE CURRENT_USER RESET ALL")]
+    [InlineData("ALTER ROLE CURRENT_USER RESET standard_conforming_strings")]
     [InlineData("SELECT current_setting('standard_conforming_strings'), name FROM pg_settings")]
     public void What_drivers_send_and_going_back_to_the_defaults_stay_with_the_rules(string sql)
     {

@@ -216,6 +216,21 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
             case "NotifyStmt" or "ListenStmt":
                 state.Kinds.Add(SqlCapabilities.ServerState);
                 return;
+            case "AlterRoleSetStmt" or "AlterDatabaseSetStmt":
+                // ALTER ROLE CURRENT_USER SET ... needs no privilege and is the default of every later session of the login:
+                // every connection the gateway opens, for every identity, and what RESET ALL and DISCARD ALL go back to.
+                if (value.TryGetProperty("setstmt", out var roleSetting))
+                {
+                    if (roleSetting.TryGetProperty("VariableSetStmt", out var wrapped)) roleSetting = wrapped;
+                    var setKind = roleSetting.TryGetProperty("kind", out var sk) ? sk.GetString() : null;
+                    var setName = roleSetting.TryGetProperty("name", out var sn) ? sn.GetString()?.ToLowerInvariant() : null;
+                    var restores = setKind is "VAR_RESET" or "VAR_RESET_ALL";
+                    AddSetting(setKind == "VAR_RESET_ALL" ? "all" : setName, state, restores);
+                    // Whatever the setting: a default for every later session would cross from this request to all others.
+                    if (!restores) state.SettingsChanged.Add($"{setName ?? "a setting"} as a role's or database's default");
+                }
+                Visit(value, state);
+                return;
             case "CopyStmt":
                 var isFrom = value.TryGetProperty("is_from", out var from) && from.GetBoolean();
                 var isProgram = value.TryGetProperty("is_program", out var program) && program.GetBoolean();
