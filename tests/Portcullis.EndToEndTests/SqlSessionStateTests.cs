@@ -189,6 +189,8 @@ public sealed class SqlSessionStateTests(PortcullisStack stack)
     /// Agent A leaves session state on the gateway's upstream connections (settings, a prepared statement), through /sql,
     /// a wire session and a wire transaction; agent B, another identity on the same connection, must find each connection
     /// as new. B's statements are matched to A's by backend pid, so the test fails if none of them shares a connection.
+    /// A's statement reads a table, so the gateway's masked-view check is prepared on the connection: Npgsql then resets
+    /// a pooled connection without DEALLOCATE ALL, and A's PREPARE survived for B to see (and to collide with).
     /// </summary>
     [Fact]
     public async Task Session_state_one_identity_leaves_never_reaches_another_identitys_statements_on_the_same_connection()
@@ -200,7 +202,7 @@ public sealed class SqlSessionStateTests(PortcullisStack stack)
         {
             var (status, body) = await Sql($"""
                 SET TimeZone = 'Pacific/Chatham'; SET search_path = demo, public; SET application_name = '{mark}';
-                PREPARE {mark} AS SELECT 'prepared by agent a'; SELECT pg_backend_pid()
+                PREPARE {mark} AS SELECT 'prepared by agent a'; SELECT count(*) FROM demo.customers; SELECT pg_backend_pid()
                 """);
             Assert.True(status == HttpStatusCode.OK, body.GetRawText());
             var pid = body.GetProperty("results").EnumerateArray().Last().GetProperty("rows")[0][0].GetInt32();
