@@ -24,6 +24,7 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
     public const string ObligationEscapeRule = "builtin:obligation-escape";
     public const string MaskedColumnFlowRule = "builtin:masked-column-flow";
     public const string UnanalysableArgumentRule = "builtin:mcp-argument-unanalysable";
+    public const string SessionSettingRule = "builtin:session-setting";
 
     // Statements that could end the gateway's transaction or change its settings, and so lift a read-only
     // or statement-timeout obligation for what follows them.
@@ -72,6 +73,12 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
                 $"This connection runs SQL {(obligations.ReadOnly ? "read-only" : "with a statement timeout")}, and '{escape}' statements could lift that; send the statements without them.",
                 matched, Obligations.None);
 
+        // Built in too: a setting outside what agents may set would make PostgreSQL read or run later statements otherwise
+        // than the analysis judged them, or lift what the gateway sets (where obligations apply the escape check above
+        // says so first), so no rule can allow it.
+        if (winner?.Effect != Decision.Deny && analysis.Sql?.SettingsChanged.Order(StringComparer.Ordinal).FirstOrDefault() is { } setting)
+            return Decided(policy, request, analysis, Decision.Deny, SessionSettingRule, SettingRefusal(setting), matched, Obligations.None);
+
         if (winner is not null)
             return Decided(policy, request, analysis, winner.Effect, winner.Id,
                 winner.Budget is { } budget ? budgets!.Spent(budget)!.Describe(winner.Reason) : winner.Reason, matched, obligations);
@@ -81,6 +88,17 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
                 matched, obligations);
         return Decided(policy, request, analysis, Decision.Deny, null, $"Connection '{action.Connection}' is not configured.", matched, obligations);
     }
+
+    private static string SettingRefusal(string setting) =>
+        (setting == "*"
+            ? "The statement changes a setting that is only known when it runs (set_config with a computed name, or an UPDATE of pg_settings)"
+            : $"The statement sets '{setting}'") +
+        ", which agents may not change: the gateway judges each statement as PostgreSQL reads it with its default settings, and " +
+        "a setting such as standard_conforming_strings, backslash_quote or client_encoding changes how the server reads the " +
+        "statements after it, role and session_authorization whose rights run them, custom settings (app.*) what row-level " +
+        "security lets through, and timeouts or read-only what the gateway set. Agents may set presentation and planner " +
+        "settings (DateStyle, TimeZone, IntervalStyle, extra_float_digits, application_name, enable_*, ...), transaction " +
+        "isolation, and search_path with SET.";
 
     /// <summary>
     /// The PostgreSQL wire listener's transaction control: one BEGIN, COMMIT, ROLLBACK, SAVEPOINT... sent alone, in an action

@@ -16,6 +16,11 @@ public sealed class ColumnOrigins
         table == 0 ? null : _cache.GetValueOrDefault((connection, table, attribute));
 
     /// <summary>Looks up the origins not cached yet, in one query on the open connection.</summary>
+    /// <remarks>
+    /// It runs after the agent's statement, on its connection and in its transaction, so under whatever search_path the
+    /// agent set: every function, operator and type is named in pg_catalog, or an = of another schema put before pg_catalog
+    /// could drop a column's origin (and with it its masking) or cache a wrong one for every later request.
+    /// </remarks>
     public async Task ResolveAsync(string connection, NpgsqlConnection database, NpgsqlTransaction? transaction,
         IEnumerable<(uint Table, short Attribute)> columns, CancellationToken cancellationToken)
     {
@@ -23,10 +28,11 @@ public sealed class ColumnOrigins
         if (missing.Length == 0) return;
         await using var command = new NpgsqlCommand("""
             SELECT a.attrelid, a.attnum, n.nspname, c.relname, a.attname
-            FROM unnest($1::oid[], $2::int2[]) AS wanted(relid, num)
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = wanted.relid AND a.attnum = wanted.num
-            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.int2[])) AS wanted(relid, num)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) wanted.relid
+                AND a.attnum OPERATOR(pg_catalog.=) wanted.num
+            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
             """, database, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = missing.Select(c => c.Table).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
         command.Parameters.Add(new NpgsqlParameter { Value = missing.Select(c => c.Attribute).ToArray() });

@@ -41,13 +41,44 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         if (pinned is not null) return await ExecutePinnedAsync(connection, sql, parameters, obligations, pinned, prelude, cancellationToken);
         var source = await DataSource(connection, cancellationToken);
         await using var database = await source.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await database.BeginTransactionAsync(cancellationToken);
-        await PrepareTransactionAsync(connection, database, transaction, obligations, cancellationToken);
-        foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
-        var result = await ReadAsync(connection, database, transaction, sql, parameters, obligations, cancellationToken);
-        // The agent's SQL never commits unless it is allowed to write; a read-only transaction commits nothing anyway.
-        await transaction.CommitAsync(cancellationToken);
-        return result;
+        try
+        {
+            await using var transaction = await database.BeginTransactionAsync(cancellationToken);
+            await PrepareTransactionAsync(connection, database, transaction, obligations, cancellationToken);
+            foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
+            var result = await ReadAsync(connection, database, transaction, sql, parameters, obligations, cancellationToken);
+            // The agent's SQL never commits unless it is allowed to write; a read-only transaction commits nothing anyway.
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+        finally
+        {
+            if (MayPrepare(sql)) ForgetPrepared(connection, database);
+        }
+    }
+
+    /// <summary>
+    /// Whether the agent's SQL may have made a prepared statement of its own (PREPARE outlives the transaction). Npgsql
+    /// resets a pooled connection before its next use, but while the connection holds statements Npgsql prepared (the
+    /// guard's) it resets without DEALLOCATE ALL, so an agent's PREPARE would be there for the next request of any identity
+    /// to read in pg_prepared_statements or to collide with. Only DO blocks and functions the policy could not vet could
+    /// hide the keyword; those are denied by default.
+    /// </summary>
+    private static bool MayPrepare(string sql) => sql.Contains("prepare", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>DEALLOCATE ALL (Npgsql forgets its own too, and prepares them again); a connection that cannot is not pooled.</summary>
+    private void ForgetPrepared(string connection, NpgsqlConnection database)
+    {
+        try
+        {
+            if (database.FullState == System.Data.ConnectionState.Open) database.UnprepareAll(); // no async form; rare
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            logger.LogWarning("A connection to {Connection} could not drop the prepared statements an agent made ({Reason}); it is closed instead of pooled",
+                connection, ex.GetType().Name);
+            NpgsqlConnection.ClearPool(database);
+        }
     }
 
     /// <summary>
@@ -263,7 +294,8 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             var name = "portcullis_describe_" + Guid.NewGuid().ToString("N");
             await Run(database, transaction, $"PREPARE {name} AS " + sql, cancellationToken);
             await using var types = new NpgsqlCommand(
-                $"SELECT parameter_types::oid[] FROM pg_prepared_statements WHERE name = '{name}'", database, transaction);
+                $"SELECT parameter_types::pg_catalog.oid[] FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '{name}'",
+                database, transaction); // after the agent's settings: named in pg_catalog, as the masked-view check is
             parameters = (uint[])(await types.ExecuteScalarAsync(cancellationToken))!;
             await Run(database, transaction, $"DEALLOCATE {name}", cancellationToken);
         }

@@ -26,6 +26,12 @@ public sealed class SqlAnalysis
 
     public static readonly IReadOnlyList<string> DefaultSearchPath = ["public"];
 
+    /// <summary>
+    /// Settings the SQL gives a value to that an agent may not set at all (see <see cref="SqlStatementAnalyzer.MaySet"/>),
+    /// lower case; <c>*</c> when it is not known which (a computed set_config name, an UPDATE of pg_settings).
+    /// </summary>
+    public IReadOnlySet<string> SettingsChanged { get; init; } = new HashSet<string>();
+
     /// <summary>The parser's message when it rejected the string; then nothing else is known.</summary>
     public string? Error { get; init; }
 

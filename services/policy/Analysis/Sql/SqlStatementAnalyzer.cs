@@ -50,6 +50,21 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         "constraint_exclusion", "cursor_tuple_fraction", "geqo", "parallel_setup_cost", "parallel_tuple_cost",
     };
 
+    /// <summary>
+    /// The settings an agent may give a value of its own to, wherever the SQL runs: the presentation and planner settings
+    /// above, and the transaction modes of SET TRANSACTION / SET SESSION CHARACTERISTICS (isolation levels, as SQLAlchemy
+    /// and drivers send them; read-only obligations are set again by the gateway after them). SET search_path is followed
+    /// by the analysis and not counted here; set_config('search_path', ...) or an UPDATE of pg_settings is, since the
+    /// analysis cannot follow it. Everything else is refused by the policy's built-in rule whatever the rules say, because
+    /// the gateway judged the statement assuming PostgreSQL's defaults: standard_conforming_strings and backslash_quote
+    /// change how the server splits a string the parser here read as one literal, client_encoding how it reads the bytes,
+    /// role and session_authorization whose rights run it, custom settings (app.tenant) what row-level security lets
+    /// through, timeouts and read-only the obligations.
+    /// </summary>
+    public static bool MaySet(string? name) =>
+        name is not null && (PresentationSettings.Contains(name) || name.StartsWith("enable_", StringComparison.Ordinal)
+                             || name is "transaction" or "session characteristics");
+
     public SqlStatementAnalyzer() : this(PgCatalogue.Default)
     {
     }
@@ -68,6 +83,8 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         if (state.Statements.Count == 0)
             return SqlAnalysis.Rejected("the string holds no SQL statement");
         RoleSettings(state);
+        // pg_settings takes UPDATE (its rule calls set_config for each row changed): a SET of whatever the WHERE names.
+        if (state.TablesWritten.Any(t => t.Name == "pg_settings" && t.Schema is null or "pg_catalog")) AddSetting(null, state);
         return new SqlAnalysis
         {
             Statements = state.Statements,
@@ -77,6 +94,7 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
             Functions = state.Functions,
             Columns = state.Columns,
             SearchPath = state.SearchPath.Count > 0 ? [.. SqlAnalysis.DefaultSearchPath, .. state.SearchPath] : SqlAnalysis.DefaultSearchPath,
+            SettingsChanged = state.SettingsChanged,
         };
     }
 
@@ -168,7 +186,7 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
             case "DiscardStmt":
                 // DISCARD ALL also resets the session's settings and its authorization (SET SESSION AUTHORIZATION DEFAULT).
                 if (value.TryGetProperty("target", out var target) && target.GetString() == "DISCARD_ALL")
-                    AddSetting(null, state);
+                    AddSetting(null, state, restores: true);
                 return;
             case "DoStmt":
                 DoBlock(value, state);
@@ -197,6 +215,21 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
                 return;
             case "NotifyStmt" or "ListenStmt":
                 state.Kinds.Add(SqlCapabilities.ServerState);
+                return;
+            case "AlterRoleSetStmt" or "AlterDatabaseSetStmt":
+                // ALTER ROLE CURRENT_USER SET ... needs no privilege and is the default of every later session of the login:
+                // every connection the gateway opens, for every identity, and what RESET ALL and DISCARD ALL go back to.
+                if (value.TryGetProperty("setstmt", out var roleSetting))
+                {
+                    if (roleSetting.TryGetProperty("VariableSetStmt", out var wrapped)) roleSetting = wrapped;
+                    var setKind = roleSetting.TryGetProperty("kind", out var sk) ? sk.GetString() : null;
+                    var setName = roleSetting.TryGetProperty("name", out var sn) ? sn.GetString()?.ToLowerInvariant() : null;
+                    var restores = setKind is "VAR_RESET" or "VAR_RESET_ALL";
+                    AddSetting(setKind == "VAR_RESET_ALL" ? "all" : setName, state, restores);
+                    // Whatever the setting: a default for every later session would cross from this request to all others.
+                    if (!restores) state.SettingsChanged.Add($"{setName ?? "a setting"} as a role's or database's default");
+                }
+                Visit(value, state);
                 return;
             case "CopyStmt":
                 var isFrom = value.TryGetProperty("is_from", out var from) && from.GetBoolean();
@@ -520,10 +553,12 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
     {
         var kind = value.TryGetProperty("kind", out var k) ? k.GetString() : null;
         var name = value.TryGetProperty("name", out var n) ? n.GetString()!.ToLowerInvariant() : null;
+        // RESET x and SET x TO DEFAULT go back to the session's default; anything else gives a value.
+        var restores = kind is "VAR_RESET" or "VAR_RESET_ALL" or "VAR_SET_DEFAULT";
         if (kind == "VAR_RESET_ALL" || name is null)
         {
             // RESET ALL leaves role and session_authorization alone (GUC_NO_RESET_ALL), and resets every other setting.
-            AddSetting("all", state);
+            AddSetting("all", state, restores);
             return;
         }
         if (name == "search_path")
@@ -537,12 +572,17 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
             }
             return;
         }
-        AddSetting(name, state);
+        AddSetting(name, state, restores);
     }
 
-    /// <summary>A setting changed by SET, RESET or set_config; null when it is not known which (a computed name, DISCARD ALL).</summary>
-    private static void AddSetting(string? name, WalkState state)
+    /// <summary>
+    /// A setting changed by SET, RESET, set_config or an UPDATE of pg_settings; null when it is not known which (a computed
+    /// name, an UPDATE's WHERE, DISCARD ALL). <paramref name="restores"/>: it goes back to the session's default (RESET,
+    /// SET ... TO DEFAULT, DISCARD ALL) rather than taking a value the agent chose.
+    /// </summary>
+    private static void AddSetting(string? name, WalkState state, bool restores = false)
     {
+        if (!restores && !MaySet(name)) state.SettingsChanged.Add(name ?? "*");
         if (name is not null && (PresentationSettings.Contains(name) || name.StartsWith("enable_", StringComparison.Ordinal)))
             return;
         state.Kinds.Add(SqlCapabilities.UnsafeSetting);
@@ -601,6 +641,7 @@ public sealed class SqlStatementAnalyzer(PgCatalogue catalogue)
         /// <summary>The names (aliases) under which pg_roles or pg_user is read in the statement.</summary>
         public readonly HashSet<string> RoleSettingNames = new(StringComparer.Ordinal);
         public readonly List<string> SearchPath = [];
+        public readonly HashSet<string> SettingsChanged = new(StringComparer.Ordinal);
         public readonly HashSet<string> Prepared = new(StringComparer.Ordinal);
         public readonly HashSet<string> Cursors = new(StringComparer.Ordinal);
         /// <summary>The CTE names in scope, innermost last.</summary>
