@@ -135,7 +135,7 @@ public static class ShellLexer
 
     private static bool IsCommandStart(List<ShellToken> tokens) =>
         tokens.Count == 0 || tokens[^1].Kind == ShellTokenKind.Operator ||
-        tokens[^1] is { Kind: ShellTokenKind.Word, Quoted: false, Value: "do" or "then" or "else" or "elif" or "{" or "!" or "time" or "for" };
+        tokens[^1] is { Kind: ShellTokenKind.Word, Quoted: false, Value: "do" or "then" or "else" or "elif" or "{" or "!" or "time" or "for" or "coproc" or "-p" };
 
     private static bool IsWordBoundary(string input, int i) => i == 0 || input[i - 1] is ' ' or '\t' or '\n' or ';' or '&' or '|' or '(' or ')';
 
