@@ -40,6 +40,8 @@ public sealed class ShellCommandAnalyzer
         "posix", "re-interval", "sandbox", "lint-old", "version", "csv", "lint",
     };
 
+    private static readonly CommandOptions MapfileOptions = new(ShortWithValue: "dnOsuCc", ShortFlags: "t");
+
     private static readonly HashSet<string> AwkFamily = new(StringComparer.Ordinal) { "awk", "gawk", "mawk", "nawk", "busybox-awk", "original-awk" };
 
     private static readonly Dictionary<string, string[]> InlineCodeFlags = new(StringComparer.Ordinal)
@@ -495,6 +497,18 @@ public sealed class ShellCommandAnalyzer
                 case "set":
                     SetOptions(args);
                     return;
+                case "mapfile" or "readarray":
+                {
+                    // -C runs its callback as a command line every -c lines.
+                    var options = MapfileOptions.Parse(program, args);
+                    foreach (var callback in options.Values("C"))
+                    {
+                        if (callback is null || callback.HasExpansion) throw new ShellSyntaxException($"{program} -C runs a callback only known at run time");
+                        AnalyzeLine(callback.Value, state, here, depth + 1);
+                    }
+                    CheckVariableNames(program, options.Operands);
+                    return;
+                }
                 case "printf":
                     // printf -v NAME: bash expands a subscript in NAME.
                     for (var v = 0; v + 1 < args.Count; v++)
