@@ -217,6 +217,20 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
     }
 
     [Theory]
+    [InlineData("TRACE")]
+    [InlineData("TRACK")]
+    [InlineData("trace")]
+    [InlineData("DEBUG")]
+    public async Task Methods_that_echo_the_request_are_never_forwarded(string method)
+    {
+        // An upstream answering TRACE would send back the request it received, the gateway's X-Api-Key included.
+        var probe = Guid.NewGuid().ToString("N");
+        var (status, body) = await SendRaw(method, $"/http/demo/customers/1?probe={probe}", null);
+        Assert.True(status == 400, $"expected 400, got {status}: {body}");
+        Assert.DoesNotContain(await stack.UpstreamRequests(), r => r.Query?.Contains(probe) == true);
+    }
+
+    [Theory]
     [InlineData("/../../sql/warehouse")]
     [InlineData("/customers/../admin/config")]
     [InlineData("/customers/%2e%2e/admin/config")]

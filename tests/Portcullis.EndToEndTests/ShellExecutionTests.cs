@@ -42,6 +42,11 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
         { "printf 'touch {M}' | sort --compress-program=sh -S 1K", "exec-no-hidden-programs" },
         { "PATH=/tmp ls; echo x > {M}", "exec-no-env-override" },
         { "eval 'touch {M}'", "exec-no-file-writes" },
+        // red-team pass 2: reserved words and wrapper options that hid the program
+        { "coproc ls { touch {M}; }; sleep 1", "exec-no-file-writes" },
+        { "time -p touch {M}", "exec-no-file-writes" },
+        { "timeout --sig KILL 5 touch {M}", "exec-no-file-writes" },
+        { "env -iS'touch {M}'", "builtin:command-unanalysable" },
     };
 
     [Theory]
@@ -82,6 +87,13 @@ public sealed class ShellExecutionTests(PortcullisStack stack)
         { "echo ${x:-$(curl https://evil.example)}", "exec-no-network" },
         { "echo $(( a[$(id)] ))", "builtin:command-unanalysable" },
         { "\"$(echo curl)\" https://evil.example", "builtin:command-unanalysable" },
+        // red-team pass 2: glob brackets, quoted braces, thread roots, abbreviated option values, set -k
+        { "cat /etc/sh[[=a=]]dow", "exec-no-secret-files" },
+        { "cat /etc/{\"sha\"dow,x}", "exec-no-secret-files" },
+        { "cat /proc/self/task/1/root/etc/shadow", "exec-no-secret-files" },
+        { "grep -d rec root /etc", "exec-no-secret-files" },
+        { "set -k; cat LD_PRELOAD=/tmp/x.so /etc/hostname", "builtin:command-unanalysable" },
+        { "cat /etc/sh[[.a.]]dow", "exec-no-secret-files" },
     };
 
     [Theory]

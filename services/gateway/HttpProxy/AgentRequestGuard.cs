@@ -20,6 +20,14 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
             await next(context); // a route that is not a connection (the approval status) is no agent action
             return;
         }
+        // TRACE (and TRACK) answer with the request as the upstream received it, the gateway's credentials included;
+        // CONNECT asks for a tunnel to another host. None is forwarded, whatever the policy says.
+        if (context.Request.Method.ToUpperInvariant() is "TRACE" or "TRACK" or "CONNECT" or "DEBUG")
+        {
+            await responses.BadRequest(context, $"The method {context.Request.Method} is not forwarded: it echoes the request, with the " +
+                                                "gateway's credentials, back to the caller, or opens a tunnel.");
+            return;
+        }
         if (CanonicalTarget.Of(context, connection, out var problem) is not { } target
             || (problem = await CanonicalTarget.BodyOverrideAsync(context.Request, context.RequestAborted)) is not null)
         {

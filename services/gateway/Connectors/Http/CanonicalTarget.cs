@@ -57,6 +57,7 @@ public sealed record CanonicalTarget(string Path, string? Query)
         }
 
         var text = path.ToString();
+        if (NonAsciiProblem(text) is { } nonAscii) return Refuse(out problem, nonAscii);
         if (text.Length > 1 && text.EndsWith('/')) text = text[..^1]; // "/customers/export/" is "/customers/export"
         if (text.Length > 1)
         {
@@ -70,6 +71,56 @@ public sealed record CanonicalTarget(string Path, string? Query)
         }
         return text;
     }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Percent-encoded non-ASCII stays encoded and is forwarded as sent, so it must have one reading: valid, shortest-form
+    /// UTF-8 (an overlong "%C0%AE" is '.' to lenient decoders), nothing that Unicode compatibility normalisation turns
+    /// into other characters (fullwidth "%EF%BD%81" is 'a', "%EF%BC%8E" is '.', a no-break space is a space), and no
+    /// letter whose upper or lower case is ASCII ("%C4%B1", dotless i, is 'I' to an upstream that routes ignoring case).
+    /// </summary>
+    private static string? NonAsciiProblem(string path)
+    {
+        if (!path.Contains('%')) return null;
+        var bytes = new List<byte>(path.Length);
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '%') { bytes.Add(Convert.ToByte(path.Substring(i + 1, 2), 16)); i += 2; }
+            else bytes.Add((byte)path[i]);
+        }
+        string decoded;
+        try
+        {
+            decoded = StrictUtf8.GetString(bytes.ToArray());
+        }
+        catch (DecoderFallbackException)
+        {
+            return "The path has percent-encoded bytes that are not valid UTF-8 (overlong or broken sequences), which servers decode differently.";
+        }
+        foreach (var rune in decoded.EnumerateRunes())
+        {
+            if (rune.Value < 0x80) continue;
+            if (ReadAsAscii.Any(range => rune.Value >= range.First && rune.Value <= range.Last))
+                return $"The path has U+{rune.Value:X4}, which Unicode normalisation or case mapping turns into ASCII (as fullwidth 'a' is 'a' " +
+                       "and dotless i is 'I') for some servers; send the plain character.";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The code points whose compatibility decomposition (NFKC) or case mapping holds ASCII, by Unicode block: spaces,
+    /// superscripts and ordinals, the Turkish i's and long s, letterlike symbols (Kelvin sign), number forms, enclosed
+    /// alphanumerics, ligatures, small, vertical and fullwidth forms, mathematical alphanumerics and tag characters.
+    /// The gateway runs without ICU (invariant globalization), so it cannot normalise and compare; it refuses these instead.
+    /// </summary>
+    private static readonly (int First, int Last)[] ReadAsAscii =
+    [
+        (0x00A0, 0x00A0), (0x00AA, 0x00AA), (0x00B2, 0x00B3), (0x00B9, 0x00BA), (0x00BC, 0x00BE), (0x0130, 0x0131), (0x017F, 0x017F),
+        (0x02B0, 0x02B8), (0x037E, 0x037E), (0x1D2C, 0x1D6A), (0x1FEF, 0x1FEF), (0x2000, 0x200A), (0x2024, 0x2026), (0x202F, 0x202F),
+        (0x205F, 0x205F), (0x2070, 0x209C), (0x2100, 0x218B), (0x2460, 0x24FF), (0x3000, 0x3000), (0xFB00, 0xFB06), (0xFE10, 0xFE19),
+        (0xFE30, 0xFE6B), (0xFF01, 0xFF5E), (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF), (0xE0000, 0xE007F),
+    ];
 
     /// <summary>
     /// The canonical target of an agent's request to /http/{connection}/..., read from the raw request line

@@ -146,11 +146,15 @@ public sealed class FilePathPattern
         if (text.Length == 0) text.Append('/');
         var result = text.ToString();
         // The kernel's other names for the same files: /proc/<pid>/root, cwd and fd lead anywhere.
+        // So do a thread's: /proc/<pid>/task/<tid>/root.
         if (result.StartsWith("/proc/", StringComparison.OrdinalIgnoreCase) &&
-            segments.Skip(2).FirstOrDefault() is { } link && link.ToLowerInvariant() is "root" or "cwd" or "fd" or "map_files" or "**" or "*")
+            (segments.Skip(2).FirstOrDefault() is { } link && IsLink(link)
+             || segments.Skip(2).FirstOrDefault() is { } task && task.ToLowerInvariant() is "task" or "**" or "*" && segments.Skip(4).FirstOrDefault() is { } threadLink && IsLink(threadLink)))
             return "/**";
         return result;
     }
+
+    private static bool IsLink(string segment) => segment.ToLowerInvariant() is "root" or "cwd" or "fd" or "map_files" or "**" or "*";
 
     private static List<string> SplitSegments(string path)
     {
@@ -247,9 +251,10 @@ public sealed class FilePathPattern
         for (; i < text.Length; i++)
         {
             if (text[i] == '\\') { i++; continue; }
-            if (text[i] == '[' && i + 1 < text.Length && text[i + 1] == ':')
+            // [:alpha:], and the equivalence classes and collating symbols [=a=] and [.a.] that bash reads the same way.
+            if (text[i] == '[' && i + 1 < text.Length && text[i + 1] is ':' or '=' or '.')
             {
-                var close = text.IndexOf(":]", i + 2, StringComparison.Ordinal);
+                var close = text.IndexOf(text[i + 1] + "]", i + 2, StringComparison.Ordinal);
                 if (close > 0) { i = close + 1; continue; }
             }
             if (text[i] == ']') return i;
@@ -298,9 +303,9 @@ public sealed class FilePathPattern
             for (var i = 0; i < body.Length; i++)
             {
                 var c = body[i];
-                if (c == '[' && i + 1 < body.Length && body[i + 1] == ':')
+                if (c == '[' && i + 1 < body.Length && body[i + 1] is ':' or '=' or '.')
                 {
-                    // [:alpha:] and friends: taken as any character, which covers them.
+                    // [:alpha:], [=a=], [.a.] and friends: taken as any character, which covers them.
                     return new Element(ElementKind.OneInSegment);
                 }
                 if (c == '\\' && i + 1 < body.Length) c = body[++i];

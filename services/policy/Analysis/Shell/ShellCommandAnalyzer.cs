@@ -27,6 +27,21 @@ public sealed class ShellCommandAnalyzer
         "groovy", "jrunscript", "jjs", "pypy", "pypy3", "gdb", "octave", "php-cgi", "busybox-awk",
     };
 
+    private static readonly string[] AwkLongOptions =
+    [
+        "assign", "field-separator", "file", "exec", "include", "load", "source", "dump-variables", "debug", "profile", "pretty-print", "lint",
+        "characters-as-bytes", "traditional", "copyright", "gen-pot", "help", "bignum", "use-lc-numeric", "non-decimal-data", "optimize",
+        "no-optimize", "posix", "re-interval", "sandbox", "lint-old", "version", "csv", "trace",
+    ];
+
+    private static readonly HashSet<string> AwkHarmlessLongOptions = new(StringComparer.Ordinal)
+    {
+        "characters-as-bytes", "traditional", "copyright", "help", "bignum", "use-lc-numeric", "non-decimal-data", "optimize", "no-optimize",
+        "posix", "re-interval", "sandbox", "lint-old", "version", "csv", "lint",
+    };
+
+    private static readonly CommandOptions MapfileOptions = new(ShortWithValue: "dnOsuCc", ShortFlags: "t");
+
     private static readonly HashSet<string> AwkFamily = new(StringComparer.Ordinal) { "awk", "gawk", "mawk", "nawk", "busybox-awk", "original-awk" };
 
     private static readonly Dictionary<string, string[]> InlineCodeFlags = new(StringComparer.Ordinal)
@@ -36,8 +51,21 @@ public sealed class ShellCommandAnalyzer
         ["bun"] = ["-e", "--eval"], ["Rscript"] = ["-e"], ["tclsh"] = [], ["julia"] = ["-e"], ["guile"] = ["-c"], ["gdb"] = ["-ex", "-x", "--eval-command"],
     };
 
+    // Single-letter options that take inline code, and those whose value is the rest of the word (so letters after
+    // them are not options): perl -ne 'code', python3 -Ic 'code', but perl -Ilib and python3 -Wdefault are not code.
+    // perl's -M and -m take "Module;code", so they count as code.
+    private static readonly Dictionary<string, (string Code, string Valued)> InlineCodeLetters = new(StringComparer.Ordinal)
+    {
+        ["python"] = ("c", "WXQm"), ["pypy"] = ("c", "WXQm"), ["perl"] = ("eEMm", "iFCdDxI"), ["ruby"] = ("e", "IrECFKxTW0"),
+        ["node"] = ("ep", "r"), ["nodejs"] = ("ep", "r"), ["bun"] = ("e", "r"), ["php"] = ("rBRE", "cdfzt"), ["lua"] = ("e", "l"),
+        ["luajit"] = ("e", "lbjO"), ["julia"] = ("eE", "LJCOgp"), ["Rscript"] = ("e", ""), ["guile"] = ("c", "lsLx"),
+    };
+
     private static readonly HashSet<string> ReservedWords = new(StringComparer.Ordinal)
-        { "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in", "esac", "coproc" };
+        { "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "in", "esac" };
+
+    private static readonly HashSet<string> CompoundCommandStarts = new(StringComparer.Ordinal)
+        { "{", "if", "while", "until", "for", "case", "select", "[[", ":" /* (( )) as the lexer leaves it */ };
 
     // Programs whose operands are never file names: their operands are not matched against path rules.
     private static readonly HashSet<string> NoFileOperands = new(StringComparer.Ordinal)
@@ -207,6 +235,21 @@ public sealed class ShellCommandAnalyzer
         {
             var word = words[start];
             if (IsAssignmentWord(word)) { Assign(word.Value, state, "assignment"); start++; continue; }
+            if (!word.Quoted && word.Value == "time")
+            {
+                // bash's time keyword takes -p and --: they are not the program.
+                start++;
+                while (start < words.Count && words[start] is { Quoted: false, Value: "-p" or "--" }) start++;
+                continue;
+            }
+            if (!word.Quoted && word.Value == "coproc")
+            {
+                // coproc NAME compound-command: NAME names the coprocess; the compound command is what runs.
+                start++;
+                if (start + 1 < words.Count && !words[start].HasExpansion && words[start + 1] is { Quoted: false } next && CompoundCommandStarts.Contains(next.Value))
+                    start++;
+                continue;
+            }
             if (!word.Quoted && ReservedWords.Contains(word.Value)) { start++; continue; }
             if (!word.Quoted && word.Value == "function") { start += 2; continue; } // function name { ... }
             break;
@@ -275,6 +318,10 @@ public sealed class ShellCommandAnalyzer
                     if (inline.HasExpansion) throw new ShellSyntaxException($"{program} -c runs a command only known at run time");
                     AnalyzeLine(inline.Value, state, here, depth + 1);
                 }
+                else if (args.Any(IsCodeStream))
+                {
+                    Found(state, ref state.PipeIntoInterpreter, $"{here} reads its commands from a stream another command writes");
+                }
                 else if (!args.Any(a => !a.Value.StartsWith('-') && !a.Value.StartsWith('+')) || args.Any(a => a.Value is "-s" or "-" or "/dev/stdin"))
                 {
                     // A shell reading its commands from stdin: what it runs came through the pipe or redirection.
@@ -303,10 +350,11 @@ public sealed class ShellCommandAnalyzer
             if (Interpreters.Contains(program) || Interpreters.Contains(BaseInterpreter(program)))
             {
                 var name = Interpreters.Contains(program) ? program : BaseInterpreter(program);
-                if (InlineCodeFlags.TryGetValue(BaseInterpreter(name), out var flags) && args.Any(a => flags.Contains(a.Value) || flags.Any(f => f.Length == 2 && a.Value.StartsWith(f, StringComparison.Ordinal))))
+                if (RunsInlineCode(BaseInterpreter(name), args))
                     Found(state, ref state.InlineCode, $"{here} runs inline code");
                 var readsStdin = !args.Any(a => !a.Value.StartsWith('-')) || args.Any(a => a.Value is "-" or "/dev/stdin");
                 if (readsStdin && (fedByPipe || stdinRedirected)) state.PipeIntoInterpreter = true;
+                if (args.Any(IsCodeStream)) Found(state, ref state.PipeIntoInterpreter, $"{here} reads its code from a stream another command writes");
                 return;
             }
 
@@ -350,44 +398,92 @@ public sealed class ShellCommandAnalyzer
                     argv = args;
                     continue;
                 case "env":
-                    if (args.Any(a => a.Value is "-S" or "--split-string" || a.Value.StartsWith("--split-string=", StringComparison.Ordinal)
-                                      || a.Value.StartsWith("-S", StringComparison.Ordinal) && !a.Value.StartsWith("--", StringComparison.Ordinal)))
-                        throw new ShellSyntaxException("env -S splits a command only known at run time");
-                    foreach (var assignment in args.TakeWhile(a => a.Value != "--").Where(a => IsAssignment(a.Value)))
-                        Assign(assignment.Value, state, "env");
-                    argv = SkipOptions(args, withValue: ["-u", "--unset", "-C", "--chdir"], assignments: true);
+                {
+                    var options = CommandOptions.Wrappers[program].Parse(program, args);
+                    if (options.Has("S", "split-string")) throw new ShellSyntaxException("env -S splits a command only known at run time");
+                    RunsIn(options.Values("C", "chdir"), state);
+                    var rest = options.Operands.SkipWhile(a => a.Value == "-").ToList(); // "env -" is env -i
+                    foreach (var assignment in rest.TakeWhile(a => IsAssignment(a.Value))) Assign(assignment.Value, state, "env");
+                    argv = rest.SkipWhile(a => IsAssignment(a.Value)).ToList();
                     continue;
+                }
                 case "timeout":
-                    argv = SkipOptions(args, withValue: ["-s", "--signal", "-k", "--kill-after"]).Skip(1).ToList();
-                    continue;
-                case "nice":
-                    argv = SkipOptions(args, withValue: ["-n", "--adjustment"]);
+                    argv = CommandOptions.Wrappers[program].Parse(program, args).Operands.Skip(1).ToList(); // the duration, then the command
                     continue;
                 case "ionice":
-                    argv = SkipOptions(args, withValue: ["-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "-u"]);
+                {
+                    var options = CommandOptions.Wrappers[program].Parse(program, args);
+                    if (options.Has("p", "P", "u", "pid", "pgid", "uid")) return; // changes running processes, starts none
+                    argv = options.Operands;
                     continue;
-                case "stdbuf":
-                    argv = SkipOptions(args, withValue: ["-i", "-o", "-e", "--input", "--output", "--error"]);
+                }
+                case "sudo" or "doas":
+                {
+                    var options = CommandOptions.Wrappers[program].Parse(program, args);
+                    var rest = options.Operands;
+                    foreach (var assignment in rest.TakeWhile(a => IsAssignment(a.Value))) Assign(assignment.Value, state, program);
+                    rest = rest.SkipWhile(a => IsAssignment(a.Value)).ToList();
+                    if (program == "sudo" && options.Has("e", "edit"))
+                        Found(state, ref state.RunsProgram, $"{here} -e edits files with an editor");
+                    if (options.Has("s", "i", "shell", "login") && rest.Count == 0)
+                        Found(state, ref state.RunsProgram, $"{here} starts a shell");
+                    RunsIn(options.Values("D", "chdir"), state);
+                    argv = rest;
+                    continue;
+                }
+                case "su" or "runuser":
+                {
+                    var options = CommandOptions.Wrappers[program].Parse(program, args);
+                    var operands = options.Operands.Where(a => a.Value != "-").ToList(); // "su -" is su --login
+                    var line = options.Values("c", "command", "session-command").LastOrDefault();
+                    if (line is not null)
+                        argv = [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), line];
+                    else if (program == "runuser" && options.Has("u", "user"))
+                        argv = operands;
+                    else // su [user [argument...]]: the arguments go to the user's shell, which reads stdin when there are none
+                        argv = [new ShellToken(ShellTokenKind.Word, "sh"), .. operands.Skip(1)];
+                    continue;
+                }
+                case "flock":
+                {
+                    // flock [options] file command [args], or flock [options] file -c command: -c is read only there.
+                    var operands = CommandOptions.Wrappers[program].Parse(program, args).Operands;
+                    argv = operands.Count >= 3 && operands[1] is { Value: "-c" or "--command", HasExpansion: false }
+                        ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), operands[2]]
+                        : operands.Skip(1).ToList();
+                    continue;
+                }
+                case "watch":
+                {
+                    var watched = CommandOptions.Wrappers[program].Parse(program, args).Operands;
+                    if (watched.Count == 0) return;
+                    argv = [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"),
+                        new ShellToken(ShellTokenKind.Word, string.Join(' ', watched.Select(w => w.Value)), watched.Any(w => w.HasExpansion))];
+                    continue;
+                }
+                case "command":
+                {
+                    var options = CommandOptions.Wrappers[program].Parse(program, args);
+                    if (options.Has("v", "V")) return; // looks up, runs nothing
+                    argv = options.Operands;
+                    continue;
+                }
+                case "nice" or "stdbuf" or "exec" or "setsid" or "nohup" or "time":
+                    argv = CommandOptions.Wrappers[program].Parse(program, args).Operands;
+                    continue;
+                case "builtin":
+                    argv = args.SkipWhile(a => a.Value == "--").ToList();
                     continue;
                 case "chroot":
-                    argv = SkipOptions(args, withValue: ["--userspec", "--groups"]) is var rest && rest.Count > 1
-                        ? rest.Skip(1).ToList()
+                    argv = SkipOptions(args, withValue: ["--userspec", "--groups"]) is var rooted && rooted.Count > 1
+                        ? rooted.Skip(1).ToList()
                         : [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-i")];
                     continue;
-                case "nohup" or "setsid" or "command" or "exec" or "builtin" or "unbuffer" or "time" or "doas" or "sudo"
-                    or "chrt" or "taskset" or "flock" or "watch" or "strace" or "ltrace" or "script" or "su" or "runuser":
-                    if (program == "command" && args.Any(a => a.Value is "-v" or "-V")) return; // looks up, runs nothing
-                    if (program is "sudo" or "doas")
-                        foreach (var assignment in args.TakeWhile(a => a.Value != "--").Where(a => IsAssignment(a.Value)))
-                            Assign(assignment.Value, state, program);
-                    if (program is "sudo" && args.Any(a => a.Value is "-e" or "--edit" or "-s" or "--shell" or "-i" or "--login")
-                        && !args.Any(a => !a.Value.StartsWith('-')))
-                        Found(state, ref state.RunsProgram, $"{here} starts a shell or an editor");
+                case "unbuffer" or "chrt" or "taskset" or "strace" or "ltrace" or "script":
                     argv = LookThrough(program, args);
                     continue;
                 case "xargs":
-                    argv = SkipOptions(args, withValue: ["-I", "-i", "-n", "-P", "-d", "-a", "-E", "-e", "-L", "-l", "-s",
-                        "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace", "--max-lines", "--max-chars", "--eof", "--process-slot-var"]);
+                    argv = CommandOptions.Wrappers[program].Parse(program, args).Operands;
                     if (argv.Count == 0) argv = [new ShellToken(ShellTokenKind.Word, "echo")];
                     // The arguments come from the input: any file at all.
                     argv = [.. argv, new ShellToken(ShellTokenKind.Word, "", HasExpansion: true) { Pattern = "**" }];
@@ -398,6 +494,21 @@ public sealed class ShellCommandAnalyzer
                 case "source" or ".":
                     Found(state, ref state.InlineCode, $"{here} runs a script file the line does not show");
                     return;
+                case "set":
+                    SetOptions(args);
+                    return;
+                case "mapfile" or "readarray":
+                {
+                    // -C runs its callback as a command line every -c lines.
+                    var options = MapfileOptions.Parse(program, args);
+                    foreach (var callback in options.Values("C"))
+                    {
+                        if (callback is null || callback.HasExpansion) throw new ShellSyntaxException($"{program} -C runs a callback only known at run time");
+                        AnalyzeLine(callback.Value, state, here, depth + 1);
+                    }
+                    CheckVariableNames(program, options.Operands);
+                    return;
+                }
                 case "printf":
                     // printf -v NAME: bash expands a subscript in NAME.
                     for (var v = 0; v + 1 < args.Count; v++)
@@ -406,6 +517,30 @@ public sealed class ShellCommandAnalyzer
                 default:
                     if (VariableNameBuiltins.Contains(program)) CheckVariableNames(program, args);
                     return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// set -k makes every NAME=value argument (not only leading ones) part of the command's environment, so
+    /// "cat LD_PRELOAD=/tmp/x.so" loads a library; -H with -o history turns "!..." into earlier command text.
+    /// Options only known at run time could be either.
+    /// </summary>
+    private static void SetOptions(List<ShellToken> args)
+    {
+        for (var i = 0; i < args.Count; i++)
+        {
+            var word = args[i];
+            if (word.Value is "--" or "-") return;
+            if (word.HasExpansion && !word.Quoted) throw new ShellSyntaxException("set is given options only known at run time");
+            if (!(word.Value.StartsWith('-') || word.Value.StartsWith('+')) || word.Value.Length < 2) return;
+            if (word.Value[0] == '-' && word.Value.AsSpan(1).IndexOfAny("kH") >= 0)
+                throw new ShellSyntaxException($"set {word.Value} changes how later words are read (keyword assignments or history expansion)");
+            if (word.Value.AsSpan(1).Contains('o') && i + 1 < args.Count)
+            {
+                var name = args[++i].Value;
+                if (word.Value[0] == '-' && name is "keyword" or "history" or "histexpand")
+                    throw new ShellSyntaxException($"set -o {name} changes how later words are read (keyword assignments or history expansion)");
             }
         }
     }
@@ -592,6 +727,34 @@ public sealed class ShellCommandAnalyzer
         {
             var value = args[i].Value;
             if (value == "--") { if (text is null && i + 1 < args.Count) { text = args[i + 1].Value; unknown |= args[i + 1].HasExpansion; } break; }
+            if (value.StartsWith("--", StringComparison.Ordinal))
+            {
+                // gawk's long options, abbreviated to any unambiguous prefix: --fil is --file, --so is --source.
+                var equals = value.IndexOf('=');
+                var typed = equals < 0 ? value[2..] : value[2..equals];
+                var matches = AwkLongOptions.Where(o => o == typed || o.StartsWith(typed, StringComparison.Ordinal)).ToArray();
+                var option = AwkLongOptions.Contains(typed) ? typed : matches.Length == 1 ? matches[0] : null;
+                if (option is "assign" or "field-separator") { if (equals < 0) i++; continue; }
+                if (option is "source")
+                {
+                    var source = equals >= 0 ? args[i] with { Value = value[(equals + 1)..] } : i + 1 < args.Count ? args[++i] : null;
+                    if (source is null) { unknown = true; break; }
+                    text = (text ?? "") + "\n" + source.Value;
+                    unknown |= source.HasExpansion;
+                    continue;
+                }
+                if (option is null || !AwkHarmlessLongOptions.Contains(option))
+                {
+                    unknown = true; // a program from a file, an extension, a file written (--profile, --dump-variables), or not known
+                    break;
+                }
+                continue;
+            }
+            if (value.Length > 1 && value[0] == '-' && AwkClusterWritesOrLoads(value))
+            {
+                unknown = true; // -d, -p, -o write files (variables, profile, program); mawk's -W takes options of its own (-W exec)
+                break;
+            }
             if (value is "-F" or "-v" or "--assign" or "--field-separator") { i++; continue; }
             if (value.StartsWith("-F", StringComparison.Ordinal) || value.StartsWith("-v", StringComparison.Ordinal) || value.StartsWith("--assign=", StringComparison.Ordinal)) continue;
             if (value is "-f" or "--file" or "-E" or "--exec" or "-i" or "--include" or "-l" or "--load" || value.StartsWith("--file=", StringComparison.Ordinal)
@@ -610,6 +773,16 @@ public sealed class ShellCommandAnalyzer
             Found(state, ref state.RunsProgram, $"{here}: its program can run commands or write files: runs_program");
             state.InlineCode = true;
         }
+    }
+
+    private static bool AwkClusterWritesOrLoads(string cluster)
+    {
+        for (var i = 1; i < cluster.Length; i++)
+        {
+            if (cluster[i] is 'd' or 'p' or 'o' or 'W') return true;
+            if (cluster[i] is 'F' or 'v' or 'f' or 'e' or 'E' or 'i' or 'l') return false; // the rest is a value; -f and kin are read below
+        }
+        return false;
     }
 
     public static bool AwkProgramIsSafe(string text)
@@ -699,6 +872,42 @@ public sealed class ShellCommandAnalyzer
         }
     }
 
+    /// <summary>Whether an interpreter's arguments hold code: a code flag alone, in a cluster (-ne), with its value attached or after '='.</summary>
+    private static bool RunsInlineCode(string interpreter, List<ShellToken> args)
+    {
+        InlineCodeFlags.TryGetValue(interpreter, out var flags);
+        InlineCodeLetters.TryGetValue(interpreter, out var letters);
+        foreach (var arg in args)
+        {
+            var value = arg.Value;
+            if (value == "--") break;
+            if (flags is not null && flags.Any(f => value == f || f.StartsWith("--", StringComparison.Ordinal) && value.StartsWith(f + "=", StringComparison.Ordinal)
+                                                  || f.Length == 2 && value.StartsWith(f, StringComparison.Ordinal)))
+                return true;
+            // PowerShell takes any prefix of -Command and -EncodedCommand, in any case (-c, -com, -e, -ec, -enc).
+            if (interpreter == "pwsh" && value.Length > 1 && value[0] == '-'
+                && ("-command".StartsWith(value, StringComparison.OrdinalIgnoreCase) || "-encodedcommand".StartsWith(value, StringComparison.OrdinalIgnoreCase)
+                    || value.Equals("-ec", StringComparison.OrdinalIgnoreCase)))
+                return true;
+            if (letters.Code is null || value.Length < 2 || value[0] != '-' || value[1] == '-') continue;
+            for (var i = 1; i < value.Length; i++)
+            {
+                if (letters.Code.Contains(value[i])) return true;
+                if (letters.Valued.Contains(value[i])) break;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A script operand that is a stream: a process substitution, stdin, or a file descriptor (/dev/fd/N, /proc/*/fd/N).</summary>
+    private static bool IsCodeStream(ShellToken arg)
+    {
+        if (arg.Value.Length == 0 && arg.Substitutions.Count > 0) return true; // <(...) or $(...): written by another command
+        var value = arg.Value;
+        return value is "/dev/stdin" || value.StartsWith("/dev/fd/", StringComparison.Ordinal)
+               || value.StartsWith("/proc/", StringComparison.Ordinal) && value.Contains("/fd/", StringComparison.Ordinal);
+    }
+
     /// <summary>The word after -c (or a flag cluster with c, like -lc) of a shell.</summary>
     private static ShellToken? ShellInlineCommand(List<ShellToken> args)
     {
@@ -734,28 +943,27 @@ public sealed class ShellCommandAnalyzer
 
     private static List<ShellToken> LookThrough(string program, List<ShellToken> args) => program switch
     {
-        "sudo" or "doas" => SkipOptions(args, withValue: ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--chroot", "--close-from", "--prompt", "--role", "--type", "--other-user", "--host", "--command-timeout"], assignments: true),
-        "su" or "runuser" => SkipOptions(args, withValue: ["-c", "--command", "-s", "--shell", "-g", "-G", "-u", "-w", "--whitelist-environment", "--group", "--supp-group", "--user", "--session-command"]) is var rest
-            && args.FindIndex(a => a.Value is "-c" or "--command" or "--session-command") is var c && c >= 0 && c + 1 < args.Count
-                ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[c + 1]]
-                : rest.Skip(1).ToList(),
         "chrt" => SkipOptions(args, withValue: []).Skip(1).ToList(),
         "taskset" => SkipOptions(args, withValue: []).Skip(1).ToList(),
-        "flock" => args.FindIndex(a => a.Value is "-c" or "--command") is var f && f >= 0 && f + 1 < args.Count
-            ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[f + 1]]
-            : SkipOptions(args, withValue: ["-w", "--timeout", "-E", "--conflict-exit-code"]).Skip(1).ToList(),
-        "watch" => SkipOptions(args, withValue: ["-n", "--interval", "-d", "-q", "--equexit"]) is var watched && watched.Count > 0
-            ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"),
-                new ShellToken(ShellTokenKind.Word, string.Join(' ', watched.Select(w => w.Value)), watched.Any(w => w.HasExpansion))]
-            : [],
         "strace" or "ltrace" => SkipOptions(args, withValue: ["-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-P", "-S", "-X"]),
         "script" => args.FindIndex(a => a.Value is "-c" or "--command") is var i && i >= 0 && i + 1 < args.Count
             ? [new ShellToken(ShellTokenKind.Word, "sh"), new ShellToken(ShellTokenKind.Word, "-c"), args[i + 1]]
             : [new ShellToken(ShellTokenKind.Word, "sh")],
-        "exec" => SkipOptions(args, withValue: ["-a"]),
-        "command" => SkipOptions(args, withValue: []),
         _ => SkipOptions(args, withValue: []),
     };
+
+    /// <summary>
+    /// A wrapper that runs its command in another directory (env -C, sudo -D): relative names are read there.
+    /// The directory joins the working directories, as a cd would.
+    /// </summary>
+    private static void RunsIn(IEnumerable<ShellToken?> directories, State state)
+    {
+        foreach (var directory in directories)
+        {
+            if (directory is null || directory.HasExpansion) state.WorkingDirectories.Add("/**");
+            else foreach (var pattern in FilePathPattern.OfWord(directory.Pattern, state.WorkingDirectories)) state.WorkingDirectories.Add(pattern.Text);
+        }
+    }
 
     /// <summary>find -exec and its kin run a command on each file found: {} is any file under the starting points.</summary>
     private void FindExec(List<ShellToken> args, State state, string via, int depth)
@@ -770,6 +978,8 @@ public sealed class ShellCommandAnalyzer
             var command = args.Skip(i + 1).Take((end < 0 ? args.Count : end) - i - 1)
                 .Select(a => a.Value.Contains("{}", StringComparison.Ordinal) ? a with { Pattern = found, HasExpansion = true } : a).ToList();
             if (command.Count > 0 && command[0].Value == "{}") throw new ShellSyntaxException("find -exec runs the files it finds");
+            // -execdir and -okdir run in the directory of each file found, or the parent of a starting point: anywhere.
+            if (args[i].Value is "-execdir" or "-okdir") state.WorkingDirectories.Add("/**");
             RunCommand(command, state, via, depth + 1, fedByPipe: false, stdinRedirected: false);
             i = end < 0 ? args.Count : end;
         }

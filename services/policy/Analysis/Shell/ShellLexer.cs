@@ -135,7 +135,7 @@ public static class ShellLexer
 
     private static bool IsCommandStart(List<ShellToken> tokens) =>
         tokens.Count == 0 || tokens[^1].Kind == ShellTokenKind.Operator ||
-        tokens[^1] is { Kind: ShellTokenKind.Word, Quoted: false, Value: "do" or "then" or "else" or "elif" or "{" or "!" or "time" or "for" };
+        tokens[^1] is { Kind: ShellTokenKind.Word, Quoted: false, Value: "do" or "then" or "else" or "elif" or "{" or "!" or "time" or "for" or "coproc" or "-p" };
 
     private static bool IsWordBoundary(string input, int i) => i == 0 || input[i - 1] is ' ' or '\t' or '\n' or ';' or '&' or '|' or '(' or ')';
 
@@ -172,6 +172,7 @@ public static class ShellLexer
         var quoted = false;
         var start = i;
         var unquotedPrefix = int.MaxValue;
+        var braceAt = -1;
         while (i < input.Length)
         {
             var c = input[i];
@@ -228,6 +229,15 @@ public static class ShellLexer
                     pattern.Append(BracePattern(input[(i + 1)..braceEnd]));
                     i = braceEnd + 1;
                     break;
+                case '{' when braceAt < 0 && QuotedBraceEnd(input, i) > i:
+                    // A brace list with quotes or expansions inside ({"sha"dow,x}, {$x,y}): bash expands the braces first.
+                    // Its alternatives are not worked out: from here on the word can be anything.
+                    expansion = true;
+                    braceAt = pattern.Length;
+                    value.Append(c);
+                    pattern.Append(c);
+                    i++;
+                    break;
                 case '~' when i == start:
                     value.Append(c);
                     pattern.Append('~'); // the home directory (or another user's, for ~name)
@@ -239,8 +249,9 @@ public static class ShellLexer
                     break;
             }
         }
+        if (braceAt >= 0) pattern.Length = braceAt;
         return new ShellToken(ShellTokenKind.Word, value.ToString(), expansion, quoted, substitutions)
-            { Pattern = pattern.ToString(), UnquotedPrefix = unquotedPrefix };
+            { Pattern = braceAt >= 0 ? pattern.Append("**").ToString() : pattern.ToString(), UnquotedPrefix = unquotedPrefix };
     }
 
     private static void Literal(char c, StringBuilder value, StringBuilder pattern)
@@ -263,6 +274,32 @@ public static class ShellLexer
             else if (c == ',' && depth == 1) list = true;
             else if (c == '.' && depth == 1 && i + 1 < input.Length && input[i + 1] == '.') list = true;
             else if (c == '}' && --depth == 0) return list ? i : -1;
+        }
+        return -1;
+    }
+
+    /// <summary>The '}' of a brace expansion that holds quotes, a backslash or an expansion, or -1.</summary>
+    private static int QuotedBraceEnd(string input, int open)
+    {
+        var depth = 0;
+        var list = false;
+        for (var i = open; i < input.Length; i++)
+        {
+            var c = input[i];
+            if (c is ' ' or '\t' or '\n' or ';' or '&' or '|' or '<' or '>' or '(' or ')') return -1;
+            switch (c)
+            {
+                case '\\': i++; continue;
+                case '\'': i = input.IndexOf('\'', i + 1); if (i < 0) return -1; continue;
+                case '"': i = ClosingDoubleQuote(input, i); continue;
+                case '`': i = ClosingBacktick(input, i); continue;
+                case '$' when i + 1 < input.Length && input[i + 1] == '(': i = MatchingParen(input, i + 1); continue;
+                case '$' when i + 1 < input.Length && input[i + 1] == '{': i = MatchingBrace(input, i + 1); continue;
+                case '{': depth++; break;
+                case ',' when depth == 1: list = true; break;
+                case '.' when depth == 1 && i + 1 < input.Length && input[i + 1] == '.': list = true; break;
+                case '}' when --depth == 0: return list ? i : -1;
+            }
         }
         return -1;
     }
