@@ -192,11 +192,14 @@ public sealed class WireTransaction
             hint: "End the transaction with COMMIT or ROLLBACK, then BEGIN a new one."),
         (State.Failed, not (ControlKind.Rollback or ControlKind.RollbackTo or ControlKind.Commit)) => WireError.Of("25P02",
             "current transaction is aborted, commands ignored until end of transaction block"),
-        (State.Idle, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) or
-            (_, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) when Implicit => WireError.Of("25P01",
-            $"{(control.Kind == ControlKind.RollbackTo ? "ROLLBACK TO SAVEPOINT" : control.Tag)} can only be used in transaction blocks"),
+        (State.Idle, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) => OutsideBlock(control),
+        (_, ControlKind.Savepoint or ControlKind.Release or ControlKind.RollbackTo) when Implicit => OutsideBlock(control),
         _ => null,
     };
+
+    /// <summary>PostgreSQL's refusal of a savepoint statement outside a transaction block.</summary>
+    private static WireError OutsideBlock(TransactionControl control) => WireError.Of("25P01",
+        $"{(control.Kind == ControlKind.RollbackTo ? "ROLLBACK TO SAVEPOINT" : control.Tag)} can only be used in transaction blocks");
 
     /// <summary>A notice for a statement that changes nothing in this state (PostgreSQL's warnings), or null.</summary>
     public WireError? NoOp(TransactionControl control) => (Current, control.Kind) switch
