@@ -11,6 +11,7 @@ LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
 RUN="$LOCAL/run"; LOGS="$LOCAL/logs"
 GATEWAY_URL="http://127.0.0.1:5000"; ISSUER="http://127.0.0.1:5100/"; APPROVAL_URL="http://127.0.0.1:5103"
 WIRE_PORT=6432 # the gateway's PostgreSQL port
+GATEWAY_METRICS_PORT=9464 # the gateway's /metrics, on a port of its own: agents reach 5000 and must not read it
 
 # name port project-folder assembly
 SERVICES=(
@@ -150,6 +151,7 @@ start_service() {
     fi
     if [ "$name" = gateway ]; then
       export Gateway__PublicUrl="$GATEWAY_URL" # the base of the status links it gives out, never the caller's Host
+      export Metrics__Port="$GATEWAY_METRICS_PORT" # /metrics answers on that port only (rule and connection names)
     fi
     DEMO_API_KEY="$(cat "$LOCAL/secrets/demo-api-key")"; export DEMO_API_KEY
     export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-55432}" # portcullis.yaml's warehouse: the demo database's server
@@ -158,7 +160,9 @@ start_service() {
     [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && export OTEL_EXPORTER_OTLP_ENDPOINT
     [ -n "${Logging__Console__FormatterName:-}" ] && export Logging__Console__FormatterName
     cd "$ROOT/$folder"
-    exec dotnet "$dll" --urls "http://127.0.0.1:$port" ) >"$LOGS/$name.log" 2>&1 &
+    urls="http://127.0.0.1:$port"
+    [ "$name" = gateway ] && urls="$urls;http://127.0.0.1:$GATEWAY_METRICS_PORT"
+    exec dotnet "$dll" --urls "$urls" ) >"$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -205,7 +209,7 @@ up() {
 
 Portcullis is up. Gateway: $GATEWAY_URL (PostgreSQL: 127.0.0.1:$WIRE_PORT)   OpenID provider: $ISSUER   Audit: http://127.0.0.1:5104
 Logs: $LOGS   Stop: make down
-Metrics: /metrics on each service (gateway $GATEWAY_URL/metrics, policy :5101, masking :5102, approval :5103, audit :5104)
+Metrics: /metrics on each service (gateway http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics, not on $GATEWAY_URL; policy :5101, masking :5102, approval :5103, audit :5104)
 
 Try it (an agent's token, a customer record with its email masked, then a denied admin call):
   TOKEN=\$(curl -s -d grant_type=client_credentials -d client_id=demo-agent -d client_secret=\$(cat $LOCAL/secrets/demo-agent) ${ISSUER}connect/token | tr -d '\n ' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
