@@ -87,7 +87,8 @@ public sealed class TextMasker
         if (traits.Unusual > 0) return _all | NormaliseBit | BlobBit;
         var admitted = Gates(traits);
         if (traits.Spelled > 0 || traits.Spaces >= 2) admitted |= NormaliseBit;
-        if (traits.Length >= EncodedBlobs.MinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
+        // Lower-case base32 has neither capitals nor digits: any text long enough may hold a run.
+        if (traits.Length >= EncodedBlobs.MinLength) admitted |= BlobBit;
         // A short base64 value is one run of its alphabet: no blank, '@', '.' or ':' in it.
         else if (traits.Length >= EncodedBlobs.ShortMinLength && traits.UppersOrDigits > 0 && traits.Spaces == 0
                  && traits.Counts[TextTraits.AtLane] == 0 && traits.Counts[TextTraits.DotLane] == 0 && traits.Counts[TextTraits.ColonLane] == 0)
