@@ -36,7 +36,8 @@ internal static class Evasion
     {
         var (output, _) = Whole(contentType, body);
         foreach (var part in parts) Assert.False(output.Contains(part, StringComparison.Ordinal), $"'{part}' leaks from {Short(body)}: {Short(output)}");
-        foreach (var size in new[] { 1, 3, 4096 })
+        // One byte at a time for bodies of ordinary size; a JSON token cut that finely is read again at every byte.
+        foreach (var size in body.Length < 20_000 ? new[] { 1, 3, 4096 } : [97, 4096])
             Assert.Equal(output, Pieces(contentType, body, size));
         return output;
     }
