@@ -282,6 +282,25 @@ public static class Disguises
                 if (finding.Start < seam - from && finding.End > seam - from)
                     Add(finding with { Start = finding.Start + from }, joined, text, findings, count);
         }
+        // An encoded run across a seam ("YWxpY2VA","ZXhhbXBsZS5jb20="): the whole run around it, decoded as one.
+        for (var k = 0; k < seams.Count; k++)
+        {
+            var seam = seams[k];
+            if (seam == 0 || seam >= reading.Length || !IsRunChar(reading[seam - 1]) || !IsRunChar(reading[seam])) continue;
+            var from = seam;
+            while (from > 0 && IsRunChar(reading[from - 1]) && seam - from < MaxRun) from--;
+            var to = seam;
+            while (to < reading.Length && IsRunChar(reading[to]) && to - seam < MaxRun) to++;
+            while (k + 1 < seams.Count && seams[k + 1] < to) k++; // one run, however many seams it crosses
+            var run = reading[from..to];
+            if (run.Length < EncodedBlobs.ShortMinLength) continue;
+            var admitted = masker.Admitted(TextTraits.Of(run)) & TextMasker.BlobBit;
+            if (admitted == 0) continue;
+            masker.Find(run, admitted, inner, 0);
+            foreach (var finding in inner)
+                if (finding.Start < seam - from && finding.End > seam - from)
+                    Add(finding with { Start = finding.Start + from }, joined, text, findings, count);
+        }
         // One blank apart, all at once: digit groups in cells (a card's groups) end where the digits do.
         var all = masker.Admitted(TextTraits.Of(spaced.Text)) & (masker.Joinable | TextMasker.NormaliseBit);
         if ((all & masker.Joinable) == 0) return;
@@ -291,6 +310,11 @@ public static class Disguises
 
     /// <summary>How far before a seam a split value is looked for: an address is at most 254 characters.</summary>
     private const int Reach = 160;
+
+    /// <summary>How far either side of a seam an encoded run is followed.</summary>
+    private const int MaxRun = 16 * 1024;
+
+    private static bool IsRunChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '-' or '_' or '=';
 
     private static void Add(Finding finding, NormalisedText reading, ReadOnlySpan<char> text, List<Finding> findings, int plain)
     {

@@ -32,6 +32,7 @@ public static class EncodedBlobs
         var budget = Budget;
         List<Finding>? inner = null;
         SeparatedHex(text, masker, findings, depth, ref budget);
+        Base85(text, masker, findings, depth, ref budget);
         for (var at = 0; at < text.Length && budget > 0;)
         {
             var start = text[at..].IndexOfAny(Base64Chars);
@@ -198,7 +199,109 @@ public static class EncodedBlobs
         for (var i = 0; i < usable; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
         for (var i = usable; i < standard.Length; i++) standard[i] = '=';
         var decoded = new byte[standard.Length / 4 * 3];
-        return Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null;
+        return (Convert.TryFromBase64Chars(standard, decoded, out var written) ? AsText(decoded.AsSpan(0, written)) : null)
+            ?? (run.Length == body.Length ? Base58(body) : null);
+    }
+
+    private const string Base58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+    /// <summary>Base58 (Bitcoin's alphabet: no 0, O, I, l), when the run is all of it: a big number in base 58, its bytes big-endian.</summary>
+    private static string? Base58(ReadOnlySpan<char> run)
+    {
+        if (run.Length > 512) return null;
+        var bytes = new List<byte>(run.Length);
+        foreach (var c in run)
+        {
+            var carry = Base58Alphabet.IndexOf(c);
+            if (carry < 0) return null;
+            for (var i = 0; i < bytes.Count; i++)
+            {
+                carry += bytes[i] * 58;
+                bytes[i] = (byte)carry;
+                carry >>= 8;
+            }
+            for (; carry > 0; carry >>= 8) bytes.Add((byte)carry);
+        }
+        foreach (var c in run)
+        {
+            if (c != '1') break;
+            bytes.Add(0);
+        }
+        bytes.Reverse();
+        return AsText([.. bytes]);
+    }
+
+    private const string Rfc1924 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+
+    private static readonly SearchValues<char> Blanks = SearchValues.Create(" \t\r\n\f\v");
+    private static readonly SearchValues<char> Punctuation = SearchValues.Create("!\"#$%&'()*,;<>?[\\]^`{|}~");
+
+    /// <summary>
+    /// Ascii85 (btoa, PostScript/PDF: between &lt;~ ~&gt; or bare) and base85 (RFC 1924, git, Python's b85encode): a blank-delimited
+    /// run of 16 characters or more with punctuation base64 has not, decoded as either, searched when it is text.
+    /// </summary>
+    private static void Base85(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
+    {
+        if (text.IndexOfAny(Punctuation) < 0) return;
+        for (var at = 0; at < text.Length && budget > 0;)
+        {
+            var start = text[at..].IndexOfAnyExcept(Blanks);
+            if (start < 0) break;
+            start += at;
+            var length = text[start..].IndexOfAny(Blanks);
+            if (length < 0) length = text.Length - start;
+            at = start + length;
+            var token = text.Slice(start, length);
+            var (from, to) = (0, token.Length);
+            if (token.StartsWith("<~") && token.EndsWith("~>") && token.Length > 4) (from, to) = (2, token.Length - 2);
+            var body = token[from..to];
+            if (body.Length < MinLength || body.Length > MaxLength || body.IndexOfAny(Punctuation) < 0) continue;
+            var decoded = Decode85(body, ascii: true) ?? Decode85(body, ascii: false);
+            if (decoded is null) continue;
+            budget -= decoded.Length;
+            var inner = new List<Finding>();
+            masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+            if (inner.Count == 0) continue;
+            var strongest = inner.MaxBy(f => f.Priority);
+            findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
+        }
+    }
+
+    private static string? Decode85(ReadOnlySpan<char> body, bool ascii)
+    {
+        var bytes = new List<byte>(body.Length);
+        Span<int> group = stackalloc int[5];
+        var count = 0;
+        foreach (var c in body)
+        {
+            if (ascii && c == 'z' && count == 0)
+            {
+                bytes.AddRange([0, 0, 0, 0]);
+                continue;
+            }
+            var value = ascii ? (c is >= '!' and <= 'u' ? c - '!' : -1) : Rfc1924.IndexOf(c);
+            if (value < 0) return null;
+            group[count++] = value;
+            if (count < 5) continue;
+            if (!Emit(group, 4, bytes)) return null;
+            count = 0;
+        }
+        if (count == 1) return null;
+        if (count > 0)
+        {
+            for (var i = count; i < 5; i++) group[i] = 84;
+            if (!Emit(group, count - 1, bytes)) return null;
+        }
+        return AsText([.. bytes]);
+    }
+
+    private static bool Emit(ReadOnlySpan<int> group, int take, List<byte> bytes)
+    {
+        long value = 0;
+        foreach (var digit in group) value = value * 85 + digit;
+        if (value > uint.MaxValue) return false;
+        for (var i = 0; i < take; i++) bytes.Add((byte)(value >> (24 - 8 * i)));
+        return true;
     }
 
     private static string? Base32(ReadOnlySpan<char> body)

@@ -87,7 +87,8 @@ public sealed class TextMasker
         if (traits.Unusual > 0) return _all | NormaliseBit | BlobBit;
         var admitted = Gates(traits);
         if (traits.Spelled > 0 || traits.Spaces >= 2) admitted |= NormaliseBit;
-        if (traits.Length >= EncodedBlobs.MinLength && traits.UppersOrDigits > 0) admitted |= BlobBit;
+        // Lower-case base32 has neither capitals nor digits: any text long enough may hold a run.
+        if (traits.Length >= EncodedBlobs.MinLength) admitted |= BlobBit;
         // A short base64 value is one run of its alphabet: no blank, '@', '.' or ':' in it.
         else if (traits.Length >= EncodedBlobs.ShortMinLength && traits.UppersOrDigits > 0 && traits.Spaces == 0
                  && traits.Counts[TextTraits.AtLane] == 0 && traits.Counts[TextTraits.DotLane] == 0 && traits.Counts[TextTraits.ColonLane] == 0)
@@ -163,13 +164,27 @@ public sealed class TextMasker
         var findings = new List<Finding>();
         var admitted = Admitted(TextTraits.Of(text));
         Find(text, admitted, findings);
-        if (_normalise && (admitted & Joinable) != 0)
+        // A whole body's cells are read across for an encoded run too ("YWxpY2VA","ZXhhbXBsZS5jb20=").
+        if (_normalise && (admitted & (Joinable | BlobBit)) != 0)
         {
             var plain = findings.Count;
             Disguises.FindAcrossCells(text, this, findings);
             if (findings.Count > plain) Resolve(findings);
         }
         return findings;
+    }
+
+    /// <summary>
+    /// As <see cref="Find(ReadOnlySpan{char}, ulong, List{Finding})"/>, and when the text is a document of its own (a CSV, HTML or
+    /// XML snippet in one JSON string), values split across its cells and elements too.
+    /// </summary>
+    public void FindWithCells(ReadOnlySpan<char> text, ulong admitted, List<Finding> findings)
+    {
+        Find(text, admitted, findings);
+        if (!_normalise || (admitted & Joinable) == 0) return;
+        var plain = findings.Count;
+        Disguises.FindAcrossCells(text, this, findings);
+        if (findings.Count > plain) Resolve(findings);
     }
 
     private static void Resolve(List<Finding> findings)

@@ -59,7 +59,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
         internal Run(MaskingPolicy policy, string connection, Stream output, bool sqlResults, ValueMasker values, int chunkSize)
         {
             _sink = new Sink(output, chunkSize);
-            _walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, _sink, new SplitValues(values, _sink));
+            _walk = new Walk(policy.Rules.Where(r => r.AppliesTo(connection)).ToArray(), sqlResults, values, policy, _sink, new SplitValues(values, _sink), connection);
             _buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
             // Comments are refused rather than copied: they would pass through unread (the caller then masks the body as text).
             _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
@@ -123,8 +123,13 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
     /// Where the walk stands: the input not yet copied to the output, the path to the current value (kept only
     /// when rules or SQL columns need it), open containers, and a container being masked whole.
     /// </summary>
-    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, ValueMasker values, MaskingPolicy policy, Sink sink, SplitValues split)
+    private sealed class Walk(CompiledMaskingRule[] rules, bool sqlResults, ValueMasker values, MaskingPolicy policy, Sink sink, SplitValues split, string connection)
     {
+        // How many JSON documents inside JSON strings are being masked on this thread: a document in a string in a string
+        // is read too, as far as this depth, and deeper ones are masked whole.
+        [ThreadStatic] private static int t_nested;
+        private const int MaxNested = 3;
+
         public SplitValues Split => split;
 
         private readonly bool _trackPath = rules.Length > 0 || sqlResults;
@@ -173,9 +178,14 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 case JsonTokenType.PropertyName:
                     if (_trackPath) _pendingName = reader.GetString()!;
                     _pendingKey = KeyNames.Classify(ref reader);
+                    // A name is part of the document's text: a value may be split between it and what stands around it.
                     var name = MaskString(ref reader);
-                    if (name == ValueOutcome.Masked) Replace(start, StringEnd(ref reader), values.Masked);
-                    else if (name == ValueOutcome.Dropped) Replace(start, StringEnd(ref reader), "");
+                    if (name == ValueOutcome.Dropped)
+                    {
+                        Replace(start, StringEnd(ref reader), "");
+                        split.Barrier();
+                    }
+                    else Scalar(name, start, StringEnd(ref reader), ref reader);
                     return;
                 case JsonTokenType.EndObject or JsonTokenType.EndArray:
                     EndContainer();
@@ -229,7 +239,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                             && KeyNames.Classify(ref reader) is var byName
                             && (byName != KeyKind.None || !_columnKeys.ContainsKey((result, column))))
                             _columnKeys[(result, column)] = byName;
-                        var text = MaskString(ref reader, key);
+                        var text = key == KeyKind.None && Nested(ref reader) is { } nested ? nested : MaskString(ref reader, key);
                         Scalar(text, start, StringEnd(ref reader), ref reader);
                         break;
                     case JsonTokenType.Number:
@@ -260,7 +270,7 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                 case ValueOutcome.Masked:
                     sink.WriteString(values.Masked);
                     _copyFrom = end;
-                    split.Text(at, sink.Position, values.Masked);
+                    split.Text(at, sink.Position, values.Masked, reader.TokenType == JsonTokenType.PropertyName);
                     break;
                 case ValueOutcome.Dropped:
                     sink.Write("null"u8);
@@ -271,9 +281,44 @@ public sealed class JsonStreamMasker(MaskingPolicy policy)
                     sink.Write(_window.AsSpan(start, end - start));
                     _copyFrom = end;
                     split.Raw(at, sink.Position, reader.ValueSpan, reader.ValueIsEscaped,
-                        reader.TokenType == JsonTokenType.String ? values.LastTraits : TextTraits.Of(reader.ValueSpan));
+                        reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName ? values.LastTraits : TextTraits.Of(reader.ValueSpan),
+                        reader.TokenType == JsonTokenType.PropertyName);
                     break;
             }
+        }
+
+        /// <summary>
+        /// A string that holds a JSON document of its own ("{\"a\":\"alice@exam\",\"b\":\"ple.com\"}") is masked as one, its names,
+        /// values and splits read as in the outer document; null when the string is not a JSON object or array. Too deep, masked whole.
+        /// </summary>
+        private ValueOutcome? Nested(ref Utf8JsonReader reader)
+        {
+            var raw = reader.ValueSpan;
+            if (raw.Length < 7 || raw[0] is not ((byte)'{' or (byte)'[') || raw[^1] is not ((byte)'}' or (byte)']')) return null;
+            var inner = reader.GetString()!;
+            if (t_nested >= MaxNested)
+            {
+                values.Tally.Add("NESTED_JSON", "detector:nested_json");
+                return values.Replaced("[NESTED_JSON]");
+            }
+            using var output = new MemoryStream(inner.Length + 64);
+            t_nested++;
+            try
+            {
+                new JsonStreamMasker(policy).Mask(connection, new MemoryStream(Encoding.UTF8.GetBytes(inner)), output, false,
+                    new ValueMasker(values.Detectors, policy, values.Tally), 4096);
+            }
+            catch (JsonException)
+            {
+                return null; // not JSON after all: read as text
+            }
+            finally
+            {
+                t_nested--;
+            }
+            var masked = Encoding.UTF8.GetString(output.GetBuffer(), 0, (int)output.Length);
+            // Unchanged as a document: still read as one string (its traits are what the split reading asks).
+            return masked == inner ? MaskString(ref reader) : values.Replaced(masked);
         }
 
         private void EndContainer()

@@ -158,7 +158,7 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         else
         {
             if (admitted == 0) return ValueOutcome.Unchanged;
-            detectors.Find(text, admitted, _findings);
+            detectors.FindWithCells(text, admitted, _findings);
         }
         // Under a name that says "version", four numbers with dots are a version, not an address.
         if (key == KeyKind.Version) _findings.RemoveAll(static f => f.Entity == "IPV4");
@@ -176,6 +176,14 @@ public sealed class ValueMasker(TextMasker detectors, MaskingPolicy policy, Mask
         }
         if (dropped) return ValueOutcome.Dropped;
         Append(text[at..]);
+        return ValueOutcome.Masked;
+    }
+
+    /// <summary>Takes <paramref name="text"/> as the value masked (a nested document masked on its own).</summary>
+    public ValueOutcome Replaced(ReadOnlySpan<char> text)
+    {
+        _maskedLength = 0;
+        Append(text);
         return ValueOutcome.Masked;
     }
 

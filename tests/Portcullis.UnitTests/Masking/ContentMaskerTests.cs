@@ -370,7 +370,8 @@ public class StreamingMaskerTests
         var output = new MemoryStream();
         using var run = Masker.Begin("demo", "application/json", output, new MaskingTally());
         run.Write(Encoding.UTF8.GetBytes("""[{"e":"ada@exam"""));
-        Assert.Equal("""[{"e":""", Encoding.UTF8.GetString(output.ToArray()));
+        // The name is held too: a value may be split between a name and what follows it.
+        Assert.Equal("""[{""", Encoding.UTF8.GetString(output.ToArray()));
         run.Write(Encoding.UTF8.GetBytes("""ple.com"},"""));
         Assert.Equal("""[{"e":"[EMAIL]"}""", Encoding.UTF8.GetString(output.ToArray())); // what follows the last token goes with the next
         run.Write(Encoding.UTF8.GetBytes("""1]"""));
