@@ -18,7 +18,7 @@ public sealed class MaskContentConsumer(ContentMasker masker, Rules.MaskingPolic
         var tally = new MaskingTally();
         // An MCP tool's SQL rows: column rules by the origins policy found, then the detectors over everything.
         var body = message.ColumnOrigins is { Count: > 0 } origins
-            ? Rules.McpColumnRules.Apply(policy, message.Connection, message.Body, origins, tally)
+            ? McpColumnRules.Apply(policy, message.Connection, message.Body, origins, tally)
             : message.Body;
         var masked = masker.Mask(message.Connection, message.ContentType, body, tally);
         var headers = message.Headers is null ? null : masker.MaskHeaders(message.Connection, message.Headers, tally);

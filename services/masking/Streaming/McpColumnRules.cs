@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Portcullis.Masking.Streaming;
+using Portcullis.Masking.Rules;
 using Portcullis.Masking.Values;
 
-namespace Portcullis.Masking.Rules;
+namespace Portcullis.Masking.Streaming;
 
 /// <summary>
 /// Column rules for an MCP tool's SQL rows: the upstream (such as @modelcontextprotocol/server-postgres) returns them
