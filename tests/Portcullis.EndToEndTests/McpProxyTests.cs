@@ -106,6 +106,35 @@ public sealed class McpProxyTests(PortcullisStack stack)
     }
 
     [Fact]
+    public async Task The_postgres_servers_rows_are_masked_by_column_rule_where_policy_knows_the_columns_origin()
+    {
+        await using var client = await Connect();
+        // customer-names masks demo.customers.name partially (keep 3) on pgdemo: by its origin, whatever the query calls it.
+        foreach (var (sql, key) in new[] { ("SELECT id, name FROM demo.customers ORDER BY id LIMIT 3", "name"),
+                     ("SELECT c.id, c.name AS n FROM demo.customers c ORDER BY c.id LIMIT 3", "n") })
+        {
+            var rows = await client.CallToolAsync("pgdemo.query", new Dictionary<string, object?> { ["sql"] = sql });
+            Assert.False(rows.IsError == true, Text(rows));
+            var parsed = JsonDocument.Parse(Text(rows)).RootElement;
+            Assert.Equal(3, parsed.GetArrayLength());
+            Assert.All(parsed.EnumerateArray(), row =>
+            {
+                var name = row.GetProperty(key).GetString()!;
+                Assert.Matches(@"^\*+[^*]{3}$", name);
+            });
+        }
+
+        // Computing on the masked column would carry it out unmasked: refused, as on /sql.
+        var computed = await client.CallToolAsync("pgdemo.query", new Dictionary<string, object?> { ["sql"] = "SELECT upper(name) FROM demo.customers" });
+        Assert.True(computed.IsError);
+        Assert.Contains("masked", Text(computed));
+        // `*` names no origin the gateway can find in the rows: refused with what to do instead.
+        var star = await client.CallToolAsync("pgdemo.query", new Dictionary<string, object?> { ["sql"] = "SELECT * FROM demo.customers" });
+        Assert.True(star.IsError);
+        Assert.Contains("select the columns by name", Text(star));
+    }
+
+    [Fact]
     public async Task The_everything_server_over_streamable_http_echoes_masked_withholds_images_and_times_out_a_long_operation()
     {
         await using var client = await Connect();

@@ -169,7 +169,8 @@ public sealed class AgentRequestFlow(
         try
         {
             var headers = withResponseHeaders ? MaskableHeaders(context.Response.Headers) : null;
-            var (maskedBody, maskedHeaders) = body.Length > settings.MaskingChunkBytes
+            // An MCP tool's SQL rows with masked columns are masked whole: the column rules need the whole text.
+            var (maskedBody, maskedHeaders) = body.Length > settings.MaskingChunkBytes && ColumnOrigins(request) is null
                 ? await MaskInChunksAsync(context, request, contentType, body, headers, deadline.Token)
                 : await MaskWholeAsync(context, request, contentType, body, headers, deadline.Token);
             if (headers is not null)
@@ -203,12 +204,17 @@ public sealed class AgentRequestFlow(
         }
     }
 
+    /// <summary>The masked output columns policy found in an MCP call's SQL argument (their values are masked by column rule), or null.</summary>
+    private static IReadOnlyDictionary<string, IReadOnlyList<string>>? ColumnOrigins(AgentRequest request) =>
+        request.Action.Protocol == Protocols.Mcp && request.Obligations.ColumnOrigins is { Count: > 0 } origins ? origins : null;
+
     private async Task<(byte[] Body, IReadOnlyDictionary<string, string[]>? Headers)> MaskWholeAsync(HttpContext context,
         AgentRequest request, string contentType, byte[] body, Dictionary<string, string[]>? headers, CancellationToken cancellationToken)
     {
         var masking = context.RequestServices.GetRequiredService<IRequestClient<MaskContent>>();
         var response = await masking.GetResponse<ContentMasked>(
-            new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers),
+            new MaskContent(request.RequestId, request.SessionId, request.Action.Connection, contentType, body, headers,
+                ColumnOrigins(request)),
             // Transient: the raw output is never written to the broker's disk, and a request lost with a broker restart
             // is answered 503 at the deadline, as any silent masking is.
             pipe => pipe.UseExecute(send => send.Durable = false),

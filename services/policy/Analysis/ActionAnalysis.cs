@@ -52,6 +52,10 @@ public sealed class ActionAnalysis
         return _sqlArguments[name] = analysis;
     }
 
+    /// <summary>The MCP call's arguments a rule analysed as SQL, and their text (those the analysis could read).</summary>
+    public IEnumerable<string> AnalysedSqlArguments =>
+        _sqlArguments.Where(a => a.Value.Error is null).Select(a => StringArgument(a.Key)).OfType<string>();
+
     /// <summary>The shell analysis of an MCP call's argument <paramref name="name"/> (made once, on first use).</summary>
     public ShellAnalysis? CommandArgument(string name)
     {

@@ -65,6 +65,30 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         if (flow is not null)
             obligations = obligations with { Relations = [.. flow.Relations.Union(analysis.Sql!.Tables.Select(t => t.ToString())).Order(StringComparer.Ordinal)] };
 
+        // An MCP call's SQL argument a rule analysed: masked columns stay masked there too, by the output names the
+        // masking service finds in the tool's result (the upstream's rows carry no column origin).
+        if (action.Protocol == Contracts.Protocols.Mcp && !masked.IsEmpty)
+        {
+            var origins = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+            foreach (var text in analysis.AnalysedSqlArguments)
+            {
+                var argumentFlow = MaskedColumnFlow.Analyze(text, masked);
+                var refusal = argumentFlow.Refusal ?? (argumentFlow.MaskedStar is { } star
+                    ? $"The statement selects * over a masked column ({star}), and this tool's result names no column origin: " +
+                      "select the columns by name (a masked one bare, e.g. SELECT id, name FROM <schema>.<table>) to get its masked value."
+                    : null);
+                if (winner?.Effect != Decision.Deny && refusal is not null)
+                    return Decided(policy, request, analysis, Decision.Deny, MaskedColumnFlowRule, refusal, matched, Obligations.None);
+                foreach (var (name, patterns) in argumentFlow.OutputOrigins)
+                {
+                    if (!origins.TryGetValue(name, out var all)) origins[name] = all = new SortedSet<string>(StringComparer.Ordinal);
+                    all.UnionWith(patterns);
+                }
+            }
+            if (origins.Count > 0)
+                obligations = obligations with { ColumnOrigins = origins.ToDictionary(o => o.Key, o => (IReadOnlyList<string>)[.. o.Value], StringComparer.Ordinal) };
+        }
+
         // A rule's own denial says more; the escape check stands in only for what would otherwise run.
         if (winner?.Effect != Decision.Deny && analysis.Sql is { } statements && (obligations.ReadOnly || obligations.StatementTimeoutMs is not null)
             && !IsWireTransactionControl(action, statements)

@@ -780,7 +780,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                   headers: [Set-Cookie]
                   entity: COOKIE
                 - id: customer-names
-                  connections: [warehouse, warehouse-wide]
+                  connections: [warehouse, warehouse-wide, pgdemo]
                   columns: [demo.customers.name]
                   strategy: partial
                   keep: 3

@@ -50,7 +50,11 @@ public static class MaskedColumnFlow
             using var tree = Parse(sql);
             if (tree is null) return new MaskedColumnFlowResult(null, new HashSet<string>()); // the analyzer rejects what the parser rejects
             walker.Statements(tree.RootElement, top: true, parent: null);
-            return new MaskedColumnFlowResult(null, walker.Relations);
+            return new MaskedColumnFlowResult(null, walker.Relations)
+            {
+                OutputOrigins = walker.Outputs.ToDictionary(o => o.Key, o => (IReadOnlyList<string>)[.. o.Value.Order(StringComparer.Ordinal)], StringComparer.Ordinal),
+                MaskedStar = walker.MaskedStar,
+            };
         }
         catch (Refusal refusal)
         {
@@ -129,6 +133,18 @@ public static class MaskedColumnFlow
     {
         /// <summary>Every relation named (not CTEs), "schema.name" when qualified.</summary>
         public HashSet<string> Relations { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The outermost SELECT lists' masked outputs: name (alias or column) -> the masked columns it may come from.</summary>
+        public Dictionary<string, HashSet<string>> Outputs { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>A masked column a top-level `*` or `t.*` returns (under its own name), or null.</summary>
+        public string? MaskedStar { get; private set; }
+
+        private void Output(string name, string pattern)
+        {
+            if (!Outputs.TryGetValue(name, out var origins)) Outputs[name] = origins = new HashSet<string>(StringComparer.Ordinal);
+            origins.Add(pattern);
+        }
 
         private static string Example(string pattern)
         {
@@ -236,6 +252,7 @@ public static class MaskedColumnFlow
                                 maskedOutputs[position] = pattern!;
                                 var name = resTarget.TryGetProperty("name", out var alias) ? alias.GetString()! : LastName(columnRef);
                                 if (name is not null) maskedNames[name] = pattern!;
+                                if (name is not null) Output(name, pattern!);
                             }
                         }
                     }
@@ -246,6 +263,8 @@ public static class MaskedColumnFlow
                     position++;
                 }
             }
+
+            if (top) MaskedStar ??= maskedStar;
 
             if (select.TryGetProperty("distinctClause", out var distinct))
             {
@@ -753,4 +772,15 @@ public static class MaskedColumnFlow
 }
 
 /// <summary>The masked-column-flow verdict of a SQL string, and the relations it names.</summary>
-public sealed record MaskedColumnFlowResult(string? Refusal, IReadOnlySet<string> Relations);
+public sealed record MaskedColumnFlowResult(string? Refusal, IReadOnlySet<string> Relations)
+{
+    /// <summary>
+    /// Where the outermost SELECT's masked outputs come from, by output name (alias or column name): the masked
+    /// column patterns (as configured) each may hold. Several for one name: the name is ambiguous (two outputs share
+    /// it), and whoever masks by it must apply the strictest. Outputs that are not masked columns are not listed.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> OutputOrigins { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>A masked column a top-level `*` returns under a name not listed in <see cref="OutputOrigins"/>, or null.</summary>
+    public string? MaskedStar { get; init; }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Portcullis.Masking.Rules;
+using Portcullis.Masking.Values;
+
+namespace Portcullis.Masking.Streaming;
+
+/// <summary>
+/// Column rules for an MCP tool's SQL rows: the upstream (such as @modelcontextprotocol/server-postgres) returns them
+/// as JSON text, an array of row objects (or an object with <c>rows</c>), without column origins. The policy service
+/// knows them from the statement it judged (output name to the masked columns it may hold), and this masks the values
+/// under those keys by the column rules, before the detectors see everything as usual. A name with several candidate
+/// rules gets the strictest; a text that is not such rows cannot be masked by column, so the result is refused (fail closed).
+/// </summary>
+public static class McpColumnRules
+{
+    public static byte[] Apply(MaskingPolicy policy, string connection, byte[] body,
+        IReadOnlyDictionary<string, IReadOnlyList<string>> origins, MaskingTally tally)
+    {
+        // Output name -> the rule that masks it (the strictest of the candidates); names no rule masks are left to the detectors.
+        var rules = origins.Select(o => (Name: o.Key, Rule: Strictest(policy.Rules.Where(r => r.AppliesTo(connection)
+                && o.Value.Any(r.MatchesColumn)))))
+            .Where(o => o.Rule is not null).ToDictionary(o => o.Name, o => o.Rule!, StringComparer.Ordinal);
+        if (rules.Count == 0) return body;
+
+        var result = JsonNode.Parse(body) as JsonObject
+            ?? throw new UnmaskableContentException("MCP tool result (not a JSON object)");
+        if (result["content"] is not JsonArray content) return body;
+        foreach (var block in content.OfType<JsonObject>())
+        {
+            if (block["type"]?.GetValue<string>() != "text" || block["text"]?.GetValue<string>() is not { } text) continue;
+            JsonNode? rows;
+            try
+            {
+                rows = JsonNode.Parse(text);
+            }
+            catch (JsonException)
+            {
+                throw new UnmaskableContentException("MCP tool result whose text is not JSON rows, with masked columns");
+            }
+            var list = rows as JsonArray ?? (rows as JsonObject)?["rows"] as JsonArray
+                ?? throw new UnmaskableContentException("MCP tool result whose text is not JSON rows, with masked columns");
+            foreach (var row in list)
+            {
+                if (row is not JsonObject columns)
+                    throw new UnmaskableContentException("MCP tool result whose rows are not JSON objects, with masked columns");
+                foreach (var (name, rule) in rules)
+                {
+                    if (!columns.TryGetPropertyValue(name, out var value) || value is null) continue;
+                    var raw = value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString();
+                    var masked = policy.Strategies.Apply(rule.Strategy, rule.Entity, raw, rule.Keep ?? policy.Keep);
+                    columns[name] = masked is null ? null : JsonValue.Create(masked);
+                    tally.Add(rule.Entity, $"rule:{rule.Id}");
+                }
+            }
+            block["text"] = rows!.ToJsonString();
+        }
+        return JsonSerializer.SerializeToUtf8Bytes(result);
+    }
+
+    /// <summary>The rule that reveals least: nothing (null), then a tag, then a keyed hash, then the last characters.</summary>
+    private static CompiledMaskingRule? Strictest(IEnumerable<CompiledMaskingRule> candidates) =>
+        candidates.OrderBy(r => r.Strategy switch
+        {
+            MaskingStrategy.Null => 0,
+            MaskingStrategy.Redact => 1,
+            MaskingStrategy.Hash => 2,
+            _ => 3,
+        }).ThenBy(r => r.Keep ?? int.MaxValue).FirstOrDefault();
+}
