@@ -503,22 +503,16 @@ public sealed class PostgresWireTransactionTests(PortcullisStack stack)
     [Fact]
     public async Task The_masked_view_check_is_not_fooled_by_an_operator_the_agents_search_path_puts_before_pg_catalog()
     {
-        // A schema the agent may use, holding an = on oids that is never true: with it first in search_path, a check whose
-        // joins wrote a bare = would find no dependencies and pass a view over a masked column as clean.
-        // Its own schema, so the demo schema's listing (which other tests read through a max_rows cap) is unchanged.
+        // With the shadowing = first in search_path, a check whose joins wrote a bare = would find no dependencies and
+        // pass a view over a masked column as clean.
         await using (var connection = new NpgsqlConnection(stack.AdminConnectionString))
         {
             await connection.OpenAsync();
+            await DemoDatabase.CreateShadowingOperatorAsync(connection);
             await Run(connection, $"""
-                CREATE SCHEMA IF NOT EXISTS e2e_shadow;
-                CREATE OR REPLACE FUNCTION e2e_shadow.never(oid, oid) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
-                DO $$ BEGIN
-                    CREATE OPERATOR e2e_shadow.= (leftarg = oid, rightarg = oid, function = e2e_shadow.never);
-                EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$;
                 CREATE TABLE IF NOT EXISTS demo.service_accounts (id int PRIMARY KEY, password text NOT NULL);
                 INSERT INTO demo.service_accounts VALUES (1, 'Pw-9f3kQz7Lm2') ON CONFLICT DO NOTHING;
                 CREATE OR REPLACE VIEW e2e_shadow.logins AS SELECT id, password AS login_hint FROM demo.service_accounts;
-                GRANT USAGE ON SCHEMA e2e_shadow TO "{DemoDatabase.AgentRole}";
                 GRANT SELECT ON e2e_shadow.logins TO "{DemoDatabase.AgentRole}";
                 """);
         }

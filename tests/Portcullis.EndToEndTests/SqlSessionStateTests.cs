@@ -148,14 +148,7 @@ public sealed class SqlSessionStateTests(PortcullisStack stack)
         await using (var connection = new NpgsqlConnection(stack.AdminConnectionString))
         {
             await connection.OpenAsync();
-            await Run(connection, $"""
-                CREATE SCHEMA IF NOT EXISTS e2e_shadow;
-                CREATE OR REPLACE FUNCTION e2e_shadow.never(oid, oid) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
-                DO $$ BEGIN
-                    CREATE OPERATOR e2e_shadow.= (leftarg = oid, rightarg = oid, function = e2e_shadow.never);
-                EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$;
-                GRANT USAGE ON SCHEMA e2e_shadow TO "{DemoDatabase.AgentRole}";
-                """);
+            await DemoDatabase.CreateShadowingOperatorAsync(connection);
         }
         var raw = await RawNamesAsync();
         const string path = "SET search_path = e2e_shadow, pg_catalog, demo";

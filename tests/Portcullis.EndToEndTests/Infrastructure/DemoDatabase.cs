@@ -25,4 +25,25 @@ public static class DemoDatabase
         var builder = new NpgsqlConnectionStringBuilder(adminConnectionString) { Username = AgentRole, Password = null };
         return builder.ConnectionString;
     }
+
+    /// <summary>The schema an agent may put first in its search_path to shadow pg_catalog in the search_path tests.</summary>
+    public const string ShadowSchema = "e2e_shadow";
+
+    /// <summary>
+    /// Creates <see cref="ShadowSchema"/> (the agent may use it) holding an = on oids that is never true: a catalogue query
+    /// of the gateway's that wrote a bare = would, with that schema first in the agent's search_path, join nothing.
+    /// A schema of its own, so the demo schema's listing (which other tests read through a max_rows cap) is unchanged.
+    /// </summary>
+    public static async Task CreateShadowingOperatorAsync(NpgsqlConnection admin)
+    {
+        await using var command = new NpgsqlCommand($"""
+            CREATE SCHEMA IF NOT EXISTS {ShadowSchema};
+            CREATE OR REPLACE FUNCTION {ShadowSchema}.never(oid, oid) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
+            DO $$ BEGIN
+                CREATE OPERATOR {ShadowSchema}.= (leftarg = oid, rightarg = oid, function = {ShadowSchema}.never);
+            EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$;
+            GRANT USAGE ON SCHEMA {ShadowSchema} TO "{AgentRole}";
+            """, admin);
+        await command.ExecuteNonQueryAsync();
+    }
 }
