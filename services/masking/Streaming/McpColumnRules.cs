@@ -25,10 +25,19 @@ public static class McpColumnRules
 
         var result = JsonNode.Parse(body) as JsonObject
             ?? throw new UnmaskableContentException("MCP tool result (not a JSON object)");
-        if (result["content"] is not JsonArray content) return body;
-        foreach (var block in content.OfType<JsonObject>())
+        // The column rules know where the rows stand only in text blocks: rows anywhere else (structured content, a
+        // resource block, a content that is not a list) would reach the agent past them, with only the detectors to see.
+        if (result["structuredContent"] is not null)
+            throw new UnmaskableContentException("MCP tool result with structured content, with masked columns");
+        if (result["content"] is not JsonArray content)
+            return result["content"] is null ? body
+                : throw new UnmaskableContentException("MCP tool result whose content is not a list, with masked columns");
+        foreach (var item in content)
         {
-            if (block["type"]?.GetValue<string>() != "text" || block["text"]?.GetValue<string>() is not { } text) continue;
+            if (item is not JsonObject block || block["type"] is not JsonValue { } type || type.GetValueKind() != JsonValueKind.String
+                || type.GetValue<string>() != "text" || block["text"] is not JsonValue { } textValue || textValue.GetValueKind() != JsonValueKind.String)
+                throw new UnmaskableContentException("MCP tool result with a content block other than text, with masked columns");
+            var text = textValue.GetValue<string>();
             JsonNode? rows;
             try
             {

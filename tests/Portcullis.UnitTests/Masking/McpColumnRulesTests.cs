@@ -54,4 +54,24 @@ public class McpColumnRulesTests
         var untouched = Result("""[{"name":"Ada Lovelace"}]""");
         Assert.Equal(untouched, Encoding.UTF8.GetString(Apply("""[{"name":"Ada Lovelace"}]""", new() { ["name"] = ["demo.customers.name"] }, "other")));
     }
+
+    [Fact]
+    public void Rows_anywhere_but_text_blocks_are_refused_when_a_column_is_masked()
+    {
+        // The same rows the text block would be masked in, carried where the column rules do not look.
+        Dictionary<string, IReadOnlyList<string>> origins = new() { ["name"] = ["demo.customers.name"] };
+        var rows = new[] { new { name = "Ada Lovelace" } };
+        byte[] Raw(object result) => McpColumnRules.Apply(Policy, "pgdemo", JsonSerializer.SerializeToUtf8Bytes(result), origins, new MaskingTally());
+
+        Assert.Throws<UnmaskableContentException>(() => Raw(new
+        {
+            content = new[] { new { type = "text", text = "[]" } }, structuredContent = new { rows }, isError = false,
+        }));
+        Assert.Throws<UnmaskableContentException>(() => Raw(new
+        {
+            content = new object[] { new { type = "resource", resource = new { uri = "x://rows", text = JsonSerializer.Serialize(rows) } } },
+        }));
+        Assert.Throws<UnmaskableContentException>(() => Raw(new { content = new { type = "text", text = JsonSerializer.Serialize(rows) } }));
+        Assert.Throws<UnmaskableContentException>(() => Raw(new { content = new object[] { "Ada Lovelace" } }));
+    }
 }
