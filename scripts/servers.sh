@@ -21,16 +21,33 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
-PG_PORT="${PORTCULLIS_PG_PORT:-55432}"
-AMQP_PORT="${PORTCULLIS_AMQP_PORT:-55672}"
-DIST_PORT="${PORTCULLIS_RABBIT_DIST_PORT:-55673}"
-EPMD_PORT="${PORTCULLIS_EPMD_PORT:-55674}"
+PG_PORT="${PORTCULLIS_PG_PORT:-24432}"
+AMQP_PORT="${PORTCULLIS_AMQP_PORT:-24672}"
+DIST_PORT="${PORTCULLIS_RABBIT_DIST_PORT:-24673}"
+EPMD_PORT="${PORTCULLIS_EPMD_PORT:-24674}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 DURABILITY=durable
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
+
+# A port of ours must be free before its server starts, and outside the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range): a client's outgoing connection may hold such a port for a while, and the
+# server's listen then fails (RabbitMQ's "tcp_listener_stopped" at boot, after 90 s of waiting).
+check_port() { # check_port PORT WHAT
+  local port="$1" what="$2" low="" high=""
+  read -r low high < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if [ -n "$low" ] && [ "$port" -ge "$low" ] && [ "$port" -le "$high" ]; then
+    log "WARNING: $what's port $port is in the kernel's ephemeral range ($low-$high): an outgoing connection can take it" \
+      "and the server then cannot listen; choose a port below $low"
+  fi
+  command -v ss >/dev/null || return 0
+  # Listeners only: a crashed server's closing connections (the fault suite's) do not keep it from listening again.
+  local taken; taken="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 3 || true)"
+  [ -z "$taken" ] || die "port $port ($what) is already in use on this machine: $taken. Stop what listens there, or give" \
+    "other ports (PORTCULLIS_PG_PORT, PORTCULLIS_AMQP_PORT, PORTCULLIS_RABBIT_DIST_PORT, PORTCULLIS_EPMD_PORT) and PORTCULLIS_LOCAL"
+}
 
 install() {
   local missing=() package
@@ -116,6 +133,7 @@ start_postgres() {
       log "relaxed durability was asked for, but the server runs with its own settings; they are kept"
     fi
   else
+    check_port "$PG_PORT" PostgreSQL
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT ($DURABILITY: $settings)"
     as_user "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start -o "$options" >/dev/null \
       || { tail -n 30 "$dir/postgres.log" >&2; die "PostgreSQL did not start (log: $dir/postgres.log)"; }
@@ -136,8 +154,8 @@ pg_durability() {
 
 # The fault suite crashes the servers it started; never the shared ones on the default ports.
 crash_guard() {
-  [ "$PG_PORT" != 55432 ] && [ "$AMQP_PORT" != 55672 ] \
-    || die "$1 is refused on the default ports (55432, 55672): other test runs share those servers. Set PORTCULLIS_PG_PORT, PORTCULLIS_AMQP_PORT, ... and PORTCULLIS_LOCAL for servers of your own"
+  [ "$PG_PORT" != 24432 ] && [ "$AMQP_PORT" != 24672 ] \
+    || die "$1 is refused on the default ports (24432, 24672): other test runs share those servers. Set PORTCULLIS_PG_PORT, PORTCULLIS_AMQP_PORT, ... and PORTCULLIS_LOCAL for servers of your own"
 }
 
 kill_postgres() {
@@ -194,6 +212,7 @@ CONF
     log "RabbitMQ already running on 127.0.0.1:$AMQP_PORT"
     return 0
   fi
+  check_port "$AMQP_PORT" "RabbitMQ (AMQP)"; check_port "$DIST_PORT" "RabbitMQ (Erlang distribution)"
   log "starting RabbitMQ on 127.0.0.1:$AMQP_PORT"
   rabbit "$owner" "$RABBIT_BIN/rabbitmq-server" -detached >"$dir/log/start.log" 2>&1 || true
   local i

@@ -61,7 +61,7 @@ setup_demo_targets() {
   [ "$(id -u)" = 0 ] || owner="$(id -un)"
   local password api_key
   password="$(secret "$LOCAL/secrets/demo-db-password")"; api_key="$(secret "$LOCAL/secrets/demo-api-key")"
-  local psql=(runuser -u "$owner" -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h "$pgdir/run" -p "${PORTCULLIS_PG_PORT:-55432}" -U portcullis -v ON_ERROR_STOP=1 -q)
+  local psql=(runuser -u "$owner" -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h "$pgdir/run" -p "${PORTCULLIS_PG_PORT:-24432}" -U portcullis -v ON_ERROR_STOP=1 -q)
   [ "$(id -u)" = 0 ] || psql=("${psql[@]:3}")
   "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='portcullis_demo'" | grep -q 1 \
     || "${psql[@]}" -d postgres -c "CREATE DATABASE portcullis_demo"
@@ -154,7 +154,7 @@ start_service() {
       export Metrics__Port="$GATEWAY_METRICS_PORT" # /metrics answers on that port only (rule and connection names)
     fi
     DEMO_API_KEY="$(cat "$LOCAL/secrets/demo-api-key")"; export DEMO_API_KEY
-    export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-55432}" # portcullis.yaml's warehouse: the demo database's server
+    export DEMO_DB_PORT="${PORTCULLIS_PG_PORT:-24432}" # portcullis.yaml's warehouse: the demo database's server
     # Traces and metrics to a collector when one is given (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:4317);
     # JSON log lines with Logging__Console__FormatterName=json. Both pass through from the caller's environment.
     [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && export OTEL_EXPORTER_OTLP_ENDPOINT

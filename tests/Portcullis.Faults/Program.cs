@@ -4,7 +4,7 @@ using Portcullis.Faults;
 // servers (the default ports), since it kills them.
 var pgPort = Environment.GetEnvironmentVariable("PORTCULLIS_PG_PORT");
 var amqpPort = Environment.GetEnvironmentVariable("PORTCULLIS_AMQP_PORT");
-if (pgPort is null or "55432" || amqpPort is null or "55672")
+if (pgPort is null or "24432" || amqpPort is null or "24672")
 {
     Console.Error.WriteLine("The fault suite kills PostgreSQL and RabbitMQ: run it through scripts/faults.sh, which starts servers of its own.");
     return 2;

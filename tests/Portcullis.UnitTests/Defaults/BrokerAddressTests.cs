@@ -7,8 +7,8 @@ public class BrokerAddressTests
     [Fact]
     public void Parses_an_amqp_uri_with_credentials_and_vhost()
     {
-        var address = BrokerAddress.Parse("amqp://portcullis:p%40ss@127.0.0.1:55672/portcullis-tests");
-        Assert.Equal(("127.0.0.1", (ushort)55672, "portcullis-tests", "portcullis", "p@ss"),
+        var address = BrokerAddress.Parse("amqp://portcullis:p%40ss@127.0.0.1:24672/portcullis-tests");
+        Assert.Equal(("127.0.0.1", (ushort)24672, "portcullis-tests", "portcullis", "p@ss"),
             (address.Host, address.Port, address.VirtualHost, address.Username, address.Password));
     }
 
