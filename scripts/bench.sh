@@ -21,17 +21,18 @@
 # Settings (environment): BENCH_REQUESTS (per HTTP and SQL run at concurrency 32, default 4096), BENCH_REQUESTS_C1
 # (at concurrency 1, default 1000), BENCH_EXEC_REQUESTS (default 100),
 # BENCH_PATHS (which of "http sql wire exec" to run, default all), BENCH_NGINX_PORT (default 5170), BENCH_WIRE_PORT
-# (the gateway's PostgreSQL port, default 6432), BENCH_ALLOW_RELAXED=1 (measure even if PostgreSQL is not durable: loudly
+# (the gateway's PostgreSQL port, default 6432), PORTCULLIS_PORT_OFFSET (scripts/stack.sh's), BENCH_ALLOW_RELAXED=1 (measure even if PostgreSQL is not durable: loudly
 # marked), and scripts/servers.sh's PORTCULLIS_LOCAL, PORTCULLIS_PG_PORT, ... for a stack of one's own.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
 PG_PORT="${PORTCULLIS_PG_PORT:-24432}"
-GATEWAY="http://127.0.0.1:5000"; DEMO="http://127.0.0.1:5180"; ISSUER="http://127.0.0.1:5100/"
-NGINX_PORT="${BENCH_NGINX_PORT:-5170}"; NGINX="http://127.0.0.1:$NGINX_PORT"
-SSH_PORT=5122
-WIRE_PORT="${BENCH_WIRE_PORT:-6432}" # the gateway's PostgreSQL port (scripts/stack.sh)
+O="${PORTCULLIS_PORT_OFFSET:-0}" # scripts/stack.sh's: added to every port of the stack
+GATEWAY="http://127.0.0.1:$((5000 + O))"; DEMO="http://127.0.0.1:$((5180 + O))"; ISSUER="http://127.0.0.1:$((5100 + O))/"
+NGINX_PORT="${BENCH_NGINX_PORT:-$((5170 + O))}"; NGINX="http://127.0.0.1:$NGINX_PORT"
+SSH_PORT=$((5122 + O))
+WIRE_PORT="${BENCH_WIRE_PORT:-$((6432 + O))}" # the gateway's PostgreSQL port (scripts/stack.sh)
 # Requests per run: fewer at concurrency 1, where Portcullis answers tens a second today. Each run sends a multiple
 # of its concurrency (hey gives each worker n/c requests).
 REQUESTS="${BENCH_REQUESTS:-4096}"; REQUESTS_C1="${BENCH_REQUESTS_C1:-1000}"; EXEC_REQUESTS="${BENCH_EXEC_REQUESTS:-100}"
@@ -109,7 +110,7 @@ http {
   access_log off;
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
-  upstream demo { server 127.0.0.1:5180; keepalive 64; }
+  upstream demo { server 127.0.0.1:$((5180 + O)); keepalive 64; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {

@@ -9,19 +9,24 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="${PORTCULLIS_LOCAL:-$ROOT/.local}"
 RUN="$LOCAL/run"; LOGS="$LOCAL/logs"
-GATEWAY_URL="http://127.0.0.1:5000"; ISSUER="http://127.0.0.1:5100/"; APPROVAL_URL="http://127.0.0.1:5103"
-WIRE_PORT=6432 # the gateway's PostgreSQL port
-GATEWAY_METRICS_PORT=9464 # the gateway's /metrics, on a port of its own: agents reach 5000 and must not read it
+# PORTCULLIS_PORT_OFFSET (default 0) is added to every port below, so a second stack (a benchmark's, with its own
+# PORTCULLIS_LOCAL and scripts/servers.sh ports) runs beside the usual one.
+O="${PORTCULLIS_PORT_OFFSET:-0}"
+case "$O" in ''|*[!0-9]*) printf '[stack] error: PORTCULLIS_PORT_OFFSET must be a number, not "%s"\n' "$O" >&2; exit 2 ;; esac
+GATEWAY_URL="http://127.0.0.1:$((5000 + O))"; ISSUER="http://127.0.0.1:$((5100 + O))/"; APPROVAL_URL="http://127.0.0.1:$((5103 + O))"
+AUDIT_URL="http://127.0.0.1:$((5104 + O))"; DEMO_API_HOST="127.0.0.1:$((5180 + O))"; SSH_PORT=$((5122 + O))
+WIRE_PORT=$((6432 + O)) # the gateway's PostgreSQL port
+GATEWAY_METRICS_PORT=$((9464 + O)) # the gateway's /metrics, on a port of its own: agents reach 5000 and must not read it
 
 # name port project-folder assembly
 SERVICES=(
-  "identity 5100 services/identity Portcullis.Identity"
-  "demo 5180 services/demo Portcullis.Demo"
-  "policy 5101 services/policy Portcullis.Policy"
-  "masking 5102 services/masking Portcullis.Masking"
-  "approval 5103 services/approval Portcullis.Approval"
-  "audit 5104 services/audit Portcullis.Audit"
-  "gateway 5000 services/gateway Portcullis.Gateway"
+  "identity $((5100 + O)) services/identity Portcullis.Identity"
+  "demo $((5180 + O)) services/demo Portcullis.Demo"
+  "policy $((5101 + O)) services/policy Portcullis.Policy"
+  "masking $((5102 + O)) services/masking Portcullis.Masking"
+  "approval $((5103 + O)) services/approval Portcullis.Approval"
+  "audit $((5104 + O)) services/audit Portcullis.Audit"
+  "gateway $((5000 + O)) services/gateway Portcullis.Gateway"
 )
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -90,7 +95,7 @@ setup_demo_targets() {
     id portcullis-demo >/dev/null 2>&1 || useradd --create-home --shell /bin/bash portcullis-demo
     usermod -p '*' portcullis-demo # no password, but not locked: sshd without PAM refuses locked accounts
     cat > "$ssh/sshd_config" <<CONF
-Port 5122
+Port $SSH_PORT
 ListenAddress 127.0.0.1
 HostKey $ssh/host_ed25519
 AuthorizedKeysFile $ssh/authorized_keys
@@ -104,7 +109,7 @@ PidFile $RUN/sshd.pid
 CONF
     mkdir -p /run/sshd
     if [ -f "$RUN/sshd.pid" ] && kill -0 "$(cat "$RUN/sshd.pid")" 2>/dev/null; then log "demo sshd already running"
-    else /usr/sbin/sshd -f "$ssh/sshd_config" -E "$LOGS/sshd.log" && log "demo ssh target on 127.0.0.1:5122 (user portcullis-demo)"; fi
+    else /usr/sbin/sshd -f "$ssh/sshd_config" -E "$LOGS/sshd.log" && log "demo ssh target on 127.0.0.1:$SSH_PORT (user portcullis-demo)"; fi
   else
     log "not root: the demo ssh target (sshd as user portcullis-demo) is skipped; /exec/ops will answer 502"
   fi
@@ -141,6 +146,8 @@ start_service() {
     export Auth__Authority="$ISSUER" Auth__RequireHttpsMetadata=false
     export Identity__ConfigFile="$LOCAL/identity/identity.json"
     export Secrets__File="$LOCAL/secrets/gateway-secrets.json"
+    export Policy__AuditServiceUrl="$AUDIT_URL" Gateway__ApprovalServiceUrl="$APPROVAL_URL"
+    export DEMO_API_HOST DEMO_SSH_PORT="$SSH_PORT" # portcullis.yaml's demo upstream and ssh target
     if [ "$name" = gateway ]; then
       export PostgresWire__Port="$WIRE_PORT" PostgresWire__ListenAddress=127.0.0.1
       export PostgresWire__CertificatePath="$LOCAL/tls/wire-cert.pem" PostgresWire__CertificateKeyPath="$LOCAL/tls/wire-key.pem"
@@ -207,7 +214,7 @@ up() {
   done
   cat <<MSG
 
-Portcullis is up. Gateway: $GATEWAY_URL (PostgreSQL: 127.0.0.1:$WIRE_PORT)   OpenID provider: $ISSUER   Audit: http://127.0.0.1:5104
+Portcullis is up. Gateway: $GATEWAY_URL (PostgreSQL: 127.0.0.1:$WIRE_PORT)   OpenID provider: $ISSUER   Audit: $AUDIT_URL
 Logs: $LOGS   Stop: make down
 Metrics: /metrics on each service (gateway http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics, not on $GATEWAY_URL; policy :5101, masking :5102, approval :5103, audit :5104)
 
@@ -229,7 +236,7 @@ Approve it in the console, then send the same request again with -H "X-Portculli
 
 The session's audit timeline (an auditor's token):
   AUDIT=\$(curl -s -d grant_type=client_credentials -d client_id=demo-auditor -d client_secret=\$(cat $LOCAL/secrets/demo-auditor) ${ISSUER}connect/token | tr -d '\n ' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  curl -s -H "Authorization: Bearer \$AUDIT" http://127.0.0.1:5104/sessions/demo-1
+  curl -s -H "Authorization: Bearer \$AUDIT" $AUDIT_URL/sessions/demo-1
 MSG
 }
 

@@ -87,6 +87,30 @@ public sealed class ObservabilityTests(PortcullisStack stack)
         }
     }
 
+    /// <summary>
+    /// The gateway runs as `make up` runs it: /metrics (rule and connection names, the policy's shape) on its own local port
+    /// only; on the port agents reach it is not found, whatever Host header the caller writes.
+    /// </summary>
+    [Fact]
+    public async Task The_gateways_metrics_answer_on_its_metrics_port_and_its_agent_facing_port_answers_404()
+    {
+        Assert.NotEqual(stack.AddressOf("gateway").Port, stack.MetricsAddressOf("gateway").Port);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using (var scrape = await http.GetAsync(new Uri(stack.MetricsAddressOf("gateway"), "metrics")))
+        {
+            Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
+            Assert.Contains("portcullis_requests_total", await scrape.Content.ReadAsStringAsync());
+        }
+        foreach (var host in new string?[] { null, $"127.0.0.1:{stack.MetricsAddressOf("gateway").Port}", "localhost" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(stack.AddressOf("gateway"), "metrics"));
+            if (host is not null) request.Headers.Host = host;
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.DoesNotContain("portcullis_", await response.Content.ReadAsStringAsync());
+        }
+    }
+
     [Fact]
     public async Task Every_service_shows_its_portcullis_metrics_on_metrics_after_a_request_and_the_dashboard_queries_only_what_they_show()
     {
@@ -150,7 +174,7 @@ public sealed class ObservabilityTests(PortcullisStack stack)
             // Anonymous, as the health endpoints are; the projection lag gauge appears after its first measurement.
             await stack.UntilAsync(async () =>
             {
-                using var response = await http.GetAsync(new Uri(stack.AddressOf(service), "metrics"));
+                using var response = await http.GetAsync(new Uri(stack.MetricsAddressOf(service), "metrics"));
                 text = await response.Content.ReadAsStringAsync();
                 return response.StatusCode == HttpStatusCode.OK && names.All(n => text.Contains(n, StringComparison.Ordinal));
             }, $"{service} /metrics shows {string.Join(", ", names)}; it shows:\n{text}");

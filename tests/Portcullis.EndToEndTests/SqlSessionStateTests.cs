@@ -231,4 +231,107 @@ public sealed class SqlSessionStateTests(PortcullisStack stack)
         }
         Assert.True(sharedBySql > 0, $"none of agent B's statements ran on a connection agent A used through /sql ({string.Join(", ", bySql)}; {shared} on others it used)");
     }
+    /// <summary>
+    /// What agent B's statement sees of the session it runs in: its backend, then each kind of state another statement
+    /// could have left (prepared statements the SQL made, cursors, LISTEN channels, session advisory locks, temporary
+    /// tables, the transaction characteristics and a setting). All named in pg_catalog.
+    /// </summary>
+    private const string SessionLook = """
+        SELECT pg_catalog.pg_backend_pid(),
+            (SELECT pg_catalog.string_agg(name || ': ' || statement, '; ') FROM pg_catalog.pg_prepared_statements WHERE from_sql),
+            (SELECT pg_catalog.string_agg(name, '; ') FROM pg_catalog.pg_cursors WHERE name OPERATOR(pg_catalog.<>) ''), -- '': this statement's own portal
+            (SELECT pg_catalog.string_agg(c, '; ') FROM pg_catalog.pg_listening_channels() AS c),
+            (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory'
+                AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()),
+            (SELECT pg_catalog.string_agg(relname, '; ') FROM pg_catalog.pg_class
+                WHERE relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()),
+            pg_catalog.current_setting('default_transaction_isolation'), pg_catalog.current_setting('TimeZone')
+        """;
+
+    /// <summary>
+    /// Agent A leaves session state on warehouse-tx's pooled upstream connections by routes whose text does not say so
+    /// (a prepared statement made by a DO block's EXECUTE of built text, by an escape, by a function; LISTEN, a session
+    /// advisory lock, a temporary table, a cursor WITH HOLD, SET SESSION CHARACTERISTICS, set_config through a function),
+    /// through /sql, a wire statement and a wire transaction. Agent B, another identity, reads the same connection (matched
+    /// by backend pid, which the test must reach for every route A took) and must find each as new; a route the policy
+    /// refuses is closed too. warehouse-tx has no rules of its own, so only the gateway's reset can stand in the way.
+    /// </summary>
+    [Fact]
+    public async Task Session_state_left_by_any_route_is_gone_before_another_identity_gets_the_connection()
+    {
+        await using (var admin = new NpgsqlConnection(stack.AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await DemoDatabase.CreateSessionStateFunctionsAsync(admin);
+        }
+        var mark = "sqls_route_" + Guid.NewGuid().ToString("N")[..8];
+        const string pid = "SELECT pg_backend_pid()";
+        var bySql = new (string Route, string Sql)[]
+        {
+            ("PREPARE", $"PREPARE {mark}_plain AS SELECT 'secret of a'; {pid}"),
+            ("PREPARE built in a DO block", $"DO $$ BEGIN EXECUTE 'PREP' || 'ARE {mark}_do AS SELECT ''secret of a'''; END $$; {pid}"),
+            ("PREPARE spelled with an escape", $"DO $$ BEGIN EXECUTE E'\\x50REPARE {mark}_esc AS SELECT 1'; END $$; {pid}"),
+            ("PREPARE made by a function", $"SELECT pg_backend_pid(), {DemoDatabase.ShadowSchema}.make_statement('{mark}_fn')"),
+            ("LISTEN", $"LISTEN {mark}; {pid}"),
+            ("session advisory lock", "SELECT pg_backend_pid(), pg_advisory_lock(724242)"),
+            ("temporary table", $"CREATE TEMP TABLE {mark}_t AS SELECT 'secret of a' AS v; {pid}"),
+            ("cursor WITH HOLD", $"DECLARE {mark}_c CURSOR WITH HOLD FOR SELECT 'secret of a'; {pid}"),
+            ("SET SESSION CHARACTERISTICS", $"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE; {pid}"),
+            ("set_config through a function", $"SELECT pg_backend_pid(), {DemoDatabase.ShadowSchema}.set_zone('Pacific/Chatham')"),
+        };
+        var left = new List<(string Route, int Pid)>();
+        var refused = new List<string>();
+        foreach (var (route, sql) in bySql)
+        {
+            var (status, body) = await Sql(sql, "warehouse-tx");
+            if (status == HttpStatusCode.Forbidden) { refused.Add($"{route} ({body.GetProperty("rule").GetString()})"); continue; }
+            Assert.True(status == HttpStatusCode.OK, $"{route}: {body.GetRawText()}");
+            left.Add((route, body.GetProperty("results").EnumerateArray().Last().GetProperty("rows")[0][0].GetInt32()));
+        }
+        // A route the policy refuses is closed (a DO block, whose body could set anything, is refused by the built-in
+        // settings rule); PREPARE itself and a function that prepares are not: those the connector itself must clean.
+        Assert.True(left.Any(l => l.Route == "PREPARE") && left.Any(l => l.Route == "PREPARE made by a function"),
+            $"refused: {string.Join(", ", refused)}");
+
+        await using (var wire = await WireAgent.ConnectAsync(stack, NewSession(), "warehouse-tx"))
+        {
+            var row = await ReadColumnAsync(wire, $"SELECT {DemoDatabase.ShadowSchema}.make_statement('{mark}_wire'), pg_backend_pid()");
+            left.Add(("PREPARE made by a function, wire statement", int.Parse(row.Single()!)));
+            await using var transaction = await wire.BeginTransactionAsync();
+            await Run(wire, $"LISTEN {mark}_tx");
+            row = await ReadColumnAsync(wire, $"SELECT {DemoDatabase.ShadowSchema}.make_statement('{mark}_tx'), pg_advisory_lock(724243), pg_backend_pid()");
+            left.Add(("PREPARE, LISTEN and a lock in a wire transaction", int.Parse(row.Single()!)));
+            await transaction.CommitAsync();
+        }
+
+        var touched = left.Select(l => l.Pid).ToHashSet();
+        var reached = new HashSet<int>();
+        // Each request takes an idle connection of the pool in turn: enough rounds to reach every one A used.
+        for (var round = 0; round < 60 && !touched.IsSubsetOf(reached); round++)
+        {
+            var (status, body) = await Sql(SessionLook, "warehouse-tx", PortcullisStack.SecondAgentClient);
+            Assert.True(status == HttpStatusCode.OK, body.GetRawText());
+            var row = body.GetProperty("results")[0].GetProperty("rows")[0];
+            var backend = row[0].GetInt32();
+            if (!touched.Contains(backend)) continue;
+            reached.Add(backend);
+            var routes = string.Join(", ", left.Where(l => l.Pid == backend).Select(l => l.Route));
+            Assert.True(row[1].ValueKind == JsonValueKind.Null, $"agent B sees prepared statements agent A left ({routes}): {row[1]}");
+            Assert.True(row[2].ValueKind == JsonValueKind.Null, $"agent B sees cursors agent A left ({routes}): {row[2]}");
+            Assert.True(row[3].ValueKind == JsonValueKind.Null, $"agent B listens where agent A did ({routes}): {row[3]}");
+            Assert.True(row[4].ToString() == "0", $"agent B holds advisory locks agent A took ({routes}): {row[4]}");
+            Assert.True(row[5].ValueKind == JsonValueKind.Null, $"agent B sees temporary tables agent A made ({routes}): {row[5]}");
+            Assert.Equal("read committed", row[6].GetString());
+            Assert.NotEqual("Pacific/Chatham", row[7].GetString());
+        }
+        Assert.True(touched.IsSubsetOf(reached),
+            $"agent B never ran on the connections of {string.Join(", ", left.Where(l => !reached.Contains(l.Pid)).Select(l => l.Route))}");
+        // Nothing A left outlived its use, on any connection: the locks A took are nobody's now.
+        await using (var admin = new NpgsqlConnection(stack.AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            Assert.Equal(["0"], await ReadColumnAsync(admin,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid IN (724242, 724243) AND granted"));
+        }
+    }
 }

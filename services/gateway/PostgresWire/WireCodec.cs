@@ -159,38 +159,48 @@ public sealed class BackendWriter
     public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
     public void Clear() => _buffer.Clear();
 
-    public void AuthenticationOk() => Message((byte)'R', w => w.Int32(0));
-    public void AuthenticationCleartextPassword() => Message((byte)'R', w => w.Int32(3));
+    // Each message is written straight into the buffer (no closure, header array or intermediate strings per message):
+    // Begin writes the type and a length placeholder, End patches the length once the body is written.
+    public void AuthenticationOk() { var at = Begin((byte)'R'); W.Int32(0); End(at); }
+    public void AuthenticationCleartextPassword() { var at = Begin((byte)'R'); W.Int32(3); End(at); }
 
-    public void ParameterStatus(string name, string value) => Message((byte)'S', w =>
+    public void ParameterStatus(string name, string value)
     {
-        w.CString(name);
-        w.CString(value);
-    });
+        var at = Begin((byte)'S');
+        W.CString(name);
+        W.CString(value);
+        End(at);
+    }
 
-    public void BackendKeyData(int processId, int secretKey) => Message((byte)'K', w =>
+    public void BackendKeyData(int processId, int secretKey)
     {
-        w.Int32(processId);
-        w.Int32(secretKey);
-    });
+        var at = Begin((byte)'K');
+        W.Int32(processId);
+        W.Int32(secretKey);
+        End(at);
+    }
 
-    public void ReadyForQuery(byte status) => Message((byte)'Z', w => w.Byte(status));
-    public void ParseComplete() => Message((byte)'1', _ => { });
-    public void BindComplete() => Message((byte)'2', _ => { });
-    public void CloseComplete() => Message((byte)'3', _ => { });
-    public void NoData() => Message((byte)'n', _ => { });
-    public void EmptyQueryResponse() => Message((byte)'I', _ => { });
-    public void PortalSuspended() => Message((byte)'s', _ => { });
-    public void CommandComplete(string tag) => Message((byte)'C', w => w.CString(tag));
+    public void ReadyForQuery(byte status) { var at = Begin((byte)'Z'); W.Byte(status); End(at); }
+    public void ParseComplete() => End(Begin((byte)'1'));
+    public void BindComplete() => End(Begin((byte)'2'));
+    public void CloseComplete() => End(Begin((byte)'3'));
+    public void NoData() => End(Begin((byte)'n'));
+    public void EmptyQueryResponse() => End(Begin((byte)'I'));
+    public void PortalSuspended() => End(Begin((byte)'s'));
+    public void CommandComplete(string tag) { var at = Begin((byte)'C'); W.CString(tag); End(at); }
 
-    public void ParameterDescription(IReadOnlyList<uint> types) => Message((byte)'t', w =>
+    public void ParameterDescription(IReadOnlyList<uint> types)
     {
-        w.Int16((short)types.Count);
-        foreach (var type in types) w.Int32((int)type);
-    });
+        var at = Begin((byte)'t');
+        W.Int16((short)types.Count);
+        foreach (var type in types) W.Int32((int)type);
+        End(at);
+    }
 
-    public void RowDescription(IReadOnlyList<WireColumn> columns) => Message((byte)'T', w =>
+    public void RowDescription(IReadOnlyList<WireColumn> columns)
     {
+        var at = Begin((byte)'T');
+        var w = W;
         w.Int16((short)columns.Count);
         foreach (var column in columns)
         {
@@ -202,10 +212,13 @@ public sealed class BackendWriter
             w.Int32(-1); // type modifier
             w.Int16(column.Binary ? (short)1 : (short)0);
         }
-    });
+        End(at);
+    }
 
-    public void DataRow(IReadOnlyList<byte[]?> values) => Message((byte)'D', w =>
+    public void DataRow(IReadOnlyList<byte[]?> values)
     {
+        var at = Begin((byte)'D');
+        var w = W;
         w.Int16((short)values.Count);
         foreach (var value in values)
         {
@@ -217,11 +230,14 @@ public sealed class BackendWriter
             w.Int32(value.Length);
             w.Bytes(value);
         }
-    });
+        End(at);
+    }
 
     /// <summary>ErrorResponse ('E') or NoticeResponse ('N'): severity, SQLSTATE, message, and detail and hint when given.</summary>
-    public void Error(WireError error, bool notice = false) => Message(notice ? (byte)'N' : (byte)'E', w =>
+    public void Error(WireError error, bool notice = false)
     {
+        var at = Begin(notice ? (byte)'N' : (byte)'E');
+        var w = W;
         w.Field('S', error.Severity);
         w.Field('V', error.Severity);
         w.Field('C', error.SqlState);
@@ -230,16 +246,26 @@ public sealed class BackendWriter
         if (error.Hint is { Length: > 0 } hint) w.Field('H', hint);
         if (error.Position is > 0) w.Field('P', error.Position.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
         w.Byte(0);
-    });
+        End(at);
+    }
 
     /// <summary>The one-byte answer to SSLRequest / GSSENCRequest ('S' or 'N'), which has no frame.</summary>
-    public void Raw(byte value) => new FieldWriter(_buffer).Byte(value);
+    public void Raw(byte value) => W.Byte(value);
 
-    private void Message(byte type, Action<FieldWriter> body)
+    private FieldWriter W => new(_buffer);
+
+    private int Begin(byte type)
     {
         var start = _buffer.WrittenCount;
-        _buffer.Write(new byte[] { type, 0, 0, 0, 0 });
-        body(new FieldWriter(_buffer));
+        var header = _buffer.GetSpan(5);
+        header[0] = type;
+        header[1..5].Clear();
+        _buffer.Advance(5);
+        return start;
+    }
+
+    private void End(int start)
+    {
         var length = _buffer.WrittenCount - start - 1;
         // The length is patched in place once the body is written.
         var written = System.Runtime.InteropServices.MemoryMarshal.AsMemory(_buffer.WrittenMemory);
@@ -270,8 +296,11 @@ public sealed class BackendWriter
         public void CString(string value)
         {
             // A NUL inside would end the field early; PostgreSQL never sends one in text.
-            buffer.Write(Encoding.UTF8.GetBytes(value.Replace('\0', ' ')));
-            Byte(0);
+            if (value.Contains('\0')) value = value.Replace('\0', ' ');
+            var span = buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(value.Length) + 1);
+            var length = Encoding.UTF8.GetBytes(value, span);
+            span[length] = 0;
+            buffer.Advance(length + 1);
         }
 
         public void Field(char code, string value)

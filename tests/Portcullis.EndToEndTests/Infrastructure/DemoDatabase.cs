@@ -46,4 +46,21 @@ public static class DemoDatabase
             """, admin);
         await command.ExecuteNonQueryAsync();
     }
+
+    /// <summary>
+    /// Functions in <see cref="ShadowSchema"/> (the agent may call them) that leave session state behind without their
+    /// caller's text saying so: a prepared statement made by dynamic SQL, and a session-level setting.
+    /// </summary>
+    public static async Task CreateSessionStateFunctionsAsync(NpgsqlConnection admin)
+    {
+        await using var command = new NpgsqlCommand($"""
+            CREATE SCHEMA IF NOT EXISTS {ShadowSchema};
+            CREATE OR REPLACE FUNCTION {ShadowSchema}.make_statement(name text) RETURNS text LANGUAGE plpgsql AS $$
+                BEGIN EXECUTE format('PREP' || 'ARE %I AS SELECT %L', name, 'made by a function'); RETURN name; END $$;
+            CREATE OR REPLACE FUNCTION {ShadowSchema}.set_zone(zone text) RETURNS text LANGUAGE sql AS
+                $$ SELECT pg_catalog.set_config('TimeZone', zone, false) $$;
+            GRANT USAGE ON SCHEMA {ShadowSchema} TO "{AgentRole}";
+            """, admin);
+        await command.ExecuteNonQueryAsync();
+    }
 }

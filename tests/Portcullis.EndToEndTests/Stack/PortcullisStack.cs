@@ -56,6 +56,12 @@ public sealed class PortcullisStack : IAsyncLifetime
     /// <summary>The base address of one of the stack's services.</summary>
     public Uri AddressOf(string service) => _services[service].BaseAddress;
 
+    /// <summary>
+    /// Where a service's /metrics answers. The gateway's is its own local port (Metrics:Port), as `make up` runs it: its
+    /// agent-facing port answers 404 there (rule and connection names are the policy's shape, not for agents).
+    /// </summary>
+    public Uri MetricsAddressOf(string service) => _services[service].MetricsAddress;
+
     /// <summary>The log file of one of the stack's processes.</summary>
     public string LogOf(string service) => _services[service].LogPath;
 
@@ -109,6 +115,7 @@ public sealed class PortcullisStack : IAsyncLifetime
 
         var ports = new[] { "identity", "demo", "policy", "masking", "approval", "audit", "gateway" }
             .ToDictionary(name => name, _ => ServiceProcess.FreePort());
+        var gatewayMetricsPort = ServiceProcess.FreePort();
         var issuer = $"http://127.0.0.1:{ports["identity"]}/";
         var approvalUrl = $"http://127.0.0.1:{ports["approval"]}";
         WriteIdentityConfig(issuer, approvalUrl);
@@ -185,6 +192,7 @@ public sealed class PortcullisStack : IAsyncLifetime
             ["Gateway__ApprovalWait"] = "00:00:20",
             ["Gateway__ApprovalServiceUrl"] = approvalUrl,
             ["Gateway__PublicUrl"] = GatewayPublicUrl = $"http://127.0.0.1:{ports["gateway"]}",
+            ["Metrics__Port"] = gatewayMetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["PostgresWire__Port"] = WirePort.ToString(),
             ["PostgresWire__ListenAddress"] = "127.0.0.1",
             ["PostgresWire__CertificatePath"] = certificatePath,
@@ -434,7 +442,8 @@ public sealed class PortcullisStack : IAsyncLifetime
         var environment = new Dictionary<string, string>(common);
         foreach (var (key, value) in own) environment[key] = value;
         if (name == "gateway") foreach (var (key, value) in GatewaySettings) environment[key] = value;
-        _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness);
+        var metricsPort = environment.TryGetValue("Metrics__Port", out var metrics) ? int.Parse(metrics, System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+        _services[name] = new ServiceProcess(name, path, ports[name], environment, RunDirectory, readiness, metricsPort);
     }
 
     /// <summary>A self-signed certificate for the gateway's PostgreSQL port, as PEM files (clients use sslmode=require).</summary>

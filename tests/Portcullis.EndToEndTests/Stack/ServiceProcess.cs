@@ -7,8 +7,10 @@ namespace Portcullis.EndToEndTests.Stack;
 /// One Portcullis service running as its own process from its build output, on a loopback port, with its
 /// output in a log file. Tests stop and start it to see what the others do without it.
 /// </summary>
+/// <paramref name="metricsPort"/>: a second local port the service also listens on, the one production gives the scraper
+/// alone (Metrics:Port), so that /metrics answers there and not on the agent-facing port.
 public sealed class ServiceProcess(string name, string assemblyPath, int port, IReadOnlyDictionary<string, string> environment,
-    string logDirectory, string readinessPath = "/health/ready") : IAsyncDisposable
+    string logDirectory, string readinessPath = "/health/ready", int? metricsPort = null) : IAsyncDisposable
 {
     private Process? _process;
 
@@ -17,6 +19,8 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
     public IReadOnlyDictionary<string, string> Environment => environment;
     public int Port => port;
     public Uri BaseAddress => new($"http://127.0.0.1:{port}/");
+    /// <summary>Where /metrics answers: the metrics port when the service has one, else its only port.</summary>
+    public Uri MetricsAddress => new($"http://127.0.0.1:{metricsPort ?? port}/");
     public string LogPath => Path.Combine(logDirectory, $"{name}.log");
 
     public void Start()
@@ -25,7 +29,7 @@ public sealed class ServiceProcess(string name, string assemblyPath, int port, I
             throw new FileNotFoundException($"{name} is not built: {assemblyPath} is missing (dotnet build Platform.sln).", assemblyPath);
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { assemblyPath, "--urls", $"http://127.0.0.1:{port}" },
+            ArgumentList = { assemblyPath, "--urls", $"http://127.0.0.1:{port}" + (metricsPort is { } metrics ? $";http://127.0.0.1:{metrics}" : "") },
             WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,

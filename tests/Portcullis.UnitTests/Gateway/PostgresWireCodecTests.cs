@@ -76,6 +76,29 @@ public sealed class PostgresWireCodecTests
     }
 
     [Fact]
+    public void Writes_messages_back_to_back_each_framed_with_its_own_length()
+    {
+        var writer = new BackendWriter();
+        writer.RowDescription([new WireColumn("naïve\0name", 16384, 2, 25, -1, false)]);
+        writer.DataRow([Encoding.UTF8.GetBytes("Ada €"), null]);
+        writer.CommandComplete("SELECT 1");
+        writer.EmptyQueryResponse();
+        writer.ReadyForQuery((byte)'I');
+        var expected = new[]
+        {
+            Typed('T', [0, 1, .. CString("naïve name"), 0, 0, 0x40, 0, 0, 2, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]),
+            Typed('D', [0, 2, 0, 0, 0, 7, .. Encoding.UTF8.GetBytes("Ada €"), 0xff, 0xff, 0xff, 0xff]),
+            Typed('C', CString("SELECT 1")),
+            Typed('I', []),
+            Typed('Z', [(byte)'I']),
+        };
+        Assert.Equal(expected.SelectMany(m => m).ToArray(), writer.Written.ToArray());
+        writer.Clear();
+        writer.ParseComplete();
+        Assert.Equal(Typed('1', []), writer.Written.ToArray());
+    }
+
+    [Fact]
     public void Writes_an_error_response_with_its_fields_and_length()
     {
         var writer = new BackendWriter();

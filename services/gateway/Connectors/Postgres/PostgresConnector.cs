@@ -53,33 +53,51 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         }
         finally
         {
-            if (MayPrepare(sql)) ForgetPrepared(connection, database);
+            await ForgetAgentStatementsAsync(connection, database);
         }
     }
 
     /// <summary>
-    /// Whether the agent's SQL may have made a prepared statement of its own (PREPARE outlives the transaction). Npgsql
-    /// resets a pooled connection before its next use, but while the connection holds statements Npgsql prepared (the
-    /// guard's) it resets without DEALLOCATE ALL, so an agent's PREPARE would be there for the next request of any identity
-    /// to read in pg_prepared_statements or to collide with. Only DO blocks and functions the policy could not vet could
-    /// hide the keyword; those are denied by default.
+    /// Drops the prepared statements the agent's SQL left on the connection before it goes back to the pool. PREPARE outlives
+    /// the transaction, and Npgsql's reset of a pooled connection leaves prepared statements alone while the connection holds
+    /// statements Npgsql prepared (the guard's): an agent's statement would be there for the next request of any identity to
+    /// read in pg_prepared_statements (its text too) or to collide with. Whatever made it (PREPARE in any spelling, a DO
+    /// block's EXECUTE of built text, a function the agent calls), PostgreSQL marks it from_sql, which none of Npgsql's own
+    /// (protocol-level) statements is: so the gateway asks the server rather than guessing from the text. The rest of the
+    /// session's state (settings, cursors, LISTEN, advisory locks, temporary objects) is Npgsql's reset's, which runs
+    /// before the connection's next statement. A connection that cannot be checked or cleaned is closed, not pooled.
     /// </summary>
-    private static bool MayPrepare(string sql) => sql.Contains("prepare", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>DEALLOCATE ALL (Npgsql forgets its own too, and prepares them again); a connection that cannot is not pooled.</summary>
-    private void ForgetPrepared(string connection, NpgsqlConnection database)
+    private async Task ForgetAgentStatementsAsync(string connection, NpgsqlConnection database)
     {
+        if (database.FullState != System.Data.ConnectionState.Open) return; // broken: Npgsql does not pool it
         try
         {
-            if (database.FullState == System.Data.ConnectionState.Open) database.UnprepareAll(); // no async form; rare
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            bool left;
+            try
+            {
+                await using var check = new NpgsqlCommand(LeftStatements, database);
+                // Prepared once per physical connection (Npgsql finds it again by its text): no planning per statement.
+                await check.PrepareAsync(deadline.Token);
+                left = (bool)(await check.ExecuteScalarAsync(deadline.Token))!;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InvalidSqlStatementName)
+            {
+                left = true; // the agent's DEALLOCATE took Npgsql's own statements (this check's among them)
+            }
+            if (left) database.UnprepareAll(); // DEALLOCATE ALL, and Npgsql forgets its own; no async form; rare
         }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or OperationCanceledException)
         {
-            logger.LogWarning("A connection to {Connection} could not drop the prepared statements an agent made ({Reason}); it is closed instead of pooled",
+            logger.LogWarning("A connection to {Connection} could not be checked for prepared statements an agent left ({Reason}); it is closed instead of pooled",
                 connection, ex.GetType().Name);
             NpgsqlConnection.ClearPool(database);
         }
     }
+
+    /// <summary>Named in pg_catalog: the agent's search_path holds on the connection until Npgsql's reset.</summary>
+    private const string LeftStatements =
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql)";
 
     /// <summary>
     /// A statement of a wire session's transaction, on its pinned connection. Transaction control (BEGIN, COMMIT,
@@ -239,14 +257,22 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
         if (pinned is not null) return await DescribePinnedAsync(connection, sql, obligations, pinned.Connection, prelude, cancellationToken);
         var source = await DataSource(connection, cancellationToken);
         await using var database = await source.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await database.BeginTransactionAsync(cancellationToken);
-        await Run(database, transaction, "SET TRANSACTION READ ONLY", cancellationToken);
-        var timeout = obligations.StatementTimeoutMs ?? TimeoutMs(connection);
-        if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
-        foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
-        var description = await DescribeOnAsync(database, transaction, sql, cancellationToken);
-        await transaction.RollbackAsync(cancellationToken);
-        return description;
+        try
+        {
+            await using var transaction = await database.BeginTransactionAsync(cancellationToken);
+            await Run(database, transaction, "SET TRANSACTION READ ONLY", cancellationToken);
+            var timeout = obligations.StatementTimeoutMs ?? TimeoutMs(connection);
+            if (timeout is { } ms) await Run(database, transaction, $"SET LOCAL statement_timeout = {ms}", cancellationToken);
+            foreach (var setting in prelude ?? []) await Run(database, transaction, setting, cancellationToken);
+            var description = await DescribeOnAsync(database, transaction, sql, cancellationToken);
+            await transaction.RollbackAsync(cancellationToken);
+            return description;
+        }
+        finally
+        {
+            // A describe that failed between its PREPARE and DEALLOCATE leaves the agent's statement text behind.
+            await ForgetAgentStatementsAsync(connection, database);
+        }
     }
 
     /// <summary>
