@@ -226,6 +226,18 @@ public sealed class McpHostileUpstreamTests(PortcullisStack stack)
         Assert.DoesNotContain(RawName, JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions));
     }
 
+    [Fact]
+    public async Task Sql_rows_from_a_connection_without_a_catalogue_to_vet_its_relations_are_refused_before_the_call()
+    {
+        // hostile-http masks demo.customers.name too, but names no catalogue: views over masked columns cannot be ruled out.
+        await using var client = await Connect();
+        var result = await client.CallToolAsync("hostile-http.rows",
+            new Dictionary<string, object?> { ["sql"] = "SELECT id, name FROM demo.customers", ["shape"] = "text" });
+        Assert.True(result.IsError, Text(result));
+        Assert.Contains("names no postgres connection as its catalogue", Text(result));
+        Assert.DoesNotContain(RawName, JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions));
+    }
+
     [Theory]
     [InlineData(300, true)]
     [InlineData(300, false)]

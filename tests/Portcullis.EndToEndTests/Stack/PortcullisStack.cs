@@ -692,7 +692,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                   match: { connections: [hostile, hostile-http], mcp: { tools: [structured, ask-client, huge, header-hash, long-line, flood, "tool-*"] } }
                 - id: hostile-rows
                   effect: allow
-                  match: { connections: [hostile], mcp: { tools: [rows], sql_argument: sql }, sql: { kinds: [select] } }
+                  match: { connections: [hostile, hostile-http], mcp: { tools: [rows], sql_argument: sql }, sql: { kinds: [select] } }
                 - id: hostile-shared-folder
                   effect: allow
                   match: { connections: [hostile], mcp: { resources: ["file:///srv/shared/**"] } }
@@ -785,7 +785,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                   headers: [Set-Cookie]
                   entity: COOKIE
                 - id: customer-names
-                  connections: [warehouse, warehouse-wide, pgdemo, hostile]
+                  connections: [warehouse, warehouse-wide, pgdemo, hostile, hostile-http]
                   columns: [demo.customers.name]
                   strategy: partial
                   keep: 3
