@@ -217,6 +217,51 @@ public sealed class MaskedColumnCorpusTests(PortcullisStack stack)
         Assert.True(failures.Count == 0, $"{failures.Count} corpus cases failed through MCP:\n" + string.Join("\n", failures));
     }
 
+    /// <summary>
+    /// The whole corpus through the proxied @modelcontextprotocol/server-postgres (connection pgdemo, tool query, the
+    /// same masking rules as warehouse): its rows carry no column origin and the gateway has no catalogue of its
+    /// database, so the effects differ from /sql, but never the outcome: a statement to refuse is a tool error, a
+    /// bare read comes back masked or is refused, a benign one still works, and no answer holds a raw value.
+    /// </summary>
+    [Fact]
+    public async Task Through_the_proxied_postgres_servers_query_tool_every_corpus_statement_comes_back_masked_or_refused()
+    {
+        await CreateViewsAsync(stack);
+        var raw = await RawValuesAsync(stack);
+        var agent = await McpAgent.SharedSession(stack, "sql-masked-columns-pgdemo", PortcullisStack.McpAgentClient);
+        var failures = new List<string>();
+        var (refused, masked) = (0, 0);
+        foreach (var @case in LoadCorpus())
+        {
+            var result = await agent.CallAsync("pgdemo.query", new Dictionary<string, object?> { ["sql"] = @case.Sql });
+            var text = McpAgent.Text(result);
+            var isError = result.IsError == true;
+            if (isError) refused++;
+            else if (@case.Effect == "masked") masked++;
+            var why = @case.Effect switch
+            {
+                "refuse" or "refuse-view" => isError ? null : "expected a tool error",
+                "masked" => null, // masked (no raw value, checked below) or refused
+                // The server runs every query read-only (a write fails there), and a `*` is refused: the rows name no origin.
+                "allow" => !isError || @case.Sql.Split(' ')[0] is "UPDATE" or "INSERT" or "DELETE"
+                    || text.StartsWith($"Denied by policy rule '{FlowRule}': The statement selects *", StringComparison.Ordinal)
+                    ? null : "expected a result",
+                _ => $"unknown effect '{@case.Effect}'",
+            };
+            if (raw.FirstOrDefault(v => text.Contains(v, StringComparison.OrdinalIgnoreCase)) is { } leaked)
+                why = (why is null ? "" : why + "; ") + $"the answer holds the raw value '{leaked}'";
+            if (why is not null) failures.Add($"line {@case.Line} ({@case.Effect}) {@case.Sql}\n    {why}\n    {Truncate(text)}");
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} corpus cases failed through pgdemo.query:\n" + string.Join("\n", failures));
+        // Not everything refused: bare reads of masked columns come back, masked.
+        Assert.True(masked >= 5, $"only {masked} bare reads came back ({refused} refused)");
+
+        // A view over a masked column is found in the catalogue of pgdemo's `catalogue:` connection before the server runs it.
+        var view = await agent.CallAsync("pgdemo.query", new Dictionary<string, object?> { ["sql"] = "SELECT id, login_hint FROM demo.service_logins" });
+        Assert.True(view.IsError == true, McpAgent.Text(view));
+        Assert.Contains("demo.service_logins is a view over the masked column demo.service_accounts.password", McpAgent.Text(view));
+    }
+
     internal static string Truncate(string text) => text.Length <= 400 ? text : text[..400] + "…";
 
     [Fact]

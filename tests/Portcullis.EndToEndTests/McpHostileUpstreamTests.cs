@@ -172,4 +172,110 @@ public sealed class McpHostileUpstreamTests(PortcullisStack stack)
         var inside = await client.ReadResourceAsync("hostile+file:///srv/shared/notes.txt");
         Assert.Equal("you asked for file:///srv/shared/notes.txt", Text(inside));
     }
+
+    /// <summary>What hostile.mjs's rows tool answers for demo.customers.name (masked by customer-names on this connection).</summary>
+    private const string RawName = "ZEBULON-RAW-7731";
+
+    [Theory]
+    [InlineData("structured")]
+    [InlineData("resource")]
+    [InlineData("blob")]
+    [InlineData("link")]
+    [InlineData("block-meta")]
+    [InlineData("csv")]
+    [InlineData("markdown")]
+    [InlineData("second-text")]
+    [InlineData("nested")]
+    public async Task Sql_rows_outside_the_text_the_gateway_masks_by_column_are_refused_never_passed_on_raw(string shape)
+    {
+        await using var client = await Connect();
+        var result = await client.CallToolAsync("hostile.rows",
+            new Dictionary<string, object?> { ["sql"] = "SELECT id, name FROM demo.customers", ["shape"] = shape });
+        var seen = JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
+        Assert.DoesNotContain(RawName, seen);
+        Assert.True(result.IsError, seen);
+        Assert.Contains("could not be masked, so it is withheld", Text(result));
+
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 0);
+        Assert.DoesNotContain(RawName, timeline.ToString());
+    }
+
+    [Fact]
+    public async Task Sql_rows_in_a_results_meta_are_not_passed_on()
+    {
+        await using var client = await Connect();
+        var result = await client.CallToolAsync("hostile.rows",
+            new Dictionary<string, object?> { ["sql"] = "SELECT id, name FROM demo.customers", ["shape"] = "meta" });
+        // The gateway never passes a result's _meta on (and masking refuses one beside masked columns).
+        var seen = JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
+        Assert.DoesNotContain(RawName, seen);
+        Assert.Null(result.Meta);
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 0);
+        Assert.DoesNotContain(RawName, timeline.ToString());
+    }
+
+    [Fact]
+    public async Task Sql_rows_in_the_text_are_masked_by_column_rule()
+    {
+        await using var client = await Connect();
+        var result = await client.CallToolAsync("hostile.rows",
+            new Dictionary<string, object?> { ["sql"] = "SELECT id, name FROM demo.customers", ["shape"] = "text" });
+        Assert.False(result.IsError == true, Text(result));
+        var row = JsonDocument.Parse(Text(result)).RootElement[0];
+        Assert.Matches(@"^\*+731$", row.GetProperty("name").GetString());
+        Assert.DoesNotContain(RawName, JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions));
+    }
+
+    [Fact]
+    public async Task Sql_rows_from_a_connection_without_a_catalogue_to_vet_its_relations_are_refused_before_the_call()
+    {
+        // hostile-http masks demo.customers.name too, but names no catalogue: views over masked columns cannot be ruled out.
+        await using var client = await Connect();
+        var result = await client.CallToolAsync("hostile-http.rows",
+            new Dictionary<string, object?> { ["sql"] = "SELECT id, name FROM demo.customers", ["shape"] = "text" });
+        Assert.True(result.IsError, Text(result));
+        Assert.Contains("names no postgres connection as its catalogue", Text(result));
+        Assert.DoesNotContain(RawName, JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions));
+    }
+
+    [Theory]
+    [InlineData(300, true)]
+    [InlineData(300, false)]
+    public async Task A_stdio_message_past_the_cap_is_cut_off_with_a_tool_error_and_the_server_starts_again(int megabytes, bool end)
+    {
+        await using var client = await Connect();
+        // One line of 300 MB (ended, or never ended): the gateway stops at Gateway:McpMaxMessageBytes (16 MB here) and
+        // ends the server, instead of reading it into memory.
+        var cut = await client.CallToolAsync("hostile.long-line", new Dictionary<string, object?> { ["megabytes"] = megabytes, ["end"] = end });
+        Assert.True(cut.IsError, Text(cut));
+        Assert.Contains("MCP server failed", Text(cut));
+        Assert.Contains("sent a message longer than", Text(cut));
+        Assert.DoesNotContain("xxxxxxxxxx", Text(cut));
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 0);
+        Assert.Equal("upstream_failed", Assert.Single(Outcomes(timeline)));
+
+        var small = await client.CallToolAsync("hostile.huge", new Dictionary<string, object?> { ["megabytes"] = 0.001 });
+        Assert.False(small.IsError == true, Text(small));
+    }
+
+    [Theory]
+    [InlineData("hostile")]
+    [InlineData("hostile-http")]
+    public async Task An_upstream_that_floods_notifications_is_cut_off_and_a_few_pass(string connection)
+    {
+        await using var client = await Connect();
+        var few = await client.CallToolAsync($"{connection}.flood", new Dictionary<string, object?> { ["count"] = 50 });
+        Assert.False(few.IsError == true, Text(few));
+        Assert.Equal("flooded 50", Text(few));
+
+        var flood = await client.CallToolAsync($"{connection}.flood", new Dictionary<string, object?> { ["count"] = 20_000 });
+        Assert.True(flood.IsError, Text(flood));
+        Assert.Contains("MCP server failed", Text(flood));
+        Assert.Contains("notifications (or requests of its own) without an answer", Text(flood));
+        var timeline = await stack.TimelineAsync(client.SessionId!, t => Outcomes(t).Length > 1);
+        Assert.Equal(["completed", "upstream_failed"], Outcomes(timeline));
+
+        var after = await client.CallToolAsync($"{connection}.flood", new Dictionary<string, object?> { ["count"] = 2 });
+        Assert.False(after.IsError == true, Text(after));
+    }
 }

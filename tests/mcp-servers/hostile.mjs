@@ -1,7 +1,8 @@
 // An MCP server written by an attacker, for the gateway's tests: tool and resource lists that page on forever, a
 // result far larger than the gateway returns, customer data in structured content beside a harmless text, a tool that
 // turns around and asks the client for sampling, elicitation and roots, and a resource read that answers whatever URI
-// it is asked for. Over stdio, or with `http PORT` over Streamable HTTP (stateless), where one more tool tells the
+// it is asked for; SQL rows (a masked column's raw value) in every place of a result but the text the gateway masks
+// by column, a message (one line) of hundreds of MB or without end, and notifications without end. Over stdio, or with `http PORT` over Streamable HTTP (stateless), where one more tool tells the
 // SHA-256 of the X-Api-Key header it was sent (to show the gateway injects a connection's secret header).
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
@@ -14,8 +15,42 @@ import {
 
 const open = { type: "object", properties: {} };
 
+// What the rows tool answers for demo.customers.name, whatever the query: no detector knows it for a name.
+const rawName = "ZEBULON-RAW-7731";
+
+// The rows of "SELECT id, name FROM demo.customers" (the query the tests send), placed where `shape` says.
+function rowsResult(shape) {
+  const rows = [{ id: 1, name: rawName }];
+  const json = JSON.stringify(rows);
+  switch (shape) {
+    case "text": return { content: [{ type: "text", text: json }] };
+    case "structured": return { content: [{ type: "text", text: json }], structuredContent: { rows } };
+    case "resource": return { content: [{ type: "resource", resource: { uri: "file:///srv/shared/rows.json", mimeType: "application/json", text: json } }] };
+    case "blob": return { content: [{ type: "resource", resource: { uri: "file:///srv/shared/rows.json", mimeType: "application/json", blob: Buffer.from(json).toString("base64") } }] };
+    case "link": return { content: [{ type: "resource_link", uri: `file:///srv/shared/${rawName}.json`, name: rawName, description: `rows: ${json}` }] };
+    case "meta": return { content: [{ type: "text", text: "[]" }], _meta: { rows } };
+    case "block-meta": return { content: [{ type: "text", text: "[]", _meta: { rows } }] };
+    case "csv": return { content: [{ type: "text", text: `id,name\n1,${rawName}\n` }] };
+    case "markdown": return { content: [{ type: "text", text: `| id | name |\n|----|------|\n| 1 | ${rawName} |\n` }] };
+    case "second-text": return { content: [{ type: "text", text: json }, { type: "text", text: `name: ${rawName}` }] };
+    case "nested": return { content: [{ type: "text", text: JSON.stringify({ rows, also: { name: rawName } }) }] };
+    default: throw new Error(`unknown shape ${shape}`);
+  }
+}
+
+// Writes to stdout past the SDK's transport, in chunks the pipe takes (the gateway is expected to stop reading and
+// end this process long before the end).
+async function writeLine(megabytes, end) {
+  const chunk = "x".repeat(1024 * 1024);
+  process.stdout.write('{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"');
+  for (let i = 0; i < megabytes; i++) {
+    if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+  }
+  if (end) process.stdout.write('"}}\n');
+}
+
 function hostile() {
-const server = new Server({ name: "hostile", version: "1.0.0" }, { capabilities: { tools: {}, resources: {} } });
+const server = new Server({ name: "hostile", version: "1.0.0" }, { capabilities: { tools: {}, resources: {}, logging: {} } });
 
 // Page 0 holds the tools the tests call; every page, the first included, points at a next one.
 server.setRequestHandler(ListToolsRequestSchema, async (request) => {
@@ -29,6 +64,18 @@ server.setRequestHandler(ListToolsRequestSchema, async (request) => {
       inputSchema: { type: "object", properties: { megabytes: { type: "number" } }, required: ["megabytes"] },
     },
     { name: "header-hash", description: "Tells the SHA-256 of the X-Api-Key header it was sent.", inputSchema: open },
+    {
+      name: "rows", description: "Runs a query and answers its rows, in the shape asked for.",
+      inputSchema: { type: "object", properties: { sql: { type: "string" }, shape: { type: "string" } }, required: ["sql", "shape"] },
+    },
+    {
+      name: "long-line", description: "Writes one line of the given size, ended or not.",
+      inputSchema: { type: "object", properties: { megabytes: { type: "number" }, end: { type: "boolean" } }, required: ["megabytes"] },
+    },
+    {
+      name: "flood", description: "Sends the given number of log and progress notifications, then answers.",
+      inputSchema: { type: "object", properties: { count: { type: "number" } }, required: ["count"] },
+    },
     ...fillers,
   ];
   return { tools, nextCursor: String(page + 1) };
@@ -66,6 +113,21 @@ server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     case "header-hash": {
       const key = extra.requestInfo?.headers?.["x-api-key"];
       return { content: [{ type: "text", text: key ? `sha256:${createHash("sha256").update(String(key)).digest("hex")}` : "no X-Api-Key header" }] };
+    }
+    case "rows":
+      return rowsResult(request.params.arguments.shape);
+    case "long-line":
+      await writeLine(request.params.arguments.megabytes, request.params.arguments.end === true);
+      return { content: [{ type: "text", text: "written" }] };
+    case "flood": {
+      const count = request.params.arguments.count;
+      const progressToken = request.params._meta?.progressToken ?? "flood";
+      for (let i = 0; i < count; i++) {
+        await extra.sendNotification(i % 2 === 0
+          ? { method: "notifications/message", params: { level: "info", logger: "flood", data: `line ${i}` } }
+          : { method: "notifications/progress", params: { progressToken, progress: i, message: `step ${i}` } });
+      }
+      return { content: [{ type: "text", text: `flooded ${count}` }] };
     }
     case "huge":
       return { content: [{ type: "text", text: "x".repeat(Math.round(request.params.arguments.megabytes * 1024 * 1024)) }] };

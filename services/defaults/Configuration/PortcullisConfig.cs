@@ -46,6 +46,13 @@ public sealed class ConnectionConfig
     public List<string> Args { get; set; } = [];
     public Dictionary<string, string> Env { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// mcp: the postgres connection on the same database as this MCP server's SQL tool (such as server-postgres), whose
+    /// catalogue the gateway reads to refuse a SQL argument that reads a view over a masked column. Without it, such an
+    /// argument that names any relation is refused on a connection with masked columns (nothing can vet it).
+    /// </summary>
+    public string? Catalogue { get; set; }
+
     /// <summary>postgres: an Npgsql connection string without the password.</summary>
     public string? ConnectionString { get; set; }
 

@@ -66,9 +66,9 @@ public static class ConnectorApi
             {
                 logger.LogWarning("Request {RequestId}: connection {Connection} failed ({Reason})", request.RequestId,
                     action.Connection, reason);
+                var detail = string.Format(System.Globalization.CultureInfo.InvariantCulture, endpoint.UnreachableDetail, action.Connection);
                 return Problem(context, 502, "upstream-failed", endpoint.UnreachableTitle,
-                    string.Format(System.Globalization.CultureInfo.InvariantCulture, endpoint.UnreachableDetail, action.Connection),
-                    [], upstream);
+                    endpoint.Why?.Invoke(ex) is { } why ? $"{detail} {why}" : detail, [], upstream);
             }
         });
 
@@ -81,4 +81,6 @@ public static class ConnectorApi
 /// <summary>What an endpoint of <see cref="ConnectorApi"/> says about its connector's failures.</summary>
 /// <param name="Unreachable">For an exception that means the upstream could not be reached, the reason to log; null otherwise.</param>
 /// <param name="UnreachableDetail">The answer's detail; <c>{0}</c> is the connection's name.</param>
-public sealed record ConnectorEndpoint(Func<Exception, string?> Unreachable, string UnreachableTitle, string UnreachableDetail);
+/// <param name="Why">For a failure the gateway itself worded (never the upstream's own words), what to add to the detail.</param>
+public sealed record ConnectorEndpoint(Func<Exception, string?> Unreachable, string UnreachableTitle, string UnreachableDetail,
+    Func<Exception, string?>? Why = null);

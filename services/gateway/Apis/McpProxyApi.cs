@@ -28,7 +28,9 @@ public static class McpProxyApi
             or Npgsql.NpgsqlException
             ? $"{ex.GetType().Name}: {ex.Message}" : null,
         "MCP server failed", "The MCP server of connection '{0}' could not be reached, did not answer in time or answered " +
-        "something that is not a valid MCP result; nothing it may have said is passed on.");
+        "something that is not a valid MCP result; nothing it may have said is passed on.",
+        // Cut off for what it sent: the gateway's own words, which say why.
+        ex => ex is McpCutOffException ? ex.Message : null);
 
     public static async Task Run(string connection, string tool, IDictionary<string, JsonElement> arguments, HttpContext context,
         AgentRequestFlow flow, McpUpstreams upstreams, McpToolPins pins, ILogger logger, IProgress<ProgressNotificationValue>? progress = null)
@@ -36,12 +38,12 @@ public static class McpProxyApi
         var forwarded = arguments.Where(a => a.Key != ApprovalIdArgument).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
         var action = new AgentAction(Protocols.Mcp, connection, Tool: tool,
             Arguments: JsonSerializer.Serialize(forwarded, McpJsonUtilities.DefaultOptions));
-        await ConnectorApi.RunAsync(context, flow, Endpoint, action, () => upstreams.Describe(connection), async (_, target) =>
+        await ConnectorApi.RunAsync(context, flow, Endpoint, action, () => upstreams.Describe(connection), async (request, target) =>
         {
             var upstream = upstreams[connection];
             // A tool whose definition changed since it was pinned is withheld until an admin accepts the new one.
             // Only a tool the gateway would list: a valid name, offered once (see McpToolOffer).
-            var definition = McpToolOffer.Sift(await upstream.ToolsAsync(context.RequestAborted)).Offered.FirstOrDefault(t => t.Name == tool);
+            var definition = McpToolOffer.Sift(await upstream.ToolsAsync(context.RequestAborted), connection).Offered.FirstOrDefault(t => t.Name == tool);
             if (definition is null)
                 return ConnectorApi.Problem(context, 404, "mcp-tool-unknown", "No such tool",
                     $"The MCP server of connection '{connection}' offers no tool '{tool}' now; nothing was run.", [], target);
@@ -51,11 +53,31 @@ public static class McpProxyApi
             if (McpToolOffer.ArgumentProblem(definition.InputSchema, forwarded) is { } problem)
                 return ConnectorApi.Problem(context, 400, "mcp-arguments-invalid", "Arguments do not fit the tool",
                     $"The arguments do not fit the input schema of '{tool}': {problem} Nothing was sent to the MCP server.", [], target);
+            if (await MaskedViewRefusalAsync(context, connection, request.Obligations.Relations) is { } refusal)
+                return ConnectorApi.Problem(context, 403, "masked-view", "Refused: a view over a masked column", refusal, [], target);
             var result = await upstream.CallAsync(tool, forwarded.ToDictionary(a => a.Key, a => (object?)a.Value), context.RequestAborted,
                 progress);
             return Output(context, connection, JsonSerializer.SerializeToUtf8Bytes(WithoutUnmaskable(result), McpJsonUtilities.DefaultOptions),
                 target);
         }, logger);
+    }
+
+    /// <summary>
+    /// Why an SQL argument's relations (the policy names them when the connection has masked columns) may not be read:
+    /// a view over a masked column, found in the catalogue of the connection's <c>catalogue</c> (a postgres connection
+    /// on the same database), as /sql finds it; or no catalogue to look in. The upstream's rows name no origin, so a
+    /// view's columns would come back past the column rules.
+    /// </summary>
+    private static async Task<string?> MaskedViewRefusalAsync(HttpContext context, string connection, IReadOnlyList<string>? relations)
+    {
+        if (relations is not { Count: > 0 }) return null;
+        var config = context.RequestServices.GetRequiredService<Portcullis.Defaults.Configuration.PortcullisConfig>();
+        if (config.Connections[connection].Catalogue is not { } catalogue
+            || !config.Connections.TryGetValue(catalogue, out var database) || database.Kind != "postgres")
+            return $"The statement reads {string.Join(", ", relations)}, and connection '{connection}' names no postgres connection " +
+                   "as its catalogue to rule out views over masked columns there; nothing was run.";
+        return await context.RequestServices.GetRequiredService<Connectors.Postgres.PostgresConnector>()
+            .MaskedViewRefusalAsync(catalogue, connection, relations, context.RequestAborted);
     }
 
     /// <summary>

@@ -42,7 +42,7 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
                 Uri = McpConnection.ListedUri(connection, resource.Uri),
                 Name = $"{connection}{McpConnection.ToolSeparator}{resource.Name}",
                 Title = resource.Title,
-                Description = resource.Description,
+                Description = McpToolOffer.Description(resource.Description),
                 MimeType = resource.MimeType,
                 Annotations = resource.Annotations,
                 Size = resource.Size,
@@ -57,7 +57,7 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
                 UriTemplate = McpConnection.ListedUri(connection, template.UriTemplate),
                 Name = $"{connection}{McpConnection.ToolSeparator}{template.Name}",
                 Title = template.Title,
-                Description = template.Description,
+                Description = McpToolOffer.Description(template.Description),
                 MimeType = template.MimeType,
                 Annotations = template.Annotations,
             }, cancellationToken);
@@ -70,7 +70,7 @@ public sealed class McpProxiedResources(McpUpstreams upstreams, PortcullisConfig
             {
                 Name = $"{connection}{McpConnection.ToolSeparator}{prompt.Name}",
                 Title = prompt.Title,
-                Description = prompt.Description,
+                Description = McpToolOffer.Description(prompt.Description),
                 Arguments = prompt.Arguments,
             }, cancellationToken);
 

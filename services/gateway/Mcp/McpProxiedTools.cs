@@ -74,7 +74,7 @@ public sealed class McpProxiedTools
         {
             try
             {
-                var (tools, leftOut) = McpToolOffer.Sift(await upstreams[connection].ToolsAsync(cancellationToken));
+                var (tools, leftOut) = McpToolOffer.Sift(await upstreams[connection].ToolsAsync(cancellationToken), connection);
                 foreach (var reason in leftOut.Take(10))
                     logger.LogWarning("MCP connection {Connection}: a tool is left out of the list: {Reason}", connection, reason);
                 var withheld = await pins.CheckAsync(connection, tools, cancellationToken);

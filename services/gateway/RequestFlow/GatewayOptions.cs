@@ -13,6 +13,19 @@ public sealed class GatewayOptions
     public int MaxResponseBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
+    /// Largest message an upstream MCP server may send (one line over stdio, one answer over HTTP); a server past it is
+    /// cut off and the call fails. Unset: twice <see cref="MaxResponseBytes"/> (the JSON-RPC envelope and escaping
+    /// around the largest result returned, whose own size is checked exactly).
+    /// </summary>
+    public long? McpMaxMessageBytes { get; set; }
+
+    /// <summary>
+    /// Most notifications (progress, log messages) an upstream MCP server may send between two answers; a server past
+    /// it is cut off and the call waiting on it fails.
+    /// </summary>
+    public int McpMaxNotifications { get; set; } = 1000;
+
+    /// <summary>
     /// Outputs larger than this go to the masking service in chunks of this size (a stream on one masking
     /// instance), so neither a message nor the masker ever holds a whole large output.
     /// </summary>

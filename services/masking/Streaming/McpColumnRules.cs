@@ -29,6 +29,8 @@ public static class McpColumnRules
         // resource block, a content that is not a list) would reach the agent past them, with only the detectors to see.
         if (result["structuredContent"] is not null)
             throw new UnmaskableContentException("MCP tool result with structured content, with masked columns");
+        if (result["_meta"] is not null)
+            throw new UnmaskableContentException("MCP tool result with _meta, with masked columns");
         if (result["content"] is not JsonArray content)
             return result["content"] is null ? body
                 : throw new UnmaskableContentException("MCP tool result whose content is not a list, with masked columns");
@@ -37,6 +39,9 @@ public static class McpColumnRules
             if (item is not JsonObject block || block["type"] is not JsonValue { } type || type.GetValueKind() != JsonValueKind.String
                 || type.GetValue<string>() != "text" || block["text"] is not JsonValue { } textValue || textValue.GetValueKind() != JsonValueKind.String)
                 throw new UnmaskableContentException("MCP tool result with a content block other than text, with masked columns");
+            // A text block's own _meta (or any member but its type, text and annotations) is one more place for rows.
+            if (block.Any(member => member.Key is not ("type" or "text" or "annotations")))
+                throw new UnmaskableContentException("MCP tool result with a text block that carries more than its text, with masked columns");
             var text = textValue.GetValue<string>();
             JsonNode? rows;
             try
@@ -49,6 +54,10 @@ public static class McpColumnRules
             }
             var list = rows as JsonArray ?? (rows as JsonObject)?["rows"] as JsonArray
                 ?? throw new UnmaskableContentException("MCP tool result whose text is not JSON rows, with masked columns");
+            // Beside the rows of an object, only counts and flags: a text, list or object there is rows the rules do not see.
+            if (rows is JsonObject wrapper && wrapper.Any(member => member.Key != "rows"
+                    && member.Value?.GetValueKind() is JsonValueKind.String or JsonValueKind.Array or JsonValueKind.Object))
+                throw new UnmaskableContentException("MCP tool result whose rows stand beside other texts or objects, with masked columns");
             foreach (var row in list)
             {
                 if (row is not JsonObject columns)

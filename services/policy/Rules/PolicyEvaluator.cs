@@ -70,9 +70,14 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
         if (action.Protocol == Contracts.Protocols.Mcp && !masked.IsEmpty)
         {
             var origins = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+            var relations = new SortedSet<string>(StringComparer.Ordinal);
+            var analysed = false;
             foreach (var text in analysis.AnalysedSqlArguments)
             {
                 var argumentFlow = MaskedColumnFlow.Analyze(text, masked);
+                analysed = true;
+                // The gateway vets them for views over masked columns, through the connection's catalogue (as for /sql).
+                relations.UnionWith(argumentFlow.Relations);
                 var refusal = argumentFlow.Refusal ?? (argumentFlow.MaskedStar is { } star
                     ? $"The statement selects * over a masked column ({star}), and this tool's result names no column origin: " +
                       "select the columns by name (a masked one bare, e.g. SELECT id, name FROM <schema>.<table>) to get its masked value."
@@ -87,6 +92,8 @@ public sealed class PolicyEvaluator(SqlStatementAnalyzer sql, ShellCommandAnalyz
             }
             if (origins.Count > 0)
                 obligations = obligations with { ColumnOrigins = origins.ToDictionary(o => o.Key, o => (IReadOnlyList<string>)[.. o.Value], StringComparer.Ordinal) };
+            if (analysed)
+                obligations = obligations with { Relations = [.. relations] };
         }
 
         // A rule's own denial says more; the escape check stands in only for what would otherwise run.

@@ -29,8 +29,8 @@ public sealed class McpAgent : IAsyncDisposable
     /// One agent session per name for the whole run (a corpus's cases share one, as one agent run's tool calls do); it
     /// ends with the stack's gateway.
     /// </summary>
-    public static Task<McpAgent> SharedSession(PortcullisStack stack, string name) =>
-        Shared.GetOrCreateValue(stack).GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => ConnectAsync(stack))).Value;
+    public static Task<McpAgent> SharedSession(PortcullisStack stack, string name, string client = PortcullisStack.AgentClient) =>
+        Shared.GetOrCreateValue(stack).GetOrAdd(name, _ => new Lazy<Task<McpAgent>>(() => ConnectAsync(stack, client))).Value;
 
     /// <summary>A plain official C# SDK client on the gateway's /mcp with the named client's token.</summary>
     public static async Task<McpClient> ClientAsync(PortcullisStack stack, string client) =>

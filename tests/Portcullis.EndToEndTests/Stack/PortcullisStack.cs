@@ -605,6 +605,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                 description: The demo database through the PostgreSQL MCP server.
                 command: node
                 args: ["{{postgresServer}}", "{{databaseUrl}}"]
+                catalogue: warehouse-ro
                 env: { PGPASSWORD: "secret:DEMO_DB_PASSWORD" }
                 visible_to: [mcp-users]
                 default_effect: allow
@@ -641,6 +642,7 @@ public sealed class PortcullisStack : IAsyncLifetime
                 kind: mcp
                 command: node
                 args: ["{{Path.Combine(servers, "hostile.mjs")}}"]
+                catalogue: warehouse-ro # its rows tool claims the demo database's rows
                 visible_to: [mcp-users]
                 default_effect: deny
                 timeout: 10s
@@ -696,7 +698,10 @@ public sealed class PortcullisStack : IAsyncLifetime
                   match: { connections: [everything], mcp: { prompts: [args-prompt], arguments: [{ path: "$.city", equals: Atlantis }] } }
                 - id: hostile-tools
                   effect: allow
-                  match: { connections: [hostile, hostile-http], mcp: { tools: [structured, ask-client, huge, header-hash, "tool-*"] } }
+                  match: { connections: [hostile, hostile-http], mcp: { tools: [structured, ask-client, huge, header-hash, long-line, flood, "tool-*"] } }
+                - id: hostile-rows
+                  effect: allow
+                  match: { connections: [hostile, hostile-http], mcp: { tools: [rows], sql_argument: sql }, sql: { kinds: [select] } }
                 - id: hostile-shared-folder
                   effect: allow
                   match: { connections: [hostile], mcp: { resources: ["file:///srv/shared/**"] } }
@@ -789,24 +794,24 @@ public sealed class PortcullisStack : IAsyncLifetime
                   headers: [Set-Cookie]
                   entity: COOKIE
                 - id: customer-names
-                  connections: [warehouse, warehouse-wide, pgdemo]
+                  connections: [warehouse, warehouse-wide, pgdemo, hostile, hostile-http]
                   columns: [demo.customers.name]
                   strategy: partial
                   keep: 3
                 - id: customer-emails
-                  connections: [warehouse, warehouse-ro, warehouse-wide]
+                  connections: [warehouse, warehouse-ro, warehouse-wide, pgdemo]
                   columns: [demo.customers.email]
                   entity: EMAIL
                 - id: customer-ssns
-                  connections: [warehouse, warehouse-ro, warehouse-wide]
+                  connections: [warehouse, warehouse-ro, warehouse-wide, pgdemo]
                   columns: [demo.customers.ssn]
                   entity: SSN
                 - id: payment-cards
-                  connections: [warehouse, warehouse-ro, warehouse-wide]
+                  connections: [warehouse, warehouse-ro, warehouse-wide, pgdemo]
                   columns: [demo.payments.card_number]
                   entity: CARD
                 - id: api-key-secrets
-                  connections: [warehouse, warehouse-ro, warehouse-wide]
+                  connections: [warehouse, warehouse-ro, warehouse-wide, pgdemo]
                   columns: [demo.api_keys.secret]
                   entity: SECRET_ASSIGNMENT
             """);

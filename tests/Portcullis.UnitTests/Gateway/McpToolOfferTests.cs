@@ -25,6 +25,23 @@ public class McpToolOfferTests
     }
 
     [Fact]
+    public void Names_that_pass_for_another_fold_case_or_look_alike_or_outgrow_their_listing_are_left_out()
+    {
+        var tools = new[]
+        {
+            Tool("query"), Tool("Query"), // one name to an agent or client that folds case: which would run?
+            Tool("sql_qu\u0435ry"), Tool("sql\u2024query"), Tool("ｓｑｌ_query"), // Cyrillic e, one-dot leader, fullwidth
+            Tool("SQL_QUERY"), Tool("a/b.c"), // namespaced under the connection: never the gateway's own sql_query
+            Tool(new string('x', 128)), Tool(new string('y', 117)), // valid alone; "hostile." + 128 is not
+        };
+        var (offered, leftOut) = McpToolOffer.Sift(tools, "hostile");
+        Assert.Equal(["SQL_QUERY", "a/b.c", new string('y', 117)], offered.Select(t => t.Name));
+        Assert.Equal(6, leftOut.Count);
+        Assert.Contains(leftOut, reason => reason.Contains("too long to list under its connection"));
+        Assert.Contains(leftOut, reason => reason.Contains("in any casing"));
+    }
+
+    [Fact]
     public void A_huge_description_is_cut()
     {
         var cut = McpToolOffer.Description(new string('a', 100_000))!;

@@ -73,5 +73,29 @@ public class McpColumnRulesTests
         }));
         Assert.Throws<UnmaskableContentException>(() => Raw(new { content = new { type = "text", text = JsonSerializer.Serialize(rows) } }));
         Assert.Throws<UnmaskableContentException>(() => Raw(new { content = new object[] { "Ada Lovelace" } }));
+        // Beside the text, in the result's _meta or the text block's own.
+        Assert.Throws<UnmaskableContentException>(() => Raw(new
+        {
+            content = new[] { new { type = "text", text = "[]" } }, _meta = new { rows },
+        }));
+        Assert.Throws<UnmaskableContentException>(() => Raw(new
+        {
+            content = new[] { new { type = "text", text = "[]", _meta = new { rows } } },
+        }));
+        // Beside the rows of an object: a count passes, a text or object does not.
+        Assert.Throws<UnmaskableContentException>(() => Raw(new
+        {
+            content = new[] { new { type = "text", text = JsonSerializer.Serialize(new { rows, also = new { name = "Ada Lovelace" } }) } },
+        }));
+        Assert.DoesNotContain("Ada Lovelace", Encoding.UTF8.GetString(Raw(new
+        {
+            content = new[] { new { type = "text", text = JsonSerializer.Serialize(new { rows, rowCount = 1 }) } },
+        })));
+        // The text block alone, with its annotations, is masked as before.
+        var masked = Encoding.UTF8.GetString(Raw(new
+        {
+            content = new[] { new { type = "text", text = JsonSerializer.Serialize(rows), annotations = new { priority = 0.5 } } },
+        }));
+        Assert.DoesNotContain("Ada Lovelace", masked);
     }
 }

@@ -49,6 +49,16 @@ public class McpSqlColumnOriginsTests
     }
 
     [Fact]
+    public void The_relations_the_argument_reads_are_named_for_the_gateways_view_check()
+    {
+        // A view over a masked column would come back under its own name: the gateway looks each relation up.
+        var view = Decide("SELECT id, login_hint FROM demo.service_logins s JOIN demo.orders o ON o.id = s.id");
+        Assert.Equal(Decision.Allow, view.Decision);
+        Assert.Equal(["demo.orders", "demo.service_logins"], view.Obligations!.Relations);
+        Assert.Empty(Decide("SELECT 1").Obligations!.Relations!);
+    }
+
+    [Fact]
     public void One_name_for_two_masked_columns_lists_both()
     {
         var both = Decide("SELECT name AS x, ssn AS x FROM demo.customers");

@@ -1,14 +1,17 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ModelContextProtocol.Protocol;
+using Portcullis.Defaults.Configuration;
 
 namespace Portcullis.Gateway.Connectors.Mcp;
 
 /// <summary>
 /// What the gateway takes from an upstream's tool list, whose author it does not trust: names as the MCP
-/// specification allows them (1 to 128 of A-Z a-z 0-9 _ - . /), each offered once (two definitions under one name
-/// leave the name out: which one would run?), at most <see cref="MaxTools"/> per upstream, descriptions cut at
-/// <see cref="MaxDescription"/> characters (a description is text the agent reads as instructions).
+/// specification allows them (1 to 128 of A-Z a-z 0-9 _ - . /, so no Unicode lookalike of another name), and still a
+/// valid name once listed as <c>{connection}.{tool}</c>; each offered once, in any casing (two definitions under one
+/// name, or under names an agent or client that folds case would take for one, leave the name out: which one would
+/// run?); at most <see cref="MaxTools"/> per upstream; descriptions cut at <see cref="MaxDescription"/> characters (a
+/// description is text the agent reads as instructions).
 /// </summary>
 public static partial class McpToolOffer
 {
@@ -16,15 +19,18 @@ public static partial class McpToolOffer
     public const int MaxDescription = 4096;
 
     /// <summary>The tools fit to list, and why each other one was left out.</summary>
-    public static (IReadOnlyList<Tool> Offered, IReadOnlyList<string> LeftOut) Sift(IReadOnlyList<Tool> tools)
+    public static (IReadOnlyList<Tool> Offered, IReadOnlyList<string> LeftOut) Sift(IReadOnlyList<Tool> tools, string? connection = null)
     {
         var leftOut = new List<string>();
-        var duplicated = tools.GroupBy(t => t.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        var duplicated = tools.GroupBy(t => t.Name, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
         var offered = new List<Tool>();
         foreach (var tool in tools)
         {
             if (!ValidName().IsMatch(tool.Name)) leftOut.Add($"a tool whose name is not a valid MCP tool name ({tool.Name.Length} characters)");
-            else if (duplicated.Contains(tool.Name)) leftOut.Add($"'{tool.Name}': offered more than once");
+            else if (connection is not null && !ValidName().IsMatch($"{connection}{McpConnection.ToolSeparator}{tool.Name}"))
+                leftOut.Add($"a tool whose name is too long to list under its connection ({tool.Name.Length} characters)");
+            else if (duplicated.Contains(tool.Name)) leftOut.Add($"'{tool.Name}': offered more than once (in any casing)");
             else if (offered.Count >= MaxTools) leftOut.Add($"'{tool.Name}': more than {MaxTools} tools");
             else offered.Add(tool);
         }

@@ -28,7 +28,7 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
             // wherever the gateway runs from.
             Path.GetDirectoryName(Path.GetFullPath(configuration["Portcullis:ConfigPath"] ?? "portcullis.yaml")),
             // Twice the largest result returned: the JSON-RPC envelope and escaping around it; the result's size is checked exactly.
-            2L * options.Value.MaxResponseBytes);
+            options.Value.McpMaxMessageBytes ?? 2L * options.Value.MaxResponseBytes, options.Value.McpMaxNotifications);
         upstream.ToolsChanged += changed => ToolsChanged?.Invoke(changed.Name);
         return upstream;
     });
@@ -52,7 +52,7 @@ public sealed class McpUpstreams(PortcullisConfig config, SecretResolver secrets
 /// started again on the next use; its tool list is read again when it says it changed (notifications/tools/list_changed).
 /// </summary>
 public sealed class McpUpstream(string name, ConnectionConfig settings, SecretResolver secrets, ILoggerFactory loggers,
-    string? workingDirectory = null, long maxAnswerBytes = 2L * 8 * 1024 * 1024) : IAsyncDisposable
+    string? workingDirectory = null, long maxAnswerBytes = 2L * 8 * 1024 * 1024, int maxNotifications = 1000) : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -68,6 +68,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ILogger _logger = loggers.CreateLogger<McpUpstream>();
     private McpClient? _client;
+    private McpMessageGuard? _guard;
     private IReadOnlyList<Tool>? _tools;
     private DateTime _failedAt = DateTime.MinValue;
     private Exception? _failure;
@@ -173,10 +174,17 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
         {
             for (var attempt = 1; ; attempt++)
             {
-                var client = await ClientAsync(deadline.Token);
+                var (client, guard) = await ClientAsync(deadline.Token);
+                using var cutOff = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, guard.Token);
                 try
                 {
-                    return await work(client, deadline.Token);
+                    return await work(client, cutOff.Token);
+                }
+                catch (Exception ex) when (guard.Reason is { } reason && !deadline.IsCancellationRequested)
+                {
+                    // Cut off for what it sent (see McpMessageGuard): the call fails with why, never sent again.
+                    await ForgetAsync(client, ex);
+                    throw new McpCutOffException(reason, ex);
                 }
                 catch (Exception ex) when (IsSessionLost(ex) || IsBrokenConnection(ex))
                 {
@@ -236,18 +244,19 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
         return deadline;
     }
 
-    private async Task<McpClient> ClientAsync(CancellationToken cancellationToken)
+    private async Task<(McpClient Client, McpMessageGuard Guard)> ClientAsync(CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _client) is { Completion.IsCompleted: false } running) return running;
+        if (Volatile.Read(ref _client) is { Completion.IsCompleted: false } running && Volatile.Read(ref _guard) is { Reason: null } guarding)
+            return (running, guarding);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (_client is { Completion.IsCompleted: false } current) return current;
+            if (_client is { Completion.IsCompleted: false } current && _guard is { Reason: null } currentGuard) return (current, currentGuard);
             if (_client is { } dead)
             {
-                var details = await dead.Completion;
+                var details = dead.Completion.IsCompleted ? await dead.Completion : null;
                 _logger.LogWarning("MCP server of connection {Connection} ended ({Reason}); starting it again", name,
-                    details.Exception?.GetType().Name ?? "closed");
+                    details?.Exception?.GetType().Name ?? (_guard?.Reason is not null ? "cut off" : "closed"));
                 _client = null;
                 _tools = null;
                 await dead.DisposeAsync();
@@ -256,7 +265,8 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                 throw new IOException($"The MCP server of connection '{name}' failed to start a moment ago: {_failure.Message}", _failure);
             try
             {
-                var client = await McpClient.CreateAsync(await TransportAsync(cancellationToken), new McpClientOptions
+                var guard = new McpMessageGuard(name, maxAnswerBytes, maxNotifications, _logger);
+                var client = await McpClient.CreateAsync(await TransportAsync(guard, cancellationToken), new McpClientOptions
                 {
                     ClientInfo = new Implementation { Name = "portcullis-gateway", Version = "1.0.0" },
                     InitializationTimeout = Timeout,
@@ -268,9 +278,9 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
                     ToolsChanged?.Invoke(this);
                     return ValueTask.CompletedTask;
                 });
-                _client = client;
+                (_client, _guard) = (client, guard);
                 _failure = null;
-                return client;
+                return (client, guard);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -284,7 +294,7 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
         }
     }
 
-    private async Task<IClientTransport> TransportAsync(CancellationToken cancellationToken)
+    private async Task<IClientTransport> TransportAsync(McpMessageGuard guard, CancellationToken cancellationToken)
     {
         if (McpConnection.IsStdio(settings))
         {
@@ -293,30 +303,21 @@ public sealed class McpUpstream(string name, ConnectionConfig settings, SecretRe
             var environment = StdioClientTransportOptions.GetDefaultEnvironmentVariables()
                 .ToDictionary(e => e.Key, e => (string?)e.Value, StringComparer.Ordinal);
             foreach (var (key, value) in settings.Env) environment[key] = await secrets.ResolveAsync(value, cancellationToken);
-            return new StdioClientTransport(new StdioClientTransportOptions
-            {
-                Name = name,
-                Command = settings.Command!,
-                Arguments = settings.Args,
-                WorkingDirectory = workingDirectory,
-                InheritEnvironmentVariables = false,
-                EnvironmentVariables = environment,
-                ShutdownTimeout = TimeSpan.FromSeconds(2),
-                // What a third-party server writes to stderr is its own business and may hold anything (its environment,
-                // a connection string): it never reaches the gateway's logs (the transport would log each line).
-                StandardErrorLines = _ => { },
-            }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+            // Started by the gateway rather than the SDK's stdio transport, which reads a message (and each line the
+            // server writes to stderr) whole, however long: see McpMessageGuard. What a third-party server writes to
+            // stderr is its own business and may hold anything (its environment, a connection string): it is dropped.
+            return guard.Stdio(name, settings.Command!, settings.Args, workingDirectory, environment, loggers);
         }
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (header, value) in settings.Headers) headers[header] = await secrets.ResolveAsync(value, cancellationToken);
-        return new HttpClientTransport(new HttpClientTransportOptions
+        return guard.Guard(new HttpClientTransport(new HttpClientTransportOptions
         {
             Name = name,
             Endpoint = new Uri(settings.Url!),
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = headers,
             ConnectionTimeout = Timeout,
-        }, new HttpClient(new McpResponseLimit(maxAnswerBytes) { InnerHandler = new SocketsHttpHandler() }), loggers, ownsHttpClient: true);
+        }, new HttpClient(new McpResponseLimit(maxAnswerBytes) { InnerHandler = new SocketsHttpHandler() }), loggers, ownsHttpClient: true));
     }
 
     public async ValueTask DisposeAsync()

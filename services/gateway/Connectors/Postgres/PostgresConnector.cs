@@ -333,6 +333,22 @@ public sealed class PostgresConnector(PortcullisConfig config, SecretResolver se
             ? (int)Math.Min(duration.TotalMilliseconds, int.MaxValue)
             : null;
 
+    /// <summary>
+    /// Why <paramref name="relations"/> may not be read on <paramref name="maskedFor"/> (a view over one of its masked
+    /// columns), read from the catalogue of the postgres connection <paramref name="catalogue"/>, or null: the masked-view
+    /// check of a statement, for SQL another server runs on that database (an MCP connection's SQL tool).
+    /// </summary>
+    public async Task<string?> MaskedViewRefusalAsync(string catalogue, string maskedFor, IReadOnlyList<string> relations,
+        CancellationToken cancellationToken)
+    {
+        if (maskedViews.Query(maskedFor, relations) is not { } check) return null;
+        var source = await DataSource(catalogue, cancellationToken);
+        await using var database = await source.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(database) { BatchCommands = { check } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await maskedViews.RefusalAsync(maskedFor, reader, cancellationToken);
+    }
+
     private async Task<NpgsqlDataSource> DataSource(string connection, CancellationToken cancellationToken)
     {
         if (_sources.TryGetValue(connection, out var existing)) return existing;
