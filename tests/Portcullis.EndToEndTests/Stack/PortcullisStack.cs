@@ -367,6 +367,35 @@ public sealed class PortcullisStack : IAsyncLifetime
     }
 
     /// <summary>
+    /// Waits until the policy service decides with <paramref name="version"/>. A published version is stored at once but
+    /// takes force when the service hears its own PolicyPublished on the bus: until then GET /policy already names it
+    /// while decisions are still made by the version before (what a dry run of /policy/evaluate reports).
+    /// </summary>
+    public Task UntilPolicyInForceAsync(int version) => UntilAsync(async () =>
+    {
+        using var request = await Authorized(AdminClient, HttpMethod.Post, "policy/evaluate", new
+        {
+            principal = new { subject = AgentClient, groups = new[] { "agents" } },
+            action = new { protocol = "http", connection = "demo", method = "GET", path = "/customers/1" },
+        });
+        using var response = await Policy.SendAsync(request);
+        if (!response.IsSuccessStatusCode) return false;
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return body.GetProperty("policyVersion").GetString() == $"v{version}";
+    }, $"policy v{version} in force");
+
+    /// <summary>
+    /// Publishes <paramref name="yaml"/> again over a test's own version (<paramref name="expectedVersion"/>) and waits until
+    /// it decides, so the next test of the collection is not decided by the test's rules in the moment before the reload.
+    /// </summary>
+    public async Task RestorePolicyAsync(string yaml, int expectedVersion)
+    {
+        var (status, body) = await PublishPolicyAsync(yaml, expectedVersion, "restore");
+        Assert.True(status == HttpStatusCode.OK, $"restoring the policy: {(int)status} {body}");
+        await UntilPolicyInForceAsync(body.GetProperty("version").GetInt32());
+    }
+
+    /// <summary>
     /// The audit timeline of a session, once it holds <paramref name="until"/> for the request: the audit
     /// service consumes from the bus, so its record follows the agent's answer by a moment.
     /// </summary>
