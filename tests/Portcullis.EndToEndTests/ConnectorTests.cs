@@ -88,11 +88,19 @@ public sealed class ConnectorTests(PortcullisStack stack)
         Assert.Equal(HttpStatusCode.OK, (await Sql("warehouse", "SELECT id FROM demo.customers WHERE id = 1")).Status);
         Assert.Equal(HttpStatusCode.OK, (await Sql("warehouse", "DEALLOCATE ALL")).Status);
 
+        // The pool hands its idle connections out in turn, and earlier tests leave it holding several (wire transactions
+        // pin connections of their own and give them back): the request that gets the DEALLOCATEd connection may be any of
+        // the next few, not the first. So requests go on until that one has come and gone, and well past it.
         var after = new List<(HttpStatusCode Status, JsonElement Body)>();
-        for (var i = 0; i < 4; i++) after.Add(await Sql("warehouse", "SELECT id, email FROM demo.customers WHERE id = 1"));
+        bool WellPastTheFailure() => after.FindIndex(r => r.Status != HttpStatusCode.OK) is var failed && failed >= 0 && after.Count - failed > 8;
+        while (after.Count < 40 && !WellPastTheFailure())
+            after.Add(await Sql("warehouse", "SELECT id, email FROM demo.customers WHERE id = 1"));
 
-        // At most the first request on that connection fails (nothing of it ran); the connection then serves again.
-        Assert.All(after.Skip(1), r => Assert.Equal(HttpStatusCode.OK, r.Status));
+        // At most the first request on that connection fails (nothing of it ran); the connection then serves again, so no
+        // second request fails when it comes round again.
+        Assert.True(after.Count(r => r.Status != HttpStatusCode.OK) <= 1,
+            string.Join("\n", after.Select(r => $"{(int)r.Status} {r.Body}")));
+        Assert.Equal(HttpStatusCode.OK, after[^1].Status);
         Assert.Equal("[EMAIL]", after[^1].Body.GetProperty("results")[0].GetProperty("rows")[0][1].GetString());
     }
 

@@ -40,10 +40,13 @@ public sealed class ObservabilityTests(PortcullisStack stack)
             .Any(e => e.GetProperty("type").GetString() == "RequestCompleted"));
 
         string[] services = ["portcullis-gateway", "portcullis-policy", "portcullis-masking", "portcullis-audit"];
-        // The audit's record of RequestCompleted is the saga's last span; the services export in batches as they go.
+        // The audit's record of RequestCompleted is the saga's last span; the services export in batches as they go, each
+        // on its own schedule: what is asserted below (a span of each service naming the session, the RequestReceived
+        // message's span) is what is waited for, not only the audit's last one.
         await stack.UntilAsync(() => Task.FromResult(SessionSpans(session).Any(s => s.Name == "audit record RequestCompleted")
+                && services.All(service => SessionSpans(session).Any(s => s.Service == service))
                 && SessionSpans(session).Select(s => s.TraceId).Distinct()
-                    .Any(trace => services.All(service => stack.Telemetry.Spans.Any(s => s.TraceId == trace && s.Service == service)))),
+                    .Any(trace => stack.Telemetry.Spans.Any(s => s.TraceId == trace && s.Name.Contains("RequestReceived", StringComparison.Ordinal)))),
             $"a trace of session {session} with spans from {string.Join(", ", services)}, ending with the audit's record");
 
         // One trace: every span that names the session is in it, and they all name the same request.
@@ -71,14 +74,22 @@ public sealed class ObservabilityTests(PortcullisStack stack)
         Assert.DoesNotContain(stack.Telemetry.Spans, s => s.Attributes.ContainsKey("db.statement") || s.Attributes.ContainsKey("db.query.text"));
 
         // The JSON log: one object a line, the request's lines naming its id and session, and nothing to hide in any.
-        await Task.Delay(500); // the process writes its log as it goes; let the last lines land
-        var lines = (await ReadShared(process.LogPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var objects = lines.Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        // The process writes its log as it goes: read until the line asserted on is there (and only whole lines).
+        static bool ForwardingLine(JsonElement o, string requestId, string session, string trace) =>
+            o.GetProperty("Category").GetString()!.StartsWith("Yarp", StringComparison.Ordinal)
+            && o.TryGetProperty("RequestId", out var id) && id.GetString() == requestId
+            && o.TryGetProperty("SessionId", out var s) && s.GetString() == session
+            && o.TryGetProperty("TraceId", out var t) && t.GetString() == trace;
+        List<JsonElement> objects = [];
+        await stack.UntilAsync(async () =>
+        {
+            var log = await ReadShared(process.LogPath);
+            objects = [.. log[..(log.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => JsonDocument.Parse(line).RootElement.Clone())];
+            return objects.Any(o => o.ValueKind == JsonValueKind.Object && ForwardingLine(o, requestId!, session, trace));
+        }, $"the gateway's JSON log names request {requestId} of session {session} in trace {trace}");
         Assert.All(objects, o => Assert.Equal(JsonValueKind.Object, o.ValueKind));
-        Assert.Contains(objects, o => o.GetProperty("Category").GetString()!.StartsWith("Yarp", StringComparison.Ordinal)
-                                      && o.TryGetProperty("RequestId", out var id) && id.GetString() == requestId
-                                      && o.TryGetProperty("SessionId", out var s) && s.GetString() == session
-                                      && o.TryGetProperty("TraceId", out var t) && t.GetString() == trace);
+        Assert.Contains(objects, o => ForwardingLine(o, requestId!, session, trace));
         foreach (var service in new[] { "gateway", "policy", "masking", "audit", "approval" })
         {
             var text = await ReadShared(stack.LogOf(service)) + await ReadShared(process.LogPath);
@@ -165,30 +176,35 @@ public sealed class ObservabilityTests(PortcullisStack stack)
             ],
             ["audit"] = ["portcullis_audit_ingest_lag_milliseconds_bucket", "portcullis_audit_projection_lag{", "projection=\""],
         };
+        // The upstream's time is by connection, the values masked by entity and the connection they came from.
+        static bool UpstreamLatencyOfDemo(string line) => line.StartsWith("portcullis_upstream_latency_milliseconds_bucket{", StringComparison.Ordinal)
+                                                         && line.Contains("connection=\"demo\"", StringComparison.Ordinal);
+        static bool EmailsMaskedFromDemo(string line) => line.StartsWith("portcullis_values_masked_total{", StringComparison.Ordinal)
+                                                        && line.Contains("entity=\"EMAIL\"", StringComparison.Ordinal)
+                                                        && line.Contains("connection=\"demo\"", StringComparison.Ordinal);
+        var lineOf = new Dictionary<string, Func<string, bool>> { ["gateway"] = UpstreamLatencyOfDemo, ["masking"] = EmailsMaskedFromDemo };
         var token = await stack.TokenFor(PortcullisStack.AgentClient);
         var scraped = new Dictionary<string, string>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var (service, names) in expected)
         {
             var text = "";
-            // Anonymous, as the health endpoints are; the projection lag gauge appears after its first measurement.
+            // Anonymous, as the health endpoints are; the projection lag gauge appears after its first measurement, and a
+            // service records a request's measures as it finishes with it: scraped until all that is asserted is there.
             await stack.UntilAsync(async () =>
             {
                 using var response = await http.GetAsync(new Uri(stack.MetricsAddressOf(service), "metrics"));
                 text = await response.Content.ReadAsStringAsync();
-                return response.StatusCode == HttpStatusCode.OK && names.All(n => text.Contains(n, StringComparison.Ordinal));
+                return response.StatusCode == HttpStatusCode.OK && names.All(n => text.Contains(n, StringComparison.Ordinal))
+                       && (!lineOf.TryGetValue(service, out var wanted) || text.Split('\n').Any(wanted));
             }, $"{service} /metrics shows {string.Join(", ", names)}; it shows:\n{text}");
             Assert.DoesNotContain(token, text);
             Assert.DoesNotContain(session, text); // sessions are not labels: that would be a series per agent run
             foreach (var raw in RawValues) Assert.DoesNotContain(raw, text);
             scraped[service] = text;
         }
-        // The upstream's time is by connection, the values masked by entity and the connection they came from.
-        Assert.Contains(scraped["gateway"].Split('\n'), line => line.StartsWith("portcullis_upstream_latency_milliseconds_bucket{", StringComparison.Ordinal)
-                                                                && line.Contains("connection=\"demo\"", StringComparison.Ordinal));
-        Assert.Contains(scraped["masking"].Split('\n'), line => line.StartsWith("portcullis_values_masked_total{", StringComparison.Ordinal)
-                                                                && line.Contains("entity=\"EMAIL\"", StringComparison.Ordinal)
-                                                                && line.Contains("connection=\"demo\"", StringComparison.Ordinal));
+        Assert.Contains(scraped["gateway"].Split('\n'), UpstreamLatencyOfDemo);
+        Assert.Contains(scraped["masking"].Split('\n'), EmailsMaskedFromDemo);
 
         // The same instruments over OTLP, as the meter names them (the collector's pipeline in compose), and nothing to hide.
         string[] instruments =

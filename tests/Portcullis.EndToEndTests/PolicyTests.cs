@@ -102,7 +102,7 @@ public sealed class PolicyTests(PortcullisStack stack)
         }
         finally
         {
-            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+            await stack.RestorePolicyAsync(yaml, version + 1);
         }
     }
 
@@ -172,7 +172,7 @@ public sealed class PolicyTests(PortcullisStack stack)
         }
         finally
         {
-            Assert.Equal(HttpStatusCode.OK, (await Publish(yaml, version + 1, "restore")).Status);
+            await stack.RestorePolicyAsync(yaml, version + 1);
         }
     }
 

@@ -17,9 +17,10 @@ public sealed class SecretsNeverLeakTests(PortcullisStack stack)
     public async Task No_upstream_secret_appears_in_responses_logs_or_stored_events()
     {
         var responses = new List<string>();
+        var session = "e2e-secrets-" + Guid.NewGuid().ToString("N")[..8];
         async Task<HttpStatusCode> Send(HttpMethod method, string path, object? json = null)
         {
-            using var request = await stack.AgentRequest(method, path, "e2e-secrets");
+            using var request = await stack.AgentRequest(method, path, session);
             if (json is not null) request.Content = JsonContent.Create(json);
             using var response = await stack.Gateway.SendAsync(request);
             responses.Add(string.Join('\n', response.Headers.Concat(response.Content.Headers).Select(h => $"{h.Key}: {string.Join(",", h.Value)}")));
@@ -36,6 +37,9 @@ public sealed class SecretsNeverLeakTests(PortcullisStack stack)
         Assert.Equal(HttpStatusCode.OK, await Send(HttpMethod.Get, "http/demo/customers/2"));
         Assert.Equal(HttpStatusCode.Forbidden, await Send(HttpMethod.Get, "http/demo/admin/config"));
 
+        // The audit stores the run's events a moment after the answers: searched once all seven requests are there.
+        await stack.TimelineAsync(session, t => t.GetProperty("events").EnumerateArray()
+            .Count(e => e.GetProperty("type").GetString() == "RequestCompleted") == 7);
         var places = new Dictionary<string, string> { ["responses"] = string.Join('\n', responses) };
         foreach (var log in Directory.EnumerateFiles(stack.RunDirectory, "*.log"))
             places[Path.GetFileName(log)] = await ReadShared(log);
@@ -48,7 +52,7 @@ public sealed class SecretsNeverLeakTests(PortcullisStack stack)
                 places[table] = (string)(await command.ExecuteScalarAsync())!;
             }
         }
-        Assert.Contains("e2e-secrets", places["audit.mt_events"]); // this run's events were stored and are searched
+        Assert.Contains(session, places["audit.mt_events"]); // this run's events were stored and are searched
 
         foreach (var (name, secret) in stack.UpstreamSecrets)
         {

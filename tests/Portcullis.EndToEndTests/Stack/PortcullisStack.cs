@@ -211,17 +211,18 @@ public sealed class PortcullisStack : IAsyncLifetime
         Upstream = new HttpClient { BaseAddress = _services["demo"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Policy = new HttpClient { BaseAddress = _services["policy"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         Approval = new HttpClient { BaseAddress = _services["approval"].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        await WarmUpAsync();
+        await WarmUpAsync(Gateway, TimeSpan.FromSeconds(90));
     }
 
     /// <summary>
     /// The first decisions of a freshly started stack are cold (JIT compilation, first connections and queues in every
     /// service): on a busy machine they can miss the gateway's decision timeout and be refused (503, failing closed),
     /// which is not what any test is about. One request per path first, sent again until it is answered otherwise.
+    /// The same holds for each extra gateway a test starts (<see cref="StartExtraAsync"/>): its first answer is as cold.
     /// </summary>
-    private async Task WarmUpAsync()
+    private async Task WarmUpAsync(HttpClient gateway, TimeSpan within)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
+        var deadline = DateTime.UtcNow + within;
         foreach (var (method, path, body) in new (HttpMethod, string, object?)[]
                  { (HttpMethod.Get, "http/demo/customers/1", null), (HttpMethod.Post, "sql/warehouse", new { sql = "SELECT 1" }) })
         {
@@ -229,7 +230,7 @@ public sealed class PortcullisStack : IAsyncLifetime
             {
                 using var request = await AgentRequest(method, path, "e2e-warm-up");
                 if (body is not null) request.Content = JsonContent.Create(body);
-                using var response = await Gateway.SendAsync(request);
+                using var response = await gateway.SendAsync(request);
                 if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline) break;
                 await Task.Delay(500);
             }
@@ -287,7 +288,10 @@ public sealed class PortcullisStack : IAsyncLifetime
         var extra = new ServiceProcess(name, original.AssemblyPath, port ?? ServiceProcess.FreePort(), settings, RunDirectory);
         extra.Start();
         await extra.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
-        return (extra, new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
+        var client = new HttpClient { BaseAddress = extra.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // A test's first request through a gateway just started would otherwise be the cold one (503 on a busy machine).
+        if (service == "gateway") await WarmUpAsync(client, TimeSpan.FromSeconds(30));
+        return (extra, client);
     }
 
     public async Task StartAsync(string service, TimeSpan? readyWithin = null)
@@ -372,6 +376,35 @@ public sealed class PortcullisStack : IAsyncLifetime
         using var request = await Authorized(AdminClient, HttpMethod.Put, "policy", new { yaml, expectedVersion, comment });
         using var response = await Policy.SendAsync(request);
         return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    /// <summary>
+    /// Waits until the policy service decides with <paramref name="version"/>. A published version is stored at once but
+    /// takes force when the service hears its own PolicyPublished on the bus: until then GET /policy already names it
+    /// while decisions are still made by the version before (what a dry run of /policy/evaluate reports).
+    /// </summary>
+    public Task UntilPolicyInForceAsync(int version) => UntilAsync(async () =>
+    {
+        using var request = await Authorized(AdminClient, HttpMethod.Post, "policy/evaluate", new
+        {
+            principal = new { subject = AgentClient, groups = new[] { "agents" } },
+            action = new { protocol = "http", connection = "demo", method = "GET", path = "/customers/1" },
+        });
+        using var response = await Policy.SendAsync(request);
+        if (!response.IsSuccessStatusCode) return false;
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return body.GetProperty("policyVersion").GetString() == $"v{version}";
+    }, $"policy v{version} in force");
+
+    /// <summary>
+    /// Publishes <paramref name="yaml"/> again over a test's own version (<paramref name="expectedVersion"/>) and waits until
+    /// it decides, so the next test of the collection is not decided by the test's rules in the moment before the reload.
+    /// </summary>
+    public async Task RestorePolicyAsync(string yaml, int expectedVersion)
+    {
+        var (status, body) = await PublishPolicyAsync(yaml, expectedVersion, "restore");
+        Assert.True(status == HttpStatusCode.OK, $"restoring the policy: {(int)status} {body}");
+        await UntilPolicyInForceAsync(body.GetProperty("version").GetInt32());
     }
 
     /// <summary>
