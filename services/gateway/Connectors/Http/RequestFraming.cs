@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Portcullis.Gateway.Connectors.Http;
 
@@ -33,7 +34,11 @@ public static class RequestFraming
         return null;
     }
 
-    /// <summary>Whether the request carries a body, however it is framed (a Content-Length above 0, or chunked).</summary>
+    /// <summary>
+    /// Whether the request carries a body, however it is framed: a Content-Length above 0, chunked, or (HTTP/2 and 3,
+    /// where neither is needed) a stream the agent left open for data.
+    /// </summary>
     public static bool HasBody(HttpRequest request) =>
-        request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding");
+        request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding")
+        || (request.ContentLength is null && request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
 }
