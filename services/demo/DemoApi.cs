@@ -64,7 +64,8 @@ public static class DemoApi
 
 public sealed record Customer(int Id, string Name, string Email, string Company);
 
-public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers, string? RawTarget = null);
+public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers, string? RawTarget = null,
+    string? Host = null, long? BodyLength = null);
 
 public sealed class RequestLog
 {
@@ -75,7 +76,8 @@ public sealed class RequestLog
     public void Add(HttpRequest request) => _entries.Enqueue(new SeenRequest(
         request.Method, request.Path, request.QueryString.HasValue ? request.QueryString.Value : null,
         [.. request.Headers.Keys.Order(StringComparer.OrdinalIgnoreCase)],
-        request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget));
+        request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget,
+        request.Host.Value, request.ContentLength));
 
     public void Clear() => _entries.Clear();
 }

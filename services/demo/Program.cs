@@ -27,4 +27,5 @@ app.Use(async (context, next) =>
 });
 app.MapDemoApi();
 app.MapDisguisedApi();
+app.MapHostileApi();
 app.Run();

@@ -110,6 +110,8 @@ public sealed class HttpTargetCorpusTests(PortcullisStack stack)
     public async Task Each_target_is_judged_the_same_through_mcp_http_request(int line, string expect, string target, string? forwarded, string? header)
     {
         var @case = new Case(expect, target, forwarded, header, line);
+        // A tool call has no headers of its own: a header refused on the agent's request has no MCP form.
+        if (@case.Header is not null && @case.Expect != "strip") return;
         var agent = await McpAgent.SharedSession(stack, "http-target-corpus");
         var probe = Guid.NewGuid().ToString("N");
         var queryStart = @case.Target.IndexOf('?');

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using Portcullis.Contracts;
 using Portcullis.Gateway.Connectors.Http;
 using Yarp.ReverseProxy.Forwarder;
@@ -26,6 +27,16 @@ public sealed class AgentRequestGuard(RequestDelegate next, AgentRequestFlow flo
         {
             await responses.BadRequest(context, $"The method {context.Request.Method} is not forwarded: it echoes the request, with the " +
                                                 "gateway's credentials, back to the caller, or opens a tunnel.");
+            return;
+        }
+        // An upgrade (WebSocket, h2c) would leave an open stream that masking never sees; hop-by-hop tricks and
+        // bodies the policy does not read are refused before anything is judged or read.
+        if ((context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+                ? "The request asks to switch protocols; an upgraded stream would bypass masking, so it is not forwarded."
+                : RequestFraming.Problem(context.Request.Method, context.Request.Headers, RequestFraming.HasBody(context.Request)))
+            is { } framing)
+        {
+            await responses.BadRequest(context, framing);
             return;
         }
         if (CanonicalTarget.Of(context, connection, out var problem) is not { } target

@@ -46,6 +46,9 @@ public sealed class ConnectionTransforms(PortcullisConfig config, SecretResolver
         // The agent's token and session are for the gateway; upstream credentials are the gateway's to add.
         context.AddRequestHeaderRemove("Authorization");
         context.AddRequestHeaderRemove("Cookie");
+        // Credentials for a proxy on the way are the agent's own, and no hop of the gateway's.
+        context.AddRequestHeaderRemove("Proxy-Authorization");
+        context.AddRequestHeaderRemove("Proxy-Connection");
         context.AddRequestHeaderRemove(SessionResolver.SessionHeader);
         context.AddRequestHeaderRemove(ApprovalGate.Header);
         // Bodies come back uncompressed so they can be masked.
@@ -59,12 +62,16 @@ public sealed class ConnectionTransforms(PortcullisConfig config, SecretResolver
         {
             context.AddRequestTransform(async transform =>
             {
+                var sent = new List<string>(headers.Count);
                 foreach (var (header, value) in headers)
                 {
+                    var secret = await secrets.ResolveAsync(value, transform.HttpContext.RequestAborted);
                     transform.ProxyRequest.Headers.Remove(header);
-                    transform.ProxyRequest.Headers.TryAddWithoutValidation(header,
-                        await secrets.ResolveAsync(value, transform.HttpContext.RequestAborted));
+                    transform.ProxyRequest.Headers.TryAddWithoutValidation(header, secret);
+                    sent.Add(secret);
                 }
+                // An upstream that echoes them back (a debug route, a redirect URL) must not hand them to the agent.
+                transform.HttpContext.Items[UpstreamCredentials.ItemKey] = sent;
             });
         }
         context.AddResponseTransform(masking.Apply);

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Portcullis.Gateway.Connectors.Http;
+using Yarp.ReverseProxy.Model;
 using Yarp.ReverseProxy.Transforms;
 using Portcullis.Gateway.RequestFlow;
 
@@ -42,19 +44,52 @@ public sealed class ResponseMaskingTransform(IOptions<GatewayOptions> options, A
                 $"The upstream answer is larger than {limit} bytes and cannot be masked, so it is withheld.");
             return;
         }
-        if (upstream.Content.Headers.ContentEncoding.Count > 0)
+        if (UpstreamAnswer.Problem(upstream) is { } unreadable)
         {
-            responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway,
-                "The upstream answer is compressed and cannot be masked, so it is withheld.");
+            responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway, unreadable);
             return;
         }
-
-        if (await flow.MaskAsync(http, request, upstream.Content.Headers.ContentType?.ToString() ?? "", body, withResponseHeaders: true))
+        var headers = http.Response.Headers;
+        if (http.Items[UpstreamCredentials.ItemKey] is IReadOnlyList<string> credentials
+            && UpstreamCredentials.Echoed(credentials, body, headers.SelectMany(h => h.Value).Select(v => v ?? "")))
         {
-            var headers = http.Response.Headers;
+            responses.UpstreamFailed(http, request, StatusCodes.Status502BadGateway,
+                "The upstream answer carries the credential the gateway sent it, so it is withheld.");
+            return;
+        }
+        RewriteLinks(http, request, upstream);
+
+        var contentType = upstream.Content.Headers.ContentType?.ToString() ?? "";
+        if (await flow.MaskAsync(http, request, UpstreamAnswer.MaskAs(contentType, body), body, withResponseHeaders: true))
+        {
+            request.OutputContentType = contentType;
             headers.ContentLength = request.Output!.Length;
             headers.Remove("Content-MD5");
             headers.ETag = default; // the upstream's tag names the unmasked body
+        }
+    }
+
+    /// <summary>
+    /// Location and Content-Location lead back through this connection, or are dropped; so is a Refresh that leads
+    /// elsewhere. The gateway never follows a redirect itself (YARP's client does not), so the agent's next request is
+    /// judged on its own.
+    /// </summary>
+    private static void RewriteLinks(HttpContext http, AgentRequest request, HttpResponseMessage upstream)
+    {
+        var headers = http.Response.Headers;
+        if (!(headers.ContainsKey("Location") || headers.ContainsKey("Content-Location") || headers.ContainsKey("Refresh"))) return;
+        var requested = upstream.RequestMessage?.RequestUri;
+        var address = http.GetReverseProxyFeature().ProxiedDestination?.Model.Config.Address;
+        var gatewayPrefix = $"{http.Request.PathBase}/http/{request.Action.Connection}";
+        foreach (var name in new[] { "Location", "Content-Location", "Refresh" })
+        {
+            if (!headers.TryGetValue(name, out var values)) continue;
+            headers.Remove(name);
+            if (requested is null || !Uri.TryCreate(address, UriKind.Absolute, out var upstreamBase) || values.Count != 1) continue;
+            var rewritten = name == "Refresh"
+                ? UpstreamAnswer.RewriteRefresh(values[0] ?? "", requested, upstreamBase, gatewayPrefix)
+                : UpstreamAnswer.Rewrite(values[0] ?? "", requested, upstreamBase, gatewayPrefix);
+            if (rewritten is not null) headers[name] = rewritten;
         }
     }
 

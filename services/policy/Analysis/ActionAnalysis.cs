@@ -34,11 +34,34 @@ public sealed class ActionAnalysis
         Protocols.Mcp => new ActionAnalysis { Arguments = ParseArguments(action.Arguments), _sqlAnalyzer = sql, _shellAnalyzer = shell },
         _ => new ActionAnalysis
         {
-            Query = QueryHelpers.ParseQuery(action.Query)
-                .SelectMany(pair => pair.Value.Select(value => (pair.Key, Value: value ?? "")))
-                .ToLookup(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal),
+            Query = QueryFields(action.Query),
         },
     };
+
+    /// <summary>
+    /// An http query's fields as upstreams may read them, each name in one form (<see cref="QueryName"/>): split on '&amp;',
+    /// and also on ';' (which some frameworks take as a separator too), so "?a=1;id=2" gives 'a' both "1;id=2" and "1", and
+    /// 'id' "2". A name sent twice keeps every value ("?id=1&amp;id=2"): upstreams read the first, the last or all.
+    /// </summary>
+    public static ILookup<string, string> QueryFields(string? query)
+    {
+        var pairs = QueryHelpers.ParseQuery(query).SelectMany(pair => pair.Value.Select(value => (pair.Key, Value: value ?? "")));
+        if (query?.Contains(';') == true)
+            pairs = pairs.Concat(QueryHelpers.ParseQuery(query.Replace(';', '&'))
+                .SelectMany(pair => pair.Value.Select(value => (pair.Key, Value: value ?? ""))));
+        return pairs.Distinct().ToLookup(pair => QueryName(pair.Key), pair => pair.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// A query field's name in the one form rules compare: lower-case (frameworks that bind parameters ignore case),
+    /// without a trailing "[]" (PHP's and Rails' array form of the same name), with ' ', '.' and '[' read as '_' as PHP does.
+    /// </summary>
+    public static string QueryName(string name)
+    {
+        var text = name.Trim().ToLowerInvariant();
+        if (text.EndsWith("[]", StringComparison.Ordinal)) text = text[..^2];
+        return text.Replace(' ', '_').Replace('.', '_').Replace('[', '_');
+    }
 
     /// <summary>The SQL analysis of an MCP call's argument <paramref name="name"/> (made once, on first use).</summary>
     public SqlAnalysis SqlArgument(string name)

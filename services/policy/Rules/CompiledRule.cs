@@ -53,7 +53,7 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
             if (action.Protocol != Protocols.Http) return false;
             if (_methods.Count > 0 && (action.Method is null || !_methods.Contains(action.Method))) return false;
             if (_paths.Length > 0 && (action.Path is null || !AnyPathMatches(action.Path))) return false;
-            if (_query.Length > 0 && !_query.Any(q => q.IsMatch(analysis.Query))) return false;
+            if (_query.Length > 0 && !_query.Any(q => q.IsMatch(analysis.Query, AllMustMatch(effect)))) return false;
         }
         if (_mcp is not null && !_mcp.Matches(action, analysis)) return false;
         // With sql_argument / command_argument, the sql: and exec: conditions judge that argument of the MCP call.
@@ -136,14 +136,19 @@ public sealed class CompiledRule(PolicyRuleConfig rule, Decision effect, int ord
             !flag.StartsWith("--", StringComparison.Ordinal) && flag.Skip(1).Any(letter => _flags.Contains($"-{letter}"));
     }
 
+    /// <summary>
+    /// A query field the rule names (compared in <see cref="ActionAnalysis.QueryName"/> form), with a value pattern or
+    /// none. A name sent more than once ("?id=1&amp;id=2") is read one way by one upstream and another way by the next:
+    /// a deny or approval rule holds when any value matches, an allow rule only when every value does.
+    /// </summary>
     private sealed record QueryCondition(string Name, NameGlob? Value)
     {
         public static QueryCondition Parse(string text) =>
             text.IndexOf('=') is var at && at > 0
-                ? new QueryCondition(text[..at], new NameGlob(text[(at + 1)..], ignoreCase: false))
-                : new QueryCondition(text, null);
+                ? new QueryCondition(ActionAnalysis.QueryName(text[..at]), new NameGlob(text[(at + 1)..], ignoreCase: false))
+                : new QueryCondition(ActionAnalysis.QueryName(text), null);
 
-        public bool IsMatch(ILookup<string, string> query) =>
-            query.Contains(Name) && (Value is null || query[Name].Any(Value.IsMatch));
+        public bool IsMatch(ILookup<string, string> query, bool every) =>
+            query.Contains(Name) && (Value is null || (every ? query[Name].All(Value.IsMatch) : query[Name].Any(Value.IsMatch)));
     }
 }

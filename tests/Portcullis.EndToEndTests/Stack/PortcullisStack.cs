@@ -856,7 +856,8 @@ public sealed class PortcullisStack : IAsyncLifetime
 }
 
 /// <summary>What reached the demo upstream; RawTarget is the request line's target exactly as it arrived.</summary>
-public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers, string? RawTarget = null);
+public sealed record SeenRequest(string Method, string Path, string? Query, string[] Headers, string? RawTarget = null,
+    string? Host = null, long? BodyLength = null);
 
 [CollectionDefinition(Name)]
 public sealed class StackCollection : ICollectionFixture<PortcullisStack>

@@ -134,6 +134,11 @@ public sealed record CanonicalTarget(string Path, string? Query)
             problem = "Send the request target as a path (origin form), not an absolute URL.";
             return null;
         }
+        if (raw.Contains('#'))
+        {
+            problem = "The request target has a fragment ('#'), which is no part of a request; send it without.";
+            return null;
+        }
         var queryStart = raw.IndexOf('?');
         var rawPath = queryStart < 0 ? raw : raw[..queryStart];
         var rawQuery = queryStart < 0 ? null : raw[queryStart..];
