@@ -88,12 +88,44 @@ public static class EncodedBlobs
         }
     }
 
+    /// <summary>
+    /// Whether any run of <paramref name="text"/> (cut as <see cref="Find"/> cuts them) decodes to text at all: when none
+    /// does, <see cref="Find"/> can find nothing in it, and a caller that would search the text only for what its runs
+    /// decode to (a seam between two JSON scalars) need not search it.
+    /// </summary>
+    public static bool MayHoldText(ReadOnlySpan<char> text)
+    {
+        for (var at = 0; at < text.Length;)
+        {
+            var start = text[at..].IndexOfAny(Base64Chars);
+            if (start < 0) return false;
+            start += at;
+            var length = text[start..].IndexOfAnyExcept(Base64Chars);
+            if (length < 0) length = text.Length - start;
+            while (length < text.Length - start && text[start + length] == '=') length++;
+            at = start + length;
+            var run = text.Slice(start, length);
+            if (length >= MinLength ? Decode(run) is not null : length >= ShortMinLength && ShortText(run) is not null) return true;
+        }
+        return false;
+    }
+
     /// <summary>A short base64 run whose decoded text is one value, whole: masked as that value.</summary>
     private static void Short(ReadOnlySpan<char> text, int start, int length, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
-        var run = text.Slice(start, length);
+        if (ShortText(text.Slice(start, length)) is not { } decoded) return;
+        budget -= decoded.Length;
+        var inner = new List<Finding>();
+        masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+        if (inner.Count == 1 && inner[0].Start == 0 && inner[0].Length == decoded.Length)
+            findings.Add(new Finding(start, length, inner[0].Entity, inner[0].Priority));
+    }
+
+    // The text a short base64 run decodes to, or null when it does not look like base64 of text.
+    private static string? ShortText(ReadOnlySpan<char> run)
+    {
         var body = run.TrimEnd('=');
-        if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return;
+        if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return null;
         var (lower, uppers, digit) = (false, 0, false);
         foreach (var c in body)
         {
@@ -102,20 +134,16 @@ public static class EncodedBlobs
             digit |= char.IsAsciiDigit(c);
         }
         // Base64 of text has lower case and a digit or several capitals: "Customer" is a word.
-        if (!(lower && (uppers >= 2 || digit))) return;
+        if (!(lower && (uppers >= 2 || digit))) return null;
         Span<char> standard = stackalloc char[(body.Length + 3) / 4 * 4];
         for (var i = 0; i < body.Length; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
         standard[body.Length..].Fill('=');
         Span<byte> bytes = stackalloc byte[standard.Length / 4 * 3];
-        if (!Convert.TryFromBase64Chars(standard, bytes, out var written) || written < 5 || !Utf8.IsValid(bytes[..written])) return;
+        if (!Convert.TryFromBase64Chars(standard, bytes, out var written) || written < 5 || !Utf8.IsValid(bytes[..written])) return null;
         var decoded = Encoding.UTF8.GetString(bytes[..written]);
         foreach (var c in decoded)
-            if (c < ' ' || c == '' || c == '�') return;
-        budget -= decoded.Length;
-        var inner = new List<Finding>();
-        masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
-        if (inner.Count == 1 && inner[0].Start == 0 && inner[0].Length == decoded.Length)
-            findings.Add(new Finding(start, length, inner[0].Entity, inner[0].Priority));
+            if (c < ' ' || c == '' || c == '�') return null;
+        return decoded;
     }
 
     /// <summary>

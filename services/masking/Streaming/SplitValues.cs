@@ -292,6 +292,9 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
             right.CopyTo(_seam.AsSpan(seam));
             joined = _seam.AsSpan(0, seam + right.Length);
         }
+        // An encoded run across the seam is searched only when some run of it decodes to text: the run reading of an id and the
+        // number after it ("balance" 1234) decodes to binary, and the plain reading of the same characters is Readings' business.
+        if (blobs && !EncodedBlobs.MayHoldText(joined)) return;
         // Outside ASCII every detector is admitted, so the joinable ones stand for the normalised text too.
         var admitted = _detectors.Admitted(TextTraits.Of(joined));
         admitted &= blobs ? _detectors.Joinable | TextMasker.BlobBit : _detectors.Joinable | TextMasker.NormaliseBit;
