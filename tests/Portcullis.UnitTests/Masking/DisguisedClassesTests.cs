@@ -91,6 +91,8 @@ public class DisguisedClassesTests
         { "text/plain", "mail alice@[127.0.0.1] ok", ["alice", "127.0.0.1"] },
         { "text/plain", "mail alice@[IPv6:2001:db8::1] ok", ["alice", "2001:db8"] },
         { "application/json", """{"a":"alice(x)@example.com"}""", ["alice", "example"] },
+        { "application/json", """{"a":"\"alice smith\"@example.com"}""", ["alice", "smith", "example"] },
+        { "application/json", """{"a":"\u0022alice smith\u0022@example.com"}""", ["alice", "smith", "example"] },
         // "at" and "dot" in other dress.
         { "text/plain", "write to alice at example dot com please", ["alice", "example"] },
         { "text/plain", "write to alice AT example DOT com please", ["alice", "example"] },
