@@ -72,6 +72,27 @@ public static class DisguisedApi
             ["first_name"] = "Ada",
             ["city"] = "London",
         }));
+        // Escape syntaxes of other languages, card and IBAN groups in other forms, RFC 5322's corners of an address, digits as
+        // words and in other scripts, and values split across JSON names: each field hides ada@example.com, a card or an IBAN.
+        app.MapGet("/customers/{id:int}/disguised-more", (int id) => Results.Json(new Dictionary<string, object>
+        {
+            ["id"] = id,
+            ["css"] = @"\61 da@example.com",
+            ["css_wide"] = string.Concat("ada@example.com".Select(c => $"\\{(int)c:x6}")),
+            ["html_decimal"] = string.Concat("ada@example.com".Select(c => $"&#{(int)c}")),
+            ["sql_chr"] = string.Join("||", "ada@example.com".Select(c => $"CHR({(int)c})")),
+            ["octal"] = string.Concat("ada@example.com".Select(c => "\\" + Convert.ToString(c, 8))),
+            ["comment"] = "ada(work)@example.com",
+            ["quoted"] = "\"ada lovelace\"@example.com",
+            ["literal"] = "ada@[192.0.2.1]",
+            ["words"] = "four one one one one one one one one one one one one one one one",
+            ["arabic_indic"] = "\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661",
+            ["card_wrapped"] = "4111 1111\n1111 1111",
+            ["amex"] = "3782-822463-10005",
+            ["iban_lower"] = "gb82 west 1234 5698 7654 32",
+            ["names"] = new object[] { new Dictionary<string, int> { ["ada@exa"] = 1 }, new Dictionary<string, int> { ["mple.com"] = 2 } },
+            ["city"] = "London",
+        }));
         app.MapGet("/customers/{id:int}/split.csv", (int id) =>
             Results.Text($"id,name,card\n{id},Ada,4111,1111,1111,1111\n{id},Ada,ada@exam,ple.com\n", "text/csv"));
         app.MapGet("/customers/{id:int}/split.html", (int id) =>

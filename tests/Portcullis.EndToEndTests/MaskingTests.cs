@@ -215,6 +215,53 @@ public sealed class MaskingTests(PortcullisStack stack)
             Assert.DoesNotContain(raw, record);
     }
 
+    [Fact]
+    public async Task Values_in_other_escapes_groupings_and_spellings_come_back_masked_through_the_gateway()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Get, "http/demo/customers/1/disguised-more", "e2e-masking-disguised-more");
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var answer = JsonDocument.Parse(body).RootElement;
+        // CSS (short and six digits), HTML decimal without ';', SQL CHR, octal, a comment, a quoted local part, a domain literal.
+        foreach (var field in new[] { "css", "css_wide", "html_decimal", "sql_chr", "octal", "comment", "quoted", "literal" })
+            Assert.Contains("[EMAIL]", answer.GetProperty(field).GetString());
+        // Digits as words, Arabic-Indic digits, a card across a line break, Amex 4-6-5.
+        foreach (var field in new[] { "words", "arabic_indic", "card_wrapped", "amex" })
+            Assert.Contains("[CARD]", answer.GetProperty(field).GetString());
+        Assert.Contains("[IBAN]", answer.GetProperty("iban_lower").GetString());
+        Assert.Equal("London", answer.GetProperty("city").GetString());
+        foreach (var raw in new[] { "example", "ada", "\\61", "&#97", "CHR(97)", "\\141", "192.0.2.1", "four one", "\u0661\u0661", "4111", "1111",
+                     "3782", "822463", "gb82", "west", "mple.com" })
+            Assert.DoesNotContain(raw, body);
+    }
+
+    [Fact]
+    public async Task Values_in_other_escapes_and_spellings_in_a_sql_result_come_back_masked()
+    {
+        using var request = await stack.AgentRequest(HttpMethod.Post, "sql/warehouse", "e2e-masking-sql-disguised-more");
+        request.Content = JsonContent.Create(new
+        {
+            sql = "SELECT '\\61 da@example.com' AS css, 'ada&#64example&#46com' AS html, 'ada(work)@example.com' AS comment, "
+                  + "'four one one one one one one one one one one one one one one one' AS words, 'gb82 west 1234 5698 7654 32' AS iban, "
+                  + "'=61=64=61=40=65=78=61=6D=70=6C=65=2E=63=6F=6D' AS qp, 'London' AS city",
+        });
+        using var response = await stack.Gateway.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var row = JsonDocument.Parse(body).RootElement.GetProperty("results")[0].GetProperty("rows")[0];
+        Assert.Equal("[EMAIL]", row[0].GetString());
+        Assert.Equal("[EMAIL]", row[1].GetString());
+        Assert.Equal("[EMAIL]", row[2].GetString());
+        Assert.Equal("[CARD]", row[3].GetString());
+        Assert.Equal("[IBAN]", row[4].GetString());
+        Assert.Equal("[EMAIL]", row[5].GetString());
+        Assert.Equal("London", row[6].GetString());
+        foreach (var raw in new[] { "example", "ada", "four", "gb82", "=61" })
+            Assert.DoesNotContain(raw, body);
+    }
+
     [Theory]
     [InlineData("split.csv", "id,name,card")]
     [InlineData("split.html", "<p>Customer 1: ")]

@@ -65,13 +65,29 @@ public static class TextNormaliser
         return fold;
     }
 
+    // HTML named references of the characters a value is made of (and the blanks and marks that hide between them).
+    private static readonly Dictionary<string, string> NamedEntities = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["commat"] = "@", ["period"] = ".", ["lowbar"] = "_", ["UnderBar"] = "_", ["hyphen"] = "-", ["dash"] = "-", ["minus"] = "-",
+        ["plus"] = "+", ["num"] = "#", ["percnt"] = "%", ["colon"] = ":", ["sol"] = "/", ["excl"] = "!", ["dollar"] = "$",
+        ["apos"] = "'", ["quot"] = "\"", ["lpar"] = "(", ["rpar"] = ")", ["lsqb"] = "[", ["rsqb"] = "]", ["lbrack"] = "[", ["rbrack"] = "]",
+        ["lcub"] = "{", ["rcub"] = "}", ["lbrace"] = "{", ["rbrace"] = "}", ["comma"] = ",", ["semi"] = ";", ["equals"] = "=",
+        ["nbsp"] = " ", ["ensp"] = " ", ["emsp"] = " ", ["thinsp"] = " ", ["hairsp"] = " ", ["puncsp"] = " ", ["numsp"] = " ",
+        ["shy"] = "", ["zwj"] = "", ["zwnj"] = "", ["lrm"] = "", ["rlm"] = "", ["NoBreak"] = "", ["ZeroWidthSpace"] = "",
+        ["InvisibleTimes"] = "", ["InvisibleComma"] = "",
+    };
+
+    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> NamedLookup = NamedEntities.GetAlternateLookup<ReadOnlySpan<char>>();
+
     // The ASCII tricks that make an all-ASCII text worth normalising.
     private static readonly SearchValues<string> Tricks = SearchValues.Create(
         ["%", "[at]", "(at)", "{at}", "<at>", "[@]", "(@)", "{@}", " at ", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}", " dot ",
-         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&commat;", "&period;", "\\u", "\\U", "\\x"],
+         "[ at ]", "( at )", "[ dot ]", "( dot )", "&#", "&amp;#", "\\", "_at_", "-at-", "*at*", "_dot_", "-dot-", "*dot*", " period ",
+         ")@", "@(", "\"@", "@[", "chr(", "char(", "chr (", "char (",
+         .. NamedEntities.Keys.Select(name => "&" + name)],
         StringComparison.OrdinalIgnoreCase);
 
-    private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "&#64;", "%40", "\uFF20"],
+    private static readonly SearchValues<string> AtBefore = SearchValues.Create(["@", " at ", "[at]", "(at)", "{at}", "<at>", "_at_", "-at-", "*at*", "&#64", "%40", "\uFF20", "&commat;"],
         StringComparison.OrdinalIgnoreCase);
 
     // Words that stand before " at " in prose; "look at example.com" is not an address.
@@ -196,7 +212,21 @@ public static class TextNormaliser
                     changed = true;
                     continue;
                 }
-                if (c is ' ' or '[' or '(' or '{' or '<' && TrySpelled(text, i, out var symbol, out var spelledLength))
+                if (c is 'c' or 'C' or 'n' or 'N' or '\'' && TrySqlChars(text, i, out var sql, out var sqlLength))
+                {
+                    EmitAll(sql, i, i + sqlLength);
+                    i += sqlLength;
+                    changed = true;
+                    continue;
+                }
+                if (c is '(' or '"' or '@' && TryAddressPart(text, i, output, out var part, out var partLength))
+                {
+                    EmitAll(part, i, i + partLength);
+                    i += partLength;
+                    changed = true;
+                    continue;
+                }
+                if (c is ' ' or '[' or '(' or '{' or '<' or '_' or '-' or '*' && TrySpelled(text, i, out var symbol, out var spelledLength))
                 {
                     Emit(symbol, i, i + spelledLength);
                     i += spelledLength;
@@ -220,6 +250,140 @@ public static class TextNormaliser
             i++;
         }
         return changed ? new NormalisedText(output.ToString(), [.. starts], [.. ends]) : null;
+    }
+
+    /// <summary>
+    /// SQL that builds a value from code points: CHR(97)||CHR(108), CHAR(97)+CHAR(108), CONCAT(CHAR(97),CHAR(108)), CHAR(97,108,105),
+    /// NCHAR(97), with the literals ('ali') and the concatenation operators between the calls taken in, as the text it builds.
+    /// </summary>
+    private static bool TrySqlChars(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        if (at > 0 && (char.IsAsciiLetterOrDigit(text[at - 1]) || text[at - 1] == '_')) return false;
+        var built = new StringBuilder();
+        var (i, end, calls) = (at, at, 0);
+        while (true)
+        {
+            if (SqlCall(text, i, built) is var call and > 0) (i, calls) = (call, calls + 1);
+            else if (i < text.Length && text[i] == '\'' && SqlLiteral(text, i, built) is var literal and > 0) i = literal;
+            else break;
+            end = i;
+            var j = i;
+            while (j < text.Length && text[j] == ' ') j++;
+            if (j + 1 < text.Length && text[j] == '|' && text[j + 1] == '|') j += 2;
+            else if (j < text.Length && text[j] is '+' or ',') j++;
+            else break;
+            while (j < text.Length && text[j] == ' ') j++;
+            i = j;
+        }
+        if (calls == 0 || built.Length == 0) return false;
+        (decoded, consumed) = (built.ToString(), end - at);
+        return true;
+    }
+
+    // CHR(n), CHAR(n, ...), NCHAR(n): where the call ends, its characters appended; 0 when there is none.
+    private static int SqlCall(ReadOnlySpan<char> text, int at, StringBuilder built)
+    {
+        var rest = text[at..];
+        var name = rest.StartsWith("nchar", StringComparison.OrdinalIgnoreCase) ? 5 : rest.StartsWith("char", StringComparison.OrdinalIgnoreCase) ? 4
+            : rest.StartsWith("chr", StringComparison.OrdinalIgnoreCase) ? 3 : 0;
+        if (name == 0) return 0;
+        var i = at + name;
+        while (i < text.Length && text[i] == ' ') i++;
+        if (i >= text.Length || text[i] != '(') return 0;
+        var mark = built.Length;
+        while (true)
+        {
+            i++;
+            while (i < text.Length && text[i] == ' ') i++;
+            var digits = 0;
+            while (i + digits < text.Length && char.IsAsciiDigit(text[i + digits]) && digits < 8) digits++;
+            if (digits == 0 || !int.TryParse(text.Slice(i, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+                || !Printable(value, 0, out var one, out _))
+            {
+                built.Length = mark;
+                return 0;
+            }
+            built.Append(one);
+            i += digits;
+            while (i < text.Length && text[i] == ' ') i++;
+            if (i < text.Length && text[i] == ',') continue;
+            if (i < text.Length && text[i] == ')') return i + 1;
+            built.Length = mark;
+            return 0;
+        }
+    }
+
+    // 'literal' ('' a quote inside): where it ends, its characters appended; 0 when it does not close within a value's length.
+    private static int SqlLiteral(ReadOnlySpan<char> text, int at, StringBuilder built)
+    {
+        var mark = built.Length;
+        for (var i = at + 1; i < text.Length && i - at < 256; i++)
+        {
+            if (text[i] != '\'')
+            {
+                built.Append(text[i] < 128 ? text[i] : '~');
+                continue;
+            }
+            if (i + 1 < text.Length && text[i + 1] == '\'')
+            {
+                built.Append('\'');
+                i++;
+                continue;
+            }
+            return i + 1;
+        }
+        built.Length = mark;
+        return 0;
+    }
+
+    private static bool LocalChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '%' or '+' or '-';
+
+    /// <summary>
+    /// The parts of an address RFC 5322 allows that the detector's pattern does not: a comment in the local part or after
+    /// the '@' (alice(work)@example.com, alice@(work)example.com), dropped; a quoted local part ("alice smith"@example.com),
+    /// its quotes dropped and its other characters made local-part ones; a domain literal (alice@[127.0.0.1],
+    /// alice@[IPv6:2001:db8::1]), read as a domain of x's.
+    /// </summary>
+    private static bool TryAddressPart(ReadOnlySpan<char> text, int at, StringBuilder before, out string part, out int length)
+    {
+        (part, length) = ("", 0);
+        var c = text[at];
+        var window = text[(at + 1)..Math.Min(text.Length, at + 66)];
+        if (c == '(')
+        {
+            var close = window.IndexOf(')');
+            if (close < 0 || window[..close].IndexOf('(') >= 0 || at + close + 2 >= text.Length) return false;
+            var next = text[at + close + 2];
+            var comment = before.Length > 0 && (LocalChar(before[^1]) && next == '@' || before[^1] == '@' && char.IsAsciiLetterOrDigit(next));
+            if (!comment) return false;
+            length = close + 2;
+            return true;
+        }
+        if (c == '"')
+        {
+            var close = window.IndexOf('"');
+            if (close < 1 || at + close + 2 >= text.Length || text[at + close + 2] != '@' || (before.Length > 0 && LocalChar(before[^1]))) return false;
+            var local = new StringBuilder(close);
+            foreach (var q in window[..close]) local.Append(LocalChar(q) ? q : '_');
+            (part, length) = (local.ToString(), close + 2);
+            return true;
+        }
+        if (c == '@' && window.Length > 0 && window[0] == '[')
+        {
+            var close = window.IndexOf(']');
+            if (close < 2) return false;
+            var literal = window[1..close];
+            var domain = new StringBuilder("@", close + 4);
+            foreach (var d in literal)
+            {
+                if (!(char.IsAsciiLetterOrDigit(d) || d is '.' or ':')) return false;
+                domain.Append(d == '.' ? '.' : 'x');
+            }
+            (part, length) = (domain.Append(".xx").ToString(), close + 2);
+            return true;
+        }
+        return false;
     }
 
     /// <summary>One character's fold, for callers that fold without a map (key names).</summary>
@@ -320,8 +484,26 @@ public static class TextNormaliser
                 return Decoded(wide, 10, out decoded, out consumed);
             case 'x' when at + 3 < text.Length && HexValue(text.Slice(at + 2, 2)) is var single and >= 0:
                 return Decoded(single, 4, out decoded, out consumed);
+            case >= '0' and <= '3' when at + 3 < text.Length && text[at + 2] is >= '0' and <= '7' && text[at + 3] is >= '0' and <= '7'
+                                       && (text[at + 1] - '0') * 64 + (text[at + 2] - '0') * 8 + (text[at + 3] - '0') is >= 0x20 and < 0x7F
+                                       && (at + 4 >= text.Length || !char.IsWhiteSpace(text[at + 4])):
+                // Octal, as C, Python, the shell and old JavaScript write it: \100 is '@' (read as CSS, \100 would be U+0100, a
+                // letter no address is made of; a blank after it is CSS's end of an escape).
+                return Printable((text[at + 1] - '0') * 64 + (text[at + 2] - '0') * 8 + (text[at + 3] - '0'), 4, out decoded, out consumed);
+            case >= '0' and <= '7' when OctalRun(text, at) is var octal and > 0:
+                // One or two octal digits among three-digit ones (\141\56\143: '.' is 56 in octal).
+                var code = 0;
+                for (var k = 1; k <= octal; k++) code = code * 8 + (text[at + k] - '0');
+                return Printable(code, 1 + octal, out decoded, out consumed);
             default:
-                return false;
+                // CSS: one to six hex digits, then one blank that ends the escape (\61 lice, \000061lice).
+                var digits = 0;
+                while (digits < 6 && at + 1 + digits < text.Length && char.IsAsciiHexDigit(text[at + 1 + digits])) digits++;
+                if (digits == 0) return false;
+                var length = 1 + digits;
+                if (at + length < text.Length && text[at + length] is ' ' or '\t' or '\n' or '\f') length++;
+                else if (at + length < text.Length && text[at + length] == '\r') length += at + length + 1 < text.Length && text[at + length + 1] == '\n' ? 2 : 1;
+                return Printable(HexValue(text.Slice(at + 1, digits)), length, out decoded, out consumed);
         }
     }
 
@@ -338,6 +520,25 @@ public static class TextNormaliser
         return Decoded(char.ConvertToUtf32((char)unit, (char)low), 2 * length, out decoded, out consumed);
     }
 
+    // The digits of a short octal escape (one or two, then a backslash or a character that is no digit) that stands next to
+    // a three-digit one, before or after it; 0 when it does not.
+    private static int OctalRun(ReadOnlySpan<char> text, int at)
+    {
+        var digits = 0;
+        while (digits < 3 && at + 1 + digits < text.Length && text[at + 1 + digits] is >= '0' and <= '7') digits++;
+        if (digits is 0 or 3 || (at + 1 + digits < text.Length && char.IsAsciiHexDigit(text[at + 1 + digits]))) return 0;
+        static bool Three(ReadOnlySpan<char> text, int from) =>
+            from >= 0 && from + 3 < text.Length && text[from] == '\\' && text[from + 1] is >= '0' and <= '3' && text[from + 2] is >= '0' and <= '7' && text[from + 3] is >= '0' and <= '7';
+        return Three(text, at - 4) || Three(text, at + 1 + digits) ? digits : 0;
+    }
+
+    // A character an escape spells out of a value: not a control character (\d, \b, \1 in a pattern or a path stay as they are).
+    private static bool Printable(int value, int length, out string decoded, out int consumed)
+    {
+        (decoded, consumed) = ("", 0);
+        return value >= 0x20 && value != 0x7F && Decoded(value, length, out decoded, out consumed);
+    }
+
     private static bool Decoded(int value, int length, out string decoded, out int consumed)
     {
         (decoded, consumed) = ("", 0);
@@ -351,21 +552,27 @@ public static class TextNormaliser
     private static bool TryEntity(ReadOnlySpan<char> text, int at, out string decoded, out int consumed)
     {
         (decoded, consumed) = ("", 0);
-        var end = text.Slice(at, Math.Min(12, text.Length - at)).IndexOf(';');
-        if (end < 3) return false;
-        var body = text.Slice(at + 1, end - 1);
-        int value;
-        if (body[0] == '#')
+        // &amp;#64; : a reference escaped once more than it is read.
+        var skip = text[at..].StartsWith("&amp;#", StringComparison.OrdinalIgnoreCase) ? 4 : 0;
+        if (at + skip + 2 < text.Length && text[at + skip + 1] == '#')
         {
-            var hex = body.Length > 1 && body[1] is 'x' or 'X';
-            if (!int.TryParse(body[(hex ? 2 : 1)..], hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out value)
+            // Numeric, with or without its ';' (browsers read &#64 too), any number of leading zeros.
+            var from = at + skip + 2;
+            var hex = text[from] is 'x' or 'X';
+            if (hex) from++;
+            var digits = 0;
+            while (from + digits < text.Length && (hex ? char.IsAsciiHexDigit(text[from + digits]) : char.IsAsciiDigit(text[from + digits])) && digits < 16) digits++;
+            if (digits == 0 || !int.TryParse(text.Slice(from, digits), hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out var value)
                 || value is <= 0 or > 0x10FFFF || (value is >= 0xD800 and <= 0xDFFF)) return false;
+            var end = from + digits;
+            if (end < text.Length && text[end] == ';') end++;
+            var rune = new Rune(value);
+            (decoded, consumed) = (rune.IsAscii ? rune.ToString() : FoldOne(rune.ToString()), end - at);
+            return true;
         }
-        else if (body.Equals("commat", StringComparison.OrdinalIgnoreCase)) value = '@';
-        else if (body.Equals("period", StringComparison.OrdinalIgnoreCase)) value = '.';
-        else return false;
-        var rune = new Rune(value);
-        (decoded, consumed) = (rune.IsAscii ? rune.ToString() : FoldOne(rune.ToString()), end + 1);
+        var semi = text.Slice(at, Math.Min(18, text.Length - at)).IndexOf(';');
+        if (semi < 2 || !NamedLookup.TryGetValue(text.Slice(at + 1, semi - 1), out var named)) return false;
+        (decoded, consumed) = (named, semi + 1);
         return true;
     }
 
@@ -381,12 +588,13 @@ public static class TextNormaliser
         var spacesBefore = i - at;
         if (i >= text.Length) return false;
         var open = text[i];
-        var close = open switch { '[' => ']', '(' => ')', '{' => '}', '<' => '>', _ => '\0' };
+        var close = open switch { '[' => ']', '(' => ')', '{' => '}', '<' => '>', '_' => '_', '-' => '-', '*' => '*', _ => '\0' };
+        var marks = open is '_' or '-' or '*'; // _at_, -at-, *dot*: read like a bare word
         if (close != '\0')
         {
             var j = i + 1;
             while (j < text.Length && text[j] == ' ') j++;
-            if (!Word(text, j, out symbol, out var wordLength, brackets: true)) return false;
+            if (!Word(text, j, out symbol, out var wordLength, brackets: !marks)) return false;
             j += wordLength;
             while (j < text.Length && text[j] == ' ') j++;
             if (j >= text.Length || text[j] != close) return false;
@@ -394,6 +602,7 @@ public static class TextNormaliser
             while (j < text.Length && text[j] == ' ') j++;
             // The word before and after must be there: "(at)" alone in prose is not an address.
             if (at == 0 || j >= text.Length || !char.IsAsciiLetterOrDigit(text[j]) || !char.IsAsciiLetterOrDigit(text[at - 1])) return false;
+            if (marks && !Plausible(text, at, symbol)) return false;
             length = j - at;
             return true;
         }
@@ -403,16 +612,22 @@ public static class TextNormaliser
         var k = after;
         while (k < text.Length && text[k] == ' ') k++;
         if (k >= text.Length || !char.IsAsciiLetterOrDigit(text[k]) || !char.IsAsciiLetterOrDigit(text[at - 1])) return false;
-        // A bare " dot " only in the domain of an address already begun: "polka dot dress" stays prose.
+        if (!Plausible(text, at, symbol)) return false;
+        length = k - at;
+        return true;
+    }
+
+    // A bare " dot " only in the domain of an address already begun: "polka dot dress" stays prose; " at " not after a word of prose.
+    private static bool Plausible(ReadOnlySpan<char> text, int at, char symbol)
+    {
         if (symbol == '.' && text[Math.Max(0, at - 64)..at].IndexOfAny(AtBefore) < 0) return false;
         if (symbol == '@')
         {
             var wordStart = at;
-            while (wordStart > 0 && (char.IsAsciiLetterOrDigit(text[wordStart - 1]) || text[wordStart - 1] is '.' or '_' or '-' or '+')) wordStart--;
+            while (wordStart > 0 && (char.IsAsciiLetterOrDigit(text[wordStart - 1]) || text[wordStart - 1] is '.' or '+')) wordStart--;
             var before = text[wordStart..at];
             if (before.Length < 2 || ProseBeforeAt.Contains(before)) return false;
         }
-        length = k - at;
         return true;
     }
 
@@ -424,6 +639,8 @@ public static class TextNormaliser
             (symbol, length) = ('@', 2);
         else if (rest.StartsWith("dot", StringComparison.OrdinalIgnoreCase) && (rest.Length == 3 || !char.IsAsciiLetter(rest[3])))
             (symbol, length) = ('.', 3);
+        else if (rest.StartsWith("period", StringComparison.OrdinalIgnoreCase) && (rest.Length == 6 || !char.IsAsciiLetter(rest[6])))
+            (symbol, length) = ('.', 6);
         else if (brackets && rest.Length > 0 && rest[0] is '@' or '.')
             (symbol, length) = (rest[0], 1);
         return length > 0;

@@ -33,10 +33,13 @@ public static class Disguises
         var count = findings.Count;
         if (HasQuotedPrintable(text) && QuotedPrintable(text) is { } decoded) Add(decoded, masker, findings, depth, all: true);
         if (Spelled(text) is { } collapsed) Add(collapsed, masker, findings, depth, all: false);
+        if (NumberWords(text) is { } digits) Add(digits, masker, findings, depth, all: true);
+        if (LinesJoined(text) is { } lines) Add(lines, masker, findings, depth, all: false);
+        if (LowerIban(text)) Add(new NormalisedText(text.ToString().ToUpperInvariant(), Identity(text.Length, 0), Identity(text.Length, 1)), masker, findings, depth, all: false, entity: "IBAN");
         Reversed(text, masker, findings, count);
     }
 
-    private static void Add(NormalisedText reading, TextMasker masker, List<Finding> findings, int depth, bool all)
+    private static void Add(NormalisedText reading, TextMasker masker, List<Finding> findings, int depth, bool all, string? entity = null)
     {
         var inner = new List<Finding>();
         var admitted = masker.Admitted(TextTraits.Of(reading.Text));
@@ -46,7 +49,7 @@ public static class Disguises
         masker.Find(reading.Text, admitted, inner, depth + 1);
         foreach (var finding in inner)
         {
-            if (!all && !Joinable(finding)) continue;
+            if ((!all && !Joinable(finding)) || (entity is not null && finding.Entity != entity)) continue;
             var (start, length) = reading.Original(finding.Start, finding.Length);
             findings.Add(finding with { Start = start, Length = length });
         }
@@ -71,6 +74,7 @@ public static class Disguises
         var starts = new List<int>(text.Length);
         var ends = new List<int>(text.Length);
         var changed = false;
+        var lastEscape = -1;
         Span<byte> bytes = stackalloc byte[4];
         for (var i = 0; i < text.Length;)
         {
@@ -91,8 +95,10 @@ public static class Disguises
                 if (first >= 0)
                 {
                     var count = first < 0x80 ? 1 : first switch { >= 0xC2 and <= 0xDF => 2, >= 0xE0 and <= 0xEF => 3, >= 0xF0 and <= 0xF4 => 4, _ => 0 };
-                    // An ASCII byte counts when it is one quoted-printable must escape or a value's punctuation: "id=12" is not an escape.
-                    var valid = count > 1 || (count == 1 && (char.IsAsciiLetterOrDigit((char)first) ? false : first >= 0x20 && first < 0x7F));
+                    // An ASCII byte counts when it is one quoted-printable must escape or a value's punctuation ("id=12" is not an
+                    // escape), or when it stands in a run of escapes (=61=6C=69=63=65: every character escaped).
+                    var inRun = lastEscape == i || Byte(text, i + 3) >= 0;
+                    var valid = count > 1 || (count == 1 && first >= 0x20 && first < 0x7F && (inRun || !char.IsAsciiLetterOrDigit((char)first)));
                     for (var k = 0; k < count && valid; k++)
                     {
                         var b = k == 0 ? first : Byte(text, i + 3 * k);
@@ -109,6 +115,7 @@ public static class Disguises
                             ends.Add(i + 3 * count);
                         }
                         i += 3 * count;
+                        lastEscape = i;
                         changed = true;
                         continue;
                     }
@@ -246,6 +253,244 @@ public static class Disguises
             if (finding.Entity == "CARD" && DigitChains.Preceded(text, start, 24, IdentifierWords)) continue;
             findings.Add(finding with { Start = start });
         }
+    }
+
+    private static int[] Identity(int length, int shift)
+    {
+        var map = new int[length];
+        for (var i = 0; i < length; i++) map[i] = i + shift;
+        return map;
+    }
+
+    /// <summary>
+    /// Whether a word could begin an IBAN written in lower case ("gb82 west 1234 ...", "Gb82West..."): two letters, not
+    /// both capitals, and two digits, after no letter or digit, with twelve letters or digits more. The text is then
+    /// read in capitals for IBANs alone (their check digits hold the reading to a real one).
+    /// </summary>
+    public static bool LowerIban(ReadOnlySpan<char> text)
+    {
+        for (var at = text.IndexOfAnyInRange('0', '9'); at >= 0 && at + 1 < text.Length; at = text[(at + 1)..].IndexOfAnyInRange('0', '9') is var n and >= 0 ? at + 1 + n : -1)
+        {
+            if (at < 2 || !char.IsAsciiDigit(text[at + 1]) || !char.IsAsciiLetter(text[at - 1]) || !char.IsAsciiLetter(text[at - 2])
+                || (char.IsAsciiLetterUpper(text[at - 1]) && char.IsAsciiLetterUpper(text[at - 2])) || (at > 2 && char.IsAsciiLetterOrDigit(text[at - 3]))) continue;
+            var alnum = 0;
+            for (var k = at + 2; k < text.Length && alnum < 12 && (char.IsAsciiLetterOrDigit(text[k]) || text[k] is ' ' or '-' or '.'); k++)
+                if (char.IsAsciiLetterOrDigit(text[k])) alnum++;
+            if (alnum >= 12) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Digit groups continued on the next line ("4111 1111\n1111 1111", "41111111\r\n11111111", an IBAN's groups wrapped):
+    /// each line break between a digit (or a separator after one) and a letter or digit becomes the separator the
+    /// line's groups use, or nothing. Null when there is no such break.
+    /// </summary>
+    public static NormalisedText? LinesJoined(ReadOnlySpan<char> text)
+    {
+        var first = text.IndexOfAny('\n', '\r');
+        if (first < 0) return null;
+        StringBuilder? output = null;
+        List<int>? starts = null, ends = null;
+        var copied = 0;
+        for (var i = first; i < text.Length; i++)
+        {
+            if (text[i] is not ('\n' or '\r')) continue;
+            var end = i;
+            while (end < text.Length && text[end] is '\r' or '\n' && end - i < 2) end++;
+            var next = end;
+            while (next < text.Length && text[next] is ' ' or '\t' && next - end < 16) next++; // indentation
+            var before = i - 1;
+            var trailing = before >= 0 && text[before] is ' ' or '-' or '.' or '/' or '_';
+            if (trailing) before--;
+            if (before < 0 || !char.IsAsciiDigit(text[before]) && !(char.IsAsciiLetterUpper(text[before]) && !trailing)
+                || next >= text.Length || !char.IsAsciiLetterOrDigit(text[next]))
+            {
+                i = end - 1;
+                continue;
+            }
+            // The separator the line's last group follows: "4111 1111" ends in a group after a blank.
+            var separator = '\0';
+            if (!trailing)
+            {
+                var k = before;
+                while (k >= 0 && char.IsAsciiLetterOrDigit(text[k])) k--;
+                if (k >= 1 && text[k] is ' ' or '-' or '.' or '/' && char.IsAsciiLetterOrDigit(text[k - 1])) separator = text[k];
+            }
+            output ??= new StringBuilder(text.Length);
+            starts ??= new List<int>(text.Length);
+            ends ??= new List<int>(text.Length);
+            for (var k = copied; k < i; k++)
+            {
+                output.Append(text[k]);
+                starts.Add(k);
+                ends.Add(k + 1);
+            }
+            if (separator != '\0')
+            {
+                output.Append(separator);
+                starts.Add(i);
+                ends.Add(next);
+            }
+            copied = next;
+            i = next - 1;
+        }
+        if (output is null) return null;
+        for (var k = copied; k < text.Length; k++)
+        {
+            output.Append(text[k]);
+            starts!.Add(k);
+            ends!.Add(k + 1);
+        }
+        return new NormalisedText(output.ToString(), [.. starts!], [.. ends!]);
+    }
+
+    // Digits as words, in the languages a value is most often read out in (after folding: "funf", "tres", "zero").
+    private static readonly Dictionary<string, char> DigitWords = MakeDigitWords();
+
+    private static Dictionary<string, char> MakeDigitWords()
+    {
+        var words = new Dictionary<string, char>(StringComparer.OrdinalIgnoreCase);
+        string[] languages =
+        [
+            "zero one two three four five six seven eight nine", // English
+            "cero uno dos tres cuatro cinco seis siete ocho nueve", // Spanish
+            "zero un deux trois quatre cinq six sept huit neuf", // French
+            "null eins zwei drei vier funf sechs sieben acht neun", // German (folded)
+            "zero uno due tre quattro cinque sei sette otto nove", // Italian
+            "zero um dois tres quatro cinco seis sete oito nove", // Portuguese
+            "nul een twee drie vier vijf zes zeven acht negen", // Dutch
+        ];
+        foreach (var language in languages)
+        {
+            var names = language.Split(' ');
+            for (var k = 0; k < names.Length; k++) words.TryAdd(names[k], (char)('0' + k));
+        }
+        foreach (var (word, digit) in new[] { ("oh", '0'), ("une", '1'), ("una", '1'), ("ein", '1'), ("eine", '1'), ("zwo", '2'), ("fuenf", '5'), ("duas", '2'), ("nought", '0'), ("naught", '0') })
+            words.TryAdd(word, digit);
+        return words;
+    }
+
+    private static readonly Dictionary<string, char>.AlternateLookup<ReadOnlySpan<char>> DigitWord = DigitWords.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    private static readonly System.Buffers.SearchValues<string> DigitWordSearch =
+        System.Buffers.SearchValues.Create([.. DigitWords.Keys], StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The fewest digits a run of number words must give, and the fewest words in it: a phone number's national part.</summary>
+    private const int MinWordDigits = 7, MinWords = 3;
+
+    /// <summary>
+    /// Digits written as words ("four one one one ...", "Four-One-One-...", "fouroneone...", "plus one two zero two ...",
+    /// "double five"), in English, Spanish, French, German, Italian, Portuguese or Dutch, mixed with digits or not: each run of
+    /// seven digits or more (three words at least) as its digits, the separators between them dropped. Null when there is none.
+    /// </summary>
+    public static NormalisedText? NumberWords(ReadOnlySpan<char> text)
+    {
+        if (text.Length < MinWords * 2 || text.IndexOfAny(DigitWordSearch) < 0) return null;
+        StringBuilder? output = null;
+        List<int>? starts = null, ends = null;
+        var copied = 0;
+        var run = new List<(char Digit, int Start, int End)>();
+        var (words, runEnd, repeat) = (0, -1, 1);
+        var i = 0;
+        void Close(ReadOnlySpan<char> text)
+        {
+            if (run.Count - (run.Count > 0 && run[0].Digit == '+' ? 1 : 0) >= MinWordDigits && words >= MinWords)
+            {
+                output ??= new StringBuilder(text.Length);
+                starts ??= new List<int>(text.Length);
+                ends ??= new List<int>(text.Length);
+                for (var k = copied; k < run[0].Start; k++)
+                {
+                    output.Append(text[k]);
+                    starts.Add(k);
+                    ends.Add(k + 1);
+                }
+                foreach (var (digit, start, end) in run)
+                {
+                    output.Append(digit);
+                    starts.Add(start);
+                    ends.Add(end);
+                }
+                copied = run[^1].End;
+            }
+            run.Clear();
+            (words, runEnd, repeat) = (0, -1, 1);
+        }
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (!char.IsAsciiLetterOrDigit(c))
+            {
+                if (runEnd >= 0 && (i - runEnd >= 3 || c is not (' ' or '-' or ',' or '.' or '/' or '_' or '|' or '\t'))) Close(text);
+                i++;
+                continue;
+            }
+            var letters = char.IsAsciiLetter(c);
+            var length = letters ? text[i..].IndexOfAnyExcept(AsciiLetters) : text[i..].IndexOfAnyExceptInRange('0', '9');
+            if (length < 0) length = text.Length - i;
+            var token = text.Slice(i, length);
+            var before = run.Count;
+            if (!letters)
+            {
+                if (length <= 4) for (var k = 0; k < length; k++) run.Add((token[k], i + k, i + k + 1));
+            }
+            else if (DigitWord.TryGetValue(token, out var digit))
+            {
+                for (var r = 0; r < repeat; r++) run.Add((digit, i, i + length));
+                words++;
+                repeat = 1;
+            }
+            else if (token.Equals("double", StringComparison.OrdinalIgnoreCase) || token.Equals("triple", StringComparison.OrdinalIgnoreCase))
+            {
+                repeat = token[0] is 'd' or 'D' ? 2 : 3;
+                runEnd = i + length;
+                i += length;
+                continue;
+            }
+            else if (token.Equals("plus", StringComparison.OrdinalIgnoreCase) && run.Count == 0)
+            {
+                run.Add(('+', i, i + length));
+            }
+            else if (length >= 2 * MinWords) words += Segment(token, i, run);
+            if (run.Count == before && !(run.Count == 1 && run[0].Digit == '+'))
+            {
+                Close(text);
+            }
+            else runEnd = i + length;
+            i += length;
+        }
+        Close(text);
+        if (output is null) return null;
+        for (var k = copied; k < text.Length; k++)
+        {
+            output.Append(text[k]);
+            starts!.Add(k);
+            ends!.Add(k + 1);
+        }
+        return new NormalisedText(output.ToString(), [.. starts!], [.. ends!]);
+    }
+
+    private static readonly System.Buffers.SearchValues<char> AsciiLetters = System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    // A word that is number words run together ("fouroneone"): its digits added (each mapped to its own word), and how many; 0 when it is not.
+    private static int Segment(ReadOnlySpan<char> token, int offset, List<(char Digit, int Start, int End)> run)
+    {
+        if (token.Length > 256) return 0;
+        // next[i]: the length of a word that begins at i and from whose end the rest segments; 0 when none.
+        Span<int> next = stackalloc int[token.Length + 1];
+        next[token.Length] = -1;
+        for (var i = token.Length - 1; i >= 0; i--)
+        {
+            next[i] = 0;
+            for (var length = Math.Min(7, token.Length - i); length >= 2 && next[i] == 0; length--)
+                if (next[i + length] != 0 && DigitWord.ContainsKey(token.Slice(i, length))) next[i] = length;
+        }
+        if (next[0] == 0) return 0;
+        var count = 0;
+        for (var i = 0; i < token.Length; i += next[i], count++)
+            run.Add((DigitWord.TryGetValue(token.Slice(i, next[i]), out var digit) ? digit : '0', offset + i, offset + i + next[i]));
+        return count;
     }
 
     private static readonly System.Buffers.SearchValues<string> IdentifierWords = System.Buffers.SearchValues.Create(

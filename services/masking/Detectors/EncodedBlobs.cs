@@ -21,6 +21,7 @@ public static class EncodedBlobs
     /// </summary>
     public const int ShortMinLength = 8;
     private const int MaxLength = 64 * 1024;
+    private const int WindowOverlap = 1024; // a multiple of eight, longer than any value
     private const int Budget = 256 * 1024;
 
     private static readonly SearchValues<char> Base64Chars =
@@ -64,24 +65,67 @@ public static class EncodedBlobs
             }
             // 0x6164...: a hex literal's prefix is not part of the hex.
             if (length > 2 && text[start] == '0' && text[start + 1] is 'x' or 'X') (start, length) = (start + 2, length - 2);
-            var run = text.Slice(start, Math.Min(length, MaxLength));
-            var decoded = Decode(run);
-            if (decoded is null) continue;
-            budget -= decoded.Length;
             inner ??= [];
-            masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
-            if (inner.Count == 0) continue;
-            var strongest = inner.MaxBy(f => f.Priority);
-            findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
+            // A run longer than one window is read window by window (overlapping, each from a whole octet of base32, so
+            // quads and hex pairs too): a value past the first window is still found; windows of binary are passed over.
+            for (var from = 0; from < length && budget > 0; from += MaxLength - WindowOverlap)
+            {
+                var run = text.Slice(start + from, Math.Min(length - from, MaxLength));
+                var decoded = Decode(run);
+                if (decoded is not null)
+                {
+                    budget -= decoded.Length;
+                    masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+                    if (inner.Count > 0)
+                    {
+                        var strongest = inner.MaxBy(f => f.Priority);
+                        findings.Add(new Finding(start, length, strongest.Entity, strongest.Priority));
+                        break;
+                    }
+                }
+                if (from + MaxLength >= length) break;
+            }
         }
+    }
+
+    /// <summary>
+    /// Whether any run of <paramref name="text"/> (cut as <see cref="Find"/> cuts them) decodes to text at all: when none
+    /// does, <see cref="Find"/> can find nothing in it, and a caller that would search the text only for what its runs
+    /// decode to (a seam between two JSON scalars) need not search it.
+    /// </summary>
+    public static bool MayHoldText(ReadOnlySpan<char> text)
+    {
+        for (var at = 0; at < text.Length;)
+        {
+            var start = text[at..].IndexOfAny(Base64Chars);
+            if (start < 0) return false;
+            start += at;
+            var length = text[start..].IndexOfAnyExcept(Base64Chars);
+            if (length < 0) length = text.Length - start;
+            while (length < text.Length - start && text[start + length] == '=') length++;
+            at = start + length;
+            var run = text.Slice(start, length);
+            if (length >= MinLength ? Decode(run) is not null : length >= ShortMinLength && ShortText(run) is not null) return true;
+        }
+        return false;
     }
 
     /// <summary>A short base64 run whose decoded text is one value, whole: masked as that value.</summary>
     private static void Short(ReadOnlySpan<char> text, int start, int length, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
-        var run = text.Slice(start, length);
+        if (ShortText(text.Slice(start, length)) is not { } decoded) return;
+        budget -= decoded.Length;
+        var inner = new List<Finding>();
+        masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
+        if (inner.Count == 1 && inner[0].Start == 0 && inner[0].Length == decoded.Length)
+            findings.Add(new Finding(start, length, inner[0].Entity, inner[0].Priority));
+    }
+
+    // The text a short base64 run decodes to, or null when it does not look like base64 of text.
+    private static string? ShortText(ReadOnlySpan<char> run)
+    {
         var body = run.TrimEnd('=');
-        if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return;
+        if (body.Contains('=') || body.Length % 4 == 1 || body.IndexOfAny('@', '.') >= 0) return null;
         var (lower, uppers, digit) = (false, 0, false);
         foreach (var c in body)
         {
@@ -90,44 +134,45 @@ public static class EncodedBlobs
             digit |= char.IsAsciiDigit(c);
         }
         // Base64 of text has lower case and a digit or several capitals: "Customer" is a word.
-        if (!(lower && (uppers >= 2 || digit))) return;
+        if (!(lower && (uppers >= 2 || digit))) return null;
         Span<char> standard = stackalloc char[(body.Length + 3) / 4 * 4];
         for (var i = 0; i < body.Length; i++) standard[i] = body[i] switch { '-' => '+', '_' => '/', var c => c };
         standard[body.Length..].Fill('=');
         Span<byte> bytes = stackalloc byte[standard.Length / 4 * 3];
-        if (!Convert.TryFromBase64Chars(standard, bytes, out var written) || written < 5 || !Utf8.IsValid(bytes[..written])) return;
+        if (!Convert.TryFromBase64Chars(standard, bytes, out var written) || written < 5 || !Utf8.IsValid(bytes[..written])) return null;
         var decoded = Encoding.UTF8.GetString(bytes[..written]);
         foreach (var c in decoded)
-            if (c < ' ' || c == '' || c == '�') return;
-        budget -= decoded.Length;
-        var inner = new List<Finding>();
-        masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
-        if (inner.Count == 1 && inner[0].Start == 0 && inner[0].Length == decoded.Length)
-            findings.Add(new Finding(start, length, inner[0].Entity, inner[0].Priority));
+            if (c < ' ' || c == '' || c == '�') return null;
+        return decoded;
     }
 
     /// <summary>
-    /// Hex bytes with a separator between them ("61:64:61", "61 64 61", "61-64-61"), eight or more: decoded and
-    /// searched like a run (a MAC address is six, and a fingerprint decodes to binary).
+    /// Hex bytes with a separator between them ("61:64:61", "61 64 61", "61-64-61", "61, 64", "0x61,0x64", "0x61 0x64", "\\x61, \\x64"),
+    /// eight or more, the same separator throughout: decoded and searched like a run (a MAC address is six, and a fingerprint
+    /// decodes to binary).
     /// </summary>
     private static void SeparatedHex(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
         for (var at = 0; at + 5 <= text.Length && budget > 0; at++)
         {
-            var separator = text[at + 2];
-            if (separator is not (':' or ' ' or '-') || !char.IsAsciiHexDigit(text[at]) || !char.IsAsciiHexDigit(text[at + 1])
-                || (at > 0 && char.IsAsciiLetterOrDigit(text[at - 1]))) continue;
+            var prefix = Prefix(text, at);
+            if (prefix == 0 && !(text[at + 2] is ':' or ' ' or '-' or ',' or ';')) continue;
+            if (!HexByte(text, at, prefix) || (at > 0 && char.IsAsciiLetterOrDigit(text[at - 1]))) continue;
+            // The separator: what stands between the first byte and the second.
+            var gap = at + prefix + 2;
+            var sepLength = 0;
+            while (sepLength < 2 && gap + sepLength < text.Length && text[gap + sepLength] is ':' or ' ' or '-' or ',' or ';') sepLength++;
+            if (sepLength == 0 || (sepLength == 2 && text[gap + 1] != ' ')) continue;
+            var separator = text.Slice(gap, sepLength);
             var bytes = new List<byte>();
             var end = at;
-            while (end + 2 <= text.Length && char.IsAsciiHexDigit(text[end]) && char.IsAsciiHexDigit(text[end + 1])
-                   && (end + 2 == text.Length || !char.IsAsciiLetterOrDigit(text[end + 2])) && bytes.Count < MaxLength)
+            while (HexByte(text, end, prefix) && bytes.Count < MaxLength)
             {
-                bytes.Add((byte)(Hex(text[end]) * 16 + Hex(text[end + 1])));
-                end += 2;
-                if (end + 2 < text.Length && text[end] == separator) end++;
+                bytes.Add((byte)(Hex(text[end + prefix]) * 16 + Hex(text[end + prefix + 1])));
+                end += prefix + 2;
+                if (end + sepLength + prefix + 2 <= text.Length && text.Slice(end, sepLength).SequenceEqual(separator) && Prefix(text, end + sepLength) == prefix) end += sepLength;
                 else break;
             }
-            if (text[end - 1] == separator) end--;
             if (bytes.Count < 8 || AsText([.. bytes]) is not { } decoded) continue;
             budget -= decoded.Length;
             var inner = new List<Finding>();
@@ -139,6 +184,18 @@ public static class EncodedBlobs
             }
             at = end;
         }
+    }
+
+    // "0x" or "\\x" before a byte: its length, or 0.
+    private static int Prefix(ReadOnlySpan<char> text, int at) =>
+        at + 1 < text.Length && text[at] is '0' or '\\' && text[at + 1] is 'x' or 'X' ? 2 : 0;
+
+    // Two hex digits at `at` past the prefix, not followed by a letter or digit.
+    private static bool HexByte(ReadOnlySpan<char> text, int at, int prefix)
+    {
+        var digits = at + prefix;
+        return digits + 2 <= text.Length && (prefix == 0 || Prefix(text, at) == prefix) && char.IsAsciiHexDigit(text[digits]) && char.IsAsciiHexDigit(text[digits + 1])
+               && (digits + 2 == text.Length || !char.IsAsciiLetterOrDigit(text[digits + 2]));
     }
 
     /// <summary>
@@ -256,7 +313,7 @@ public static class EncodedBlobs
             if (token.StartsWith("<~") && token.EndsWith("~>") && token.Length > 4) (from, to) = (2, token.Length - 2);
             var body = token[from..to];
             if (body.Length < MinLength || body.Length > MaxLength || body.IndexOfAny(Punctuation) < 0) continue;
-            var decoded = Decode85(body, ascii: true) ?? Decode85(body, ascii: false);
+            var decoded = Decode85(body, ascii: true) ?? Decode85(body, ascii: false) ?? Decode85(body, ascii: false, Z85);
             if (decoded is null) continue;
             budget -= decoded.Length;
             var inner = new List<Finding>();
@@ -267,7 +324,10 @@ public static class EncodedBlobs
         }
     }
 
-    private static string? Decode85(ReadOnlySpan<char> body, bool ascii)
+    /// <summary>ZeroMQ's Z85 (RFC 32/Z85): its own order of the 85 characters.</summary>
+    private const string Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+    private static string? Decode85(ReadOnlySpan<char> body, bool ascii, string alphabet = Rfc1924)
     {
         var bytes = new List<byte>(body.Length);
         Span<int> group = stackalloc int[5];
@@ -279,7 +339,7 @@ public static class EncodedBlobs
                 bytes.AddRange([0, 0, 0, 0]);
                 continue;
             }
-            var value = ascii ? (c is >= '!' and <= 'u' ? c - '!' : -1) : Rfc1924.IndexOf(c);
+            var value = ascii ? (c is >= '!' and <= 'u' ? c - '!' : -1) : alphabet.IndexOf(c);
             if (value < 0) return null;
             group[count++] = value;
             if (count < 5) continue;

@@ -64,7 +64,7 @@ public readonly struct TextTraits(Vector256<short> counts)
             if (c == '=') lanes[EqualsLane] = lanes[EqualsOrColonLane] = 1;
             if (c is (>= '0' and <= '9') or (>= 'A' and <= 'Z') or '@' or '.' or ':' or '-' or '_' or '=') lanes[SignalLane] = 1;
             if (c is '%' or '\\' or 128) lanes[UnusualLane] = 1;
-            if (c is '[' or '(' or '{' or '<' or '&' or '\\') lanes[SpelledLane] = 1;
+            if (c is '[' or '(' or '{' or '<' or '&' or '\\' or '"' or '*') lanes[SpelledLane] = 1;
             increments[c] = Vector256.Create<short>(lanes);
         }
         return increments;

@@ -189,10 +189,17 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
                 if (from > 0 && from < tail.Length) Readings(tail.From(from), head, id);
             }
             // A value's parts may stand in values alone, the names between them aside ({"k":"AKIAIOSFOD","v":"NN7EXAMPLE"}).
-            if (!name && Bare() is { Length: > 0 } bare)
+            if (!name && Bare(names: false) is { Length: > 0 } bare)
             {
                 Readings(bare, head, id);
                 Runs(bare, text, head, id, runs.ValueRun, runs.ValueSignal, edges);
+            }
+            // Or in names alone, the values between them aside ({"alice@exa":1,"mple.com":2}, [{"alice@exa":1},{"mple.com":2}]).
+            if (name && Bare(names: true) is { Length: > 0 } names)
+            {
+                _namesOnly = true;
+                Readings(names, head, id);
+                _namesOnly = false;
             }
         }
         if (_parts.Count == 0) return false;
@@ -236,13 +243,16 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
         public Tail From(int start) => new(Chars[start..], Piece[start..], Offset[start..]);
     }
 
-    // The tail without the characters of property names.
-    private Tail Bare()
+    // Set while the names alone are read: the values between them are not part of that reading.
+    private bool _namesOnly;
+
+    // The tail without the characters of property names (or, names: true, with only those).
+    private Tail Bare(bool names)
     {
         var length = 0;
         for (var i = 0; i < _tailLength; i++)
         {
-            if (_names.Contains(_tailPiece[i])) continue;
+            if (_names.Contains(_tailPiece[i]) != names) continue;
             (_bare[length], _barePiece[length], _bareOffset[length]) = (_tail[i], _tailPiece[i], _tailOffset[i]);
             length++;
         }
@@ -282,6 +292,9 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
             right.CopyTo(_seam.AsSpan(seam));
             joined = _seam.AsSpan(0, seam + right.Length);
         }
+        // An encoded run across the seam is searched only when some run of it decodes to text: the run reading of an id and the
+        // number after it ("balance" 1234) decodes to binary, and the plain reading of the same characters is Readings' business.
+        if (blobs && !EncodedBlobs.MayHoldText(joined)) return;
         // Outside ASCII every detector is admitted, so the joinable ones stand for the normalised text too.
         var admitted = _detectors.Admitted(TextTraits.Of(joined));
         admitted &= blobs ? _detectors.Joinable | TextMasker.BlobBit : _detectors.Joinable | TextMasker.NormaliseBit;
@@ -307,7 +320,7 @@ internal sealed class SplitValues(ValueMasker values, IHeldOutput output)
     // is two labelled values, not one address; {"alice@exa":{"mple.com":1}} and {"alice":"@example.com"} are one.
     private bool NamesAllow(List<(int Piece, int Offset)> parts)
     {
-        if (_names.Count == 0) return true;
+        if (_names.Count == 0 || _namesOnly) return true;
         var lastName = -1;
         var valueSince = false;
         var previous = -1;
