@@ -87,6 +87,7 @@ public sealed class PostgresWireCorpusTests(PortcullisStack stack)
                 "refuse-view" => refused && error!.MessageText.Contains("view over a masked column", StringComparison.Ordinal)
                     ? null : "expected a 42501 masked-view refusal",
                 "allow" => error is null ? null : "expected a result",
+                "error" => error is not null ? null : "expected an error",
                 "masked" => error is not null ? "expected a result"
                     : columns.Any(maskedColumns.Contains) ? null : "expected a column from a masked column (RowDescription's table and attribute)",
                 _ => $"unknown effect '{@case.Effect}'",
@@ -95,7 +96,7 @@ public sealed class PostgresWireCorpusTests(PortcullisStack stack)
             if (raw.FirstOrDefault(v => answer.Contains(v, StringComparison.OrdinalIgnoreCase)) is { } leaked)
                 why = (why is null ? "" : why + "; ") + $"the answer holds the raw value '{leaked}'";
             if (why is not null)
-                failures.Add($"line {@case.Line} ({@case.Effect}) {@case.Sql}\n    {why}\n    {error?.SqlState} {MaskedColumnCorpusTests.Truncate(answer)}");
+                failures.Add($"{@case.File} line {@case.Line} ({@case.Effect}) {@case.Sql}\n    {why}\n    {error?.SqlState} {MaskedColumnCorpusTests.Truncate(answer)}");
         }
         Assert.True(failures.Count == 0, $"{failures.Count} corpus cases failed through the wire:\n" + string.Join("\n", failures));
     }

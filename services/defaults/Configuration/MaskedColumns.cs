@@ -60,6 +60,13 @@ public sealed class MaskedColumns
         _patterns.FirstOrDefault(p => (schema is null || p.Schema.IsMatch(schema)) && p.Table.IsMatch(table))?.Text
         ?? (_byName ? AnyNamedColumn : null);
 
+    /// <summary>One column a rule declares masked in the table (not by its name alone), or null. A null schema matches any schema.</summary>
+    public string? DeclaredMaskedColumn(string? schema, string table) =>
+        _patterns.FirstOrDefault(p => (schema is null || p.Schema.IsMatch(schema)) && p.Table.IsMatch(table))?.Text;
+
+    /// <summary>One column a rule declares masked in a table of the schema, or null.</summary>
+    public string? DeclaredMaskedColumnInSchema(string schema) => _patterns.FirstOrDefault(p => p.Schema.IsMatch(schema))?.Text;
+
     private static Regex Glob(string part) => new("^" + Regex.Escape(part).Replace(@"\*", ".*") + "$",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 

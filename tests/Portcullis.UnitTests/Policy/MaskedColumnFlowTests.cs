@@ -1,3 +1,4 @@
+using System.Reflection;
 using Portcullis.Contracts;
 using Portcullis.Defaults.Configuration;
 using Portcullis.Policy.Analysis.Shell;
@@ -55,7 +56,7 @@ public class MaskedColumnFlowTests
     [InlineData("UPDATE demo.customers SET country = 'NL' WHERE id = 1 RETURNING id, ssn")]
     [InlineData("DELETE FROM demo.customers WHERE id = 99 RETURNING *")]
     [InlineData("INSERT INTO demo.payments (id, customer_id, amount, paid_at) VALUES (1000, 1, 5, now())")]
-    [InlineData("EXPLAIN SELECT ssn FROM demo.customers WHERE id = 1")]
+    [InlineData("EXPLAIN SELECT id, country FROM demo.customers WHERE id = 1")]
     [InlineData("SELECT lower(country) FROM other.customers_archive")]
     [InlineData("SELECT upper(reference) FROM archive.payments")]
     [InlineData("SELECT sum(amount), avg(amount) FROM demo.payments")]
@@ -277,5 +278,71 @@ public class MaskedColumnFlowTests
         Assert.Equal(Decision.Deny, decision.Decision);
         Assert.Equal(PolicyEvaluator.MaskedColumnFlowRule, decision.RuleId);
         Assert.Equal(["allow-all-sql"], decision.MatchedRules);
+    }
+
+    private static readonly string StateCorpus = Path.Combine(typeof(MaskedColumnFlowTests).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!,
+        "tests", "Portcullis.EndToEndTests", "Corpus", "sql-masked-columns-state.txt");
+
+    public static TheoryData<int, string, string> StateCases()
+    {
+        var data = new TheoryData<int, string, string>();
+        foreach (var (text, index) in File.ReadAllLines(StateCorpus).Select((t, i) => (t, i + 1)))
+        {
+            if (text.Length == 0 || text.StartsWith('#')) continue;
+            var parts = text.Split(" :: ", 2);
+            data.Add(index, parts[0].Trim(), parts[1].Trim());
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// Every statement of Corpus/sql-masked-columns-state.txt (rename, re-parent, constrain, index, measure, EXPLAIN,
+    /// side effects) under a policy that allows everything, DDL too, as on a connection whose role owns the tables:
+    /// the built-in alone refuses each `refuse` line, and lets the others through.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StateCases))]
+    public void The_state_and_schema_corpus_is_refused_by_the_built_in_alone(int line, string effect, string sql)
+    {
+        var decision = Decide(sql);
+        if (effect == "refuse")
+        {
+            Assert.True(decision.RuleId == PolicyEvaluator.MaskedColumnFlowRule, $"line {line}: {sql}: {decision.Decision} {decision.RuleId} {decision.Reason}");
+            Assert.Contains("to get its masked value", decision.Reason);
+        }
+        else
+        {
+            Assert.True(decision.Decision == Decision.Allow, $"line {line}: {sql}: {decision.RuleId} {decision.Reason}");
+        }
+    }
+
+    [Theory]
+    // DDL on tables without declared masked columns, naming no column masked by its name, is not the built-in's to refuse
+    [InlineData("CREATE TABLE public.notes (id int PRIMARY KEY, body text CHECK (body <> ''))")]
+    [InlineData("ALTER TABLE public.notes RENAME COLUMN body TO text_body")]
+    [InlineData("ALTER TABLE public.notes ADD COLUMN body_length int GENERATED ALWAYS AS (length(body)) STORED")]
+    [InlineData("CREATE INDEX notes_body ON public.notes (body) WHERE id > 10")]
+    [InlineData("CREATE STATISTICS notes_stats ON id, body FROM public.notes")]
+    [InlineData("ANALYZE public.notes")]
+    [InlineData("CREATE VIEW public.customer_ids AS SELECT id, country FROM demo.customers")]
+    [InlineData("CREATE TABLE demo.notes (id int)")]
+    [InlineData("ALTER TABLE public.notes ADD COLUMN ssn text")]
+    [InlineData("ALTER SCHEMA public RENAME TO shared")]
+    [InlineData("COMMENT ON COLUMN demo.customers.ssn IS 'a constant'")]
+    [InlineData("EXPLAIN SELECT count(*) FROM demo.customers WHERE country = 'NL'")]
+    public void Allows_schema_statements_that_touch_no_masked_column(string sql)
+    {
+        var decision = Decide(sql);
+        Assert.True(decision.Decision == Decision.Allow, $"{sql}: {decision.RuleId} {decision.Reason}");
+    }
+
+    [Fact]
+    public void A_schema_refusal_names_the_table_and_how_to_read_it()
+    {
+        var decision = Decide("ALTER TABLE demo.customers RENAME COLUMN ssn TO x");
+        Assert.Equal(PolicyEvaluator.MaskedColumnFlowRule, decision.RuleId);
+        Assert.Contains("demo.customers.", decision.Reason);
+        Assert.Contains("stop matching", decision.Reason);
     }
 }

@@ -179,8 +179,11 @@ public static class MaskedColumnFlow
                     Dml(node, value, parent, top);
                     return;
                 case "ExplainStmt" when value.TryGetProperty("query", out var explained):
-                    // The plan carries no values; EXPLAIN ANALYZE runs the statement, so it is judged as if it ran.
-                    foreach (var inner in explained.EnumerateObject()) Statement(inner.Name, inner.Value, top, parent);
+                    // A plan's row estimates come from the columns' statistics (most common values, histograms), so a plan
+                    // over a masked column tells about its values; EXPLAIN ANALYZE runs the statement too. Its statement is
+                    // judged as a subquery: a masked column may not appear in it at all.
+                    foreach (var inner in explained.EnumerateObject())
+                        Nested(inner.Name, inner.Value, parent ?? new Scope(null), "EXPLAIN (a plan's row estimates come from the values' statistics)");
                     return;
                 case "CopyStmt":
                     Copy(value, parent);
@@ -192,10 +195,118 @@ public static class MaskedColumnFlow
                         "stay masked wherever they flow: send plain SQL, and select a masked column bare from its table, e.g. " +
                         "SELECT <column> FROM <schema>.<table>, to get its masked value.");
                 default:
-                    // Every other statement (CREATE VIEW/TABLE AS, PREPARE, DECLARE CURSOR, rules, ...) stores or hands on
-                    // what its queries compute, so every query inside it is judged as a subquery.
-                    Expression(value, parent ?? new Scope(null), "a statement that stores or re-uses its query's result");
+                    // Every other statement (CREATE VIEW/TABLE AS, PREPARE, DECLARE CURSOR, rules, ALTER TABLE, ...) stores or
+                    // hands on what its queries compute, so every query inside it is judged as a subquery; what it does to
+                    // a table with masked columns is judged by SchemaStatement.
+                    Expression(value, SchemaStatement(node, value, parent), "a statement that stores or re-uses its query's result");
                     return;
+            }
+        }
+
+        // ---- DDL and other statements ----
+
+        // The relations these statements create: new, so no rule masks their values yet (their columns still count below).
+        private static readonly HashSet<(string Node, string Property)> CreatedRelations =
+        [
+            ("CreateStmt", "relation"), ("CreateForeignTableStmt", "relation"), ("ViewStmt", "view"), ("CreateTableAsStmt", "rel"),
+            ("CreateSeqStmt", "sequence"), ("CompositeTypeStmt", "typevar"),
+        ];
+
+        // Properties that name columns of the statement's relations (a constraint's, an index's, a statistics object's, ALTER COLUMN's).
+        private static readonly HashSet<string> ColumnNameLists = new(StringComparer.Ordinal)
+        {
+            "keys", "fk_attrs", "pk_attrs", "including", "exclusions", "va_cols",
+        };
+
+        private static readonly HashSet<string> ColumnNameNodes = new(StringComparer.Ordinal) { "AlterTableCmd", "IndexElem", "StatsElem" };
+
+        /// <summary>
+        /// A statement that is no query or write (ALTER TABLE, CREATE INDEX/STATISTICS/TRIGGER/RULE/POLICY, ANALYZE, ...):
+        /// the gateway masks by a column's name as the rules give it, and the policy reads statements by names, so a
+        /// statement that renames, moves, re-parents, re-types, constrains, indexes or measures a table a rule declares
+        /// masked columns of, or attaches code to it, would make a masked column stop matching or turn it into an
+        /// oracle (a CHECK that fails or not, a unique index, a statistics object, a rule or trigger copying rows).
+        /// Such statements are refused on a table with declared masked columns; on any other, one that names a
+        /// column masked by its name (or uses one in an expression) is. Returns the scope of the relations it acts
+        /// on, in which its expressions (CHECK, GENERATED, USING, WHEN, index and policy expressions) are judged.
+        /// </summary>
+        private Scope SchemaStatement(string node, JsonElement statement, Scope? parent)
+        {
+            var scope = new Scope(parent);
+            if (node == "RenameStmt" && statement.TryGetProperty("renameType", out var renameType) && renameType.GetString() == "OBJECT_SCHEMA"
+                && statement.TryGetProperty("subname", out var schemaName) && masked.DeclaredMaskedColumnInSchema(schemaName.GetString()!) is { } inSchema)
+                throw Refuse("The statement renames a schema with masked columns", inSchema,
+                    "(masking rules name their columns by schema, so a renamed schema would leave them unmasked)");
+            SchemaRelations(node, statement, scope);
+            if (node is "RuleStmt" or "CreateTrigStmt" && scope.Items.FirstOrDefault(i => i.Table is not null) is { } target)
+                foreach (var row in new[] { "new", "old" }) scope.Items.Add(new Item(row, target.Schema, target.Table, false));
+            SchemaColumns(node, statement, scope);
+            return scope;
+        }
+
+        private void SchemaRelations(string node, JsonElement element, Scope scope)
+        {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
+            if (element.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in element.EnumerateArray()) SchemaRelations(node, item, scope);
+                return;
+            }
+            if (element.ValueKind != JsonValueKind.Object) return;
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Name is "SelectStmt" or "InsertStmt" or "UpdateStmt" or "DeleteStmt" or "MergeStmt") continue; // queries: judged as subqueries
+                var value = property.Value;
+                if (value.ValueKind != JsonValueKind.Object && value.ValueKind != JsonValueKind.Array) continue;
+                // A RangeVar: wrapped ({"RangeVar": {...}}) in node lists, bare in a typed field ("relation": {...}).
+                if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("relname", out _))
+                {
+                    var item = Relation(value, scope);
+                    if (CreatedRelations.Contains((node, property.Name)))
+                    {
+                        // The relation the statement creates is new (a rule masks it only if it names it): its name is not judged.
+                        scope.Items.Remove(item);
+                        continue;
+                    }
+                    if (item.Table is not null && masked.DeclaredMaskedColumn(item.Schema, item.Table) is { } pattern)
+                        throw Refuse($"The statement changes, constrains, indexes, measures or attaches code to a table with masked columns ({Kind(node)})",
+                            pattern, "(it could make a masked column stop matching its rule, or tell about its values through a constraint, an index, statistics or code that copies them)");
+                    continue;
+                }
+                SchemaRelations(value.ValueKind == JsonValueKind.Object && char.IsUpper(property.Name[0]) ? property.Name : node, value, scope);
+            }
+        }
+
+        private static string Kind(string node) => node.EndsWith("Stmt", StringComparison.Ordinal) ? node[..^4] : node;
+
+        /// <summary>Column names (not expressions) the statement acts on: ALTER COLUMN, RENAME COLUMN, constraint and index keys, statistics.</summary>
+        private void SchemaColumns(string node, JsonElement element, Scope scope)
+        {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
+            if (element.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in element.EnumerateArray()) SchemaColumns(node, item, scope);
+                return;
+            }
+            if (element.ValueKind != JsonValueKind.Object) return;
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Name is "SelectStmt" or "InsertStmt" or "UpdateStmt" or "DeleteStmt" or "MergeStmt") continue;
+                var value = property.Value;
+                string? column = null;
+                if (value.ValueKind == JsonValueKind.String && ((property.Name == "name" && ColumnNameNodes.Contains(node))
+                        || (property.Name == "subname" && node == "RenameStmt")))
+                    column = value.GetString();
+                if (column is not null && MaskedName(column, scope) is { } pattern)
+                    throw Refuse($"The statement names a masked column in {Kind(node)}", pattern,
+                        "(renaming, re-typing, constraining, indexing or measuring it would make it stop matching its rule, or tell about its values)");
+                if (ColumnNameLists.Contains(property.Name) && value.ValueKind == JsonValueKind.Array)
+                    foreach (var item in value.EnumerateArray())
+                        if (StringValue(item) is { } key && MaskedName(key, scope) is { } keyPattern)
+                            throw Refuse($"The statement names a masked column in a constraint or index ({Kind(node)})", keyPattern,
+                                "(a constraint or an index on it tells whether a value exists)");
+                if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                    SchemaColumns(value.ValueKind == JsonValueKind.Object && char.IsUpper(property.Name[0]) ? property.Name : node, value, scope);
             }
         }
 
