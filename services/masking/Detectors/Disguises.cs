@@ -202,14 +202,7 @@ public static class Disguises
             copied = end;
             i = end - 1;
         }
-        if (output is null) return null;
-        for (var k = copied; k < text.Length; k++)
-        {
-            output.Append(text[k]);
-            starts!.Add(k);
-            ends!.Add(k + 1);
-        }
-        return new NormalisedText(output.ToString(), [.. starts!], [.. ends!]);
+        return Finish(text, output, starts, ends, copied);
     }
 
     /// <summary>
@@ -335,6 +328,15 @@ public static class Disguises
             copied = next;
             i = next - 1;
         }
+        return Finish(text, output, starts, ends, copied);
+    }
+
+    /// <summary>
+    /// The end of a rewrite that kept a map back to the text: null when nothing was rewritten, else the rewritten text
+    /// with the rest of the original (from <paramref name="copied"/>) copied as it was, each character mapped to itself.
+    /// </summary>
+    private static NormalisedText? Finish(ReadOnlySpan<char> text, StringBuilder? output, List<int>? starts, List<int>? ends, int copied)
+    {
         if (output is null) return null;
         for (var k = copied; k < text.Length; k++)
         {
@@ -461,14 +463,7 @@ public static class Disguises
             i += length;
         }
         Close(text);
-        if (output is null) return null;
-        for (var k = copied; k < text.Length; k++)
-        {
-            output.Append(text[k]);
-            starts!.Add(k);
-            ends!.Add(k + 1);
-        }
-        return new NormalisedText(output.ToString(), [.. starts!], [.. ends!]);
+        return Finish(text, output, starts, ends, copied);
     }
 
     private static readonly System.Buffers.SearchValues<char> AsciiLetters = System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");

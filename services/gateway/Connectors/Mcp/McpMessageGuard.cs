@@ -203,7 +203,7 @@ public sealed class McpMessageGuard(string connection, long maxMessageBytes, int
     /// The reader above (the SDK's, which searches its whole buffer for a line end on every read) never sees a line
     /// that is too long, nor holds more of one than this stream does.
     /// </summary>
-    public sealed class LineLimit(Stream inner, McpMessageGuard guard) : Stream
+    public sealed class LineLimit(Stream inner, McpMessageGuard guard) : ReadOnlyStream(inner)
     {
         private const int Chunk = 64 * 1024;
         private byte[] _buffer = new byte[Chunk];
@@ -213,17 +213,8 @@ public sealed class McpMessageGuard(string connection, long maxMessageBytes, int
         private long _line; // the unfinished line's length so far
         private bool _ended;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count) =>
             ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
         {
@@ -242,7 +233,7 @@ public sealed class McpMessageGuard(string connection, long maxMessageBytes, int
                     (_ready, _end, _start) = (_ready - _start, _end - _start, 0);
                 }
                 if (_buffer.Length - _end < Chunk) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _end + Chunk));
-                var read = await inner.ReadAsync(_buffer.AsMemory(_end, Chunk), cancellationToken);
+                var read = await Inner.ReadAsync(_buffer.AsMemory(_end, Chunk), cancellationToken);
                 if (read == 0)
                 {
                     _ended = true;
@@ -276,17 +267,6 @@ public sealed class McpMessageGuard(string connection, long maxMessageBytes, int
                 _line = 0;
                 at = last + 1;
             }
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 }
