@@ -8,7 +8,8 @@ namespace Portcullis.Masking.Detectors;
 /// Base64 (standard or URL-safe) and hex runs decoded and searched like any text: a run whose decoded text
 /// holds a finding is masked whole, as that finding's entity. Only runs that decode to text are searched (a
 /// hash or a random token decodes to binary and is left alone), with bounded length and depth and a
-/// bounded budget of decoded characters per text.
+/// bounded budget of decoded characters per text; past the budget a run that decodes to text is masked whole,
+/// unsearched (<see cref="Unsearched"/>).
 /// </summary>
 public static class EncodedBlobs
 {
@@ -24,6 +25,13 @@ public static class EncodedBlobs
     private const int WindowOverlap = 1024; // a multiple of eight, longer than any value
     private const int Budget = 256 * 1024;
 
+    /// <summary>
+    /// What a run that decodes to text is masked as once the text's budget is spent: it can no longer be searched, and
+    /// a value must not pass because enough harmless runs came before it (mask the more, never the less).
+    /// </summary>
+    public const string Unsearched = "ENCODED";
+    private static Finding UnsearchedRun(int start, int length) => new(start, length, Unsearched, 0);
+
     private static readonly SearchValues<char> Base64Chars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
 
@@ -34,7 +42,7 @@ public static class EncodedBlobs
         List<Finding>? inner = null;
         SeparatedHex(text, masker, findings, depth, ref budget);
         Base85(text, masker, findings, depth, ref budget);
-        for (var at = 0; at < text.Length && budget > 0;)
+        for (var at = 0; at < text.Length;)
         {
             var start = text[at..].IndexOfAny(Base64Chars);
             if (start < 0) break;
@@ -52,6 +60,12 @@ public static class EncodedBlobs
             // Base64 wrapped in lines (MIME, PEM, `base64` without -w0): the lines decoded as one, so a value across a break is found.
             if (Unwrapped(text, start, length) is ({ } joined, var end) && Decode(joined) is { } whole)
             {
+                if (budget <= 0)
+                {
+                    findings.Add(UnsearchedRun(start, end - start));
+                    at = end;
+                    continue;
+                }
                 budget -= whole.Length;
                 inner ??= [];
                 masker.Find(whole, masker.Admitted(TextTraits.Of(whole)), inner, depth + 1);
@@ -68,12 +82,17 @@ public static class EncodedBlobs
             inner ??= [];
             // A run longer than one window is read window by window (overlapping, each from a whole octet of base32, so
             // quads and hex pairs too): a value past the first window is still found; windows of binary are passed over.
-            for (var from = 0; from < length && budget > 0; from += MaxLength - WindowOverlap)
+            for (var from = 0; from < length; from += MaxLength - WindowOverlap)
             {
                 var run = text.Slice(start + from, Math.Min(length - from, MaxLength));
                 var decoded = Decode(run);
                 if (decoded is not null)
                 {
+                    if (budget <= 0)
+                    {
+                        findings.Add(UnsearchedRun(start, length));
+                        break;
+                    }
                     budget -= decoded.Length;
                     masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
                     if (inner.Count > 0)
@@ -114,6 +133,11 @@ public static class EncodedBlobs
     private static void Short(ReadOnlySpan<char> text, int start, int length, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
         if (ShortText(text.Slice(start, length)) is not { } decoded) return;
+        if (budget <= 0)
+        {
+            findings.Add(UnsearchedRun(start, length));
+            return;
+        }
         budget -= decoded.Length;
         var inner = new List<Finding>();
         masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
@@ -153,7 +177,7 @@ public static class EncodedBlobs
     /// </summary>
     private static void SeparatedHex(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
-        for (var at = 0; at + 5 <= text.Length && budget > 0; at++)
+        for (var at = 0; at + 5 <= text.Length; at++)
         {
             var prefix = Prefix(text, at);
             if (prefix == 0 && !(text[at + 2] is ':' or ' ' or '-' or ',' or ';')) continue;
@@ -174,6 +198,12 @@ public static class EncodedBlobs
                 else break;
             }
             if (bytes.Count < 8 || AsText([.. bytes]) is not { } decoded) continue;
+            if (budget <= 0)
+            {
+                findings.Add(UnsearchedRun(at, end - at));
+                at = end;
+                continue;
+            }
             budget -= decoded.Length;
             var inner = new List<Finding>();
             masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);
@@ -300,7 +330,7 @@ public static class EncodedBlobs
     private static void Base85(ReadOnlySpan<char> text, TextMasker masker, List<Finding> findings, int depth, ref int budget)
     {
         if (text.IndexOfAny(Punctuation) < 0) return;
-        for (var at = 0; at < text.Length && budget > 0;)
+        for (var at = 0; at < text.Length;)
         {
             var start = text[at..].IndexOfAnyExcept(Blanks);
             if (start < 0) break;
@@ -315,6 +345,11 @@ public static class EncodedBlobs
             if (body.Length < MinLength || body.Length > MaxLength || body.IndexOfAny(Punctuation) < 0) continue;
             var decoded = Decode85(body, ascii: true) ?? Decode85(body, ascii: false) ?? Decode85(body, ascii: false, Z85);
             if (decoded is null) continue;
+            if (budget <= 0)
+            {
+                findings.Add(UnsearchedRun(start, length));
+                continue;
+            }
             budget -= decoded.Length;
             var inner = new List<Finding>();
             masker.Find(decoded, masker.Admitted(TextTraits.Of(decoded)), inner, depth + 1);

@@ -31,6 +31,9 @@ public class DisguisedClassesTests
         return output.ToString();
     }
 
+    // Three hundred base64 runs of a kilobyte each, blank-separated: more decoded text than one text's budget.
+    private static string ManyRuns(Func<int, string> run) => string.Join(" ", Enumerable.Range(0, 300).Select(run));
+
     public static TheoryData<string, string, string[]> Hidden() => new()
     {
         // CSS escapes: one to six hex digits, a blank ending the short ones.
@@ -131,6 +134,9 @@ public class DisguisedClassesTests
         { "text/plain", "bytes " + string.Join(" ", Encoding.UTF8.GetBytes(Email).Select(b => "\\x" + b.ToString("x2"))), ["x61", "x40"] },
         { "application/json", "{\"b\":\"" + B64(new string('a', 70_000) + " alice@example.com " + new string('b', 100)) + "\"}", ["YWFhYWFh"] },
         { "application/json", "{\"b\":\"" + B64(new string('a', 200_000) + " alice@example.com " + new string('b', 100)) + "\"}", ["YWFhYWFh"] },
+        // Past the text's budget of decoded characters (enough harmless runs before it): masked unsearched, never passed.
+        { "text/plain", ManyRuns(i => B64($"line {i}: " + new string('x', 1000))) + " " + B64("contact alice@example.com now"), [B64("contact alice@example.com now")[..16]] },
+        { "application/json", "{\"log\":\"" + ManyRuns(i => B64($"line {i}: " + new string('x', 1000))) + " " + B64("contact alice@example.com now") + "\"}", [B64("contact alice@example.com now")[..16]] },
         // A value split across JSON names.
         { "application/json", """[{"alice@exa":1},{"mple.com":2}]""", ["alice", "mple.com"] },
         { "application/json", """{"alice@exa":1,"mple.com":2}""", ["alice", "mple.com"] },
@@ -163,4 +169,17 @@ public class DisguisedClassesTests
     [InlineData("application/json", """{"id":12,"name":"Ada","tags":["one","two"],"note":"gb is 2 letters"}""")]
     public void A_look_alike_that_is_no_value_comes_back_unchanged(string contentType, string body) =>
         Evasion.AssertKept(contentType, body);
+
+    [Fact]
+    public void Runs_of_binary_past_the_budget_are_not_masked_for_being_unsearched()
+    {
+        var random = new Random(7);
+        Evasion.AssertKept("text/plain", ManyRuns(_ =>
+        {
+            var bytes = new byte[1000];
+            random.NextBytes(bytes);
+            bytes[0] = 0; // binary, whatever else the bytes happen to be
+            return Convert.ToBase64String(bytes);
+        }));
+    }
 }
